@@ -1,0 +1,172 @@
+#include "sevemu/common/file_io.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace sevemu {
+namespace {
+
+Error IoError(const std::string& path, const char* what, int err) {
+  return Error(ErrorCode::kIo, path + ": " + what + ": " + std::strerror(err));
+}
+
+std::string DirName(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status WriteAll(int fd, ByteSpan data, const std::string& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError(path, "write", errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status FsyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError(dir, "open directory", errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError(dir, "fsync directory", err);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode, bool keep_backup) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return IoError(tmp, "create", errno);
+  Status st = WriteAll(fd, data, tmp);
+  if (st.ok() && ::fchmod(fd, mode) != 0) st = IoError(tmp, "chmod", errno);
+  if (st.ok() && ::fsync(fd) != 0) st = IoError(tmp, "fsync", errno);
+  if (::close(fd) != 0 && st.ok()) st = IoError(tmp, "close", errno);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  if (keep_backup && PathExists(path)) {
+    // The backup is a second name for the previous inode, made before the rename replaces it.
+    const std::string bak = path + ".bak";
+    ::unlink(bak.c_str());
+    if (::link(path.c_str(), bak.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      return IoError(bak, "link backup", err);
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return IoError(path, "rename", err);
+  }
+  return FsyncDir(DirName(path));
+}
+
+Result<Bytes> ReadWholeFile(const std::string& path, std::size_t max_size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Error(ErrorCode::kNotFound, path + ": file is missing");
+    return IoError(path, "open", errno);
+  }
+  struct stat sb {};
+  if (::fstat(fd, &sb) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError(path, "stat", err);
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    ::close(fd);
+    return Error(ErrorCode::kCorrupt, path + ": not a regular file");
+  }
+  if (static_cast<std::size_t>(sb.st_size) > max_size) {
+    ::close(fd);
+    return Error(ErrorCode::kCorrupt, path + ": file is " + std::to_string(sb.st_size) +
+                                          " bytes, more than the " + std::to_string(max_size) +
+                                          " expected");
+  }
+  Bytes out(static_cast<std::size_t>(sb.st_size));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return IoError(path, "read", err);
+    }
+    if (n == 0) break;  // shrank while reading
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(done);
+  return out;
+}
+
+Status MakeDirectories(const std::string& path, mode_t mode) {
+  if (path.empty()) return Error(ErrorCode::kInvalidArgument, "empty directory path");
+  std::string prefix;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    prefix = path.substr(0, pos);
+    if (prefix.empty()) continue;
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return IoError(prefix, "mkdir", errno);
+    }
+  }
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) != 0) return IoError(path, "stat", errno);
+  if (!S_ISDIR(sb.st_mode)) return Error(ErrorCode::kInvalidArgument, path + ": not a directory");
+  return Status::Ok();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat sb {};
+  return ::lstat(path.c_str(), &sb) == 0;
+}
+
+Result<DirLock> DirLock::Acquire(const std::string& dir) {
+  const std::string path = dir + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError(path, "open lock file", errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+      return Error(ErrorCode::kBusy, dir + ": state directory is in use by another sevemu" +
+                                         (holder.empty() ? "" : " (pid " + holder + ")"));
+    }
+    return IoError(path, "flock", err);
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {
+    (void)!::pwrite(fd, pid.data(), pid.size(), 0);  // informational only
+  }
+  return DirLock(fd);
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+}  // namespace sevemu

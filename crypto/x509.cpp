@@ -1,0 +1,359 @@
+#include "sevemu/crypto/x509.h"
+
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509_vfy.h>
+
+#include <cstring>
+
+#include "key_impl.h"
+#include "ossl_util.h"
+
+namespace sevemu::crypto {
+using internal::OsslError;
+
+struct Certificate::Impl {
+  internal::X509Ptr x509;
+};
+
+namespace {
+
+Result<internal::X509NamePtr> BuildName(const DistinguishedName& dn) {
+  internal::X509NamePtr name(X509_NAME_new());
+  if (!name) return OsslError("X509_NAME_new");
+  for (const auto& [attr, value] : dn) {
+    // MBSTRING_UTF8 lets OpenSSL's string table choose: PrintableString for C, UTF8String else.
+    if (X509_NAME_add_entry_by_txt(name.get(), attr.c_str(), MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(value.data()),
+                                   static_cast<int>(value.size()), -1, 0) != 1) {
+      return OsslError("bad name attribute " + attr, ErrorCode::kInvalidArgument);
+    }
+  }
+  return name;
+}
+
+std::string NameText(const X509_NAME* name) {
+  std::string out;
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+    const ASN1_STRING* s = X509_NAME_ENTRY_get_data(e);
+    out += "/";
+    out += nid != NID_undef ? OBJ_nid2sn(nid) : "?";
+    out += "=";
+    out.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+               static_cast<std::size_t>(ASN1_STRING_length(s)));
+  }
+  return out;
+}
+
+std::string CommonName(const X509_NAME* name) {
+  const int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (idx < 0) return "";
+  const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+std::string OidText(const ASN1_OBJECT* obj) {
+  char buf[128];
+  const int n = OBJ_obj2txt(buf, sizeof(buf), obj, 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(std::min<int>(n, sizeof(buf) - 1)))
+               : "";
+}
+
+Result<internal::X509ExtPtr> LiteralExtension(const Extension& e) {
+  internal::Asn1ObjectPtr obj(OBJ_txt2obj(e.oid.c_str(), 1));
+  if (!obj) return OsslError("bad extension OID " + e.oid, ErrorCode::kInvalidArgument);
+  internal::Asn1OctetPtr oct(ASN1_OCTET_STRING_new());
+  if (!oct || ASN1_OCTET_STRING_set(oct.get(), e.value.data(), static_cast<int>(e.value.size())) !=
+                  1) {
+    return OsslError("extension value");
+  }
+  internal::X509ExtPtr ext(
+      X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), e.critical ? 1 : 0, oct.get()));
+  if (!ext) return OsslError("extension " + e.oid);
+  return ext;
+}
+
+std::int64_t AsnTimeToEpoch(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+Certificate Wrap(internal::X509Ptr x509) {
+  auto impl = std::make_shared<Certificate::Impl>();
+  impl->x509 = std::move(x509);
+  return Certificate(std::move(impl));
+}
+
+}  // namespace
+
+Result<Certificate> Certificate::Sign(const CertificateTemplate& tmpl, const PublicKey& subject_key,
+                                      const PrivateKey& issuer_key,
+                                      const Certificate* issuer_cert) {
+  internal::X509Ptr x(X509_new());
+  if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1) return OsslError("X509_new");
+  internal::Asn1IntegerPtr serial(ASN1_INTEGER_new());
+  if (!serial || ASN1_INTEGER_set_uint64(serial.get(), tmpl.serial) != 1 ||
+      X509_set_serialNumber(x.get(), serial.get()) != 1) {
+    return OsslError("serial number");
+  }
+  SEVEMU_ASSIGN_OR_RETURN(auto subject, BuildName(tmpl.subject));
+  SEVEMU_ASSIGN_OR_RETURN(auto issuer, BuildName(tmpl.issuer));
+  if (X509_set_subject_name(x.get(), subject.get()) != 1 ||
+      X509_set_issuer_name(x.get(), issuer.get()) != 1) {
+    return OsslError("names");
+  }
+  if (tmpl.not_after <= tmpl.not_before) {
+    return Error(ErrorCode::kInvalidArgument, "certificate validity ends before it starts");
+  }
+  // ASN1_TIME_set picks UTCTime before 2050 and GeneralizedTime after (RFC 5280 4.1.2.5).
+  if (ASN1_TIME_set(X509_getm_notBefore(x.get()), static_cast<time_t>(tmpl.not_before)) ==
+          nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(x.get()), static_cast<time_t>(tmpl.not_after)) == nullptr) {
+    return OsslError("validity");
+  }
+  if (X509_set_pubkey(x.get(), subject_key.impl().pkey.get()) != 1) return OsslError("pubkey");
+
+  X509V3_CTX v3{};
+  X509V3_set_ctx(&v3, issuer_cert != nullptr ? issuer_cert->impl_->x509.get() : x.get(), x.get(),
+                 nullptr, nullptr, 0);
+  for (const auto& entry : tmpl.extensions) {
+    internal::X509ExtPtr ext;
+    if (entry.conf_name.empty()) {
+      SEVEMU_ASSIGN_OR_RETURN(ext, LiteralExtension(entry.literal));
+    } else {
+      ext.reset(X509V3_EXT_nconf(nullptr, &v3, entry.conf_name.c_str(), entry.conf_value.c_str()));
+      if (!ext) {
+        return OsslError("extension " + entry.conf_name + "=" + entry.conf_value,
+                         ErrorCode::kInvalidArgument);
+      }
+    }
+    if (X509_add_ext(x.get(), ext.get(), -1) != 1) return OsslError("X509_add_ext");
+  }
+
+  internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!md || EVP_DigestSignInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr,
+                                   issuer_key.impl().pkey.get(), nullptr) != 1) {
+    return OsslError("certificate signing init");
+  }
+  if (issuer_key.kind() != KeyKind::kRsa) {
+    return Error(ErrorCode::kInvalidKey, "AMD certificates are signed with RSA keys");
+  }
+  if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA384", nullptr) != 1 ||
+      X509_sign_ctx(x.get(), md.get()) <= 0) {
+    return OsslError("certificate signing");
+  }
+  return Wrap(std::move(x));
+}
+
+Result<Certificate> Certificate::FromDer(ByteSpan der) {
+  const unsigned char* p = der.data();
+  X509* raw = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+  if (raw == nullptr || p != der.data() + der.size()) {
+    X509_free(raw);
+    return OsslError("malformed DER certificate", ErrorCode::kInvalidArgument);
+  }
+  return Wrap(internal::X509Ptr(raw));
+}
+
+Result<std::vector<Certificate>> Certificate::AllFromPem(std::string_view pem) {
+  internal::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return OsslError("BIO_new_mem_buf");
+  std::vector<Certificate> out;
+  while (true) {
+    X509* raw = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (raw == nullptr) break;
+    out.push_back(Wrap(internal::X509Ptr(raw)));
+  }
+  // PEM_read_bio_X509 ends with "no start line" at EOF; anything else means a damaged block.
+  const unsigned long err = ERR_peek_last_error();
+  const bool clean_eof = ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
+  ERR_clear_error();
+  if (out.empty()) return Error(ErrorCode::kInvalidArgument, "no PEM certificate found");
+  if (err != 0 && !clean_eof) {
+    return Error(ErrorCode::kInvalidArgument, "damaged PEM certificate block");
+  }
+  return out;
+}
+
+Result<Certificate> Certificate::FromPem(std::string_view pem) {
+  SEVEMU_ASSIGN_OR_RETURN(auto all, AllFromPem(pem));
+  if (all.size() != 1) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "expected one PEM certificate, found " + std::to_string(all.size()));
+  }
+  return all.front();
+}
+
+Result<Bytes> Certificate::ToDer() const {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(impl_->x509.get(), &der);
+  if (len <= 0) return OsslError("i2d_X509");
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+Result<std::string> Certificate::ToPem() const {
+  internal::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), impl_->x509.get()) != 1) {
+    return OsslError("PEM_write_bio_X509");
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+int Certificate::version() const {
+  return static_cast<int>(X509_get_version(impl_->x509.get())) + 1;
+}
+
+Bytes Certificate::SerialBigEndian() const {
+  const ASN1_INTEGER* s = X509_get0_serialNumber(impl_->x509.get());
+  return Bytes(ASN1_STRING_get0_data(s), ASN1_STRING_get0_data(s) + ASN1_STRING_length(s));
+}
+
+std::string Certificate::SubjectCommonName() const {
+  return CommonName(X509_get_subject_name(impl_->x509.get()));
+}
+std::string Certificate::IssuerCommonName() const {
+  return CommonName(X509_get_issuer_name(impl_->x509.get()));
+}
+std::string Certificate::SubjectText() const {
+  return NameText(X509_get_subject_name(impl_->x509.get()));
+}
+std::string Certificate::IssuerText() const {
+  return NameText(X509_get_issuer_name(impl_->x509.get()));
+}
+std::int64_t Certificate::NotBefore() const {
+  return AsnTimeToEpoch(X509_get0_notBefore(impl_->x509.get()));
+}
+std::int64_t Certificate::NotAfter() const {
+  return AsnTimeToEpoch(X509_get0_notAfter(impl_->x509.get()));
+}
+
+Result<PublicKey> Certificate::SubjectPublicKey() const {
+  const X509_PUBKEY* pub = X509_get_X509_PUBKEY(impl_->x509.get());
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(pub, &der);
+  if (len <= 0) return OsslError("certificate public key");
+  Bytes spki(der, der + len);
+  OPENSSL_free(der);
+  return PublicKey::FromDer(spki);
+}
+
+std::vector<Extension> Certificate::Extensions() const {
+  std::vector<Extension> out;
+  const X509* x = impl_->x509.get();
+  for (int i = 0; i < X509_get_ext_count(x); ++i) {
+    // OpenSSL 3.0 getters take non-const pointers but do not modify.
+    X509_EXTENSION* e = const_cast<X509_EXTENSION*>(X509_get_ext(x, i));
+    const ASN1_OCTET_STRING* v = X509_EXTENSION_get_data(e);
+    out.push_back({OidText(X509_EXTENSION_get_object(e)), X509_EXTENSION_get_critical(e) == 1,
+                   Bytes(ASN1_STRING_get0_data(v), ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))});
+  }
+  return out;
+}
+
+std::optional<Extension> Certificate::FindExtension(std::string_view oid) const {
+  for (auto& e : Extensions()) {
+    if (e.oid == oid) return e;
+  }
+  return std::nullopt;
+}
+
+bool Certificate::HasAmdPssSignature() const {
+  const X509_ALGOR* alg = nullptr;
+  X509_get0_signature(nullptr, &alg, impl_->x509.get());
+  if (alg == nullptr || OBJ_obj2nid(alg->algorithm) != NID_rsassaPss) return false;
+  // Re-derive the parameters the way a verifier does: through the signature's own context.
+  RSA_PSS_PARAMS* pss = static_cast<RSA_PSS_PARAMS*>(
+      ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter));
+  if (pss == nullptr) return false;
+  // The MGF1 hash sits inside maskGenAlgorithm's own parameters.
+  X509_ALGOR* mgf1_hash =
+      pss->maskGenAlgorithm != nullptr && OBJ_obj2nid(pss->maskGenAlgorithm->algorithm) == NID_mgf1
+          ? static_cast<X509_ALGOR*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR),
+                                                               pss->maskGenAlgorithm->parameter))
+          : nullptr;
+  const bool ok = pss->hashAlgorithm != nullptr &&
+                  OBJ_obj2nid(pss->hashAlgorithm->algorithm) == NID_sha384 &&
+                  mgf1_hash != nullptr && OBJ_obj2nid(mgf1_hash->algorithm) == NID_sha384 &&
+                  pss->saltLength != nullptr && ASN1_INTEGER_get(pss->saltLength) == 48 &&
+                  (pss->trailerField == nullptr || ASN1_INTEGER_get(pss->trailerField) == 1);
+  X509_ALGOR_free(mgf1_hash);
+  RSA_PSS_PARAMS_free(pss);
+  return ok;
+}
+
+Status Certificate::VerifySignedBy(const PublicKey& issuer) const {
+  if (X509_verify(impl_->x509.get(), issuer.impl().pkey.get()) != 1) {
+    ERR_clear_error();
+    return Error(ErrorCode::kAuthFailed,
+                 "certificate '" + SubjectCommonName() + "' is not signed by the given key");
+  }
+  return Status::Ok();
+}
+
+Bytes DerInteger(std::uint64_t value) {
+  Bytes body;
+  do {
+    body.insert(body.begin(), static_cast<std::uint8_t>(value & 0xFF));
+    value >>= 8;
+  } while (value != 0);
+  if (body.front() & 0x80) body.insert(body.begin(), 0x00);
+  Bytes out{0x02, static_cast<std::uint8_t>(body.size())};
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+Result<Bytes> DerIa5String(std::string_view value) {
+  if (value.size() > 127) return Error(ErrorCode::kInvalidArgument, "IA5String too long");
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) > 0x7F) {
+      return Error(ErrorCode::kInvalidArgument, "IA5String must be ASCII");
+    }
+  }
+  Bytes out{0x16, static_cast<std::uint8_t>(value.size())};
+  out.insert(out.end(), value.begin(), value.end());
+  return out;
+}
+
+Status VerifyChain(const std::vector<Certificate>& leaf_to_root, std::int64_t at) {
+  if (leaf_to_root.empty()) return Error(ErrorCode::kInvalidArgument, "empty chain");
+  using StorePtr = internal::OsslPtr<X509_STORE, X509_STORE_free>;
+  using StoreCtxPtr = internal::OsslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+  using StackPtr = std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)>;
+  StorePtr store(X509_STORE_new());
+  StackPtr untrusted(sk_X509_new_null(), [](STACK_OF(X509)* s) { sk_X509_free(s); });
+  StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (!store || !untrusted || !ctx) return OsslError("X509 store");
+  const auto& root = leaf_to_root.back();
+  if (X509_STORE_add_cert(store.get(), root.impl().x509.get()) != 1) {
+    return OsslError("add trusted root");
+  }
+  for (std::size_t i = 1; i + 1 < leaf_to_root.size(); ++i) {
+    sk_X509_push(untrusted.get(), leaf_to_root[i].impl().x509.get());
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf_to_root.front().impl().x509.get(),
+                          untrusted.get()) != 1) {
+    return OsslError("X509_STORE_CTX_init");
+  }
+  X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(at));
+  if (X509_verify_cert(ctx.get()) != 1) {
+    const int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return Error(ErrorCode::kAuthFailed,
+                 std::string("chain does not verify: ") + X509_verify_cert_error_string(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace sevemu::crypto
