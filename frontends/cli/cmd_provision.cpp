@@ -1,0 +1,112 @@
+// sevemu provision / show / root mint
+#include <ctime>
+#include <iostream>
+
+#include "cli.h"
+#include "sevemu/common/file_io.h"
+#include "sevemu/common/bytes.h"
+#include "sevemu/emulator/provision.h"
+
+namespace sevemu::cli {
+
+int RunProvision(const std::string& name, const Args& args) {
+  std::string state, product_name, seed_hex, tcb_text, root_dir;
+  int stepping = -1;
+  bool mint = false;
+  po::options_description desc("options");
+  desc.add_options()
+      ("state", po::value(&state)->required(), "state directory to create (must not hold a platform)")
+      ("product", po::value(&product_name)->default_value("milan"), "milan | genoa | turin")
+      ("seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")
+      ("stepping", po::value(&stepping), "CPUID stepping (default: the product's)")
+      ("tcb", po::value(&tcb_text), "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")
+      ("root", po::value(&root_dir), "manufacture with the AMD root in this directory")
+      ("mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
+  int code = 0;
+  auto vm = ParseArgs(name, "--state DIR [--product P] [--seed HEX] [...]", desc, args, code);
+  if (!vm) return code;
+  if (mint && !root_dir.empty()) return UsageError(name, "--root and --mint-root exclude each other");
+  auto product = emulator::ParseProduct(product_name);
+  if (!product.ok()) return UsageError(name, "--product: " + product.error().message());
+  emulator::ProvisionOptions opts;
+  opts.product = *product;
+  opts.now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!seed_hex.empty()) {
+    auto seed = ParseSeed(seed_hex);
+    if (!seed.ok()) return UsageError(name, seed.error().message());
+    opts.seed = *seed;
+  }
+  if (vm->count("stepping")) {
+    if (stepping < 0 || stepping > 15) return UsageError(name, "--stepping must be 0..15");
+    opts.stepping = static_cast<std::uint8_t>(stepping);
+  }
+  if (!tcb_text.empty()) {
+    auto tcb = emulator::ParseTcb(opts.product, tcb_text);
+    if (!tcb.ok()) return UsageError(name, "--tcb: " + tcb.error().message());
+    opts.tcb = *tcb;
+  }
+  if (emulator::HasPlatform(state)) {
+    return Fail(name, Error(ErrorCode::kAlreadyExists,
+                            state + ": already holds a platform; refusing to overwrite it"));
+  }
+  if (Status st = MakeDirectories(state, 0700); !st.ok()) return Fail(name, st.error());
+  auto lock = DirLock::Acquire(state);
+  if (!lock.ok()) return Fail(name, lock.error());
+  auto root = ChooseRoot(opts.product, root_dir, mint, opts.now);
+  if (!root.ok()) return Fail(name, root.error());
+  auto platform = emulator::Provision(opts, std::move(root).value());
+  if (!platform.ok()) return Fail(name, platform.error());
+  if (Status st = emulator::SaveNewPlatform(state, *platform); !st.ok()) return Fail(name, st.error());
+  std::cout << "provisioned " << emulator::Info(opts.product).name << " platform in " << state
+            << "\n  chip_id " << HexEncode(platform->state.chip.chip_id)
+            << "\n  tcb     " << platform->state.current_tcb.ToString() << "\n";
+  return kExitOk;
+}
+
+int RunShow(const std::string& name, const Args& args) {
+  std::string state = DefaultStateDir();
+  po::options_description desc("options");
+  desc.add_options()("state", po::value(&state), "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)");
+  int code = 0;
+  auto vm = ParseArgs(name, "[--state DIR]", desc, args, code);
+  if (!vm) return code;
+  auto platform = emulator::LoadPlatform(state);
+  if (!platform.ok()) return Fail(name, platform.error());
+  // platform.json holds no secrets; printing it is the canonical, scriptable view.
+  std::cout << emulator::PlatformJson(platform->state);
+  return kExitOk;
+}
+
+int RunRoot(const std::string& name, const Args& args) {
+  std::string action, product_name, out, not_before_text;
+  po::options_description desc("options");
+  desc.add_options()
+      ("action", po::value(&action)->required(), "mint")
+      ("product", po::value(&product_name)->required(), "milan | genoa | turin")
+      ("out", po::value(&out)->required(), "directory to write the root into")
+      ("not-before", po::value(&not_before_text), "validity start, e.g. 2024-01-01T00:00:00Z (default: now)");
+  po::positional_options_description pos;
+  pos.add("action", 1);
+  int code = 0;
+  auto vm = ParseArgs(name, "mint --product P --out DIR", desc, args, code, &pos);
+  if (!vm) return code;
+  if (action != "mint") return UsageError(name, "unknown action '" + action + "' (expected mint)");
+  auto product = emulator::ParseProduct(product_name);
+  if (!product.ok()) return UsageError(name, "--product: " + product.error().message());
+  std::int64_t not_before = static_cast<std::int64_t>(std::time(nullptr));
+  if (!not_before_text.empty()) {
+    auto t = emulator::ParseUtc(not_before_text);
+    if (!t.ok()) return UsageError(name, "--not-before: " + t.error().message());
+    not_before = *t;
+  }
+  if (PathExists(out + "/kds.json")) {
+    return Fail(name, Error(ErrorCode::kAlreadyExists, out + ": already holds a root"));
+  }
+  auto root = emulator::AmdRoot::Mint(*product, not_before);
+  if (!root.ok()) return Fail(name, root.error());
+  if (Status st = root->Save(out); !st.ok()) return Fail(name, st.error());
+  std::cout << "minted " << emulator::Info(*product).name << " root in " << out << "\n";
+  return kExitOk;
+}
+
+}  // namespace sevemu::cli

@@ -1,0 +1,26 @@
+// The front ends' logger: one line per event, plain text or JSON lines, to stderr.
+// Callers pass only public values (identities, TCBs, paths); there is no API for key material.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sevemu::cli {
+
+class Logger {
+ public:
+  enum class Format { kText, kJson };
+  explicit Logger(Format f) : format_(f) {}
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  void Info(const std::string& event, const Fields& fields = {}) const { Write("info", event, fields); }
+  void Error(const std::string& event, const Fields& fields = {}) const {
+    Write("error", event, fields);
+  }
+
+ private:
+  void Write(const char* level, const std::string& event, const Fields& fields) const;
+  Format format_;
+};
+
+}  // namespace sevemu::cli

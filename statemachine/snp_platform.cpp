@@ -1,0 +1,105 @@
+// The only translation unit that includes Boost.MSM for the SNP platform machine.
+#include "sevemu/statemachine/snp_platform.h"
+
+#include <boost/mpl/for_each.hpp>
+#include <boost/mpl/vector.hpp>
+#include <boost/msm/back/state_machine.hpp>
+#include <boost/msm/front/functor_row.hpp>
+#include <boost/msm/front/state_machine_def.hpp>
+#include <sstream>
+#include <type_traits>
+
+namespace sevemu::statemachine {
+namespace {
+
+namespace msmf = boost::msm::front;
+
+namespace ev {
+struct Init {
+  static constexpr const char* kName = "SNP_INIT";
+};
+struct Shutdown {
+  static constexpr const char* kName = "SNP_SHUTDOWN";
+};
+}  // namespace ev
+
+struct Uninit : msmf::state<> {
+  static constexpr const char* kName = "UNINIT";
+};
+struct Initialized : msmf::state<> {
+  static constexpr const char* kName = "INIT";
+};
+
+struct SnpPlatformDef : msmf::state_machine_def<SnpPlatformDef> {
+  using initial_state = Uninit;
+
+  // clang-format off
+  struct transition_table : boost::mpl::vector<
+    //         from          event          to           action       guard
+    msmf::Row< Uninit,       ev::Init,      Initialized, msmf::none,  msmf::none >,
+    msmf::Row< Initialized,  ev::Shutdown,  Uninit,      msmf::none,  msmf::none >
+  > {};
+  // clang-format on
+
+  // A command in the wrong state is refused, not an error of the machine: record and go on.
+  template <class Fsm, class Event>
+  void no_transition(const Event&, Fsm&, int) {
+    rejected = true;
+  }
+  bool rejected = false;
+};
+
+using Machine = boost::msm::back::state_machine<SnpPlatformDef>;
+
+
+}  // namespace
+
+struct SnpPlatformMachine::Impl {
+  Machine fsm;
+};
+
+SnpPlatformMachine::SnpPlatformMachine() : impl_(std::make_unique<Impl>()) { impl_->fsm.start(); }
+SnpPlatformMachine::~SnpPlatformMachine() = default;
+
+SnpPlatformState SnpPlatformMachine::state() const {
+  return impl_->fsm.current_state()[0] == 0 ? SnpPlatformState::kUninit : SnpPlatformState::kInit;
+}
+
+bool SnpPlatformMachine::Process(SnpPlatformEvent e) {
+  impl_->fsm.rejected = false;
+  switch (e) {
+    case SnpPlatformEvent::kInit: impl_->fsm.process_event(ev::Init{}); break;
+    case SnpPlatformEvent::kShutdown: impl_->fsm.process_event(ev::Shutdown{}); break;
+  }
+  return !impl_->fsm.rejected;
+}
+
+std::vector<TransitionRow> SnpPlatformMachine::Table() {
+  std::vector<TransitionRow> rows;
+  // Rows are visited as null pointers so that no Row object is ever constructed.
+  boost::mpl::for_each<SnpPlatformDef::transition_table, std::add_pointer<boost::mpl::_1>>(
+      [&rows](auto* row) {
+        using Row = std::remove_pointer_t<decltype(row)>;
+        rows.push_back({Row::Source::kName, Row::Evt::kName, Row::Target::kName});
+      });
+  return rows;
+}
+
+const char* SnpPlatformStateName(SnpPlatformState s) {
+  return s == SnpPlatformState::kUninit ? "UNINIT" : "INIT";
+}
+const char* SnpPlatformEventName(SnpPlatformEvent e) {
+  return e == SnpPlatformEvent::kInit ? "SNP_INIT" : "SNP_SHUTDOWN";
+}
+
+std::string ToDot(const std::string& name, const std::vector<TransitionRow>& rows) {
+  std::ostringstream out;
+  out << "digraph " << name << " {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n";
+  for (const auto& r : rows) {
+    out << "  \"" << r.from << "\" -> \"" << r.to << "\" [label=\"" << r.event << "\"];\n";
+  }
+  out << "}\n";
+  return out.str();
+}
+
+}  // namespace sevemu::statemachine
