@@ -46,7 +46,9 @@ CertificateTemplate IntermediateTemplate(Product p, std::int64_t not_before, boo
   t.AddStandard("subjectKeyIdentifier", "hash");
   t.AddStandard("authorityKeyIdentifier", "keyid:always");
   t.AddStandard("basicConstraints", "critical,CA:TRUE,pathlen:0");
-  t.AddStandard("keyUsage", "critical,keyCertSign");
+  // AMD encodes keyCertSign as 03 02 01 04 (one unused bit), where OpenSSL's minimal DER would
+  // be 03 02 02 04; verifiers accept both, and we reproduce AMD's bytes.
+  t.AddLiteral({"2.5.29.15", true, {0x03, 0x02, 0x01, 0x04}});
   t.AddStandard("crlDistributionPoints", "URI:" + CrlUrl(vlek ? "vlek" : "vcek", p));
   return t;
 }
@@ -95,30 +97,33 @@ Result<AmdRoot> AmdRoot::Mint(Product p, std::int64_t not_before) {
 Status AmdRoot::Validate() const {
   const std::string name = Info(product).name;
   struct Expect {
-    const char* what;
+    const char* what;  // also the file stem: ark.pem / ark.key
     const crypto::Certificate& cert;
     const crypto::PrivateKey& key;
     std::string cn;
   };
-  const Expect expect[] = {{"ARK", ark, ark_key, "ARK-" + name},
-                           {"ASK", ask, ask_key, "SEV-" + name},
-                           {"ASVK", asvk, asvk_key, "SEV-VLEK-" + name}};
+  const Expect expect[] = {{"ark", ark, ark_key, "ARK-" + name},
+                           {"ask", ask, ask_key, "SEV-" + name},
+                           {"asvk", asvk, asvk_key, "SEV-VLEK-" + name}};
   SEVEMU_ASSIGN_OR_RETURN(crypto::PublicKey ark_pub, ark.SubjectPublicKey());
   for (const auto& e : expect) {
     SEVEMU_ASSIGN_OR_RETURN(crypto::PublicKey pub, e.cert.SubjectPublicKey());
     if (!(pub == e.key.Public())) {
-      return Error(ErrorCode::kCorrupt, std::string(e.what) + " key does not match its certificate");
+      return Error(ErrorCode::kCorrupt,
+                   std::string(e.what) + ".key does not match " + e.what + ".pem");
     }
     if (e.cert.SubjectCommonName() != e.cn) {
-      return Error(ErrorCode::kCorrupt, std::string(e.what) + " certificate is named '" +
+      return Error(ErrorCode::kCorrupt, std::string(e.what) + ".pem is named '" +
                                             e.cert.SubjectCommonName() + "', expected '" + e.cn +
                                             "'");
     }
     if (!e.cert.VerifySignedBy(ark_pub).ok()) {
-      return Error(ErrorCode::kCorrupt, std::string(e.what) + " certificate is not signed by the ARK");
+      return Error(ErrorCode::kCorrupt, std::string(e.what) + ".pem is not signed by the ARK");
     }
   }
-  if (vlek_secret.size() != 48) return Error(ErrorCode::kCorrupt, "VLEK secret must be 48 bytes");
+  if (vlek_secret.size() != 48) {
+    return Error(ErrorCode::kCorrupt, "kds.json: VLEK secret must be 48 bytes");
+  }
   return Status::Ok();
 }
 
@@ -182,7 +187,7 @@ Result<AmdRoot> AmdRoot::FromFiles(const FileTexts& files, const std::string& wh
   SEVEMU_ASSIGN_OR_RETURN(Certificate asvk, cert("asvk.pem"));
   AmdRoot root{*product, ark_key, ask_key, asvk_key, ark, ask, asvk, std::move(vlek_secret)};
   if (Status st = root.Validate(); !st.ok()) {
-    return Error(ErrorCode::kCorrupt, where + ": " + st.error().message());
+    return Error(ErrorCode::kCorrupt, where + "/" + st.error().message());
   }
   return root;
 }
