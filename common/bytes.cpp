@@ -1,7 +1,8 @@
 #include "sevemu/common/bytes.h"
 
-#include <cstring>
 #include <string.h>  // explicit_bzero (glibc)
+
+#include <cstring>
 
 namespace sevemu {
 
@@ -55,8 +56,8 @@ int HexValue(char c) {
 
 Result<Bytes> HexDecode(std::string_view hex) {
   if (hex.size() % 2 != 0) {
-    return Error(ErrorCode::kInvalidArgument, "hex string has odd length " +
-                                                  std::to_string(hex.size()));
+    return Error(ErrorCode::kInvalidArgument,
+                 "hex string has odd length " + std::to_string(hex.size()));
   }
   Bytes out(hex.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {

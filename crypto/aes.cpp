@@ -26,9 +26,8 @@ Result<Bytes> Crypt(const char* cipher_name, ByteSpan key, ByteSpan iv, ByteSpan
   if (data.size() > INT_MAX) return Error(ErrorCode::kInvalidArgument, "data too large");
   SEVEMU_ASSIGN_OR_RETURN(auto cipher, FetchCipher(cipher_name));
   internal::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx ||
-      EVP_CipherInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), encrypt ? 1 : 0,
-                         nullptr) != 1) {
+  if (!ctx || EVP_CipherInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), encrypt ? 1 : 0,
+                                 nullptr) != 1) {
     return OsslError(std::string(cipher_name) + " init", ErrorCode::kInvalidKey);
   }
   EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
@@ -80,8 +79,8 @@ Result<GcmSealed> Aes256GcmSeal(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteSpa
   GcmSealed out;
   out.ciphertext.resize(plaintext.size() + kAesBlockSize);
   if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), nullptr) != 1 ||
-      (!aad.empty() &&
-       EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1)) {
+      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(),
+                                         static_cast<int>(aad.size())) != 1)) {
     return OsslError("AES-256-GCM init");
   }
   int ct_len = 0, fin = 0;
@@ -107,8 +106,8 @@ Result<SecretBytes> Aes256GcmOpen(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteS
   internal::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_DecryptInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), nullptr) != 1 ||
-      (!aad.empty() &&
-       EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1)) {
+      (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(),
+                                         static_cast<int>(aad.size())) != 1)) {
     return OsslError("AES-256-GCM init");
   }
   SecretBytes pt(ciphertext.size() + kAesBlockSize);

@@ -9,7 +9,9 @@ namespace sevemu::crypto {
 using internal::OsslError;
 
 namespace {
-const char* MdName(HashAlg alg) { return alg == HashAlg::kSha256 ? "SHA256" : "SHA384"; }
+const char* MdName(HashAlg alg) {
+  return alg == HashAlg::kSha256 ? "SHA256" : "SHA384";
+}
 }  // namespace
 
 struct Hasher::Impl {

@@ -16,7 +16,6 @@
 namespace sevemu::crypto {
 using internal::OsslError;
 
-
 namespace {
 
 constexpr char kP384GroupName[] = "secp384r1";
@@ -78,11 +77,10 @@ Status SetPssParams(EVP_PKEY_CTX* pctx) {
   return Status::Ok();
 }
 
-Result<internal::EvpPkeyPtr> DecodeKey(std::string_view pem, const char* structure,
-                                       int selection) {
+Result<internal::EvpPkeyPtr> DecodeKey(std::string_view pem, const char* structure, int selection) {
   EVP_PKEY* raw = nullptr;
-  OSSL_DECODER_CTX* dctx = OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", structure, nullptr,
-                                                         selection, nullptr, nullptr);
+  OSSL_DECODER_CTX* dctx =
+      OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", structure, nullptr, selection, nullptr, nullptr);
   if (dctx == nullptr) return OsslError("decoder");
   const auto* data = reinterpret_cast<const unsigned char*>(pem.data());
   std::size_t len = pem.size();
@@ -172,8 +170,7 @@ Result<PublicKey> PublicKey::FromDer(ByteSpan spki) {
 }
 
 Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
-  SEVEMU_ASSIGN_OR_RETURN(auto pkey,
-                          DecodeKey(pem, "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY));
+  SEVEMU_ASSIGN_OR_RETURN(auto pkey, DecodeKey(pem, "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY));
   return WrapPublic(std::move(pkey));
 }
 
@@ -194,8 +191,8 @@ Result<PublicKey> PublicKey::FromEcP384Point(ByteSpan x, ByteSpan y) {
   internal::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY,
-                        const_cast<OSSL_PARAM*>(params)) != 1) {
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, const_cast<OSSL_PARAM*>(params)) !=
+          1) {
     return OsslError("point is not on P-384", ErrorCode::kInvalidKey);
   }
   internal::EvpPkeyPtr pkey(raw);
@@ -207,8 +204,12 @@ Result<PublicKey> PublicKey::FromEcP384Point(ByteSpan x, ByteSpan y) {
   return WrapPublic(std::move(pkey));
 }
 
-KeyKind PublicKey::kind() const { return *ClassifyKey(impl_->pkey.get()); }
-int PublicKey::bits() const { return EVP_PKEY_get_bits(impl_->pkey.get()); }
+KeyKind PublicKey::kind() const {
+  return *ClassifyKey(impl_->pkey.get());
+}
+int PublicKey::bits() const {
+  return EVP_PKEY_get_bits(impl_->pkey.get());
+}
 
 Result<Bytes> PublicKey::ToDer() const {
   unsigned char* der = nullptr;
@@ -237,9 +238,8 @@ Result<PublicKey::EcPoint> PublicKey::EcP384Point() const {
                                       sizeof(point), &len) != 1 ||
       len != sizeof(point) || point[0] != 0x04) {
     // Keys decoded from compressed points are re-encoded uncompressed.
-    if (EVP_PKEY_set_utf8_string_param(impl_->pkey.get(),
-                                       OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                                       "uncompressed") != 1 ||
+    if (EVP_PKEY_set_utf8_string_param(
+            impl_->pkey.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed") != 1 ||
         EVP_PKEY_get_octet_string_param(impl_->pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, point,
                                         sizeof(point), &len) != 1 ||
         len != sizeof(point)) {
@@ -281,8 +281,8 @@ Status PublicKey::VerifyRsaPssSha384(ByteSpan message, ByteSpan signature) const
   if (kind() != KeyKind::kRsa) return Error(ErrorCode::kInvalidKey, "not an RSA key");
   internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  if (!md || EVP_DigestVerifyInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr,
-                                     impl_->pkey.get(), nullptr) != 1) {
+  if (!md || EVP_DigestVerifyInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr, impl_->pkey.get(),
+                                     nullptr) != 1) {
     return OsslError("RSA-PSS verify init");
   }
   SEVEMU_RETURN_IF_ERROR(SetPssParams(pctx));
@@ -335,8 +335,8 @@ Result<PrivateKey> PrivateKey::EcP384FromSeed(const SecretBytes& seed) {
   internal::EcPointPtr q(EC_POINT_new(group.get()));
   std::uint8_t point[1 + 2 * kP384ScalarSize];
   if (!q || EC_POINT_mul(group.get(), q.get(), d.get(), nullptr, nullptr, bn_ctx.get()) != 1 ||
-      EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, point,
-                         sizeof(point), bn_ctx.get()) != sizeof(point)) {
+      EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, point, sizeof(point),
+                         bn_ctx.get()) != sizeof(point)) {
     return OsslError("P-384 public point");
   }
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
@@ -365,8 +365,12 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   return WrapPrivate(std::move(pkey));
 }
 
-KeyKind PrivateKey::kind() const { return *ClassifyKey(impl_->pkey.get()); }
-int PrivateKey::bits() const { return EVP_PKEY_get_bits(impl_->pkey.get()); }
+KeyKind PrivateKey::kind() const {
+  return *ClassifyKey(impl_->pkey.get());
+}
+int PrivateKey::bits() const {
+  return EVP_PKEY_get_bits(impl_->pkey.get());
+}
 
 PublicKey PrivateKey::Public() const {
   // Re-encode the public half so the PublicKey never holds the private scalar.
@@ -387,8 +391,8 @@ PublicKey PrivateKey::Public() const {
 }
 
 Result<SecretBytes> PrivateKey::ToPem() const {
-  OSSL_ENCODER_CTX* ectx = OSSL_ENCODER_CTX_new_for_pkey(
-      impl_->pkey.get(), EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", nullptr);
+  OSSL_ENCODER_CTX* ectx = OSSL_ENCODER_CTX_new_for_pkey(impl_->pkey.get(), EVP_PKEY_KEYPAIR, "PEM",
+                                                         "PrivateKeyInfo", nullptr);
   if (ectx == nullptr) return OsslError("encoder");
   unsigned char* data = nullptr;
   std::size_t len = 0;
@@ -403,8 +407,8 @@ Result<SecretBytes> PrivateKey::ToPem() const {
 Result<EcdsaP384Signature> PrivateKey::SignEcdsaSha384(ByteSpan message) const {
   if (kind() != KeyKind::kEcP384) return Error(ErrorCode::kInvalidKey, "not a P-384 key");
   internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  if (!md || EVP_DigestSignInit_ex(md.get(), nullptr, "SHA384", nullptr, nullptr,
-                                   impl_->pkey.get(), nullptr) != 1) {
+  if (!md || EVP_DigestSignInit_ex(md.get(), nullptr, "SHA384", nullptr, nullptr, impl_->pkey.get(),
+                                   nullptr) != 1) {
     return OsslError("ECDSA sign init");
   }
   std::size_t len = 0;
@@ -423,8 +427,8 @@ Result<Bytes> PrivateKey::SignRsaPssSha384(ByteSpan message) const {
   if (kind() != KeyKind::kRsa) return Error(ErrorCode::kInvalidKey, "not an RSA key");
   internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  if (!md || EVP_DigestSignInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr,
-                                   impl_->pkey.get(), nullptr) != 1) {
+  if (!md || EVP_DigestSignInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr, impl_->pkey.get(),
+                                   nullptr) != 1) {
     return OsslError("RSA-PSS sign init");
   }
   SEVEMU_RETURN_IF_ERROR(SetPssParams(pctx));

@@ -20,7 +20,9 @@ namespace sevemu::crypto::internal {
 template <auto Fn>
 struct Deleter {
   template <typename T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 
 template <typename T, auto Fn>

@@ -59,16 +59,15 @@ std::string CommonName(const X509_NAME* name) {
 std::string OidText(const ASN1_OBJECT* obj) {
   char buf[128];
   const int n = OBJ_obj2txt(buf, sizeof(buf), obj, 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(std::min<int>(n, sizeof(buf) - 1)))
-               : "";
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(std::min<int>(n, sizeof(buf) - 1))) : "";
 }
 
 Result<internal::X509ExtPtr> LiteralExtension(const Extension& e) {
   internal::Asn1ObjectPtr obj(OBJ_txt2obj(e.oid.c_str(), 1));
   if (!obj) return OsslError("bad extension OID " + e.oid, ErrorCode::kInvalidArgument);
   internal::Asn1OctetPtr oct(ASN1_OCTET_STRING_new());
-  if (!oct || ASN1_OCTET_STRING_set(oct.get(), e.value.data(), static_cast<int>(e.value.size())) !=
-                  1) {
+  if (!oct ||
+      ASN1_OCTET_STRING_set(oct.get(), e.value.data(), static_cast<int>(e.value.size())) != 1) {
     return OsslError("extension value");
   }
   internal::X509ExtPtr ext(
@@ -256,8 +255,9 @@ std::vector<Extension> Certificate::Extensions() const {
     // OpenSSL 3.0 getters take non-const pointers but do not modify.
     X509_EXTENSION* e = const_cast<X509_EXTENSION*>(X509_get_ext(x, i));
     const ASN1_OCTET_STRING* v = X509_EXTENSION_get_data(e);
-    out.push_back({OidText(X509_EXTENSION_get_object(e)), X509_EXTENSION_get_critical(e) == 1,
-                   Bytes(ASN1_STRING_get0_data(v), ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))});
+    out.push_back(
+        {OidText(X509_EXTENSION_get_object(e)), X509_EXTENSION_get_critical(e) == 1,
+         Bytes(ASN1_STRING_get0_data(v), ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))});
   }
   return out;
 }
@@ -332,7 +332,7 @@ Status VerifyChain(const std::vector<Certificate>& leaf_to_root, std::int64_t at
   using StoreCtxPtr = internal::OsslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
   using StackPtr = std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)>;
   StorePtr store(X509_STORE_new());
-  StackPtr untrusted(sk_X509_new_null(), [](STACK_OF(X509)* s) { sk_X509_free(s); });
+  StackPtr untrusted(sk_X509_new_null(), [](STACK_OF(X509) * s) { sk_X509_free(s); });
   StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !untrusted || !ctx) return OsslError("X509 store");
   const auto& root = leaf_to_root.back();

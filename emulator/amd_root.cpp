@@ -71,7 +71,7 @@ Result<PrivateKey> ParseKey(const std::string& text, const std::string& where) {
 }  // namespace
 
 crypto::DistinguishedName AmdName(const std::string& common_name) {
-  return {{"OU", "Engineering"}, {"C", "US"}, {"L", "Santa Clara"}, {"ST", "CA"},
+  return {{"OU", "Engineering"},           {"C", "US"},        {"L", "Santa Clara"}, {"ST", "CA"},
           {"O", "Advanced Micro Devices"}, {"CN", common_name}};
 }
 
@@ -79,9 +79,8 @@ Result<AmdRoot> AmdRoot::Mint(Product p, std::int64_t not_before) {
   SEVEMU_ASSIGN_OR_RETURN(PrivateKey ark_key, PrivateKey::GenerateRsa(4096));
   SEVEMU_ASSIGN_OR_RETURN(PrivateKey ask_key, PrivateKey::GenerateRsa(4096));
   SEVEMU_ASSIGN_OR_RETURN(PrivateKey asvk_key, PrivateKey::GenerateRsa(4096));
-  SEVEMU_ASSIGN_OR_RETURN(Certificate ark,
-                          Certificate::Sign(ArkTemplate(p, not_before), ark_key.Public(), ark_key,
-                                            nullptr));
+  SEVEMU_ASSIGN_OR_RETURN(Certificate ark, Certificate::Sign(ArkTemplate(p, not_before),
+                                                             ark_key.Public(), ark_key, nullptr));
   SEVEMU_ASSIGN_OR_RETURN(Certificate ask,
                           Certificate::Sign(IntermediateTemplate(p, not_before, false),
                                             ask_key.Public(), ark_key, &ark));
@@ -127,7 +126,7 @@ Status AmdRoot::Validate() const {
   return Status::Ok();
 }
 
-const char* const AmdRoot::kFileNames[7] = {"ark.pem", "ark.key", "ask.pem", "ask.key",
+const char* const AmdRoot::kFileNames[7] = {"ark.pem",  "ark.key",  "ask.pem", "ask.key",
                                             "asvk.pem", "asvk.key", "kds.json"};
 
 Result<AmdRoot> AmdRoot::Load(const std::string& dir) {
@@ -145,7 +144,8 @@ Result<AmdRoot> AmdRoot::Load(const std::string& dir) {
 Result<AmdRoot> AmdRoot::FromFiles(const FileTexts& files, const std::string& where) {
   auto text = [&](const char* name) -> Result<std::string> {
     auto it = files.find(name);
-    if (it == files.end()) return Error(ErrorCode::kNotFound, where + "/" + name + ": file is missing");
+    if (it == files.end())
+      return Error(ErrorCode::kNotFound, where + "/" + name + ": file is missing");
     return it->second;
   };
   const std::string kds_path = where + "/kds.json";
@@ -158,8 +158,9 @@ Result<AmdRoot> AmdRoot::FromFiles(const FileTexts& files, const std::string& wh
   if (kds.value("format", "") != "sevemu-amd-root" || kds.value("version", 0) != 1 ||
       !kds.contains("product") || !kds["product"].is_string() || !kds.contains("vlek_secret") ||
       !kds["vlek_secret"].is_string()) {
-    return Error(ErrorCode::kCorrupt,
-                 kds_path + ": expected {format: sevemu-amd-root, version: 1, product, vlek_secret}");
+    return Error(
+        ErrorCode::kCorrupt,
+        kds_path + ": expected {format: sevemu-amd-root, version: 1, product, vlek_secret}");
   }
   auto product = ParseProduct(kds["product"].get<std::string>());
   if (!product.ok()) return Error(ErrorCode::kCorrupt, kds_path + ": " + product.error().message());
@@ -199,8 +200,8 @@ Status AmdRoot::Save(const std::string& dir) const {
     const crypto::PrivateKey& key;
     const crypto::Certificate& cert;
   };
-  for (const Item& it : {Item{"ark", ark_key, ark}, Item{"ask", ask_key, ask},
-                         Item{"asvk", asvk_key, asvk}}) {
+  for (const Item& it :
+       {Item{"ark", ark_key, ark}, Item{"ask", ask_key, ask}, Item{"asvk", asvk_key, asvk}}) {
     SEVEMU_ASSIGN_OR_RETURN(SecretBytes key_pem, it.key.ToPem());
     SEVEMU_RETURN_IF_ERROR(
         WriteFileAtomic(dir + "/" + it.name + ".key", key_pem.span(), 0600, false));

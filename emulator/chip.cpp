@@ -16,9 +16,9 @@ Status ChipIdentity::Validate() const {
   }
   if (!std::all_of(chip_id.begin() + static_cast<long>(used), chip_id.end(),
                    [](std::uint8_t b) { return b == 0; })) {
-    return Error(ErrorCode::kInvalidArgument,
-                 std::string(Info(product).name) + " chip IDs use only their first " +
-                     std::to_string(used) + " bytes");
+    return Error(ErrorCode::kInvalidArgument, std::string(Info(product).name) +
+                                                  " chip IDs use only their first " +
+                                                  std::to_string(used) + " bytes");
   }
   if (stepping > 0xF) return Error(ErrorCode::kInvalidArgument, "stepping must be 0..15");
   return Status::Ok();

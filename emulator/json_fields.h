@@ -18,9 +18,9 @@ class JsonFields {
   Result<const nlohmann::json*> Get(const char* key, nlohmann::json::value_t type) const {
     if (!obj_.is_object() || !obj_.contains(key)) return Bad(key, "is missing");
     const auto& v = obj_[key];
-    const bool ok = v.type() == type ||
-                    (type == nlohmann::json::value_t::number_unsigned &&
-                     v.type() == nlohmann::json::value_t::number_integer && v.get<long long>() >= 0);
+    const bool ok = v.type() == type || (type == nlohmann::json::value_t::number_unsigned &&
+                                         v.type() == nlohmann::json::value_t::number_integer &&
+                                         v.get<long long>() >= 0);
     if (!ok) return Bad(key, std::string("must be ") + TypeName(type));
     return &v;
   }
@@ -58,10 +58,14 @@ class JsonFields {
  private:
   static const char* TypeName(nlohmann::json::value_t t) {
     switch (t) {
-      case nlohmann::json::value_t::string: return "a string";
-      case nlohmann::json::value_t::boolean: return "true or false";
-      case nlohmann::json::value_t::object: return "an object";
-      default: return "a non-negative integer";
+      case nlohmann::json::value_t::string:
+        return "a string";
+      case nlohmann::json::value_t::boolean:
+        return "true or false";
+      case nlohmann::json::value_t::object:
+        return "an object";
+      default:
+        return "a non-negative integer";
     }
   }
   const nlohmann::json& obj_;

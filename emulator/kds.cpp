@@ -42,9 +42,9 @@ void AddSplExtensions(CertificateTemplate& t, const TcbVersion& tcb) {
 }
 
 Result<CertificateTemplate> LeafTemplate(Product p, const std::string& cn,
-                                         const std::string& issuer_cn, const std::string& product_name,
-                                         const TcbVersion& tcb, std::int64_t not_before,
-                                         std::int64_t validity) {
+                                         const std::string& issuer_cn,
+                                         const std::string& product_name, const TcbVersion& tcb,
+                                         std::int64_t not_before, std::int64_t validity) {
   if (tcb.product() != p) return Error(ErrorCode::kInvalidArgument, "TCB of another product");
   CertificateTemplate t;
   t.serial = 0;

@@ -70,7 +70,8 @@ Result<nlohmann::json> ParseJsonText(std::string_view text, const std::string& w
 Status CheckFormat(const JsonFields& f, const std::string& where, const char* format) {
   SEVEMU_ASSIGN_OR_RETURN(std::string fmt, f.String("format"));
   if (fmt != format) {
-    return Error(ErrorCode::kCorrupt, where + ": format is '" + fmt + "', expected '" + format + "'");
+    return Error(ErrorCode::kCorrupt,
+                 where + ": format is '" + fmt + "', expected '" + format + "'");
   }
   SEVEMU_ASSIGN_OR_RETURN(auto version, f.Unsigned("version", 1000));
   if (version != 1) {
@@ -115,7 +116,8 @@ Result<std::int64_t> ParseUtc(const std::string& s) {
   struct tm tm {};
   const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   if (end == nullptr || *end != '\0') {
-    return Error(ErrorCode::kInvalidArgument, "'" + s + "' is not a UTC time like 2024-01-01T00:00:00Z");
+    return Error(ErrorCode::kInvalidArgument,
+                 "'" + s + "' is not a UTC time like 2024-01-01T00:00:00Z");
   }
   return static_cast<std::int64_t>(timegm(&tm));
 }
@@ -139,8 +141,8 @@ std::string PlatformJson(const PlatformState& s) {
   j["format"] = "sevemu-platform";
   j["version"] = 1;
   j["product"] = info.name;
-  j["cpuid"] = {{"family", info.family}, {"model", info.model}, {"stepping", s.chip.stepping},
-                {"fms", fms}};
+  j["cpuid"] = {
+      {"family", info.family}, {"model", info.model}, {"stepping", s.chip.stepping}, {"fms", fms}};
   j["chip_id"] = HexEncode(s.chip.chip_id);
   j["tcb"] = {{"current", TcbJson(s.current_tcb)},
               {"committed", TcbJson(s.committed_tcb)},
@@ -193,7 +195,9 @@ Result<PlatformState> ParsePlatformJson(std::string_view text, const std::string
   return s;
 }
 
-bool HasPlatform(const std::string& dir) { return PathExists(dir + "/" + kPlatformFile); }
+bool HasPlatform(const std::string& dir) {
+  return PathExists(dir + "/" + kPlatformFile);
+}
 
 Result<Platform> LoadPlatform(const std::string& dir) {
   const std::string platform_path = dir + "/" + kPlatformFile;
@@ -206,8 +210,7 @@ Result<Platform> LoadPlatform(const std::string& dir) {
   SEVEMU_ASSIGN_OR_RETURN(AmdRoot root, AmdRoot::Load(dir + "/amd"));
   if (root.product != state.chip.product) {
     return Error(ErrorCode::kCorrupt, dir + "/amd: AMD root is for " + Info(root.product).name +
-                                          " but the platform is " +
-                                          Info(state.chip.product).name);
+                                          " but the platform is " + Info(state.chip.product).name);
   }
   return Platform{std::move(state), std::move(fuses), std::move(root)};
 }

@@ -13,17 +13,55 @@ namespace {
 // and KDS VCEK certificates (docs/certificates.md). Initial TCB values are plausible
 // production levels (the same as real VCEKs seen in public verifier test data), not secrets.
 constexpr ProductInfo kProducts[] = {
-    {Product::kMilan, "Milan", 0x19, 0x01, 0, {-1, 0, 1, 6, 7}, 64, 0, 0x010000, 0x010001,
-     0x010101, 1, 55, 21},
-    {Product::kGenoa, "Genoa", 0x19, 0x11, 1, {-1, 0, 1, 6, 7}, 64, 0, 0x020000, 0x020002,
-     0x020101, 1, 55, 25},
-    {Product::kTurin, "Turin", 0x1A, 0x02, 1, {0, 1, 2, 3, 7}, 8, 1, 0x030000, 0x030001,
-     0x030101, 1, 55, 40},
+    {Product::kMilan,
+     "Milan",
+     0x19,
+     0x01,
+     0,
+     {-1, 0, 1, 6, 7},
+     64,
+     0,
+     0x010000,
+     0x010001,
+     0x010101,
+     1,
+     55,
+     21},
+    {Product::kGenoa,
+     "Genoa",
+     0x19,
+     0x11,
+     1,
+     {-1, 0, 1, 6, 7},
+     64,
+     0,
+     0x020000,
+     0x020002,
+     0x020101,
+     1,
+     55,
+     25},
+    {Product::kTurin,
+     "Turin",
+     0x1A,
+     0x02,
+     1,
+     {0, 1, 2, 3, 7},
+     8,
+     1,
+     0x030000,
+     0x030001,
+     0x030101,
+     1,
+     55,
+     40},
 };
 
 }  // namespace
 
-const ProductInfo& Info(Product p) { return kProducts[static_cast<int>(p)]; }
+const ProductInfo& Info(Product p) {
+  return kProducts[static_cast<int>(p)];
+}
 
 Result<Product> ParseProduct(std::string_view name) {
   std::string lower(name);
@@ -43,8 +81,8 @@ std::uint32_t CpuidFms(std::uint8_t family, std::uint8_t model, std::uint8_t ste
   // Families above 0xF put 0xF in the base field and the excess in the extended field.
   const std::uint32_t base_family = family >= 0xF ? 0xF : family;
   const std::uint32_t ext_family = family >= 0xF ? family - 0xFu : 0;
-  return (ext_family << 20) | (static_cast<std::uint32_t>(model >> 4) << 16) |
-         (base_family << 8) | (static_cast<std::uint32_t>(model & 0xF) << 4) | (stepping & 0xF);
+  return (ext_family << 20) | (static_cast<std::uint32_t>(model >> 4) << 16) | (base_family << 8) |
+         (static_cast<std::uint32_t>(model & 0xF) << 4) | (stepping & 0xF);
 }
 
 std::string VcekProductName(Product p, std::uint8_t stepping) {

@@ -33,7 +33,8 @@ Result<Platform> Provision(const ProvisionOptions& opts, AmdRoot root) {
   PlatformState s;
   s.chip.product = opts.product;
   s.chip.stepping = opts.stepping.value_or(info.default_stepping);
-  SEVEMU_ASSIGN_OR_RETURN(SecretBytes id, FromSeedOrRandom(opts.seed, "sevemu-chip-id", kChipIdSize));
+  SEVEMU_ASSIGN_OR_RETURN(SecretBytes id,
+                          FromSeedOrRandom(opts.seed, "sevemu-chip-id", kChipIdSize));
   s.chip.chip_id.assign(id.data(), id.data() + id.size());
   // Turin reports an 8-byte ID in a 64-byte field (SEV-ABI-FACTS.md 4.1).
   std::fill(s.chip.chip_id.begin() + static_cast<long>(info.hwid_size), s.chip.chip_id.end(), 0);
@@ -73,9 +74,9 @@ namespace {
 // The VCEK certificate for the reported TCB, checked against the firmware's own VCEK.
 Result<crypto::Certificate> CheckedVcekCertificate(const Platform& p) {
   const Kds kds(p.root);
-  SEVEMU_ASSIGN_OR_RETURN(crypto::Certificate vcek,
-                          kds.Vcek(p.state.chip, p.fuses, p.state.reported_tcb,
-                                   p.state.manufactured_at));
+  SEVEMU_ASSIGN_OR_RETURN(
+      crypto::Certificate vcek,
+      kds.Vcek(p.state.chip, p.fuses, p.state.reported_tcb, p.state.manufactured_at));
   SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey fw_vcek, FirmwareVcek(p));
   SEVEMU_ASSIGN_OR_RETURN(crypto::PublicKey cert_key, vcek.SubjectPublicKey());
   if (!(cert_key == fw_vcek.Public())) {

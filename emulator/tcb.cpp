@@ -17,12 +17,14 @@ Result<TcbVersion> TcbVersion::FromRaw(Product p, std::uint64_t raw) {
   std::uint64_t used = 0;
   for (int idx : {l.fmc, l.boot_loader, l.tee, l.snp, l.microcode}) used |= ByteAt(idx, 0xFF);
   if ((raw & ~used) != 0) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "TCB_VERSION 0x" + [&] {
-                   std::ostringstream s;
-                   s << std::hex << raw;
-                   return s.str();
-                 }() + " sets reserved bytes for " + Info(p).name);
+    return Error(
+        ErrorCode::kInvalidArgument, "TCB_VERSION 0x" +
+                                         [&] {
+                                           std::ostringstream s;
+                                           s << std::hex << raw;
+                                           return s.str();
+                                         }() +
+                                         " sets reserved bytes for " + Info(p).name);
   }
   TcbVersion t(p, raw);
   // KDS ComposeTCBParts rule: every part except microcode is at most 127.
@@ -88,8 +90,8 @@ Result<TcbVersion> ParseTcb(Product p, const std::string& text) {
       used = 0;
     }
     if (used != val.size() || val.empty() || v < 0 || v > 255) {
-      return Error(ErrorCode::kInvalidArgument, "TCB component " + key + "='" + val +
-                                                    "' is not a number from 0 to 255");
+      return Error(ErrorCode::kInvalidArgument,
+                   "TCB component " + key + "='" + val + "' is not a number from 0 to 255");
     }
     if (!values.emplace(key, v).second) {
       return Error(ErrorCode::kInvalidArgument, "TCB component " + key + " given twice");
@@ -119,9 +121,12 @@ TcbVersion DefaultTcb(Product p) {
   // Levels seen in public KDS VCEKs for Milan and Genoa; Turin's are plausible early-life
   // values. Each is valid for its layout, so FromParts cannot fail.
   switch (p) {
-    case Product::kMilan: return *TcbVersion::FromParts(p, {0, 3, 0, 8, 115});
-    case Product::kGenoa: return *TcbVersion::FromParts(p, {0, 10, 0, 23, 84});
-    case Product::kTurin: return *TcbVersion::FromParts(p, {1, 1, 1, 2, 9});
+    case Product::kMilan:
+      return *TcbVersion::FromParts(p, {0, 3, 0, 8, 115});
+    case Product::kGenoa:
+      return *TcbVersion::FromParts(p, {0, 10, 0, 23, 84});
+    case Product::kTurin:
+      return *TcbVersion::FromParts(p, {1, 1, 1, 2, 9});
   }
   return {};
 }

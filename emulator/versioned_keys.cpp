@@ -34,8 +34,8 @@ Result<HashSticks> HashSticks::FromRoot(const SecretBytes& root, const TcbVersio
     // Independent bases per byte make the order componentwise (docs/versioned-keys.md explains
     // why this differs from AMD's chained bases).
     const std::uint8_t index = static_cast<std::uint8_t>(i);
-    SEVEMU_ASSIGN_OR_RETURN(SecretBytes base,
-                            crypto::SevKdf(root.span(), kStickBaseLabel, {&index, 1}, kHashStickSize));
+    SEVEMU_ASSIGN_OR_RETURN(SecretBytes base, crypto::SevKdf(root.span(), kStickBaseLabel,
+                                                             {&index, 1}, kHashStickSize));
     std::uint8_t* stick = sticks.data() + i * kHashStickSize;
     std::memcpy(stick, base.data(), kHashStickSize);
     SEVEMU_RETURN_IF_ERROR(HashForward(stick, 256u - tcb.byte(static_cast<int>(i))));

@@ -4,18 +4,30 @@ namespace sevemu::rmp {
 
 const char* PageStateName(PageState s) {
   switch (s) {
-    case PageState::kDefault: return "DEFAULT";
-    case PageState::kHypervisor: return "HYPERVISOR";
-    case PageState::kHvFixed: return "HV_FIXED";
-    case PageState::kFirmware: return "FIRMWARE";
-    case PageState::kFirmwareIommu: return "FIRMWARE_IOMMU";
-    case PageState::kReclaim: return "RECLAIM";
-    case PageState::kContext: return "CONTEXT";
-    case PageState::kMetadata: return "METADATA";
-    case PageState::kPreGuest: return "PRE_GUEST";
-    case PageState::kPreSwap: return "PRE_SWAP";
-    case PageState::kGuestInvalid: return "GUEST_INVALID";
-    case PageState::kGuestValid: return "GUEST_VALID";
+    case PageState::kDefault:
+      return "DEFAULT";
+    case PageState::kHypervisor:
+      return "HYPERVISOR";
+    case PageState::kHvFixed:
+      return "HV_FIXED";
+    case PageState::kFirmware:
+      return "FIRMWARE";
+    case PageState::kFirmwareIommu:
+      return "FIRMWARE_IOMMU";
+    case PageState::kReclaim:
+      return "RECLAIM";
+    case PageState::kContext:
+      return "CONTEXT";
+    case PageState::kMetadata:
+      return "METADATA";
+    case PageState::kPreGuest:
+      return "PRE_GUEST";
+    case PageState::kPreSwap:
+      return "PRE_SWAP";
+    case PageState::kGuestInvalid:
+      return "GUEST_INVALID";
+    case PageState::kGuestValid:
+      return "GUEST_VALID";
   }
   return "?";
 }

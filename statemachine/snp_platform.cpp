@@ -51,14 +51,15 @@ struct SnpPlatformDef : msmf::state_machine_def<SnpPlatformDef> {
 
 using Machine = boost::msm::back::state_machine<SnpPlatformDef>;
 
-
 }  // namespace
 
 struct SnpPlatformMachine::Impl {
   Machine fsm;
 };
 
-SnpPlatformMachine::SnpPlatformMachine() : impl_(std::make_unique<Impl>()) { impl_->fsm.start(); }
+SnpPlatformMachine::SnpPlatformMachine() : impl_(std::make_unique<Impl>()) {
+  impl_->fsm.start();
+}
 SnpPlatformMachine::~SnpPlatformMachine() = default;
 
 SnpPlatformState SnpPlatformMachine::state() const {
@@ -68,8 +69,12 @@ SnpPlatformState SnpPlatformMachine::state() const {
 bool SnpPlatformMachine::Process(SnpPlatformEvent e) {
   impl_->fsm.rejected = false;
   switch (e) {
-    case SnpPlatformEvent::kInit: impl_->fsm.process_event(ev::Init{}); break;
-    case SnpPlatformEvent::kShutdown: impl_->fsm.process_event(ev::Shutdown{}); break;
+    case SnpPlatformEvent::kInit:
+      impl_->fsm.process_event(ev::Init{});
+      break;
+    case SnpPlatformEvent::kShutdown:
+      impl_->fsm.process_event(ev::Shutdown{});
+      break;
   }
   return !impl_->fsm.rejected;
 }

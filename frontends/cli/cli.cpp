@@ -67,8 +67,8 @@ Result<emulator::AmdRoot> ChooseRoot(emulator::Product product, const std::strin
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto files = fixtures::TestRootFiles(name);
   if (files.empty()) {
-    return Error(ErrorCode::kNotFound, "no built-in test root for " + name +
-                                           " (use --root DIR or --mint-root)");
+    return Error(ErrorCode::kNotFound,
+                 "no built-in test root for " + name + " (use --root DIR or --mint-root)");
   }
   return emulator::AmdRoot::FromFiles(files, "built-in test root fixtures/test_root/" + name);
 }

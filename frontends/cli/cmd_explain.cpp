@@ -9,9 +9,8 @@ namespace sevemu::cli {
 int RunExplain(const std::string& name, const Args& args) {
   std::string topic, format;
   po::options_description desc("options");
-  desc.add_options()
-      ("topic", po::value(&topic)->required(), "statemachine")
-      ("format", po::value(&format)->default_value("text"), "text | dot");
+  desc.add_options()("topic", po::value(&topic)->required(), "statemachine")(
+      "format", po::value(&format)->default_value("text"), "text | dot");
   po::positional_options_description pos;
   pos.add("topic", 1);
   int code = 0;
@@ -24,7 +23,8 @@ int RunExplain(const std::string& name, const Args& args) {
     std::cout << statemachine::ToDot("snp_platform", rows);
   } else {
     std::cout << "SNP platform state machine\n";
-    for (const auto& r : rows) std::cout << "  " << r.from << " --" << r.event << "--> " << r.to << "\n";
+    for (const auto& r : rows)
+      std::cout << "  " << r.from << " --" << r.event << "--> " << r.to << "\n";
   }
   return kExitOk;
 }

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "cli.h"
-#include "sevemu/common/file_io.h"
 #include "sevemu/common/bytes.h"
+#include "sevemu/common/file_io.h"
 #include "sevemu/emulator/provision.h"
 
 namespace sevemu::cli {
@@ -14,18 +14,20 @@ int RunProvision(const std::string& name, const Args& args) {
   int stepping = -1;
   bool mint = false;
   po::options_description desc("options");
-  desc.add_options()
-      ("state", po::value(&state)->required(), "state directory to create (must not hold a platform)")
-      ("product", po::value(&product_name)->default_value("milan"), "milan | genoa | turin")
-      ("seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")
-      ("stepping", po::value(&stepping), "CPUID stepping (default: the product's)")
-      ("tcb", po::value(&tcb_text), "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")
-      ("root", po::value(&root_dir), "manufacture with the AMD root in this directory")
-      ("mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
+  desc.add_options()("state", po::value(&state)->required(),
+                     "state directory to create (must not hold a platform)")(
+      "product", po::value(&product_name)->default_value("milan"), "milan | genoa | turin")(
+      "seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")(
+      "stepping", po::value(&stepping), "CPUID stepping (default: the product's)")(
+      "tcb", po::value(&tcb_text),
+      "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")(
+      "root", po::value(&root_dir), "manufacture with the AMD root in this directory")(
+      "mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
   int code = 0;
   auto vm = ParseArgs(name, "--state DIR [--product P] [--seed HEX] [...]", desc, args, code);
   if (!vm) return code;
-  if (mint && !root_dir.empty()) return UsageError(name, "--root and --mint-root exclude each other");
+  if (mint && !root_dir.empty())
+    return UsageError(name, "--root and --mint-root exclude each other");
   auto product = emulator::ParseProduct(product_name);
   if (!product.ok()) return UsageError(name, "--product: " + product.error().message());
   emulator::ProvisionOptions opts;
@@ -56,17 +58,20 @@ int RunProvision(const std::string& name, const Args& args) {
   if (!root.ok()) return Fail(name, root.error());
   auto platform = emulator::Provision(opts, std::move(root).value());
   if (!platform.ok()) return Fail(name, platform.error());
-  if (Status st = emulator::SaveNewPlatform(state, *platform); !st.ok()) return Fail(name, st.error());
+  if (Status st = emulator::SaveNewPlatform(state, *platform); !st.ok())
+    return Fail(name, st.error());
   std::cout << "provisioned " << emulator::Info(opts.product).name << " platform in " << state
-            << "\n  chip_id " << HexEncode(platform->state.chip.chip_id)
-            << "\n  tcb     " << platform->state.current_tcb.ToString() << "\n";
+            << "\n  chip_id " << HexEncode(platform->state.chip.chip_id) << "\n  tcb     "
+            << platform->state.current_tcb.ToString() << "\n";
   return kExitOk;
 }
 
 int RunShow(const std::string& name, const Args& args) {
   std::string state = DefaultStateDir();
   po::options_description desc("options");
-  desc.add_options()("state", po::value(&state), "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)");
+  desc.add_options()(
+      "state", po::value(&state),
+      "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)");
   int code = 0;
   auto vm = ParseArgs(name, "[--state DIR]", desc, args, code);
   if (!vm) return code;
@@ -80,11 +85,11 @@ int RunShow(const std::string& name, const Args& args) {
 int RunRoot(const std::string& name, const Args& args) {
   std::string action, product_name, out, not_before_text;
   po::options_description desc("options");
-  desc.add_options()
-      ("action", po::value(&action)->required(), "mint")
-      ("product", po::value(&product_name)->required(), "milan | genoa | turin")
-      ("out", po::value(&out)->required(), "directory to write the root into")
-      ("not-before", po::value(&not_before_text), "validity start, e.g. 2024-01-01T00:00:00Z (default: now)");
+  desc.add_options()("action", po::value(&action)->required(), "mint")(
+      "product", po::value(&product_name)->required(), "milan | genoa | turin")(
+      "out", po::value(&out)->required(), "directory to write the root into")(
+      "not-before", po::value(&not_before_text),
+      "validity start, e.g. 2024-01-01T00:00:00Z (default: now)");
   po::positional_options_description pos;
   pos.add("action", 1);
   int code = 0;

@@ -13,7 +13,9 @@ class Logger {
   enum class Format { kText, kJson };
   explicit Logger(Format f) : format_(f) {}
   using Fields = std::vector<std::pair<std::string, std::string>>;
-  void Info(const std::string& event, const Fields& fields = {}) const { Write("info", event, fields); }
+  void Info(const std::string& event, const Fields& fields = {}) const {
+    Write("info", event, fields);
+  }
   void Error(const std::string& event, const Fields& fields = {}) const {
     Write("error", event, fields);
   }

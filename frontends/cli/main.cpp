@@ -17,7 +17,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"serve", sevemu::cli::RunServe, "run the emulator on a platform (provisioned on first start)"},
-    {"provision", sevemu::cli::RunProvision, "manufacture a simulated platform into a state directory"},
+    {"provision", sevemu::cli::RunProvision,
+     "manufacture a simulated platform into a state directory"},
     {"show", sevemu::cli::RunShow, "print a platform's identity, TCBs and firmware versions"},
     {"certs", sevemu::cli::RunCerts, "export the certificate chain: 'certs export'"},
     {"root", sevemu::cli::RunRoot, "make a simulated AMD root: 'root mint'"},

@@ -73,7 +73,10 @@ TEST_CASE("DirLock excludes a second holder, in this process and in another") {
 
 TEST_CASE("DirLock is released with its owner") {
   test::TempDir dir;
-  { auto lock = DirLock::Acquire(dir.path()); REQUIRE(lock.ok()); }
+  {
+    auto lock = DirLock::Acquire(dir.path());
+    REQUIRE(lock.ok());
+  }
   CHECK(DirLock::Acquire(dir.path()).ok());
 }
 

@@ -14,7 +14,9 @@ const nlohmann::json& Vectors() {
   static const nlohmann::json v = test::LoadJsonFixture("kat/vectors.json");
   return v;
 }
-Bytes ToBytes(const SecretBytes& s) { return Bytes(s.data(), s.data() + s.size()); }
+Bytes ToBytes(const SecretBytes& s) {
+  return Bytes(s.data(), s.data() + s.size());
+}
 }  // namespace
 
 TEST_CASE("SHA-256 and SHA-384 known answers") {
@@ -45,9 +47,9 @@ TEST_CASE("HMAC-SHA-256/384 known answers (RFC 4231)") {
 TEST_CASE("HKDF-SHA-256 known answers (RFC 5869)") {
   for (const auto& v : Vectors()["hkdf"]) {
     CAPTURE(v["name"].get<std::string>());
-    auto okm = Hkdf(HashAlg::kSha256, Hex(v["ikm"].get<std::string>()),
-                    Hex(v["salt"].get<std::string>()), Hex(v["info"].get<std::string>()),
-                    v["length"].get<std::size_t>());
+    auto okm =
+        Hkdf(HashAlg::kSha256, Hex(v["ikm"].get<std::string>()), Hex(v["salt"].get<std::string>()),
+             Hex(v["info"].get<std::string>()), v["length"].get<std::size_t>());
     REQUIRE(okm.ok());
     CHECK(ToBytes(*okm) == Hex(v["okm"].get<std::string>()));
   }
@@ -71,9 +73,9 @@ TEST_CASE("SP 800-108 counter KDF known answers (NIST CAVP, big-endian counter)"
 TEST_CASE("SEV KDF (little-endian counter and L, label || 00 || context || L)") {
   for (const auto& v : Vectors()["sev_kdf"]) {
     CAPTURE(v["source"].get<std::string>());
-    auto out = SevKdf(Hex(v["key"].get<std::string>()), v["label"].get<std::string>(),
-                      Hex(v["context"].get<std::string>()),
-                      v["length_bits"].get<std::size_t>() / 8);
+    auto out =
+        SevKdf(Hex(v["key"].get<std::string>()), v["label"].get<std::string>(),
+               Hex(v["context"].get<std::string>()), v["length_bits"].get<std::size_t>() / 8);
     REQUIRE(out.ok());
     CHECK(ToBytes(*out) == Hex(v["output"].get<std::string>()));
   }

@@ -8,7 +8,9 @@
 namespace sevemu::crypto {
 
 namespace {
-SecretBytes Seed(std::uint8_t fill) { return SecretBytes(ByteSpan(Bytes(56, fill))); }
+SecretBytes Seed(std::uint8_t fill) {
+  return SecretBytes(ByteSpan(Bytes(56, fill)));
+}
 }  // namespace
 
 TEST_CASE("ECDSA P-384 sign/verify, and tampering is detected") {
@@ -29,13 +31,13 @@ TEST_CASE("ECDSA P-384 sign/verify, and tampering is detected") {
 TEST_CASE("ECDSA signature encodings: DER and the firmware's 72-byte little-endian fields") {
   EcdsaP384Signature sig;
   for (std::size_t i = 0; i < sig.r.size(); ++i) {
-    sig.r[i] = static_cast<std::uint8_t>(i + 1);     // big-endian 0x01 0x02 ... 0x30
+    sig.r[i] = static_cast<std::uint8_t>(i + 1);  // big-endian 0x01 0x02 ... 0x30
     sig.s[i] = static_cast<std::uint8_t>(0xA0 + i % 16);
   }
   const auto fw = sig.ToFirmwareLayout();
-  CHECK(fw[0] == 0x30);                    // least significant byte of r first
-  CHECK(fw[47] == 0x01);                   // most significant byte of r
-  CHECK(fw[48] == 0);                      // bytes 48..71 of each field are zero
+  CHECK(fw[0] == 0x30);   // least significant byte of r first
+  CHECK(fw[47] == 0x01);  // most significant byte of r
+  CHECK(fw[48] == 0);     // bytes 48..71 of each field are zero
   CHECK(fw[71] == 0);
   CHECK(fw[72] == sig.s[47]);
   auto back = EcdsaP384Signature::FromFirmwareLayout(fw);

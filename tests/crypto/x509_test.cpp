@@ -82,8 +82,8 @@ TEST_CASE("malformed certificates are typed errors") {
   CHECK(Certificate::FromDer(Bytes{0x30, 0x82, 0x01}).error().code() ==
         ErrorCode::kInvalidArgument);
   CHECK(Certificate::FromPem("not a pem").error().code() == ErrorCode::kInvalidArgument);
-  CHECK_FALSE(Certificate::FromPem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-                  .ok());
+  CHECK_FALSE(
+      Certificate::FromPem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").ok());
   CertificateTemplate t;
   t.subject = t.issuer = Name("x");
   t.not_before = 10;
@@ -104,8 +104,7 @@ TEST_CASE("DER helpers") {
   CHECK(DerInteger(0) == Bytes{0x02, 0x01, 0x00});
   CHECK(DerInteger(0x73) == Bytes{0x02, 0x01, 0x73});
   CHECK(DerInteger(0xD9) == Bytes{0x02, 0x02, 0x00, 0xD9});
-  CHECK(*DerIa5String("Milan-B0") ==
-        Bytes{0x16, 0x08, 'M', 'i', 'l', 'a', 'n', '-', 'B', '0'});
+  CHECK(*DerIa5String("Milan-B0") == Bytes{0x16, 0x08, 'M', 'i', 'l', 'a', 'n', '-', 'B', '0'});
   CHECK_FALSE(DerIa5String("\xC3\xA9").ok());
 }
 

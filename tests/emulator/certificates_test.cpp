@@ -60,12 +60,10 @@ TEST_CASE("ARK, ASK and ASVK have AMD's names, serials, validity and extensions"
       CHECK(c->NotAfter() - c->NotBefore() == (25 * 365 + 6) * kDay);
     }
     const std::uint32_t base = Info(p).root_serial_base;
-    CHECK(root.ark.SerialBigEndian() ==
-          Bytes{static_cast<std::uint8_t>(base >> 16), 0x00, 0x00});
+    CHECK(root.ark.SerialBigEndian() == Bytes{static_cast<std::uint8_t>(base >> 16), 0x00, 0x00});
     CHECK(root.ask.SerialBigEndian() == Bytes{static_cast<std::uint8_t>(base >> 16), 0x00,
                                               static_cast<std::uint8_t>(Info(p).ask_serial)});
-    CHECK(root.asvk.SerialBigEndian() ==
-          Bytes{static_cast<std::uint8_t>(base >> 16), 0x01, 0x01});
+    CHECK(root.asvk.SerialBigEndian() == Bytes{static_cast<std::uint8_t>(base >> 16), 0x01, 0x01});
 
     const std::string vcek_crl = "https://kdsintf.amd.com/vcek/v1/" + name + "/crl";
     const std::string vlek_crl = "https://kdsintf.amd.com/vlek/v1/" + name + "/crl";
@@ -97,8 +95,9 @@ TEST_CASE("VCEK certificates carry exactly the KDS extensions, in the KDS order"
       CAPTURE(Info(p).name);
       const Platform platform = test::SeededPlatform(p);
       auto tcb = TcbVersion::FromParts(p, {0, 3, 1, 8, 0xD9});  // 0xD9 needs a 0x00 pad byte
-      auto cert = Kds(platform.root).Vcek(platform.state.chip, platform.fuses, *tcb,
-                                          platform.state.manufactured_at);
+      auto cert =
+          Kds(platform.root)
+              .Vcek(platform.state.chip, platform.fuses, *tcb, platform.state.manufactured_at);
       REQUIRE(cert.ok());
       CHECK(cert->SubjectText() == kAmdDn + "SEV-VCEK");
       CHECK(cert->IssuerText() == kAmdDn + "SEV-" + Info(p).name);
@@ -111,11 +110,16 @@ TEST_CASE("VCEK certificates carry exactly the KDS extensions, in the KDS order"
       Bytes pn{0x16, static_cast<std::uint8_t>(product_name.size())};
       pn.insert(pn.end(), product_name.begin(), product_name.end());
       const std::vector<Extension> want = {
-          {kOidStructVersion, false, Hex("020100")}, {kOidProductName, false, pn},
-          {kOidBlSpl, false, Hex("020103")},         {kOidTeeSpl, false, Hex("020101")},
-          {kOidSpl4, false, Hex("020100")},          {kOidSpl5, false, Hex("020100")},
-          {kOidSpl6, false, Hex("020100")},          {kOidSpl7, false, Hex("020100")},
-          {kOidSnpSpl, false, Hex("020108")},        {kOidUcodeSpl, false, Hex("020200d9")},
+          {kOidStructVersion, false, Hex("020100")},
+          {kOidProductName, false, pn},
+          {kOidBlSpl, false, Hex("020103")},
+          {kOidTeeSpl, false, Hex("020101")},
+          {kOidSpl4, false, Hex("020100")},
+          {kOidSpl5, false, Hex("020100")},
+          {kOidSpl6, false, Hex("020100")},
+          {kOidSpl7, false, Hex("020100")},
+          {kOidSnpSpl, false, Hex("020108")},
+          {kOidUcodeSpl, false, Hex("020200d9")},
           {kOidHwId, false, platform.state.chip.chip_id},  // raw 64 bytes, no OCTET STRING
       };
       CHECK(cert->Extensions() == want);
@@ -128,8 +132,9 @@ TEST_CASE("VCEK certificates carry exactly the KDS extensions, in the KDS order"
   }
   SUBCASE("Turin: fmcSPL first, no spl4, an 8-byte hwID, struct version 1") {
     const Platform platform = test::SeededPlatform(Product::kTurin);
-    auto cert = Kds(platform.root).Vcek(platform.state.chip, platform.fuses,
-                                        platform.state.reported_tcb, platform.state.manufactured_at);
+    auto cert = Kds(platform.root)
+                    .Vcek(platform.state.chip, platform.fuses, platform.state.reported_tcb,
+                          platform.state.manufactured_at);
     REQUIRE(cert.ok());
     CHECK(Oids(*cert) == std::vector<std::string>{kOidStructVersion, kOidProductName, kOidFmcSpl,
                                                   kOidBlSpl, kOidTeeSpl, kOidSnpSpl, kOidSpl5,
@@ -137,7 +142,8 @@ TEST_CASE("VCEK certificates carry exactly the KDS extensions, in the KDS order"
     CHECK(cert->FindExtension(kOidStructVersion)->value == Hex("020101"));
     CHECK(cert->FindExtension(kOidProductName)->value == Hex("1605547572696e"));  // "Turin"
     const auto hwid = cert->FindExtension(kOidHwId)->value;
-    CHECK(hwid == Bytes(platform.state.chip.chip_id.begin(), platform.state.chip.chip_id.begin() + 8));
+    CHECK(hwid ==
+          Bytes(platform.state.chip.chip_id.begin(), platform.state.chip.chip_id.begin() + 8));
     const TcbParts parts = platform.state.reported_tcb.parts();
     CHECK(cert->FindExtension(kOidFmcSpl)->value == crypto::DerInteger(parts.fmc));
     CHECK(cert->FindExtension(kOidSnpSpl)->value == crypto::DerInteger(parts.snp));
@@ -146,9 +152,9 @@ TEST_CASE("VCEK certificates carry exactly the KDS extensions, in the KDS order"
 
 TEST_CASE("VLEK certificates: ASVK issuer, cspID instead of hwID, one year") {
   const Platform platform = test::SeededPlatform(Product::kMilan);
-  auto issue = Kds(platform.root).Vlek(platform.state.chip, platform.fuses,
-                                       "CN=cc-us-east-2.example.com", platform.state.reported_tcb,
-                                       platform.state.manufactured_at);
+  auto issue = Kds(platform.root)
+                   .Vlek(platform.state.chip, platform.fuses, "CN=cc-us-east-2.example.com",
+                         platform.state.reported_tcb, platform.state.manufactured_at);
   REQUIRE(issue.ok());
   const auto& cert = issue->certificate;
   CHECK(cert.SubjectText() == kAmdDn + "SEV-VLEK");
@@ -164,12 +170,15 @@ TEST_CASE("VLEK certificates: ASVK issuer, cspID instead of hwID, one year") {
                             platform.state.manufactured_at + kDay)
             .ok());
   // Two CSPs get different VLEKs on the same chip and TCB.
-  auto other = Kds(platform.root).Vlek(platform.state.chip, platform.fuses, "CN=other",
-                                       platform.state.reported_tcb, platform.state.manufactured_at);
+  auto other = Kds(platform.root)
+                   .Vlek(platform.state.chip, platform.fuses, "CN=other",
+                         platform.state.reported_tcb, platform.state.manufactured_at);
   CHECK_FALSE(*other->certificate.SubjectPublicKey() == *cert.SubjectPublicKey());
-  CHECK(Kds(platform.root).Vlek(platform.state.chip, platform.fuses, "", platform.state.reported_tcb,
-                                platform.state.manufactured_at).error().code() ==
-        ErrorCode::kInvalidArgument);
+  CHECK(Kds(platform.root)
+            .Vlek(platform.state.chip, platform.fuses, "", platform.state.reported_tcb,
+                  platform.state.manufactured_at)
+            .error()
+            .code() == ErrorCode::kInvalidArgument);
 }
 
 TEST_CASE("the KDS and the firmware agree on the VCEK at every TCB the firmware can reach") {
@@ -177,8 +186,8 @@ TEST_CASE("the KDS and the firmware agree on the VCEK at every TCB the firmware 
   const Kds kds(platform.root);
   auto sticks = BootRomSticks(platform);
   REQUIRE(sticks.ok());
-  for (TcbParts parts : {TcbParts{0, 10, 0, 23, 84}, TcbParts{0, 9, 0, 23, 84},
-                         TcbParts{0, 0, 0, 0, 0}}) {
+  for (TcbParts parts :
+       {TcbParts{0, 10, 0, 23, 84}, TcbParts{0, 9, 0, 23, 84}, TcbParts{0, 0, 0, 0, 0}}) {
     auto tcb = TcbVersion::FromParts(Product::kGenoa, parts);
     auto cert = kds.Vcek(platform.state.chip, platform.fuses, *tcb, platform.state.manufactured_at);
     auto fw = DeriveVcek(*sticks->DeriveDown(*tcb));

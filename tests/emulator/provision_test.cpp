@@ -73,10 +73,15 @@ TEST_CASE("TCB parsing and encoding") {
   REQUIRE(t.ok());
   CHECK(t->raw() == 0x7308000000000003ull);
   CHECK(t->ToString() == "bl=3 tee=0 snp=8 ucode=115");
-  CHECK(ParseTcb(Product::kTurin, "fmc=1,bl=2,tee=3,snp=4,ucode=5")->raw() == 0x0500000004030201ull);
-  const char* bad[] = {"bl=3,tee=0,snp=8", "bl=3,tee=0,snp=8,ucode=256", "bl=x,tee=0,snp=8,ucode=1",
-                       "bl=3,tee=0,snp=8,ucode=1,fmc=1", "bl=3,bl=3,tee=0,snp=8,ucode=1",
-                       "bl=200,tee=0,snp=8,ucode=1", "foo=1"};
+  CHECK(ParseTcb(Product::kTurin, "fmc=1,bl=2,tee=3,snp=4,ucode=5")->raw() ==
+        0x0500000004030201ull);
+  const char* bad[] = {"bl=3,tee=0,snp=8",
+                       "bl=3,tee=0,snp=8,ucode=256",
+                       "bl=x,tee=0,snp=8,ucode=1",
+                       "bl=3,tee=0,snp=8,ucode=1,fmc=1",
+                       "bl=3,bl=3,tee=0,snp=8,ucode=1",
+                       "bl=200,tee=0,snp=8,ucode=1",
+                       "foo=1"};
   for (const char* text : bad) {
     CAPTURE(text);
     CHECK(ParseTcb(Product::kMilan, text).error().code() == ErrorCode::kInvalidArgument);
@@ -127,7 +132,8 @@ TEST_CASE("damaged state files: a one-line error naming the file, nothing change
       {"truncated platform.json", "platform.json",
        [](const std::string& s) { return s.substr(0, s.size() / 2); }},
       {"empty platform.json", "platform.json", [](const std::string&) { return std::string(); }},
-      {"binary garbage", "platform.json", [](const std::string&) { return std::string("\x01\xff\x00", 3); }},
+      {"binary garbage", "platform.json",
+       [](const std::string&) { return std::string("\x01\xff\x00", 3); }},
       {"wrong format tag", "platform.json",
        [](const std::string& s) {
          auto t = s;
@@ -152,8 +158,7 @@ TEST_CASE("damaged state files: a one-line error naming the file, nothing change
          t.replace(t.find("\"Milan\""), 7, "\"Naples\"");
          return t;
        }},
-      {"truncated fuses.json", "fuses.json",
-       [](const std::string& s) { return s.substr(0, 40); }},
+      {"truncated fuses.json", "fuses.json", [](const std::string& s) { return s.substr(0, 40); }},
       {"short hash stick root", "fuses.json",
        [](const std::string& s) {
          auto t = s;

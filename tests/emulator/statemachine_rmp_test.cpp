@@ -48,9 +48,9 @@ TEST_CASE("RMP entry encoding and page states") {
   e.set_vmpl_perms(1, rmp::kPermRead | rmp::kPermWrite);
   CHECK(e.State() == PageState::kGuestValid);
   const auto raw = e.Encode();
-  CHECK(raw[0] == 0x01);                       // ASSIGNED
-  CHECK((raw[7] & 0x40) == 0x40);              // VALIDATED (bit 62)
-  CHECK(raw[9] == 0x03);                       // VMPL1 perms in high qword byte 1
+  CHECK(raw[0] == 0x01);           // ASSIGNED
+  CHECK((raw[7] & 0x40) == 0x40);  // VALIDATED (bit 62)
+  CHECK(raw[9] == 0x03);           // VMPL1 perms in high qword byte 1
   CHECK(rmp::RmpEntry::Decode(raw) == e);
   CHECK(e.asid() == 0x3FF);
   CHECK(e.gpa() == 0x7FFFFFFFFF000ull);

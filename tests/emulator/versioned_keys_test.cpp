@@ -10,7 +10,9 @@
 namespace sevemu::emulator {
 
 namespace {
-SecretBytes Root(std::uint8_t fill) { return SecretBytes(ByteSpan(Bytes(48, fill))); }
+SecretBytes Root(std::uint8_t fill) {
+  return SecretBytes(ByteSpan(Bytes(48, fill)));
+}
 
 TcbVersion Tcb(Product p, TcbParts parts) {
   auto t = TcbVersion::FromParts(p, parts);

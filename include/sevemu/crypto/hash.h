@@ -18,8 +18,12 @@ constexpr std::size_t DigestSize(HashAlg alg) {
 }
 
 Result<Bytes> Hash(HashAlg alg, ByteSpan data);
-inline Result<Bytes> Sha256(ByteSpan data) { return Hash(HashAlg::kSha256, data); }
-inline Result<Bytes> Sha384(ByteSpan data) { return Hash(HashAlg::kSha384, data); }
+inline Result<Bytes> Sha256(ByteSpan data) {
+  return Hash(HashAlg::kSha256, data);
+}
+inline Result<Bytes> Sha384(ByteSpan data) {
+  return Hash(HashAlg::kSha384, data);
+}
 
 // Incremental hashing, for digests over data that arrives in pieces (launch digests).
 class Hasher {

@@ -25,12 +25,12 @@ struct TcbLayout {
 
 struct ProductInfo {
   Product product;
-  const char* name;              // "Milan": KDS URL path and certificate CNs (ARK-Milan)
-  std::uint8_t family;           // CPUID family (base + extended), e.g. 0x19
-  std::uint8_t model;            // (extended model << 4) | model
+  const char* name;     // "Milan": KDS URL path and certificate CNs (ARK-Milan)
+  std::uint8_t family;  // CPUID family (base + extended), e.g. 0x19
+  std::uint8_t model;   // (extended model << 4) | model
   std::uint8_t default_stepping;
   TcbLayout tcb_layout;
-  std::size_t hwid_size;         // bytes of the chip ID the KDS uses as hwID (64, Turin 8)
+  std::size_t hwid_size;             // bytes of the chip ID the KDS uses as hwID (64, Turin 8)
   std::uint8_t vcek_struct_version;  // VCEK extension 1.3.6.1.4.1.3704.1.1
   std::uint32_t root_serial_base;    // ARK serial; ASK and ASVK serials derive from it
   std::uint32_t ask_serial;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything under AddressSanitizer + UBSan (preset asan),
+# runs every test suite, checks formatting, then builds the libFuzzer targets (preset fuzz) and
+# runs each for a bounded time so that a crash fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS="${SEVEMU_FUZZ_SECONDS:-20}"
+
+scripts/install-deps.sh
+
+echo "== format check"
+git ls-files '*.cpp' '*.h' | xargs clang-format-14 --dry-run --Werror
+
+echo "== build and test (asan + ubsan)"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+ctest --preset asan
+
+echo "== fuzz smoke (${FUZZ_SECONDS}s per target)"
+cmake --preset fuzz >/dev/null
+targets=(state_file_fuzz certificate_fuzz)
+cmake --build --preset fuzz --target "${targets[@]}"
+for t in "${targets[@]}"; do
+  corpus_name="${t%_fuzz}"
+  work="$(mktemp -d)"
+  cp fuzz/corpus/"$corpus_name"/* "$work"/
+  build/fuzz/fuzz/"$t" "$work" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
+    -artifact_prefix="$work/" 2>"$work/log" || { tail -40 "$work/log"; exit 1; }
+  echo "$t: $(grep -o 'Done [0-9]* runs' "$work/log") without a crash"
+  rm -rf "$work"
+done
+echo "== all checks passed"

@@ -1,0 +1,206 @@
+// End-to-end: the sevemu binary as users run it.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "test_util.h"
+
+namespace sevemu {
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs sevemu with `args`; stdout/stderr go to files in `scratch`.
+Run Sevemu(const test::TempDir& scratch, std::vector<std::string> args,
+           const std::vector<std::string>& env = {}) {
+  args.insert(args.begin(), SEVEMU_CLI_PATH);
+  const std::string out = scratch / "stdout", err = scratch / "stderr";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(o, 1);
+    dup2(e, 2);
+    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), test::ReadText(out),
+          test::ReadText(err)};
+}
+
+bool OneLine(const std::string& s) {
+  return !s.empty() && s.find('\n') == s.size() - 1;
+}
+
+}  // namespace
+
+TEST_CASE("provision with a seed is reproducible; export verifies with openssl") {
+  test::TempDir d;
+  Run a = Sevemu(d, {"provision", "--state", d / "a", "--seed", "c0ffee"});
+  REQUIRE_MESSAGE(a.code == 0, a.err);
+  Run b = Sevemu(d, {"provision", "--state", d / "b", "--seed", "c0ffee"});
+  REQUIRE(b.code == 0);
+  CHECK(test::ReadText(d / "a/platform.json") == test::ReadText(d / "b/platform.json"));
+  CHECK(test::ReadText(d / "a/fuses.json") == test::ReadText(d / "b/fuses.json"));
+
+  Run e = Sevemu(d, {"certs", "export", "--state", d / "a", "--out", d / "certs"});
+  REQUIRE_MESSAGE(e.code == 0, e.err);
+  for (const char* f :
+       {"ark.pem", "ask.pem", "asvk.pem", "vcek.pem", "vcek.der", "cert_chain.pem"}) {
+    CHECK(std::filesystem::exists(d / (std::string("certs/") + f)));
+  }
+  // The same check users run: OpenSSL's own chain verification, files as written.
+  const std::string verify = "openssl verify -CAfile " + (d / "certs/ark.pem") + " -untrusted " +
+                             (d / "certs/cert_chain.pem") + " " + (d / "certs/vcek.pem") + " > " +
+                             (d / "verify.txt") + " 2>&1";
+  CHECK_MESSAGE(std::system(verify.c_str()) == 0, test::ReadText(d / "verify.txt"));
+  // A VCEK does not verify against the ASVK chain.
+  const std::string wrong = "openssl verify -CAfile " + (d / "certs/ark.pem") + " -untrusted " +
+                            (d / "certs/asvk.pem") + " " + (d / "certs/vcek.pem") +
+                            " >/dev/null 2>&1";
+  CHECK(std::system(wrong.c_str()) != 0);
+
+  Run show = Sevemu(d, {"show", "--state", d / "a"});
+  CHECK(show.code == 0);
+  CHECK(show.out == test::ReadText(d / "a/platform.json"));
+}
+
+TEST_CASE("provision refuses to overwrite, and bad arguments get one line and exit 2") {
+  test::TempDir d;
+  REQUIRE(Sevemu(d, {"provision", "--state", d / "p", "--product", "genoa"}).code == 0);
+  const std::string before = test::ReadText(d / "p/platform.json");
+  Run again = Sevemu(d, {"provision", "--state", d / "p"});
+  CHECK(again.code == 1);
+  CHECK(OneLine(again.err));
+  CHECK(again.err.find("refusing to overwrite") != std::string::npos);
+  CHECK(test::ReadText(d / "p/platform.json") == before);
+
+  const std::vector<std::vector<std::string>> bad = {
+      {"provision"},  // --state missing
+      {"provision", "--state", d / "x", "--product", "naples"},
+      {"provision", "--state", d / "x", "--seed", "xyz"},
+      {"provision", "--state", d / "x", "--seed", std::string(130, 'a')},
+      {"provision", "--state", d / "x", "--tcb", "bl=1"},
+      {"provision", "--state", d / "x", "--stepping", "99"},
+      {"provision", "--state", d / "x", "--bogus"},
+      {"provision", "--state", d / "x", "stray"},
+      {"provision", "--state", d / "x", "--root", d / "r", "--mint-root"},
+      {"certs", "import", "--out", d / "o"},
+      {"serve", "--log-format", "xml"},
+      {"nosuchcommand"},
+  };
+  for (const auto& args : bad) {
+    CAPTURE(args.size() > 1 ? args[1] : args[0]);
+    Run r = Sevemu(d, args);
+    CHECK(r.code == 2);
+    CHECK(OneLine(r.err));
+  }
+  CHECK_FALSE(std::filesystem::exists(d / "x/platform.json"));
+}
+
+TEST_CASE("damaged state: exit 1 with one line naming the file") {
+  test::TempDir d;
+  REQUIRE(Sevemu(d, {"provision", "--state", d / "p", "--seed", "01"}).code == 0);
+  const std::string text = test::ReadText(d / "p/fuses.json");
+  test::WriteText(d / "p/fuses.json", text.substr(0, text.size() - 10));
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"show", "--state", d / "p"},
+        std::vector<std::string>{"certs", "export", "--state", d / "p", "--out", d / "o"},
+        std::vector<std::string>{"serve", "--check", "--state", d / "p"}}) {
+    Run r = Sevemu(d, args);
+    CHECK(r.code == 1);
+    CHECK(OneLine(r.err));
+    CHECK(r.err.find("fuses.json") != std::string::npos);
+  }
+  CHECK(test::ReadText(d / "p/fuses.json") == text.substr(0, text.size() - 10));
+  CHECK_FALSE(std::filesystem::exists(d / "o"));
+}
+
+TEST_CASE("serve provisions the default platform on first start and reuses it after") {
+  test::TempDir d;
+  const std::string env = "SEVEMU_STATE_DIR=" + (d / "default");
+  Run first = Sevemu(d, {"serve", "--check"}, {env});
+  REQUIRE_MESSAGE(first.code == 0, first.err);
+  CHECK(first.err.find("provisioned") != std::string::npos);
+  CHECK(first.err.find("product=Milan") != std::string::npos);
+  const std::string platform = test::ReadText(d / "default/platform.json");
+  Run second = Sevemu(d, {"serve", "--check", "--log-format", "json"}, {env});
+  REQUIRE(second.code == 0);
+  CHECK(second.err.find("provisioned") == std::string::npos);
+  CHECK(second.err.find("\"event\":\"started\"") != std::string::npos);
+  CHECK(test::ReadText(d / "default/platform.json") == platform);
+  // No secret from fuses.json appears in the logs.
+  const auto fuses = nlohmann::json::parse(test::ReadText(d / "default/fuses.json"));
+  CHECK(second.err.find(fuses["hash_stick_root"].get<std::string>()) == std::string::npos);
+  CHECK(first.err.find(fuses["chip_unique_key"].get<std::string>()) == std::string::npos);
+}
+
+TEST_CASE("serve holds a lock, refuses a second daemon, and stops cleanly on SIGTERM") {
+  test::TempDir d;
+  const std::string state = d / "s";
+  REQUIRE(Sevemu(d, {"provision", "--state", state}).code == 0);
+  const pid_t daemon = fork();
+  REQUIRE(daemon >= 0);
+  if (daemon == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    execl(SEVEMU_CLI_PATH, SEVEMU_CLI_PATH, "serve", "--state", state.c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait until the daemon holds the lock (its pid is written into the lock file).
+  const std::string pid = std::to_string(daemon);
+  for (int i = 0; i < 500 && test::ReadText(state + "/lock").rfind(pid, 0) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(test::ReadText(state + "/lock").rfind(pid, 0) == 0);
+  // The lock is taken before the platform is loaded; give the daemon time to finish starting.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Run second = Sevemu(d, {"serve", "--state", state});
+  CHECK(second.code == 1);
+  CHECK(second.err.find("in use by another sevemu (pid " + pid + ")") != std::string::npos);
+
+  REQUIRE(kill(daemon, SIGTERM) == 0);
+  int status = 0;
+  REQUIRE(waitpid(daemon, &status, 0) == daemon);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(std::filesystem::exists(state + "/platform.json.bak"));        // state persisted on stop
+  CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);  // lock released
+}
+
+TEST_CASE("kds vlek issues a certificate and a wrapped VLEK; explain prints the machine") {
+  test::TempDir d;
+  REQUIRE(Sevemu(d, {"provision", "--state", d / "p", "--seed", "02"}).code == 0);
+  Run r = Sevemu(
+      d, {"kds", "vlek", "--state", d / "p", "--csp-id", "CN=csp.example", "--out", d / "v"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(std::filesystem::file_size(d / "v/vlek_wrapped.bin") == 432);
+  const std::string verify = "openssl verify -CAfile " + (d / "v/ark.pem") + " -untrusted " +
+                             (d / "v/asvk.pem") + " " + (d / "v/vlek.pem") + " >/dev/null 2>&1";
+  CHECK(std::system(verify.c_str()) == 0);
+  Run above = Sevemu(
+      d, {"kds", "vlek", "--state", d / "p", "--csp-id", "x", "--tcb", "bl=1", "--out", d / "w"});
+  CHECK(above.code == 2);
+
+  Run dot = Sevemu(d, {"explain", "statemachine", "--format", "dot"});
+  CHECK(dot.code == 0);
+  CHECK(dot.out.rfind("digraph snp_platform {", 0) == 0);
+}
+
+}  // namespace sevemu
