@@ -204,3 +204,12 @@ TEST_CASE("kds vlek issues a certificate and a wrapped VLEK; explain prints the 
 }
 
 }  // namespace sevemu
+
+namespace sevemu {
+TEST_CASE("docs/diagrams are what the code prints") {
+  test::TempDir d;
+  Run dot = Sevemu(d, {"explain", "statemachine", "--format", "dot"});
+  REQUIRE(dot.code == 0);
+  CHECK(dot.out == test::ReadText(test::FixturePath("../docs/diagrams/snp_platform.dot")));
+}
+}  // namespace sevemu
