@@ -82,6 +82,48 @@ std::int64_t AsnTimeToEpoch(const ASN1_TIME* t) {
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
+// RSASSA-PSS-params { SHA-384, MGF1(SHA-384), salt 48, trailerField 1 } (RFC 4055), the
+// parameter bytes of AMD's ARK/ASK/ASVK certificates.
+constexpr std::uint8_t kPssParamsWithTrailer[] = {
+    0x30, 0x39, 0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
+    0x02, 0x02, 0x05, 0x00, 0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+    0x0d, 0x01, 0x01, 0x08, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
+    0x02, 0x02, 0x05, 0x00, 0xa2, 0x03, 0x02, 0x01, 0x30, 0xa3, 0x03, 0x02, 0x01, 0x01};
+
+Status SetPssAlgorithm(X509_ALGOR* alg) {
+  ASN1_STRING* params = ASN1_STRING_new();
+  if (params == nullptr ||
+      ASN1_STRING_set(params, kPssParamsWithTrailer, sizeof(kPssParamsWithTrailer)) != 1 ||
+      X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, params) != 1) {
+    ASN1_STRING_free(params);
+    return OsslError("PSS algorithm identifier");
+  }
+  return Status::Ok();
+}
+
+// Replaces both AlgorithmIdentifiers with the explicit-trailer form and signs the re-encoded
+// TBS again. OpenSSL offers no option for the trailer, so the fields are set directly; the
+// getters return const only to discourage this, the objects are the certificate's own.
+Status ResignWithPssTrailer(X509* x, const PrivateKey& issuer_key) {
+  SEVEMU_RETURN_IF_ERROR(SetPssAlgorithm(const_cast<X509_ALGOR*>(X509_get0_tbs_sigalg(x))));
+  const ASN1_BIT_STRING* sig_const = nullptr;
+  const X509_ALGOR* outer = nullptr;
+  X509_get0_signature(&sig_const, &outer, x);
+  SEVEMU_RETURN_IF_ERROR(SetPssAlgorithm(const_cast<X509_ALGOR*>(outer)));
+  unsigned char* tbs = nullptr;
+  const int tbs_len = i2d_re_X509_tbs(x, &tbs);
+  if (tbs_len <= 0) return OsslError("re-encode TBS");
+  auto sig = issuer_key.SignRsaPssSha384({tbs, static_cast<std::size_t>(tbs_len)});
+  OPENSSL_free(tbs);
+  if (!sig.ok()) return sig.error();
+  auto* bits = const_cast<ASN1_BIT_STRING*>(sig_const);
+  if (ASN1_BIT_STRING_set(bits, sig->data(), static_cast<int>(sig->size())) != 1) {
+    return OsslError("set signature");
+  }
+  bits->flags = (bits->flags & ~0x07L) | ASN1_STRING_FLAG_BITS_LEFT;  // no unused bits
+  return Status::Ok();
+}
+
 Certificate Wrap(internal::X509Ptr x509) {
   auto impl = std::make_shared<Certificate::Impl>();
   impl->x509 = std::move(x509);
@@ -149,6 +191,7 @@ Result<Certificate> Certificate::Sign(const CertificateTemplate& tmpl, const Pub
       X509_sign_ctx(x.get(), md.get()) <= 0) {
     return OsslError("certificate signing");
   }
+  if (tmpl.explicit_pss_trailer) SEVEMU_RETURN_IF_ERROR(ResignWithPssTrailer(x.get(), issuer_key));
   return Wrap(std::move(x));
 }
 

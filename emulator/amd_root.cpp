@@ -28,6 +28,7 @@ CertificateTemplate ArkTemplate(Product p, std::int64_t not_before) {
   t.subject = t.issuer = AmdName(std::string("ARK-") + Info(p).name);
   t.not_before = not_before;
   t.not_after = not_before + kRootValidity;
+  t.explicit_pss_trailer = true;
   t.AddStandard("keyUsage", "critical,keyCertSign,cRLSign");
   t.AddStandard("subjectKeyIdentifier", "hash");
   t.AddStandard("basicConstraints", "critical,CA:TRUE");
@@ -43,6 +44,7 @@ CertificateTemplate IntermediateTemplate(Product p, std::int64_t not_before, boo
   t.issuer = AmdName(std::string("ARK-") + Info(p).name);
   t.not_before = not_before;
   t.not_after = not_before + kRootValidity;
+  t.explicit_pss_trailer = true;
   t.AddStandard("subjectKeyIdentifier", "hash");
   t.AddStandard("authorityKeyIdentifier", "keyid:always");
   t.AddStandard("basicConstraints", "critical,CA:TRUE,pathlen:0");

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "test_util.h"
 
 namespace sevemu::crypto {
@@ -76,6 +78,35 @@ TEST_CASE("a CA and a leaf with literal extensions: build, parse, verify") {
   auto both = Certificate::AllFromPem(*pem + *ca_cert->ToPem());
   REQUIRE(both.ok());
   CHECK(both->size() == 2);
+}
+
+TEST_CASE("explicit PSS trailerField: AMD's CA encoding, still a valid signature") {
+  auto key = PrivateKey::GenerateRsa(2048);
+  CertificateTemplate t;
+  t.serial = 1;
+  t.subject = t.issuer = Name("Trailer");
+  t.not_before = kJan2024;
+  t.not_after = kJan2024 + kYear;
+  const Bytes trailer{0xa2, 0x03, 0x02, 0x01, 0x30, 0xa3, 0x03, 0x02, 0x01, 0x01};
+  auto count = [&](const Bytes& der) {
+    int n = 0;
+    for (auto it = der.begin();
+         (it = std::search(it, der.end(), trailer.begin(), trailer.end())) != der.end(); ++it) {
+      ++n;
+    }
+    return n;
+  };
+  auto plain = Certificate::Sign(t, key->Public(), *key, nullptr);
+  REQUIRE(plain.ok());
+  CHECK(count(*plain->ToDer()) == 0);
+  t.explicit_pss_trailer = true;
+  auto explicit_cert = Certificate::Sign(t, key->Public(), *key, nullptr);
+  REQUIRE(explicit_cert.ok());
+  CHECK(count(*explicit_cert->ToDer()) == 2);  // TBS and outer AlgorithmIdentifier
+  CHECK(explicit_cert->HasAmdPssSignature());
+  CHECK(explicit_cert->VerifySignedBy(key->Public()).ok());
+  // Survives a DER round trip (the signature covers the re-encoded TBS).
+  CHECK(Certificate::FromDer(*explicit_cert->ToDer())->VerifySignedBy(key->Public()).ok());
 }
 
 TEST_CASE("malformed certificates are typed errors") {

@@ -2,6 +2,8 @@
 // names, serials, validity, signature algorithm, and every extension byte for byte.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "emulator_fixture.h"
 #include "sevemu/crypto/x509.h"
 #include "sevemu/emulator/kds.h"
@@ -53,7 +55,15 @@ TEST_CASE("ARK, ASK and ASVK have AMD's names, serials, validity and extensions"
     CHECK(root.asvk.SubjectText() == kAmdDn + "SEV-VLEK-" + name);
     CHECK(root.ask.IssuerText() == root.ark.SubjectText());
     CHECK(root.asvk.IssuerText() == root.ark.SubjectText());
+    // AMD's CA AlgorithmIdentifier, trailerField 1 included, in TBS and outer signature.
+    const Bytes amd_pss = Hex(
+        "304606092a864886f70d01010a3039a00f300d06096086480165030402020500a11c301a06092a864886f70d"
+        "010108300d06096086480165030402020500a203020130a303020101");
     for (const auto* c : {&root.ark, &root.ask, &root.asvk}) {
+      const Bytes der = *c->ToDer();
+      const auto first = std::search(der.begin(), der.end(), amd_pss.begin(), amd_pss.end());
+      REQUIRE(first != der.end());
+      CHECK(std::search(first + 1, der.end(), amd_pss.begin(), amd_pss.end()) != der.end());
       CHECK(c->version() == 3);
       CHECK(c->HasAmdPssSignature());
       CHECK(c->SubjectPublicKey()->bits() == 4096);

@@ -44,6 +44,9 @@ struct CertificateTemplate {
     Extension literal;
   };
   std::vector<Entry> extensions;
+  // Spell out RSASSA-PSS-params trailerField 1 (the DER default, which OpenSSL omits), as AMD's
+  // ARK/ASK/ASVK and pre-2024 VCEKs do. The signature is the same either way.
+  bool explicit_pss_trailer = false;
 
   void AddStandard(std::string name, std::string value) {
     extensions.push_back({std::move(name), std::move(value), {}});
