@@ -12,6 +12,7 @@
 
 #include "key_impl.h"
 #include "ossl_util.h"
+#include "sevemu/crypto/kdf.h"
 
 namespace sevemu::crypto {
 using internal::OsslError;
@@ -313,6 +314,88 @@ Result<PrivateKey> PrivateKey::GenerateRsa(int bits) {
   EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits));
   if (raw == nullptr) return OsslError("RSA key generation");
   return WrapPrivate(internal::EvpPkeyPtr(raw));
+}
+
+namespace {
+
+// The first probable prime p >= candidate with gcd(p - 1, e) = 1, for 65537 prime: p mod e != 1.
+Result<internal::BnPtr> NextPrime(const SecretBytes& candidate, BN_CTX* ctx) {
+  internal::BnPtr p(BN_secure_new());
+  if (!p || BN_bin2bn(candidate.data(), static_cast<int>(candidate.size()), p.get()) == nullptr) {
+    return OsslError("prime candidate");
+  }
+  const int bits = static_cast<int>(candidate.size() * 8);
+  // Top two bits set so that p*q has exactly 2*bits bits; odd.
+  if (BN_set_bit(p.get(), bits - 1) != 1 || BN_set_bit(p.get(), bits - 2) != 1 ||
+      BN_set_bit(p.get(), 0) != 1) {
+    return OsslError("prime candidate");
+  }
+  for (int tries = 0; tries < 100000; ++tries) {
+    const int prime = BN_check_prime(p.get(), ctx, nullptr);
+    if (prime < 0) return OsslError("primality test");
+    if (prime == 1 && BN_mod_word(p.get(), 65537) != 1) return p;
+    if (BN_add_word(p.get(), 2) != 1) return OsslError("prime search");
+  }
+  return Error(ErrorCode::kCrypto, "no prime found");
+}
+
+}  // namespace
+
+Result<PrivateKey> PrivateKey::RsaFromSeed(const SecretBytes& seed, int bits) {
+  if (bits != 2048 && bits != 3072 && bits != 4096) {
+    return Error(ErrorCode::kInvalidArgument, "unsupported RSA size " + std::to_string(bits));
+  }
+  if (seed.size() < 32) return Error(ErrorCode::kInvalidArgument, "RSA seed shorter than 32 bytes");
+  const std::size_t half = static_cast<std::size_t>(bits / 16);
+  internal::BnCtxPtr ctx(BN_CTX_secure_new());
+  if (!ctx) return OsslError("BN_CTX");
+  SEVEMU_ASSIGN_OR_RETURN(SecretBytes cp, SevKdf(seed.span(), "sevemu-rsa-prime-p", {}, half));
+  SEVEMU_ASSIGN_OR_RETURN(SecretBytes cq, SevKdf(seed.span(), "sevemu-rsa-prime-q", {}, half));
+  SEVEMU_ASSIGN_OR_RETURN(internal::BnPtr p, NextPrime(cp, ctx.get()));
+  SEVEMU_ASSIGN_OR_RETURN(internal::BnPtr q, NextPrime(cq, ctx.get()));
+  if (BN_cmp(p.get(), q.get()) == 0) return Error(ErrorCode::kCrypto, "p equals q");
+  internal::BnPtr n(BN_new()), e(BN_new()), d(BN_secure_new()), p1(BN_secure_new()),
+      q1(BN_secure_new()), lambda(BN_secure_new()), g(BN_secure_new()), dp(BN_secure_new()),
+      dq(BN_secure_new()), qinv(BN_secure_new()), phi(BN_secure_new());
+  if (!n || !e || !d || !p1 || !q1 || !lambda || !g || !dp || !dq || !qinv || !phi ||
+      BN_set_word(e.get(), 65537) != 1 || BN_mul(n.get(), p.get(), q.get(), ctx.get()) != 1 ||
+      BN_sub(p1.get(), p.get(), BN_value_one()) != 1 ||
+      BN_sub(q1.get(), q.get(), BN_value_one()) != 1 ||
+      BN_mul(phi.get(), p1.get(), q1.get(), ctx.get()) != 1 ||
+      BN_gcd(g.get(), p1.get(), q1.get(), ctx.get()) != 1 ||
+      BN_div(lambda.get(), nullptr, phi.get(), g.get(), ctx.get()) != 1 ||
+      BN_mod_inverse(d.get(), e.get(), lambda.get(), ctx.get()) == nullptr ||
+      BN_mod(dp.get(), d.get(), p1.get(), ctx.get()) != 1 ||
+      BN_mod(dq.get(), d.get(), q1.get(), ctx.get()) != 1 ||
+      BN_mod_inverse(qinv.get(), q.get(), p.get(), ctx.get()) == nullptr) {
+    return OsslError("RSA key arithmetic");
+  }
+  if (BN_num_bits(n.get()) != bits) return Error(ErrorCode::kCrypto, "RSA modulus size");
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM* params = nullptr;
+  if (bld == nullptr || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dp.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qinv.get()) != 1 ||
+      (params = OSSL_PARAM_BLD_to_param(bld)) == nullptr) {
+    OSSL_PARAM_BLD_free(bld);
+    return OsslError("RSA key parameters");
+  }
+  OSSL_PARAM_BLD_free(bld);
+  internal::EvpPkeyCtxPtr kctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  const bool ok = kctx && EVP_PKEY_fromdata_init(kctx.get()) == 1 &&
+                  EVP_PKEY_fromdata(kctx.get(), &raw, EVP_PKEY_KEYPAIR, params) == 1;
+  OSSL_PARAM_free(params);  // secure BIGNUMs: the builder's block is cleared on free
+  if (!ok) return OsslError("RSA key import");
+  internal::EvpPkeyPtr pkey(raw);
+  internal::EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+  if (!check || EVP_PKEY_pairwise_check(check.get()) != 1) return OsslError("RSA key check");
+  return WrapPrivate(std::move(pkey));
 }
 
 Result<PrivateKey> PrivateKey::EcP384FromSeed(const SecretBytes& seed) {

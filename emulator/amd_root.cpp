@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sevemu/common/file_io.h"
+#include "sevemu/crypto/kdf.h"
 #include "sevemu/crypto/random.h"
 
 namespace sevemu::emulator {
@@ -77,10 +78,16 @@ crypto::DistinguishedName AmdName(const std::string& common_name) {
           {"O", "Advanced Micro Devices"}, {"CN", common_name}};
 }
 
-Result<AmdRoot> AmdRoot::Mint(Product p, std::int64_t not_before) {
-  SEVEMU_ASSIGN_OR_RETURN(PrivateKey ark_key, PrivateKey::GenerateRsa(4096));
-  SEVEMU_ASSIGN_OR_RETURN(PrivateKey ask_key, PrivateKey::GenerateRsa(4096));
-  SEVEMU_ASSIGN_OR_RETURN(PrivateKey asvk_key, PrivateKey::GenerateRsa(4096));
+Result<AmdRoot> AmdRoot::Mint(Product p, std::int64_t not_before,
+                              const std::optional<Bytes>& seed) {
+  auto make_key = [&](const char* label) -> Result<PrivateKey> {
+    if (!seed) return PrivateKey::GenerateRsa(4096);
+    SEVEMU_ASSIGN_OR_RETURN(SecretBytes key_seed, crypto::SevKdf(*seed, label, {}, 48));
+    return PrivateKey::RsaFromSeed(key_seed, 4096);
+  };
+  SEVEMU_ASSIGN_OR_RETURN(PrivateKey ark_key, make_key("sevemu-ark"));
+  SEVEMU_ASSIGN_OR_RETURN(PrivateKey ask_key, make_key("sevemu-ask"));
+  SEVEMU_ASSIGN_OR_RETURN(PrivateKey asvk_key, make_key("sevemu-asvk"));
   SEVEMU_ASSIGN_OR_RETURN(Certificate ark, Certificate::Sign(ArkTemplate(p, not_before),
                                                              ark_key.Public(), ark_key, nullptr));
   SEVEMU_ASSIGN_OR_RETURN(Certificate ask,
@@ -89,7 +96,9 @@ Result<AmdRoot> AmdRoot::Mint(Product p, std::int64_t not_before) {
   SEVEMU_ASSIGN_OR_RETURN(Certificate asvk,
                           Certificate::Sign(IntermediateTemplate(p, not_before, true),
                                             asvk_key.Public(), ark_key, &ark));
-  SEVEMU_ASSIGN_OR_RETURN(SecretBytes vlek_secret, crypto::RandomSecret(48));
+  SEVEMU_ASSIGN_OR_RETURN(SecretBytes vlek_secret,
+                          seed ? crypto::SevKdf(*seed, "sevemu-kds-vlek-secret", {}, 48)
+                               : crypto::RandomSecret(48));
   AmdRoot root{p, ark_key, ask_key, asvk_key, ark, ask, asvk, std::move(vlek_secret)};
   SEVEMU_RETURN_IF_ERROR(root.Validate());
   return root;

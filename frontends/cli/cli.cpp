@@ -60,8 +60,10 @@ std::string DefaultStateDir() {
 }
 
 Result<emulator::AmdRoot> ChooseRoot(emulator::Product product, const std::string& root_dir,
-                                     bool mint, std::int64_t now) {
-  if (mint) return emulator::AmdRoot::Mint(product, now);
+                                     bool mint, std::int64_t now,
+                                     const std::optional<Bytes>& seed) {
+  constexpr std::int64_t kSeededRootStart = 1672531200;  // 2023-01-01T00:00:00Z
+  if (mint) return emulator::AmdRoot::Mint(product, seed ? kSeededRootStart : now, seed);
   if (!root_dir.empty()) return emulator::AmdRoot::Load(root_dir);
   std::string name = emulator::Info(product).name;
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -40,8 +40,10 @@ std::string DefaultStateDir();
 
 // The AMD root to manufacture with: a root directory, a freshly minted one, or the built-in
 // fixed test root of the product.
+// A minted root with a seed is derived from it, valid from 2023-01-01 like the test root.
 Result<emulator::AmdRoot> ChooseRoot(emulator::Product product, const std::string& root_dir,
-                                     bool mint, std::int64_t now);
+                                     bool mint, std::int64_t now,
+                                     const std::optional<Bytes>& seed = std::nullopt);
 
 Result<Bytes> ParseSeed(const std::string& hex);
 

@@ -13,11 +13,12 @@ namespace sevemu::cli {
 int RunCerts(const std::string& name, const Args& args) {
   std::string action, state = DefaultStateDir(), out;
   po::options_description desc("options");
-  desc.add_options()("action", po::value(&action)->required(), "export")(
-      "state", po::value(&state),
-      "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)")(
-      "out", po::value(&out)->required(),
-      "directory to write ark.pem ask.pem asvk.pem vcek.pem vcek.der cert_chain.pem");
+  // clang-format off
+  desc.add_options()
+      ("action", po::value(&action)->required(), "export")
+      ("state", po::value(&state), "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)")
+      ("out", po::value(&out)->required(), "directory to write ark.pem ask.pem asvk.pem vcek.pem vcek.der cert_chain.pem");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("action", 1);
   int code = 0;
@@ -37,12 +38,14 @@ int RunCerts(const std::string& name, const Args& args) {
 int RunKds(const std::string& name, const Args& args) {
   std::string action, state = DefaultStateDir(), out, csp_id, tcb_text;
   po::options_description desc("options");
-  desc.add_options()("action", po::value(&action)->required(), "vlek")(
-      "state", po::value(&state), "state directory of the chip the VLEK is wrapped for")(
-      "csp-id", po::value(&csp_id)->required(), "cloud provider ID (the VLEK certificate's cspID)")(
-      "tcb", po::value(&tcb_text), "TCB of the VLEK (default: the chip's reported TCB)")(
-      "out", po::value(&out)->required(),
-      "directory for vlek.pem, vlek.der, vlek_wrapped.bin, asvk.pem, ark.pem");
+  // clang-format off
+  desc.add_options()
+      ("action", po::value(&action)->required(), "vlek")
+      ("state", po::value(&state), "state directory of the chip the VLEK is wrapped for")
+      ("csp-id", po::value(&csp_id)->required(), "cloud provider ID (the VLEK certificate's cspID)")
+      ("tcb", po::value(&tcb_text), "TCB of the VLEK (default: the chip's reported TCB)")
+      ("out", po::value(&out)->required(), "directory for vlek.pem, vlek.der, vlek_wrapped.bin, asvk.pem, ark.pem");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("action", 1);
   int code = 0;

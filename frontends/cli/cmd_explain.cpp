@@ -9,8 +9,11 @@ namespace sevemu::cli {
 int RunExplain(const std::string& name, const Args& args) {
   std::string topic, format;
   po::options_description desc("options");
-  desc.add_options()("topic", po::value(&topic)->required(), "statemachine")(
-      "format", po::value(&format)->default_value("text"), "text | dot");
+  // clang-format off
+  desc.add_options()
+      ("topic", po::value(&topic)->required(), "statemachine")
+      ("format", po::value(&format)->default_value("text"), "text | dot");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("topic", 1);
   int code = 0;

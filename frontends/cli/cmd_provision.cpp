@@ -14,15 +14,16 @@ int RunProvision(const std::string& name, const Args& args) {
   int stepping = -1;
   bool mint = false;
   po::options_description desc("options");
-  desc.add_options()("state", po::value(&state)->required(),
-                     "state directory to create (must not hold a platform)")(
-      "product", po::value(&product_name)->default_value("milan"), "milan | genoa | turin")(
-      "seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")(
-      "stepping", po::value(&stepping), "CPUID stepping (default: the product's)")(
-      "tcb", po::value(&tcb_text),
-      "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")(
-      "root", po::value(&root_dir), "manufacture with the AMD root in this directory")(
-      "mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
+  // clang-format off
+  desc.add_options()
+      ("state", po::value(&state)->required(), "state directory to create (must not hold a platform)")
+      ("product", po::value(&product_name)->default_value("milan"), "milan | genoa | turin")
+      ("seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")
+      ("stepping", po::value(&stepping), "CPUID stepping (default: the product's)")
+      ("tcb", po::value(&tcb_text), "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")
+      ("root", po::value(&root_dir), "manufacture with the AMD root in this directory")
+      ("mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
+  // clang-format on
   int code = 0;
   auto vm = ParseArgs(name, "--state DIR [--product P] [--seed HEX] [...]", desc, args, code);
   if (!vm) return code;
@@ -54,7 +55,7 @@ int RunProvision(const std::string& name, const Args& args) {
   if (Status st = MakeDirectories(state, 0700); !st.ok()) return Fail(name, st.error());
   auto lock = DirLock::Acquire(state);
   if (!lock.ok()) return Fail(name, lock.error());
-  auto root = ChooseRoot(opts.product, root_dir, mint, opts.now);
+  auto root = ChooseRoot(opts.product, root_dir, mint, opts.now, opts.seed);
   if (!root.ok()) return Fail(name, root.error());
   auto platform = emulator::Provision(opts, std::move(root).value());
   if (!platform.ok()) return Fail(name, platform.error());
@@ -69,9 +70,10 @@ int RunProvision(const std::string& name, const Args& args) {
 int RunShow(const std::string& name, const Args& args) {
   std::string state = DefaultStateDir();
   po::options_description desc("options");
-  desc.add_options()(
-      "state", po::value(&state),
-      "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)");
+  // clang-format off
+  desc.add_options()
+      ("state", po::value(&state), "state directory (default: $SEVEMU_STATE_DIR or ~/.local/state/sevemu/default)");
+  // clang-format on
   int code = 0;
   auto vm = ParseArgs(name, "[--state DIR]", desc, args, code);
   if (!vm) return code;
@@ -83,13 +85,16 @@ int RunShow(const std::string& name, const Args& args) {
 }
 
 int RunRoot(const std::string& name, const Args& args) {
-  std::string action, product_name, out, not_before_text;
+  std::string action, product_name, out, not_before_text, seed_hex;
   po::options_description desc("options");
-  desc.add_options()("action", po::value(&action)->required(), "mint")(
-      "product", po::value(&product_name)->required(), "milan | genoa | turin")(
-      "out", po::value(&out)->required(), "directory to write the root into")(
-      "not-before", po::value(&not_before_text),
-      "validity start, e.g. 2024-01-01T00:00:00Z (default: now)");
+  // clang-format off
+  desc.add_options()
+      ("action", po::value(&action)->required(), "mint")
+      ("seed", po::value(&seed_hex), "hex seed: the same seed gives the same root keys")
+      ("product", po::value(&product_name)->required(), "milan | genoa | turin")
+      ("out", po::value(&out)->required(), "directory to write the root into")
+      ("not-before", po::value(&not_before_text), "validity start, e.g. 2024-01-01T00:00:00Z (default: now)");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("action", 1);
   int code = 0;
@@ -104,10 +109,16 @@ int RunRoot(const std::string& name, const Args& args) {
     if (!t.ok()) return UsageError(name, "--not-before: " + t.error().message());
     not_before = *t;
   }
+  std::optional<Bytes> seed;
+  if (!seed_hex.empty()) {
+    auto s = ParseSeed(seed_hex);
+    if (!s.ok()) return UsageError(name, s.error().message());
+    seed = *s;
+  }
   if (PathExists(out + "/kds.json")) {
     return Fail(name, Error(ErrorCode::kAlreadyExists, out + ": already holds a root"));
   }
-  auto root = emulator::AmdRoot::Mint(*product, not_before);
+  auto root = emulator::AmdRoot::Mint(*product, not_before, seed);
   if (!root.ok()) return Fail(name, root.error());
   if (Status st = root->Save(out); !st.ok()) return Fail(name, st.error());
   std::cout << "minted " << emulator::Info(*product).name << " root in " << out << "\n";

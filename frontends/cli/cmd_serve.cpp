@@ -18,14 +18,14 @@ int RunServe(const std::string& name, const Args& args) {
   std::string state = DefaultStateDir(), product_name, seed_hex, log_format;
   bool check = false;
   po::options_description desc("options");
-  desc.add_options()(
-      "state", po::value(&state),
-      "state directory (default: $SEVEMU_STATE_DIR, else ~/.local/state/sevemu/default)")(
-      "product", po::value(&product_name)->default_value("milan"),
-      "product for first-start provisioning")("seed", po::value(&seed_hex),
-                                              "hex seed for first-start provisioning")(
-      "log-format", po::value(&log_format)->default_value("text"), "text | json")(
-      "check", po::bool_switch(&check), "load, self-test and exit instead of serving");
+  // clang-format off
+  desc.add_options()
+      ("state", po::value(&state), "state directory (default: $SEVEMU_STATE_DIR, else ~/.local/state/sevemu/default)")
+      ("product", po::value(&product_name)->default_value("milan"), "product for first-start provisioning")
+      ("seed", po::value(&seed_hex), "hex seed for first-start provisioning")
+      ("log-format", po::value(&log_format)->default_value("text"), "text | json")
+      ("check", po::bool_switch(&check), "load, self-test and exit instead of serving");
+  // clang-format on
   int code = 0;
   auto vm = ParseArgs(name, "[--state DIR] [--product P] [--seed HEX] [--check]", desc, args, code);
   if (!vm) return code;

@@ -81,6 +81,26 @@ TEST_CASE("provision with a seed is reproducible; export verifies with openssl")
   CHECK(show.out == test::ReadText(d / "a/platform.json"));
 }
 
+TEST_CASE("with --mint-root, a seed also fixes the AMD root's keys") {
+  test::TempDir d;
+  for (const char* dir : {"a", "b"}) {
+    Run r = Sevemu(d, {"provision", "--state", d / dir, "--seed", "0102", "--mint-root",
+                       "--product", "turin"});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+  }
+  for (const char* f : {"platform.json", "fuses.json", "amd/ark.key", "amd/ask.key", "amd/asvk.key",
+                        "amd/kds.json"}) {
+    CAPTURE(f);
+    CHECK(test::ReadText(d / (std::string("a/") + f)) ==
+          test::ReadText(d / (std::string("b/") + f)));
+  }
+  // A minted root is not the built-in test root.
+  CHECK(test::ReadText(d / "a/amd/ark.key") !=
+        test::ReadText(test::FixturePath("test_root/turin/ark.key")));
+  Run e = Sevemu(d, {"certs", "export", "--state", d / "a", "--out", d / "certs"});
+  CHECK(e.code == 0);
+}
+
 TEST_CASE("provision refuses to overwrite, and bad arguments get one line and exit 2") {
   test::TempDir d;
   REQUIRE(Sevemu(d, {"provision", "--state", d / "p", "--product", "genoa"}).code == 0);

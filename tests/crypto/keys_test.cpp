@@ -124,6 +124,26 @@ TEST_CASE("PEM round trips for private and public keys; garbage is a typed error
   CHECK_FALSE(PublicKey::FromDer(Bytes{1, 2, 3}).ok());
 }
 
+TEST_CASE("RSA keys from a seed are deterministic, valid and distinct per seed") {
+  const SecretBytes seed_a(ByteSpan(Bytes(32, 0xA5)));
+  const SecretBytes seed_b(ByteSpan(Bytes(32, 0x5A)));
+  auto a1 = PrivateKey::RsaFromSeed(seed_a, 2048);
+  auto a2 = PrivateKey::RsaFromSeed(seed_a, 2048);
+  auto b = PrivateKey::RsaFromSeed(seed_b, 2048);
+  REQUIRE(a1.ok());
+  REQUIRE(b.ok());
+  CHECK(a1->bits() == 2048);
+  CHECK(a1->Public() == a2->Public());
+  CHECK_FALSE(a1->Public() == b->Public());
+  auto sig = a1->SignRsaPssSha384(AsBytes("m"));
+  REQUIRE(sig.ok());
+  CHECK(a2->Public().VerifyRsaPssSha384(AsBytes("m"), *sig).ok());
+  CHECK(*a1->Public().RsaPublicExponent() == Bytes{0x01, 0x00, 0x01});
+  CHECK(PrivateKey::RsaFromSeed(SecretBytes(ByteSpan(Bytes(31, 1))), 2048).error().code() ==
+        ErrorCode::kInvalidArgument);
+  CHECK(PrivateKey::RsaFromSeed(seed_a, 1024).error().code() == ErrorCode::kInvalidArgument);
+}
+
 TEST_CASE("RSA-PSS SHA-384 sign/verify") {
   auto key = PrivateKey::GenerateRsa(2048);  // the size does not change the code path; 2048 is fast
   REQUIRE(key.ok());

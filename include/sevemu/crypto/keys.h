@@ -79,6 +79,11 @@ class PrivateKey {
   static Result<PrivateKey> GenerateEcP384();
   // RSA with public exponent 65537. bits must be 2048, 3072 or 4096.
   static Result<PrivateKey> GenerateRsa(int bits);
+  // A deterministic RSA key (e = 65537) from `seed` (at least 32 bytes): each prime is the first
+  // probable prime (BN_check_prime) at or above an odd candidate with its top two bits set,
+  // drawn from SevKdf(seed, "sevemu-rsa-prime-p"/"-q"); d = e^-1 mod lcm(p-1, q-1). Same seed,
+  // same key. For reproducible simulated roots, not for real-world keys.
+  static Result<PrivateKey> RsaFromSeed(const SecretBytes& seed, int bits);
   // The P-384 key d = (seed mod (n-1)) + 1, which is uniform when `seed` has at least 64 bits
   // more than n (FIPS 186-4 B.4.1, "key pair generation using extra random bits").
   // kInvalidArgument unless seed is at least 56 bytes.

@@ -30,8 +30,11 @@ struct AmdRoot {
   crypto::Certificate ark, ask, asvk;
   SecretBytes vlek_secret;  // 48 bytes
 
-  // Fresh RSA-4096 keys and certificates valid from `not_before` for 25 years.
-  static Result<AmdRoot> Mint(Product p, std::int64_t not_before);
+  // Fresh RSA-4096 keys and certificates valid from `not_before` for 25 years. With a seed the
+  // keys and the VLEK secret are functions of it (certificate signatures still carry random PSS
+  // salts, so their bytes differ between runs while their keys and contents do not).
+  static Result<AmdRoot> Mint(Product p, std::int64_t not_before,
+                              const std::optional<Bytes>& seed = std::nullopt);
   // Reads and validates a root directory. Errors name the file at fault.
   static Result<AmdRoot> Load(const std::string& dir);
   // The same from the files' contents, keyed by file name ("ark.pem", "kds.json", ...);
