@@ -109,13 +109,9 @@ Result<Bytes> EcdsaP384Signature::ToDer() const {
     ECDSA_SIG_free(sig);
     return OsslError("ECDSA_SIG_set0");
   }
-  unsigned char* der = nullptr;
-  const int len = i2d_ECDSA_SIG(sig, &der);
+  auto der = internal::ToDerBytes<ECDSA_SIG>(sig, i2d_ECDSA_SIG, "i2d_ECDSA_SIG");
   ECDSA_SIG_free(sig);
-  if (len <= 0) return OsslError("i2d_ECDSA_SIG");
-  Bytes out(der, der + len);
-  OPENSSL_free(der);
-  return out;
+  return der;
 }
 
 Result<EcdsaP384Signature> EcdsaP384Signature::FromDer(ByteSpan der) {
@@ -213,22 +209,13 @@ int PublicKey::bits() const {
 }
 
 Result<Bytes> PublicKey::ToDer() const {
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(impl_->pkey.get(), &der);
-  if (len <= 0) return OsslError("i2d_PUBKEY");
-  Bytes out(der, der + len);
-  OPENSSL_free(der);
-  return out;
+  return internal::ToDerBytes<EVP_PKEY>(impl_->pkey.get(), i2d_PUBKEY, "i2d_PUBKEY");
 }
 
 Result<std::string> PublicKey::ToPem() const {
-  internal::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PUBKEY(bio.get(), impl_->pkey.get()) != 1) {
-    return OsslError("PEM_write_bio_PUBKEY");
-  }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(len));
+  return internal::ToPemString(
+      [this](BIO* bio) { return PEM_write_bio_PUBKEY(bio, impl_->pkey.get()); },
+      "PEM_write_bio_PUBKEY");
 }
 
 Result<PublicKey::EcPoint> PublicKey::EcP384Point() const {

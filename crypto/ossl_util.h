@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 
 namespace sevemu::crypto::internal {
@@ -62,6 +63,27 @@ inline Error OsslError(const std::string& what, ErrorCode code = ErrorCode::kCry
   }
   ERR_clear_error();
   return Error(code, msg);
+}
+
+// DER of an OpenSSL object through its i2d_* function.
+template <typename T>
+Result<Bytes> ToDerBytes(const T* obj, int (*i2d)(const T*, unsigned char**), const char* what) {
+  unsigned char* der = nullptr;
+  const int len = i2d(obj, &der);
+  if (len <= 0) return OsslError(what);
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// PEM text written by `write` (a PEM_write_bio_* call) into a memory BIO.
+template <typename Write>
+Result<std::string> ToPemString(Write write, const char* what) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || write(bio.get()) != 1) return OsslError(what);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
 }
 
 }  // namespace sevemu::crypto::internal

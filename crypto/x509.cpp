@@ -235,22 +235,13 @@ Result<Certificate> Certificate::FromPem(std::string_view pem) {
 }
 
 Result<Bytes> Certificate::ToDer() const {
-  unsigned char* der = nullptr;
-  const int len = i2d_X509(impl_->x509.get(), &der);
-  if (len <= 0) return OsslError("i2d_X509");
-  Bytes out(der, der + len);
-  OPENSSL_free(der);
-  return out;
+  return internal::ToDerBytes<X509>(impl_->x509.get(), i2d_X509, "i2d_X509");
 }
 
 Result<std::string> Certificate::ToPem() const {
-  internal::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), impl_->x509.get()) != 1) {
-    return OsslError("PEM_write_bio_X509");
-  }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(len));
+  return internal::ToPemString(
+      [this](BIO* bio) { return PEM_write_bio_X509(bio, impl_->x509.get()); },
+      "PEM_write_bio_X509");
 }
 
 int Certificate::version() const {
@@ -282,12 +273,9 @@ std::int64_t Certificate::NotAfter() const {
 }
 
 Result<PublicKey> Certificate::SubjectPublicKey() const {
-  const X509_PUBKEY* pub = X509_get_X509_PUBKEY(impl_->x509.get());
-  unsigned char* der = nullptr;
-  const int len = i2d_X509_PUBKEY(pub, &der);
-  if (len <= 0) return OsslError("certificate public key");
-  Bytes spki(der, der + len);
-  OPENSSL_free(der);
+  SEVEMU_ASSIGN_OR_RETURN(
+      Bytes spki, internal::ToDerBytes<X509_PUBKEY>(X509_get_X509_PUBKEY(impl_->x509.get()),
+                                                    i2d_X509_PUBKEY, "certificate public key"));
   return PublicKey::FromDer(spki);
 }
 
