@@ -1,0 +1,42 @@
+// The Reverse Map Table: one 16-byte RmpEntry per 4 KiB page of simulated memory.
+//
+// Storage is sparse in 2 MiB regions: a region's 512 entries (8 KiB) are allocated when one of
+// them first becomes non-default, so tracked pages cost 16 bytes each (the hardware's entry
+// size) plus one map slot per 2 MiB, and untouched memory costs nothing.
+//
+// Invariant: an absent region means all its entries are default (HYPERVISOR state).
+// Thread safety: not thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "sevemu/rmp/physical_memory.h"
+#include "sevemu/rmp/rmp_entry.h"
+
+namespace sevemu::rmp {
+
+class RmpTable {
+ public:
+  // REQUIRES: memory_size is a multiple of 2 MiB.
+  explicit RmpTable(std::uint64_t memory_size) : memory_size_(memory_size) {}
+
+  bool Covers(std::uint64_t spa) const { return spa < memory_size_; }
+  // The entry of the 4 KiB page holding `spa`. REQUIRES: Covers(spa).
+  RmpEntry Get(std::uint64_t spa) const;
+  // REQUIRES: Covers(spa).
+  void Set(std::uint64_t spa, const RmpEntry& entry);
+
+  std::size_t regions() const { return regions_.size(); }
+  // Bytes spent on entries: 16 per page of every allocated 2 MiB region.
+  std::size_t entry_bytes() const { return regions_.size() * sizeof(Region); }
+
+ private:
+  using Region = std::array<RmpEntry, kPagesPer2M>;
+  std::uint64_t memory_size_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Region>> regions_;  // key: SPA >> 21
+};
+
+}  // namespace sevemu::rmp

@@ -1,0 +1,139 @@
+#include "sevemu/rmp/rmp_instructions.h"
+
+namespace sevemu::rmp {
+namespace {
+
+// Hardware keeps one entry per 2 MiB page; sevemu mirrors it into all 512 slots so that a
+// lookup of any 4 KiB inside sees the owner. GPA of slot i is the 2 MiB GPA + i * 4 KiB.
+void SetRange(RmpTable& rmp, std::uint64_t spa, bool page_2m, const RmpEntry& first) {
+  const std::uint64_t n = page_2m ? kPagesPer2M : 1;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    RmpEntry e = first;
+    if (first.assigned()) e.set_gpa(first.gpa() + i * kPageSize);
+    rmp.Set(spa + i * kPageSize, e);
+  }
+}
+
+// The page the guest reaches at `gpa`: assigned to it, at that GPA.
+bool OwnedBy(const RmpEntry& e, const GuestContext& g, std::uint64_t gpa) {
+  return e.assigned() && e.asid() == g.asid && e.gpa() == PageBase(gpa);
+}
+
+}  // namespace
+
+const char* RmpResultName(RmpResult r) {
+  switch (r) {
+    case RmpResult::kSuccess:
+      return "SUCCESS";
+    case RmpResult::kFailInput:
+      return "FAIL_INPUT";
+    case RmpResult::kFailPermission:
+      return "FAIL_PERMISSION";
+    case RmpResult::kFailInUse:
+      return "FAIL_INUSE";
+    case RmpResult::kFailOverlap:
+      return "FAIL_OVERLAP";
+    case RmpResult::kFailSizeMismatch:
+      return "FAIL_SIZEMISMATCH";
+    case RmpResult::kNoChange:
+      return "NO_CHANGE";
+  }
+  return "?";
+}
+
+RmpResult RmpUpdate(RmpTable& rmp, std::uint64_t spa, const RmpUpdateState& state) {
+  const std::uint64_t align = state.page_size_2m ? kPageSize2M : kPageSize;
+  if ((spa & (align - 1)) != 0 || !rmp.Covers(spa) || !rmp.Covers(spa + align - 1)) {
+    return RmpResult::kFailInput;
+  }
+  if (state.asid > RmpEntry::kMaxAsid || state.gpa > RmpEntry::kMaxGpa ||
+      (state.gpa & (align - 1)) != 0) {
+    return RmpResult::kFailInput;
+  }
+  const std::uint64_t n = state.page_size_2m ? kPagesPer2M : 1;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (rmp.Get(spa + i * kPageSize).immutable()) return RmpResult::kFailPermission;
+  }
+  const RmpEntry current = rmp.Get(spa);
+  if (!state.page_size_2m && current.page_size_2m() && current.assigned()) {
+    return RmpResult::kFailOverlap;  // a 4 KiB change inside an assigned 2 MiB page: PSMASH first
+  }
+  if (state.page_size_2m) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const RmpEntry e = rmp.Get(spa + i * kPageSize);
+      if (e.assigned() && !e.page_size_2m()) return RmpResult::kFailOverlap;
+    }
+  }
+  RmpEntry next;
+  next.set_assigned(state.assigned);
+  next.set_page_size_2m(state.page_size_2m);
+  next.set_immutable(state.immutable);
+  if (state.assigned) {
+    next.set_asid(state.asid);
+    next.set_gpa(state.gpa);
+    next.set_vmpl_perms(0, kPermAll);
+  }
+  // An unassigned 2 MiB update returns the whole range to 4 KiB hypervisor pages.
+  if (!state.assigned) next.set_page_size_2m(false);
+  SetRange(rmp, spa, state.page_size_2m, next);
+  return RmpResult::kSuccess;
+}
+
+RmpResult Psmash(RmpTable& rmp, std::uint64_t spa) {
+  if ((spa & (kPageSize2M - 1)) != 0 || !rmp.Covers(spa)) return RmpResult::kFailInput;
+  const RmpEntry e = rmp.Get(spa);
+  if (!e.page_size_2m()) return RmpResult::kFailInput;
+  if (e.immutable()) return RmpResult::kFailPermission;
+  for (std::uint64_t i = 0; i < kPagesPer2M; ++i) {
+    RmpEntry small = rmp.Get(spa + i * kPageSize);
+    small.set_page_size_2m(false);
+    rmp.Set(spa + i * kPageSize, small);
+  }
+  return RmpResult::kSuccess;
+}
+
+RmpResult Pvalidate(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa, std::uint64_t spa,
+                    bool page_size_2m, bool validate) {
+  if (guest.vmpl != 0) return RmpResult::kFailPermission;
+  const std::uint64_t align = page_size_2m ? kPageSize2M : kPageSize;
+  if ((gpa & (align - 1)) != 0 || (spa & (align - 1)) != 0 || !rmp.Covers(spa)) {
+    return RmpResult::kFailInput;
+  }
+  const RmpEntry e = rmp.Get(spa);
+  if (!OwnedBy(e, guest, gpa) || e.immutable()) return RmpResult::kFailInput;
+  if (e.page_size_2m() != page_size_2m) return RmpResult::kFailSizeMismatch;
+  if (e.validated() == validate) return RmpResult::kNoChange;
+  const std::uint64_t n = page_size_2m ? kPagesPer2M : 1;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    RmpEntry x = rmp.Get(spa + i * kPageSize);
+    x.set_validated(validate);
+    rmp.Set(spa + i * kPageSize, x);
+  }
+  return RmpResult::kSuccess;
+}
+
+RmpResult RmpAdjust(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa, std::uint64_t spa,
+                    bool page_size_2m, int target_vmpl, std::uint8_t perms, bool vmsa) {
+  const std::uint64_t align = page_size_2m ? kPageSize2M : kPageSize;
+  if ((gpa & (align - 1)) != 0 || (spa & (align - 1)) != 0 || !rmp.Covers(spa) || target_vmpl < 0 ||
+      target_vmpl > 3 || (perms & ~kPermAll) != 0) {
+    return RmpResult::kFailInput;
+  }
+  const RmpEntry e = rmp.Get(spa);
+  if (!OwnedBy(e, guest, gpa) || !e.validated()) return RmpResult::kFailInput;
+  if (e.page_size_2m() != page_size_2m) return RmpResult::kFailSizeMismatch;
+  // Only a more privileged VMPL may adjust a less privileged one, and only with rights it holds.
+  if (target_vmpl <= guest.vmpl) return RmpResult::kFailPermission;
+  if ((perms & ~e.vmpl_perms(guest.vmpl)) != 0) return RmpResult::kFailPermission;
+  if (vmsa && guest.vmpl != 0) return RmpResult::kFailPermission;
+  const std::uint64_t n = page_size_2m ? kPagesPer2M : 1;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    RmpEntry x = rmp.Get(spa + i * kPageSize);
+    x.set_vmpl_perms(target_vmpl, perms);
+    x.set_vmsa(vmsa);
+    rmp.Set(spa + i * kPageSize, x);
+  }
+  return RmpResult::kSuccess;
+}
+
+}  // namespace sevemu::rmp
