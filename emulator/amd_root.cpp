@@ -96,9 +96,9 @@ Result<AmdRoot> AmdRoot::Mint(Product p, std::int64_t not_before,
   SEVEMU_ASSIGN_OR_RETURN(Certificate asvk,
                           Certificate::Sign(IntermediateTemplate(p, not_before, true),
                                             asvk_key.Public(), ark_key, &ark));
-  SEVEMU_ASSIGN_OR_RETURN(SecretBytes vlek_secret,
-                          seed ? crypto::SevKdf(*seed, "sevemu-kds-vlek-secret", {}, 48)
-                               : crypto::RandomSecret(48));
+  SEVEMU_ASSIGN_OR_RETURN(
+      SecretBytes vlek_secret,
+      seed ? crypto::SevKdf(*seed, "sevemu-kds-vlek-secret", {}, 48) : crypto::RandomSecret(48));
   AmdRoot root{p, ark_key, ask_key, asvk_key, ark, ask, asvk, std::move(vlek_secret)};
   SEVEMU_RETURN_IF_ERROR(root.Validate());
   return root;

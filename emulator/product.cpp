@@ -12,50 +12,18 @@ namespace {
 // TCB layouts: SEV-ABI-FACTS.md 4.3. Serials and struct versions: AMD's published ARK/ASK/ASVK
 // and KDS VCEK certificates (docs/certificates.md). Initial TCB values are plausible
 // production levels (the same as real VCEKs seen in public verifier test data), not secrets.
+// ASID counts: Milan 509, Genoa and Turin 1006 (AMD-ASPFW MAX_SEV_ASIDS for Genoa).
+// clang-format off
 constexpr ProductInfo kProducts[] = {
-    {Product::kMilan,
-     "Milan",
-     0x19,
-     0x01,
-     0,
-     {-1, 0, 1, 6, 7},
-     64,
-     0,
-     0x010000,
-     0x010001,
-     0x010101,
-     1,
-     55,
-     21},
-    {Product::kGenoa,
-     "Genoa",
-     0x19,
-     0x11,
-     1,
-     {-1, 0, 1, 6, 7},
-     64,
-     0,
-     0x020000,
-     0x020002,
-     0x020101,
-     1,
-     55,
-     25},
-    {Product::kTurin,
-     "Turin",
-     0x1A,
-     0x02,
-     1,
-     {0, 1, 2, 3, 7},
-     8,
-     1,
-     0x030000,
-     0x030001,
-     0x030101,
-     1,
-     55,
-     40},
+  //  product           name     fam   model step  TCB layout (fmc,bl,tee,snp,ucode)  hwID VCEK-ver
+  {Product::kMilan, "Milan", 0x19, 0x01, 0,  {-1, 0, 1, 6, 7}, 64, 0,
+   /*serials*/ 0x010000, 0x010001, 0x010101, /*firmware*/ 1, 55, 21, /*ASIDs*/ 509},
+  {Product::kGenoa, "Genoa", 0x19, 0x11, 1,  {-1, 0, 1, 6, 7}, 64, 0,
+   /*serials*/ 0x020000, 0x020002, 0x020101, /*firmware*/ 1, 55, 25, /*ASIDs*/ 1006},
+  {Product::kTurin, "Turin", 0x1A, 0x02, 1,  { 0, 1, 2, 3, 7},  8, 1,
+   /*serials*/ 0x030000, 0x030001, 0x030101, /*firmware*/ 1, 55, 40, /*ASIDs*/ 1006},
 };
+// clang-format on
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // The only translation unit that includes Boost.MSM for the SNP platform machine.
 #include "sevemu/statemachine/snp_platform.h"
 
+#include <algorithm>
 #include <boost/mpl/for_each.hpp>
 #include <boost/mpl/vector.hpp>
 #include <boost/msm/back/state_machine.hpp>
@@ -8,6 +9,8 @@
 #include <boost/msm/front/state_machine_def.hpp>
 #include <sstream>
 #include <type_traits>
+
+#include "table_reader.h"
 
 namespace sevemu::statemachine {
 namespace {
@@ -20,6 +23,9 @@ struct Init {
 };
 struct Shutdown {
   static constexpr const char* kName = "SNP_SHUTDOWN";
+};
+struct GuestCommand {
+  static constexpr const char* kName = "guest/page command";
 };
 }  // namespace ev
 
@@ -35,9 +41,11 @@ struct SnpPlatformDef : msmf::state_machine_def<SnpPlatformDef> {
 
   // clang-format off
   struct transition_table : boost::mpl::vector<
-    //         from          event          to           action       guard
-    msmf::Row< Uninit,       ev::Init,      Initialized, msmf::none,  msmf::none >,
-    msmf::Row< Initialized,  ev::Shutdown,  Uninit,      msmf::none,  msmf::none >
+    //         from          event              to           action       guard
+    msmf::Row< Uninit,       ev::Init,          Initialized, msmf::none,  msmf::none >,
+    msmf::Row< Uninit,       ev::Shutdown,      Uninit,      msmf::none,  msmf::none >,  // no-op: already down
+    msmf::Row< Initialized,  ev::Shutdown,      Uninit,      msmf::none,  msmf::none >,
+    msmf::Row< Initialized,  ev::GuestCommand,  Initialized, msmf::none,  msmf::none >
   > {};
   // clang-format on
 
@@ -66,6 +74,14 @@ SnpPlatformState SnpPlatformMachine::state() const {
   return impl_->fsm.current_state()[0] == 0 ? SnpPlatformState::kUninit : SnpPlatformState::kInit;
 }
 
+bool SnpPlatformMachine::Accepts(SnpPlatformEvent e) const {
+  static const std::vector<TransitionRow> rows = Table();
+  const std::string from = SnpPlatformStateName(state());
+  const std::string event = SnpPlatformEventName(e);
+  return std::any_of(rows.begin(), rows.end(),
+                     [&](const TransitionRow& r) { return r.from == from && r.event == event; });
+}
+
 bool SnpPlatformMachine::Process(SnpPlatformEvent e) {
   impl_->fsm.rejected = false;
   switch (e) {
@@ -75,26 +91,30 @@ bool SnpPlatformMachine::Process(SnpPlatformEvent e) {
     case SnpPlatformEvent::kShutdown:
       impl_->fsm.process_event(ev::Shutdown{});
       break;
+    case SnpPlatformEvent::kGuestCommand:
+      impl_->fsm.process_event(ev::GuestCommand{});
+      break;
   }
   return !impl_->fsm.rejected;
 }
 
 std::vector<TransitionRow> SnpPlatformMachine::Table() {
-  std::vector<TransitionRow> rows;
-  // Rows are visited as null pointers so that no Row object is ever constructed.
-  boost::mpl::for_each<SnpPlatformDef::transition_table, std::add_pointer<boost::mpl::_1>>(
-      [&rows](auto* row) {
-        using Row = std::remove_pointer_t<decltype(row)>;
-        rows.push_back({Row::Source::kName, Row::Evt::kName, Row::Target::kName});
-      });
-  return rows;
+  return ReadTable<SnpPlatformDef::transition_table>();
 }
 
 const char* SnpPlatformStateName(SnpPlatformState s) {
   return s == SnpPlatformState::kUninit ? "UNINIT" : "INIT";
 }
 const char* SnpPlatformEventName(SnpPlatformEvent e) {
-  return e == SnpPlatformEvent::kInit ? "SNP_INIT" : "SNP_SHUTDOWN";
+  switch (e) {
+    case SnpPlatformEvent::kInit:
+      return ev::Init::kName;
+    case SnpPlatformEvent::kShutdown:
+      return ev::Shutdown::kName;
+    case SnpPlatformEvent::kGuestCommand:
+      return ev::GuestCommand::kName;
+  }
+  return "?";
 }
 
 std::string ToDot(const std::string& name, const std::vector<TransitionRow>& rows) {

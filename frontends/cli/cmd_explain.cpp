@@ -1,34 +1,53 @@
 // sevemu explain statemachine
 #include <iostream>
+#include <vector>
 
 #include "cli.h"
+#include "sevemu/statemachine/snp_guest.h"
 #include "sevemu/statemachine/snp_platform.h"
 
 namespace sevemu::cli {
 
 int RunExplain(const std::string& name, const Args& args) {
-  std::string topic, format;
+  std::string topic, format, machine;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
       ("topic", po::value(&topic)->required(), "statemachine")
-      ("format", po::value(&format)->default_value("text"), "text | dot");
+      ("format", po::value(&format)->default_value("text"), "text | dot")
+      ("machine", po::value(&machine)->default_value("all"), "all | snp_platform | snp_guest");
   // clang-format on
   po::positional_options_description pos;
   pos.add("topic", 1);
   int code = 0;
-  auto vm = ParseArgs(name, "statemachine [--format text|dot]", desc, args, code, &pos);
+  auto vm =
+      ParseArgs(name, "statemachine [--machine NAME] [--format text|dot]", desc, args, code, &pos);
   if (!vm) return code;
   if (topic != "statemachine") return UsageError(name, "unknown topic '" + topic + "'");
   if (format != "text" && format != "dot") return UsageError(name, "--format must be text or dot");
-  const auto rows = statemachine::SnpPlatformMachine::Table();
-  if (format == "dot") {
-    std::cout << statemachine::ToDot("snp_platform", rows);
-  } else {
-    std::cout << "SNP platform state machine\n";
-    for (const auto& r : rows)
-      std::cout << "  " << r.from << " --" << r.event << "--> " << r.to << "\n";
+  struct Machine {
+    const char* name;
+    const char* title;
+    std::vector<statemachine::TransitionRow> rows;
+  };
+  const Machine machines[] = {
+      {"snp_platform", "SNP platform state machine", statemachine::SnpPlatformMachine::Table()},
+      {"snp_guest", "SNP guest state machine", statemachine::SnpGuestMachine::Table()},
+  };
+  bool found = false;
+  for (const Machine& m : machines) {
+    if (machine != "all" && machine != m.name) continue;
+    found = true;
+    if (format == "dot") {
+      std::cout << statemachine::ToDot(m.name, m.rows);
+    } else {
+      std::cout << m.title << "\n";
+      for (const auto& r : m.rows) {
+        std::cout << "  " << r.from << " --" << r.event << "--> " << r.to << "\n";
+      }
+    }
   }
+  if (!found) return UsageError(name, "--machine must be all, snp_platform or snp_guest");
   return kExitOk;
 }
 

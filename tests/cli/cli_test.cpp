@@ -228,8 +228,13 @@ TEST_CASE("kds vlek issues a certificate and a wrapped VLEK; explain prints the 
 namespace sevemu {
 TEST_CASE("docs/diagrams are what the code prints") {
   test::TempDir d;
-  Run dot = Sevemu(d, {"explain", "statemachine", "--format", "dot"});
-  REQUIRE(dot.code == 0);
-  CHECK(dot.out == test::ReadText(test::FixturePath("../docs/diagrams/snp_platform.dot")));
+  for (const char* machine : {"snp_platform", "snp_guest"}) {
+    CAPTURE(machine);
+    Run dot = Sevemu(d, {"explain", "statemachine", "--machine", machine, "--format", "dot"});
+    REQUIRE(dot.code == 0);
+    CHECK(dot.out ==
+          test::ReadText(test::FixturePath(std::string("../docs/diagrams/") + machine + ".dot")));
+  }
+  CHECK(Sevemu(d, {"explain", "statemachine", "--machine", "nope"}).code == 2);
 }
 }  // namespace sevemu

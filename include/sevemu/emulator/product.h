@@ -39,6 +39,7 @@ struct ProductInfo {
   std::uint8_t api_major;
   std::uint8_t api_minor;
   std::uint8_t build;
+  std::uint32_t max_asid;  // SEV ASIDs the part supports (CPUID Fn8000_001F_ECX)
 };
 
 const ProductInfo& Info(Product p);

@@ -2,7 +2,11 @@
 // Implemented with Boost.MSM in statemachine/snp_platform.cpp; this header is a plain class
 // so that no other translation unit pays MSM's compile cost.
 //
-// Thread safety: not thread-safe; the emulator serialises firmware commands.
+// Commands ask the machine whether the current state accepts their event at the point of their
+// own check order (Accepts), and apply it only after every check passed (Process), so a refused
+// command never changes the state. The table is the one the machine runs; Table() reads it.
+//
+// Thread safety: not thread-safe; the firmware model serialises commands.
 #pragma once
 
 #include <memory>
@@ -15,7 +19,11 @@ namespace sevemu::statemachine {
 enum class SnpPlatformState { kUninit = 0, kInit = 1 };
 const char* SnpPlatformStateName(SnpPlatformState s);
 
-enum class SnpPlatformEvent { kInit, kShutdown };
+enum class SnpPlatformEvent {
+  kInit,          // SNP_INIT, SNP_INIT_EX
+  kShutdown,      // SNP_SHUTDOWN, SNP_SHUTDOWN_EX
+  kGuestCommand,  // every command that needs an initialised platform (GCTX_CREATE, LAUNCH_*, ...)
+};
 const char* SnpPlatformEventName(SnpPlatformEvent e);
 
 struct TransitionRow {
@@ -32,11 +40,11 @@ class SnpPlatformMachine {
   SnpPlatformMachine& operator=(const SnpPlatformMachine&) = delete;
 
   SnpPlatformState state() const;
-  // Applies `e`. Returns false, and leaves the state unchanged, if the table has no row for
-  // `e` in the current state (the firmware answers INVALID_PLATFORM_STATE then).
+  // True iff the table has a row for `e` in the current state.
+  bool Accepts(SnpPlatformEvent e) const;
+  // Applies `e`. Returns false, and leaves the state unchanged, if the table has no row for it.
   bool Process(SnpPlatformEvent e);
 
-  // The transition table the machine runs, read from the MSM table itself.
   static std::vector<TransitionRow> Table();
 
  private:

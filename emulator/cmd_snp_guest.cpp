@@ -1,0 +1,154 @@
+// SNP guest-context commands: SNP_GCTX_CREATE, SNP_ACTIVATE, SNP_GUEST_STATUS,
+// SNP_DECOMMISSION, and SNP_PAGE_RECLAIM. Check order per AMD-ASPFW (docs/snp-commands.md).
+#include "firmware_state.h"
+#include "sevemu/crypto/random.h"
+
+namespace sevemu::emulator {
+namespace {
+
+using rmp::PageState;
+using statemachine::SnpGuestEvent;
+using statemachine::SnpPlatformEvent;
+
+void SetRmp(FirmwareState& s, std::uint64_t spa, const rmp::RmpEntry& e) {
+  s.memory.rmp().Set(spa, e);
+}
+
+}  // namespace
+
+FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpAddrBuf>(buf);
+  if (in.paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
+  if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
+  if (PageStateAt(s, in.paddr) != PageState::kFirmware) return FwStatus::kInvalidPageState;
+  rmp::RmpEntry e = s.memory.rmp().Get(in.paddr);
+  if (e.page_size_2m()) return FwStatus::kInvalidPageSize;
+  auto guest = std::make_unique<SnpGuest>();
+  auto vek = crypto::RandomSecret(32);
+  if (!vek.ok()) return FwStatus::kHwErrorPlatform;
+  guest->gctx_paddr = in.paddr;
+  guest->vek = std::move(vek).value();
+  guest->launch_tcb = s.platform.state.committed_tcb;
+  guest->created_fw = s.platform.state.current_fw;
+  // ---- nothing above changed state ----
+  (void)s.memory.FirmwareWrite(in.paddr, rmp::Page{});  // the context page is zeroed
+  e.set_vmsa(true);                                     // FIRMWARE -> CONTEXT
+  SetRmp(s, in.paddr, e);
+  s.guests[in.paddr] = std::move(guest);
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpActivate(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpActivateBuf>(buf);
+  if (in.gctx_paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
+  if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
+  SnpGuest* g = GuestAt(s, in.gctx_paddr);
+  if (g == nullptr) return FwStatus::kInvalidGuest;
+  if (!g->machine.Accepts(SnpGuestEvent::kActivate)) return FwStatus::kInvalidGuestState;
+  if (in.asid >= 2048) return FwStatus::kInvalidAsid;
+  // (AMD also refuses an ASID that still owns RMP pages with INVALID_CONFIG; sevemu's RMP keeps
+  // no per-ASID counters yet.)
+  if (in.asid == 0 || in.asid > s.max_asid) return FwStatus::kInvalidAsid;
+  for (const auto& [gctx, other] : s.guests) {
+    if (other.get() != g && other->activation != Activation::kInactive && other->asid == in.asid) {
+      return FwStatus::kAsidOwned;
+    }
+  }
+  if (g->activation != Activation::kInactive) return FwStatus::kActive;
+  if (s.asid_use[in.asid] == AsidUse::kDirty) return FwStatus::kDfFlushRequired;
+  if (s.asid_use[in.asid] != AsidUse::kClean) return FwStatus::kAsidOwned;
+  // SNP guests are SEV-ES guests: their ASIDs lie below the BIOS's SEV/ES split.
+  if (in.asid >= s.config.min_sev_asid) return FwStatus::kInvalidAsid;
+  // ---- nothing above changed state ----
+  if (!s.memory.SetGuestKey(in.asid, g->vek).ok()) return FwStatus::kHwErrorPlatform;
+  g->asid = in.asid;
+  const bool running = g->machine.state() == statemachine::SnpGuestStateId::kRunning;
+  g->activation = running ? Activation::kActive : Activation::kPending;
+  g->ran = g->ran || running;
+  s.asid_use[in.asid] = running ? AsidUse::kInUse : AsidUse::kPending;
+  g->machine.Process(SnpGuestEvent::kActivate);
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpGuestStatus(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpGuestStatusBuf>(buf);
+  if (in.gctx_paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
+  if ((in.status_paddr & kAddrReservedMask) + sizeof(SnpGuestStatusPage) > rmp::kPageSize) {
+    return FwStatus::kInvalidParam;
+  }
+  if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
+  SnpGuest* g = GuestAt(s, in.gctx_paddr);
+  if (g == nullptr) return FwStatus::kInvalidGuest;
+  const auto page = PageStateAt(s, in.status_paddr);
+  if (page != PageState::kFirmware && page != PageState::kDefault) {
+    return FwStatus::kInvalidPageState;
+  }
+  if (!s.memory.rmp().Covers(in.status_paddr)) return FwStatus::kInvalidAddress;
+  SnpGuestStatusPage out{};
+  out.policy = g->policy;
+  out.asid = g->activation == Activation::kInactive ? 0 : g->asid;
+  out.state = static_cast<std::uint8_t>(g->machine.state());
+  out.flags = g->vcek_disabled ? 1 : 0;
+  (void)s.memory.FirmwareWrite(in.status_paddr,
+                               {reinterpret_cast<const std::uint8_t*>(&out), sizeof out});
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpDecommission(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpAddrBuf>(buf);
+  if (in.paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
+  if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
+  SnpGuest* g = GuestAt(s, in.paddr);
+  if (g == nullptr) return FwStatus::kInvalidGuest;
+  // ---- no further checks: DECOMMISSION works in every guest state ----
+  if (g->activation != Activation::kInactive) {
+    // The ASID's caches may hold the guest's lines if it ran: dirty until WBINVD + DF_FLUSH.
+    s.asid_use[g->asid] =
+        g->activation == Activation::kActive || g->ran ? AsidUse::kDirty : AsidUse::kClean;
+    s.memory.ClearGuestKey(g->asid);
+    s.wbinvd_done = false;
+  }
+  if (g->machine.state() != statemachine::SnpGuestStateId::kInit && s.guest_count > 0) {
+    --s.guest_count;
+  }
+  rmp::RmpEntry e = s.memory.rmp().Get(in.paddr);
+  e.set_vmsa(false);  // CONTEXT -> FIRMWARE
+  SetRmp(s, in.paddr, e);
+  s.guests.erase(in.paddr);
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpAddrBuf>(buf);
+  const bool big = in.paddr & 1;
+  const std::uint64_t spa = in.paddr & ~kAddrReservedMask;
+  if (in.paddr & 0xFFE) return FwStatus::kInvalidParam;
+  if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
+  const std::uint64_t size = big ? rmp::kPageSize2M : rmp::kPageSize;
+  if (!s.memory.rmp().Covers(spa) || !s.memory.rmp().Covers(spa + size - 1)) {
+    return FwStatus::kInvalidAddress;
+  }
+  rmp::RmpEntry e = s.memory.rmp().Get(spa);
+  if (e.page_size_2m() != big) return FwStatus::kInvalidPageSize;
+  if (big && (spa & (rmp::kPageSize2M - 1)) != 0) return FwStatus::kInvalidAddress;
+  if (!e.immutable()) return FwStatus::kSuccess;  // nothing to reclaim
+  switch (e.State()) {
+    case PageState::kMetadata:
+    case PageState::kFirmware:
+    case PageState::kPreGuest:
+    case PageState::kPreSwap:
+      break;
+    default:
+      return FwStatus::kInvalidPageState;  // CONTEXT must be decommissioned first
+  }
+  const std::uint64_t n = big ? rmp::kPagesPer2M : 1;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    rmp::RmpEntry x = s.memory.rmp().Get(spa + i * rmp::kPageSize);
+    x.set_immutable(false);  // -> RECLAIM, GUEST_INVALID or GUEST_VALID
+    if (x.State() == PageState::kReclaim) x.set_gpa(0);
+    SetRmp(s, spa + i * rmp::kPageSize, x);
+  }
+  return FwStatus::kSuccess;
+}
+
+}  // namespace sevemu::emulator

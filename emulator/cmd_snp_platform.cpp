@@ -1,0 +1,155 @@
+// SNP platform commands: SNP_INIT(_EX), SNP_SHUTDOWN(_EX), SNP_PLATFORM_STATUS, SNP_DF_FLUSH,
+// SNP_CONFIG, SNP_COMMIT. Check order and statuses follow AMD-ASPFW sev_mcmd.c
+// (docs/snp-commands.md); every check precedes the first state change.
+#include "firmware_state.h"
+
+namespace sevemu::emulator {
+namespace {
+
+using statemachine::SnpPlatformEvent;
+using statemachine::SnpPlatformState;
+
+// SNP_INIT marks every ASID dirty: WBINVD and SNP_DF_FLUSH must follow before any ACTIVATE.
+void InitCommon(FirmwareState& s) {
+  s.asid_use.assign(s.max_asid + 1, AsidUse::kDirty);
+  s.wbinvd_done = false;
+  s.rmp_initialized = true;
+  s.guest_count = 0;
+  s.snp.Process(SnpPlatformEvent::kInit);
+}
+
+bool AnyAsidNotClean(const FirmwareState& s) {
+  for (std::uint32_t a = 1; a <= s.max_asid; ++a) {
+    if (s.asid_use[a] != AsidUse::kClean) return true;
+  }
+  return false;
+}
+
+constexpr std::uint32_t kInitExInitRmp = 1u << 0;
+constexpr std::uint32_t kInitExListPaddrEn = 1u << 1;
+constexpr std::uint32_t kInitExKnownFlags =
+    0x1F;  // init_rmp, list_paddr_en, rapl_dis, ciphertext hiding, tio
+
+}  // namespace
+
+FwStatus SnpInit(FirmwareState& s, MutableByteSpan) {
+  if (!s.snp.Accepts(SnpPlatformEvent::kInit)) return FwStatus::kInvalidPlatformState;
+  InitCommon(s);  // SNP_INIT always (re)builds the RMP
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpInitEx(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpInitExBuf>(buf);
+  if ((in.flags & ~kInitExKnownFlags) != 0 || in.reserved0 != 0 || !AllZero(in.reserved1)) {
+    return FwStatus::kInvalidParam;
+  }
+  if (!s.snp.Accepts(SnpPlatformEvent::kInit)) return FwStatus::kInvalidPlatformState;
+  if ((in.flags & kInitExInitRmp) == 0) {
+    // Resume without rebuilding the RMP: only if it was built before (AMD-ASPFW also requires
+    // the same TCB, which holds here as the TCB cannot change while the firmware runs).
+    if (!s.rmp_initialized) return FwStatus::kRmpInitRequired;
+    if (in.flags & kInitExListPaddrEn) return FwStatus::kInvalidParam;
+  }
+  if ((in.flags & kInitExListPaddrEn) && (in.list_paddr & kAddrReservedMask) != 0) {
+    return FwStatus::kInvalidParam;
+  }
+  InitCommon(s);
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpShutdown(FirmwareState& s, MutableByteSpan) {
+  if (s.snp.state() == SnpPlatformState::kUninit) return FwStatus::kSuccess;
+  if (AnyAsidNotClean(s)) return FwStatus::kDfFlushRequired;
+  s.snp.Process(SnpPlatformEvent::kShutdown);
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpShutdownEx(FirmwareState& s, MutableByteSpan buf) {
+  if (s.snp.state() == SnpPlatformState::kUninit) return FwStatus::kSuccess;
+  if (AnyAsidNotClean(s)) return FwStatus::kDfFlushRequired;
+  const auto in = ReadBuf<SnpShutdownExBuf>(buf);
+  constexpr std::uint32_t kIommu = 1u << 0, kX86 = 1u << 1;
+  if (in.length != sizeof(SnpShutdownExBuf) || (in.flags & ~(kIommu | kX86)) != 0 ||
+      ((in.flags & kX86) && !(in.flags & kIommu))) {
+    return FwStatus::kInvalidParam;
+  }
+  s.snp.Process(SnpPlatformEvent::kShutdown);
+  if (in.flags & kIommu) s.rmp_initialized = false;  // the RMP is torn down with the IOMMU
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpPlatformStatus(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpAddrBuf>(buf);
+  if ((in.paddr & kAddrReservedMask) + sizeof(SnpPlatformStatusPage) > rmp::kPageSize) {
+    return FwStatus::kInvalidParam;
+  }
+  if (s.snp.state() == SnpPlatformState::kInit) {
+    const auto page = PageStateAt(s, in.paddr);
+    if (page != rmp::PageState::kFirmware && page != rmp::PageState::kDefault) {
+      return FwStatus::kInvalidPageState;
+    }
+  }
+  if (!s.memory.rmp().Covers(in.paddr)) return FwStatus::kInvalidAddress;
+  const PlatformState& p = s.platform.state;
+  SnpPlatformStatusPage out{};
+  out.api_major = p.current_fw.major;
+  out.api_minor = p.current_fw.minor;
+  out.state = static_cast<std::uint8_t>(s.snp.state());
+  out.is_rmp_initialized = s.rmp_initialized ? 1 : 0;
+  out.build_id = p.current_fw.build;
+  out.feature_flags = (p.mask_chip_id ? 1u : 0u) | (p.mask_chip_key ? 2u : 0u) | (1u << 3);
+  out.guest_count = s.guest_count;
+  out.current_tcb = p.current_tcb.raw();
+  out.reported_tcb = p.reported_tcb.raw();
+  (void)s.memory.FirmwareWrite(in.paddr, {reinterpret_cast<const std::uint8_t*>(&out), sizeof out});
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpDfFlush(FirmwareState& s, MutableByteSpan) {
+  if (!s.wbinvd_done) return FwStatus::kWbinvdRequired;
+  for (auto& use : s.asid_use) {
+    if (use == AsidUse::kDirty) use = AsidUse::kClean;
+  }
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpConfig(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpConfigBuf>(buf);
+  if ((in.flags & ~3u) != 0 || !AllZero(in.reserved)) return FwStatus::kInvalidParam;
+  PlatformState& p = s.platform.state;
+  TcbVersion reported = p.committed_tcb;
+  if (in.reported_tcb != 0) {
+    auto tcb = TcbVersion::FromRaw(p.chip.product, in.reported_tcb);
+    // Above the committed TCB in any component: refused (AMD compares the packed value; the
+    // componentwise rule is what sevemu's key ladder can honour, docs/versioned-keys.md).
+    if (!tcb.ok() || !tcb->AtOrBelow(p.committed_tcb)) return FwStatus::kInvalidParam;
+    reported = *tcb;
+  }
+  auto sticks = s.sticks.DeriveDown(reported);
+  if (!sticks.ok()) return FwStatus::kInvalidParam;
+  auto vcek = DeriveVcek(*sticks);
+  if (!vcek.ok()) return FwStatus::kHwErrorPlatform;
+  // ---- nothing above changed state ----
+  p.reported_tcb = reported;
+  p.mask_chip_id = in.flags & 1;
+  p.mask_chip_key = in.flags & 2;
+  s.vcek = std::move(vcek).value();
+  s.persistent_changed = true;
+  return FwStatus::kSuccess;
+}
+
+FwStatus SnpCommit(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpCommitBuf>(buf);
+  if (in.length != sizeof(SnpCommitBuf)) return FwStatus::kInvalidParam;
+  PlatformState& p = s.platform.state;
+  auto vcek = DeriveVcek(s.sticks);  // the new reported TCB is the current one
+  if (!vcek.ok()) return FwStatus::kHwErrorPlatform;
+  p.committed_tcb = p.current_tcb;
+  p.committed_fw = p.current_fw;
+  p.reported_tcb = p.current_tcb;
+  s.vcek = std::move(vcek).value();
+  s.persistent_changed = true;
+  return FwStatus::kSuccess;
+}
+
+}  // namespace sevemu::emulator

@@ -1,0 +1,210 @@
+#include "sevemu/emulator/firmware.h"
+
+#include <cstring>
+
+#include "firmware_state.h"
+#include "sevemu/crypto/hash.h"
+#include "sevemu/emulator/provision.h"
+
+namespace sevemu::emulator {
+namespace {
+
+using Handler = FwStatus (*)(FirmwareState&, MutableByteSpan);
+
+struct CommandSpec {
+  SnpCmd id;
+  Handler handler;
+  std::size_t buffer_size;  // bytes of the command buffer; 0 = no buffer
+};
+
+// The SNP commands this firmware implements, with their command-buffer sizes (AMD-ASPFW
+// sev_dispatch.c master_handler_table; Linux psp-sev.h). Anything else is INVALID_COMMAND.
+// clang-format off
+constexpr CommandSpec kSnpCommands[] = {
+  //  id                          handler              buffer bytes
+  { SnpCmd::kInit,                &SnpInit,            0                                },
+  { SnpCmd::kShutdown,            &SnpShutdown,        0                                },
+  { SnpCmd::kPlatformStatus,      &SnpPlatformStatus,  sizeof(SnpAddrBuf)               },
+  { SnpCmd::kDfFlush,             &SnpDfFlush,         0                                },
+  { SnpCmd::kInitEx,              &SnpInitEx,          sizeof(SnpInitExBuf)             },
+  { SnpCmd::kShutdownEx,          &SnpShutdownEx,      sizeof(SnpShutdownExBuf)         },
+  { SnpCmd::kDecommission,        &SnpDecommission,    sizeof(SnpAddrBuf)               },
+  { SnpCmd::kActivate,            &SnpActivate,        sizeof(SnpActivateBuf)           },
+  { SnpCmd::kGuestStatus,         &SnpGuestStatus,     sizeof(SnpGuestStatusBuf)        },
+  { SnpCmd::kGctxCreate,          &SnpGctxCreate,      sizeof(SnpAddrBuf)               },
+  { SnpCmd::kLaunchStart,         &SnpLaunchStart,     sizeof(SnpLaunchStartBuf)        },
+  { SnpCmd::kLaunchUpdate,        &SnpLaunchUpdate,    sizeof(SnpLaunchUpdateBuf)       },
+  { SnpCmd::kLaunchFinish,        &SnpLaunchFinish,    sizeof(SnpLaunchFinishBuf)       },
+  { SnpCmd::kPageReclaim,         &SnpPageReclaim,     sizeof(SnpAddrBuf)               },
+  { SnpCmd::kConfig,              &SnpConfig,          sizeof(SnpConfigBuf)             },
+  { SnpCmd::kCommit,              &SnpCommit,          sizeof(SnpCommitBuf)             },
+};
+// clang-format on
+
+const CommandSpec* FindCommand(SnpCmd id) {
+  for (const auto& c : kSnpCommands) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const char* SnpCmdName(SnpCmd c) {
+  switch (c) {
+    case SnpCmd::kInit:
+      return "SNP_INIT";
+    case SnpCmd::kShutdown:
+      return "SNP_SHUTDOWN";
+    case SnpCmd::kPlatformStatus:
+      return "SNP_PLATFORM_STATUS";
+    case SnpCmd::kDfFlush:
+      return "SNP_DF_FLUSH";
+    case SnpCmd::kInitEx:
+      return "SNP_INIT_EX";
+    case SnpCmd::kShutdownEx:
+      return "SNP_SHUTDOWN_EX";
+    case SnpCmd::kDecommission:
+      return "SNP_DECOMMISSION";
+    case SnpCmd::kActivate:
+      return "SNP_ACTIVATE";
+    case SnpCmd::kGuestStatus:
+      return "SNP_GUEST_STATUS";
+    case SnpCmd::kGctxCreate:
+      return "SNP_GCTX_CREATE";
+    case SnpCmd::kGuestRequest:
+      return "SNP_GUEST_REQUEST";
+    case SnpCmd::kActivateEx:
+      return "SNP_ACTIVATE_EX";
+    case SnpCmd::kLaunchStart:
+      return "SNP_LAUNCH_START";
+    case SnpCmd::kLaunchUpdate:
+      return "SNP_LAUNCH_UPDATE";
+    case SnpCmd::kLaunchFinish:
+      return "SNP_LAUNCH_FINISH";
+    case SnpCmd::kDbgDecrypt:
+      return "SNP_DBG_DECRYPT";
+    case SnpCmd::kDbgEncrypt:
+      return "SNP_DBG_ENCRYPT";
+    case SnpCmd::kPageSwapOut:
+      return "SNP_PAGE_SWAP_OUT";
+    case SnpCmd::kPageSwapIn:
+      return "SNP_PAGE_SWAP_IN";
+    case SnpCmd::kPageMove:
+      return "SNP_PAGE_MOVE";
+    case SnpCmd::kPageMdInit:
+      return "SNP_PAGE_MD_INIT";
+    case SnpCmd::kPageSetState:
+      return "SNP_PAGE_SET_STATE";
+    case SnpCmd::kPageReclaim:
+      return "SNP_PAGE_RECLAIM";
+    case SnpCmd::kPageUnsmash:
+      return "SNP_PAGE_UNSMASH";
+    case SnpCmd::kConfig:
+      return "SNP_CONFIG";
+    case SnpCmd::kDownloadFirmwareEx:
+      return "SNP_DOWNLOAD_FIRMWARE_EX";
+    case SnpCmd::kCommit:
+      return "SNP_COMMIT";
+    case SnpCmd::kVlekLoad:
+      return "SNP_VLEK_LOAD";
+    case SnpCmd::kFeatureInfo:
+      return "SNP_FEATURE_INFO";
+  }
+  return "UNKNOWN";
+}
+
+Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const FirmwareConfig& config) {
+  if (config.memory_size == 0 || config.memory_size % rmp::kPageSize2M != 0) {
+    return Error(ErrorCode::kInvalidArgument, "memory size must be a non-zero multiple of 2 MiB");
+  }
+  SEVEMU_ASSIGN_OR_RETURN(HashSticks sticks, BootRomSticks(platform));
+  SEVEMU_ASSIGN_OR_RETURN(HashSticks reported, sticks.DeriveDown(platform.state.reported_tcb));
+  SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey vcek, DeriveVcek(reported));
+  const std::uint32_t max_asid = Info(platform.state.chip.product).max_asid;
+  FirmwareConfig cfg = config;
+  if (cfg.min_sev_asid == 0) cfg.min_sev_asid = max_asid / 2;
+  if (cfg.min_sev_asid < 2 || cfg.min_sev_asid > max_asid + 1) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "min_sev_asid outside 2.." + std::to_string(max_asid + 1));
+  }
+  auto s = std::make_unique<FirmwareState>(std::move(platform), cfg, std::move(sticks));
+  s->vcek = std::move(vcek);
+  s->max_asid = max_asid;
+  s->asid_use.assign(max_asid + 1, AsidUse::kDirty);
+  return std::unique_ptr<Firmware>(new Firmware(std::move(s)));
+}
+
+Firmware::Firmware(std::unique_ptr<FirmwareState> s) : s_(std::move(s)) {}
+Firmware::~Firmware() = default;
+
+FwStatus Firmware::Execute(SnpCmd cmd, MutableByteSpan buffer) {
+  const CommandSpec* spec = FindCommand(cmd);
+  if (spec == nullptr) return FwStatus::kInvalidCommand;
+  if (buffer.size() != spec->buffer_size) return FwStatus::kInvalidLength;
+  return spec->handler(*s_, buffer);
+}
+
+void Firmware::Wbinvd() {
+  s_->wbinvd_done = true;
+}
+rmp::MemoryController& Firmware::memory() {
+  return s_->memory;
+}
+const PlatformState& Firmware::platform_state() const {
+  return s_->platform.state;
+}
+statemachine::SnpPlatformState Firmware::snp_state() const {
+  return s_->snp.state();
+}
+bool Firmware::persistent_state_changed() const {
+  return s_->persistent_changed;
+}
+
+Bytes Firmware::StateDigest() const {
+  Bytes blob;
+  auto put = [&blob](const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    blob.insert(blob.end(), b, b + n);
+  };
+  auto put64 = [&put](std::uint64_t v) { put(&v, sizeof v); };
+  const std::string platform = PlatformJson(s_->platform.state);
+  put(platform.data(), platform.size());
+  put64(static_cast<std::uint64_t>(s_->snp.state()));
+  put64(s_->wbinvd_done);
+  put64(s_->rmp_initialized);
+  put64(s_->guest_count);
+  for (AsidUse u : s_->asid_use) put64(static_cast<std::uint64_t>(u));
+  for (const auto& [gctx, g] : s_->guests) {
+    put64(gctx);
+    put64(static_cast<std::uint64_t>(g->machine.state()));
+    put64(g->policy);
+    put64(g->asid);
+    put64(static_cast<std::uint64_t>(g->activation));
+    put(g->launch_digest.data(), g->launch_digest.size());
+    put(g->host_data.data(), g->host_data.size());
+    put(g->id_key_digest.data(), g->id_key_digest.size());
+  }
+  // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the
+  // bytes of memory the RMP names, are covered through the controller's own views.
+  const auto& rmp = s_->memory.rmp();
+  for (std::uint64_t spa = 0; spa < s_->memory.size(); spa += rmp::kPageSize2M) {
+    bool touched = false;
+    for (std::uint64_t i = 0; i < rmp::kPagesPer2M && !touched; ++i) {
+      touched = !(rmp.Get(spa + i * rmp::kPageSize) == rmp::RmpEntry{});
+    }
+    if (!touched) continue;
+    put64(spa);
+    for (std::uint64_t i = 0; i < rmp::kPagesPer2M; ++i) {
+      const auto raw = rmp.Get(spa + i * rmp::kPageSize).Encode();
+      put(raw.data(), raw.size());
+      rmp::Page page{};
+      (void)s_->memory.FirmwareRead(spa + i * rmp::kPageSize, page);
+      put(page.data(), page.size());
+    }
+  }
+  auto digest = crypto::Sha384(blob);
+  return digest.ok() ? *digest : Bytes{};
+}
+
+}  // namespace sevemu::emulator

@@ -1,0 +1,114 @@
+// Private to emulator/: everything the SNP firmware model holds. Command handlers are free
+// functions over this state (cmd_snp_*.cpp); firmware.cpp dispatches to them from a table.
+//
+// Invariants:
+//  * guests holds exactly the guests whose context page is in the CONTEXT RMP state.
+//  * asid_use[a] describes ASID a (1 <= a <= max_asid); an ASID is held by at most one guest,
+//    and a guest with activation != kInactive holds guest.asid.
+//  * vcek is the key of platform.state.reported_tcb, derived from sticks (current TCB).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "sevemu/crypto/keys.h"
+#include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/versioned_keys.h"
+
+namespace sevemu::emulator {
+
+// One ASID's cache state (AMD-ASPFW's dirty/clean/allocated/in_use bitmaps, for one CCX).
+enum class AsidUse { kDirty, kClean, kPending, kInUse };
+
+enum class Activation { kInactive, kPending, kActive };
+
+struct SnpGuest {
+  statemachine::SnpGuestMachine machine;
+  std::uint64_t gctx_paddr = 0;
+  std::uint64_t policy = 0;
+  std::uint32_t asid = 0;
+  Activation activation = Activation::kInactive;
+  bool ran = false;  // was ever ACTIVE: its ASID is dirty after deactivation
+  SecretBytes vek;   // memory encryption key (32 bytes)
+  std::array<SecretBytes, 4> vmpck;
+  SecretBytes vmrk;
+  std::array<std::uint8_t, 32> report_id{};
+  std::array<std::uint8_t, 32> report_id_ma{};
+  std::uint64_t ma_gctx_paddr = ~0ull;
+  std::array<std::uint8_t, 48> launch_digest{};
+  std::array<std::uint8_t, 48> imi_digest{};
+  bool imi_en = false;
+  std::uint32_t desired_tsc_khz = 0;
+  std::array<std::uint8_t, 16> gosvw{};
+  TcbVersion launch_tcb;
+  FirmwareVersion created_fw;
+  // Recorded by SNP_LAUNCH_FINISH.
+  bool id_block_en = false;
+  bool author_key_en = false;
+  bool vcek_disabled = false;
+  std::array<std::uint8_t, 0x60> id_block{};
+  std::array<std::uint8_t, 48> id_key_digest{};
+  std::array<std::uint8_t, 48> author_key_digest{};
+  std::array<std::uint8_t, 32> host_data{};
+};
+
+struct FirmwareState {
+  FirmwareState(Platform p, const FirmwareConfig& c, HashSticks s)
+      : platform(std::move(p)), config(c), sticks(std::move(s)), memory(c.memory_size) {}
+
+  Platform platform;
+  FirmwareConfig config;
+  HashSticks sticks;  // from the boot ROM, at platform.state.current_tcb
+  std::optional<crypto::PrivateKey> vcek;
+  statemachine::SnpPlatformMachine snp;
+  rmp::MemoryController memory;
+  std::vector<AsidUse> asid_use;  // index = ASID; [0] unused
+  std::uint32_t max_asid = 0;
+  bool wbinvd_done = false;
+  bool rmp_initialized = false;
+  std::map<std::uint64_t, std::unique_ptr<SnpGuest>> guests;  // by context page SPA
+  std::uint32_t guest_count = 0;                              // SNP_PLATFORM_STATUS.guest_count
+  bool persistent_changed = false;
+};
+
+// Handlers: one per command, buffer already size-checked by the dispatcher.
+FwStatus SnpInit(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpInitEx(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpShutdown(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpShutdownEx(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPlatformStatus(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpDfFlush(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpConfig(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpCommit(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpDecommission(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpActivate(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpGuestStatus(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpLaunchUpdate(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpLaunchFinish(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf);
+
+// Shared checks (cmd_common.cpp).
+constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK
+
+// The RMP state of the page at `spa`; DEFAULT past the end of memory.
+rmp::PageState PageStateAt(const FirmwareState& s, std::uint64_t spa);
+// The guest whose context page is `gctx`, or nullptr if that page is not CONTEXT.
+SnpGuest* GuestAt(FirmwareState& s, std::uint64_t gctx);
+
+template <typename Buf>
+Buf ReadBuf(ByteSpan bytes) {
+  Buf b;
+  std::memcpy(&b, bytes.data(), sizeof(Buf));
+  return b;
+}
+
+bool AllZero(ByteSpan bytes);
+
+}  // namespace sevemu::emulator

@@ -1,0 +1,71 @@
+// The AMD-SP's SEV-SNP firmware, simulated: it owns the platform's keys, the simulated memory
+// and RMP, the guests, and executes firmware commands with their ABI command buffers.
+//
+// Contract of Execute: the command buffer's bytes in, an ABI status out. Addresses inside the
+// buffer are system physical addresses of the simulated memory, checked as the firmware checks
+// them. A command that fails leaves every state unchanged (platform, guests, RMP, memory).
+// Checks run in the order of AMD's published firmware (docs/snp-commands.md).
+//
+// Thread safety: not thread-safe; callers serialise commands (one PSP mailbox).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "sevemu/common/bytes.h"
+#include "sevemu/common/result.h"
+#include "sevemu/emulator/fw_status.h"
+#include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/snp_abi.h"
+#include "sevemu/rmp/memory_controller.h"
+#include "sevemu/statemachine/snp_guest.h"
+#include "sevemu/statemachine/snp_platform.h"
+
+namespace sevemu::emulator {
+
+struct FirmwareConfig {
+  std::uint64_t memory_size = 1ull << 40;  // 1 TiB of (sparse) simulated DRAM
+  bool smt_enabled = true;                 // host SMT, checked against the SMT policy bit
+  // ASIDs 1..min_sev_asid-1 are for SEV-ES and SNP guests (the BIOS's split; AMD-ASPFW
+  // sev_es_validate_asid); 0 means "the product's maximum / 2".
+  std::uint32_t min_sev_asid = 0;
+};
+
+struct FirmwareState;  // emulator/firmware_state.h (private)
+
+class Firmware {
+ public:
+  // Boots over a loaded platform: the boot ROM hands over the hash sticks of the current TCB,
+  // from which the VCEK of the reported TCB is derived. The platform starts UNINIT.
+  static Result<std::unique_ptr<Firmware>> Boot(Platform platform, const FirmwareConfig& config);
+  ~Firmware();
+
+  // Executes one command. `buffer` must be exactly the command's buffer size (none for
+  // SNP_INIT, SNP_SHUTDOWN, SNP_DF_FLUSH); otherwise INVALID_LENGTH and nothing runs.
+  // Unknown or unimplemented ids give INVALID_COMMAND.
+  FwStatus Execute(SnpCmd cmd, MutableByteSpan buffer);
+  template <typename Buf>
+  FwStatus Execute(SnpCmd cmd, Buf& buf) {
+    return Execute(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
+  }
+
+  // What the hypervisor does outside the firmware: WBINVD on every core (needed before
+  // SNP_DF_FLUSH can clean ASIDs).
+  void Wbinvd();
+
+  rmp::MemoryController& memory();
+  const PlatformState& platform_state() const;
+  statemachine::SnpPlatformState snp_state() const;
+  // True once a command changed what platform.json holds (SNP_CONFIG, SNP_COMMIT, ...).
+  bool persistent_state_changed() const;
+
+  // For tests and teaching: a digest of every piece of firmware state, to show that a failed
+  // command changed nothing.
+  Bytes StateDigest() const;
+
+ private:
+  explicit Firmware(std::unique_ptr<FirmwareState> s);
+  std::unique_ptr<FirmwareState> s_;
+};
+
+}  // namespace sevemu::emulator

@@ -1,0 +1,198 @@
+// SEV-SNP firmware command ids and command-buffer layouts (SEV-SNP Firmware ABI; Linux
+// include/linux/psp-sev.h `sev_data_snp_*`, reference/SEV-ABI-FACTS.md 8.1-8.2). All buffers
+// are packed little-endian; sizes and offsets are pinned below. Values are ABI: never change.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace sevemu::emulator {
+
+static_assert(std::endian::native == std::endian::little,
+              "command buffers are read by memcpy; the ABI is little-endian");
+
+enum class SnpCmd : std::uint32_t {
+  kInit = 0x081,
+  kShutdown = 0x082,
+  kPlatformStatus = 0x083,
+  kDfFlush = 0x084,
+  kInitEx = 0x085,
+  kShutdownEx = 0x086,
+  kDecommission = 0x090,
+  kActivate = 0x091,
+  kGuestStatus = 0x092,
+  kGctxCreate = 0x093,
+  kGuestRequest = 0x094,
+  kActivateEx = 0x095,
+  kLaunchStart = 0x0A0,
+  kLaunchUpdate = 0x0A1,
+  kLaunchFinish = 0x0A2,
+  kDbgDecrypt = 0x0B0,
+  kDbgEncrypt = 0x0B1,
+  kPageSwapOut = 0x0C0,
+  kPageSwapIn = 0x0C1,
+  kPageMove = 0x0C2,
+  kPageMdInit = 0x0C3,
+  kPageSetState = 0x0C6,
+  kPageReclaim = 0x0C7,
+  kPageUnsmash = 0x0C8,
+  kConfig = 0x0C9,
+  kDownloadFirmwareEx = 0x0CA,
+  kCommit = 0x0CB,
+  kVlekLoad = 0x0CD,
+  kFeatureInfo = 0x0CE,
+};
+const char* SnpCmdName(SnpCmd c);
+
+#pragma pack(push, 1)
+
+struct SnpInitExBuf {   // SNP_INIT_EX
+  std::uint32_t flags;  // bit0 init_rmp, bit1 list_paddr_en, bit2 rapl_dis, bit3
+                        // ciphertext_hiding_en, bit4 tio_en
+  std::uint32_t reserved0;
+  std::uint64_t list_paddr;
+  std::uint16_t max_snp_asid;
+  std::uint8_t reserved1[0x2E];
+};
+static_assert(sizeof(SnpInitExBuf) == 0x40);
+static_assert(offsetof(SnpInitExBuf, max_snp_asid) == 0x10);
+
+struct SnpShutdownExBuf {  // SNP_SHUTDOWN_EX
+  std::uint32_t length;
+  std::uint32_t flags;  // bit0 iommu_snp_shutdown, bit1 x86_snp_shutdown
+};
+static_assert(sizeof(SnpShutdownExBuf) == 8);
+
+struct SnpAddrBuf {  // SNP_PLATFORM_STATUS, GCTX_CREATE, DECOMMISSION, PAGE_RECLAIM, PAGE_UNSMASH
+  std::uint64_t paddr;
+};
+static_assert(sizeof(SnpAddrBuf) == 8);
+
+struct SnpPlatformStatusPage {  // the 32-byte page SNP_PLATFORM_STATUS writes
+  std::uint8_t api_major;
+  std::uint8_t api_minor;
+  std::uint8_t state;
+  std::uint8_t is_rmp_initialized;  // bit0; bit1 alias_check_complete
+  std::uint32_t build_id;
+  std::uint32_t feature_flags;  // bit0 mask_chip_id, bit1 mask_chip_key, bit2 vlek_en
+  std::uint32_t guest_count;
+  std::uint64_t current_tcb;
+  std::uint64_t reported_tcb;
+};
+static_assert(sizeof(SnpPlatformStatusPage) == 32);
+static_assert(offsetof(SnpPlatformStatusPage, current_tcb) == 16);
+
+struct SnpConfigBuf {  // SNP_CONFIG (= the user's sev_user_data_snp_config)
+  std::uint64_t reported_tcb;
+  std::uint32_t flags;  // bit0 mask_chip_id, bit1 mask_chip_key
+  std::uint8_t reserved[52];
+};
+static_assert(sizeof(SnpConfigBuf) == 64);
+
+struct SnpCommitBuf {    // SNP_COMMIT
+  std::uint32_t length;  // must be 4
+};
+static_assert(sizeof(SnpCommitBuf) == 4);
+
+struct SnpActivateBuf {  // SNP_ACTIVATE
+  std::uint64_t gctx_paddr;
+  std::uint32_t asid;
+};
+static_assert(sizeof(SnpActivateBuf) == 12);
+
+struct SnpActivateExBuf {  // SNP_ACTIVATE_EX
+  std::uint32_t ex_len;    // 0x20
+  std::uint32_t reserved;
+  std::uint64_t gctx_paddr;
+  std::uint32_t asid;
+  std::uint32_t numids;
+  std::uint64_t ids_paddr;
+};
+static_assert(sizeof(SnpActivateExBuf) == 0x20);
+
+struct SnpGuestStatusBuf {  // SNP_GUEST_STATUS
+  std::uint64_t gctx_paddr;
+  std::uint64_t status_paddr;
+};
+static_assert(sizeof(SnpGuestStatusBuf) == 16);
+
+struct SnpGuestStatusPage {  // the page SNP_GUEST_STATUS writes
+  std::uint64_t policy;
+  std::uint32_t asid;
+  std::uint8_t state;
+  std::uint8_t reserved0[3];
+  std::uint32_t flags;  // bit0 vcek_dis
+  std::uint32_t reserved1;
+  std::uint64_t reserved2;
+};
+static_assert(sizeof(SnpGuestStatusPage) == 32);
+
+struct SnpLaunchStartBuf {  // SNP_LAUNCH_START
+  std::uint64_t gctx_paddr;
+  std::uint64_t policy;
+  std::uint64_t ma_gctx_paddr;
+  std::uint32_t flags;  // bit0 ma_en, bit1 imi_en
+  std::uint32_t desired_tsc_khz;
+  std::uint8_t gosvw[16];
+};
+static_assert(sizeof(SnpLaunchStartBuf) == 0x30);
+
+struct SnpLaunchUpdateBuf {  // SNP_LAUNCH_UPDATE
+  std::uint64_t gctx_paddr;
+  std::uint32_t page_info;  // bit0 page_size (2 MiB), bits 3:1 page_type, bit4 imi_page
+  std::uint32_t reserved0;
+  std::uint64_t address;     // SPA of the page (PRE_GUEST)
+  std::uint32_t vmpl_perms;  // bits 15:8 VMPL1, 23:16 VMPL2, 31:24 VMPL3
+  std::uint32_t reserved1;
+};
+static_assert(sizeof(SnpLaunchUpdateBuf) == 0x20);
+
+struct SnpLaunchFinishBuf {  // SNP_LAUNCH_FINISH
+  std::uint64_t gctx_paddr;
+  std::uint64_t id_block_paddr;
+  std::uint64_t id_auth_paddr;
+  std::uint64_t flags;  // bit0 id_block_en, bit1 auth_key_en, bit2 vcek_disabled
+  std::uint8_t host_data[32];
+};
+static_assert(sizeof(SnpLaunchFinishBuf) == 0x40);
+
+struct SnpDbgBuf {  // SNP_DBG_DECRYPT / SNP_DBG_ENCRYPT
+  std::uint64_t gctx_paddr;
+  std::uint64_t src_addr;
+  std::uint64_t dst_addr;
+};
+static_assert(sizeof(SnpDbgBuf) == 0x18);
+
+struct SnpPageSetStateBuf {  // SNP_PAGE_SET_STATE
+  std::uint32_t length;
+  std::uint32_t reserved;
+  std::uint64_t list_paddr;
+};
+static_assert(sizeof(SnpPageSetStateBuf) == 0x10);
+
+struct SnpDownloadFirmwareExBuf {  // SNP_DOWNLOAD_FIRMWARE_EX
+  std::uint32_t length;
+  std::uint32_t reserved;
+  std::uint64_t fw_paddr;  // 32-byte aligned
+  std::uint32_t fw_len;
+  std::uint32_t flags;  // bit0 commit
+};
+static_assert(sizeof(SnpDownloadFirmwareExBuf) == 0x18);
+
+#pragma pack(pop)
+
+// SNP guest states (SNP_GUEST_STATUS.state; SEV-ABI-FACTS.md 8.3).
+enum class SnpGuestState : std::uint8_t { kInit = 0, kLaunch = 1, kRunning = 2 };
+
+// SNP_LAUNCH_UPDATE page types (SEV-ABI-FACTS.md 7.1).
+enum class PageType : std::uint8_t {
+  kNormal = 1,
+  kVmsa = 2,
+  kZero = 3,
+  kUnmeasured = 4,
+  kSecrets = 5,
+  kCpuid = 6,
+};
+
+}  // namespace sevemu::emulator

@@ -1,0 +1,43 @@
+// The SNP guest state machine (SEV-SNP ABI, "Guest State Machine"; states as SNP_GUEST_STATUS
+// reports them): INIT after SNP_GCTX_CREATE, LAUNCH after SNP_LAUNCH_START, RUNNING after
+// SNP_LAUNCH_FINISH. Boost.MSM in statemachine/snp_guest.cpp; same Accepts/Process contract as
+// SnpPlatformMachine. Commands without a guest-state rule (DECOMMISSION, DBG_*) are not events.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "sevemu/statemachine/snp_platform.h"
+
+namespace sevemu::statemachine {
+
+enum class SnpGuestStateId { kInit = 0, kLaunch = 1, kRunning = 2 };
+const char* SnpGuestStateName(SnpGuestStateId s);
+
+enum class SnpGuestEvent {
+  kLaunchStart,   // INIT -> LAUNCH
+  kLaunchUpdate,  // LAUNCH
+  kLaunchFinish,  // LAUNCH -> RUNNING
+  kActivate,      // LAUNCH or RUNNING
+  kGuestRequest,  // RUNNING
+};
+const char* SnpGuestEventName(SnpGuestEvent e);
+
+class SnpGuestMachine {
+ public:
+  SnpGuestMachine();
+  ~SnpGuestMachine();
+  SnpGuestMachine(const SnpGuestMachine&) = delete;
+  SnpGuestMachine& operator=(const SnpGuestMachine&) = delete;
+
+  SnpGuestStateId state() const;
+  bool Accepts(SnpGuestEvent e) const;
+  bool Process(SnpGuestEvent e);
+  static std::vector<TransitionRow> Table();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sevemu::statemachine

@@ -1,0 +1,147 @@
+// The only translation unit that includes Boost.MSM for the SNP guest machine.
+#include "sevemu/statemachine/snp_guest.h"
+
+#include <algorithm>
+#include <boost/mpl/vector.hpp>
+#include <boost/msm/back/state_machine.hpp>
+#include <boost/msm/front/functor_row.hpp>
+#include <boost/msm/front/state_machine_def.hpp>
+#include <string>
+
+#include "table_reader.h"
+
+namespace sevemu::statemachine {
+namespace {
+
+namespace msmf = boost::msm::front;
+
+namespace ev {
+struct LaunchStart {
+  static constexpr const char* kName = "SNP_LAUNCH_START";
+};
+struct LaunchUpdate {
+  static constexpr const char* kName = "SNP_LAUNCH_UPDATE";
+};
+struct LaunchFinish {
+  static constexpr const char* kName = "SNP_LAUNCH_FINISH";
+};
+struct Activate {
+  static constexpr const char* kName = "SNP_ACTIVATE";
+};
+struct GuestRequest {
+  static constexpr const char* kName = "SNP_GUEST_REQUEST";
+};
+}  // namespace ev
+
+struct GInit : msmf::state<> {
+  static constexpr const char* kName = "GSTATE_INIT";
+};
+struct GLaunch : msmf::state<> {
+  static constexpr const char* kName = "GSTATE_LAUNCH";
+};
+struct GRunning : msmf::state<> {
+  static constexpr const char* kName = "GSTATE_RUNNING";
+};
+
+struct SnpGuestDef : msmf::state_machine_def<SnpGuestDef> {
+  using initial_state = GInit;
+
+  // clang-format off
+  struct transition_table : boost::mpl::vector<
+    //         from       event              to         action       guard
+    msmf::Row< GInit,     ev::LaunchStart,   GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::LaunchUpdate,  GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::Activate,      GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::LaunchFinish,  GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::Activate,      GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::GuestRequest,  GRunning,  msmf::none,  msmf::none >
+  > {};
+  // clang-format on
+
+  template <class Fsm, class Event>
+  void no_transition(const Event&, Fsm&, int) {
+    rejected = true;
+  }
+  bool rejected = false;
+};
+
+using Machine = boost::msm::back::state_machine<SnpGuestDef>;
+
+}  // namespace
+
+struct SnpGuestMachine::Impl {
+  Machine fsm;
+};
+
+SnpGuestMachine::SnpGuestMachine() : impl_(std::make_unique<Impl>()) {
+  impl_->fsm.start();
+}
+SnpGuestMachine::~SnpGuestMachine() = default;
+
+SnpGuestStateId SnpGuestMachine::state() const {
+  return static_cast<SnpGuestStateId>(impl_->fsm.current_state()[0]);
+}
+
+bool SnpGuestMachine::Accepts(SnpGuestEvent e) const {
+  static const std::vector<TransitionRow> rows = Table();
+  const std::string from = SnpGuestStateName(state());
+  const std::string event = SnpGuestEventName(e);
+  return std::any_of(rows.begin(), rows.end(),
+                     [&](const TransitionRow& r) { return r.from == from && r.event == event; });
+}
+
+bool SnpGuestMachine::Process(SnpGuestEvent e) {
+  impl_->fsm.rejected = false;
+  switch (e) {
+    case SnpGuestEvent::kLaunchStart:
+      impl_->fsm.process_event(ev::LaunchStart{});
+      break;
+    case SnpGuestEvent::kLaunchUpdate:
+      impl_->fsm.process_event(ev::LaunchUpdate{});
+      break;
+    case SnpGuestEvent::kLaunchFinish:
+      impl_->fsm.process_event(ev::LaunchFinish{});
+      break;
+    case SnpGuestEvent::kActivate:
+      impl_->fsm.process_event(ev::Activate{});
+      break;
+    case SnpGuestEvent::kGuestRequest:
+      impl_->fsm.process_event(ev::GuestRequest{});
+      break;
+  }
+  return !impl_->fsm.rejected;
+}
+
+std::vector<TransitionRow> SnpGuestMachine::Table() {
+  return ReadTable<SnpGuestDef::transition_table>();
+}
+
+const char* SnpGuestStateName(SnpGuestStateId s) {
+  switch (s) {
+    case SnpGuestStateId::kInit:
+      return GInit::kName;
+    case SnpGuestStateId::kLaunch:
+      return GLaunch::kName;
+    case SnpGuestStateId::kRunning:
+      return GRunning::kName;
+  }
+  return "?";
+}
+
+const char* SnpGuestEventName(SnpGuestEvent e) {
+  switch (e) {
+    case SnpGuestEvent::kLaunchStart:
+      return ev::LaunchStart::kName;
+    case SnpGuestEvent::kLaunchUpdate:
+      return ev::LaunchUpdate::kName;
+    case SnpGuestEvent::kLaunchFinish:
+      return ev::LaunchFinish::kName;
+    case SnpGuestEvent::kActivate:
+      return ev::Activate::kName;
+    case SnpGuestEvent::kGuestRequest:
+      return ev::GuestRequest::kName;
+  }
+  return "?";
+}
+
+}  // namespace sevemu::statemachine

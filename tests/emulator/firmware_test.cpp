@@ -1,0 +1,477 @@
+// The SNP firmware model through its command interface: every command in every state, the
+// platform life cycle, a complete launch, and refusals that must change nothing.
+#include "sevemu/emulator/firmware.h"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "firmware_fixture.h"
+#include "sevemu/crypto/hash.h"
+#include "sevemu/emulator/firmware_keys.h"
+#include "sevemu/emulator/launch_digest.h"
+#include "sevemu/emulator/snp_policy.h"
+
+namespace sevemu::emulator {
+using test::FirmwareFixture;
+
+namespace {
+constexpr std::uint64_t kGctx = 0x100000;
+constexpr std::uint64_t kStatusPage = 0x101000;
+constexpr std::uint32_t kAsid = 1;
+
+SnpPlatformStatusPage PlatformStatus(FirmwareFixture& f, std::uint64_t page = 0x200000) {
+  f.MakeFirmwarePage(page);
+  REQUIRE(f.Run(SnpCmd::kPlatformStatus, SnpAddrBuf{page}) == FwStatus::kSuccess);
+  SnpPlatformStatusPage out{};
+  REQUIRE(
+      f.fw->memory().FirmwareRead(page, {reinterpret_cast<std::uint8_t*>(&out), sizeof out}).ok());
+  return out;
+}
+
+Bytes Pattern(std::uint8_t seed) {
+  Bytes page(4096);
+  for (std::size_t i = 0; i < page.size(); ++i) page[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return page;
+}
+}  // namespace
+
+TEST_CASE("platform life cycle: INIT, status, DF_FLUSH discipline, SHUTDOWN") {
+  FirmwareFixture f;
+  CHECK(f.fw->snp_state() == statemachine::SnpPlatformState::kUninit);
+  auto st = PlatformStatus(f);
+  CHECK(st.state == 0);
+  CHECK(st.api_major == 1);
+  CHECK(st.api_minor == 55);
+  CHECK(st.build_id == 21);
+  CHECK(st.current_tcb == f.fw->platform_state().current_tcb.raw());
+  CHECK(st.reported_tcb == f.fw->platform_state().reported_tcb.raw());
+
+  REQUIRE(f.Run(SnpCmd::kInit) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kInit) == FwStatus::kInvalidPlatformState);
+  st = PlatformStatus(f);
+  CHECK(st.state == 1);
+  CHECK(st.is_rmp_initialized == 1);
+  // Every ASID is dirty after SNP_INIT: SHUTDOWN needs WBINVD + DF_FLUSH first.
+  CHECK(f.Run(SnpCmd::kShutdown) == FwStatus::kDfFlushRequired);
+  CHECK(f.Run(SnpCmd::kDfFlush) == FwStatus::kWbinvdRequired);
+  f.fw->Wbinvd();
+  REQUIRE(f.Run(SnpCmd::kDfFlush) == FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kShutdown) == FwStatus::kSuccess);
+  CHECK(f.fw->snp_state() == statemachine::SnpPlatformState::kUninit);
+  CHECK(f.Run(SnpCmd::kShutdown) == FwStatus::kSuccess);  // already down: nothing to do
+
+  // The RMP survives SNP_SHUTDOWN, so SNP_INIT_EX may resume without rebuilding it.
+  SnpInitExBuf ex{};
+  REQUIRE(f.Run(SnpCmd::kInitEx, ex) == FwStatus::kSuccess);
+  f.fw->Wbinvd();
+  REQUIRE(f.Run(SnpCmd::kDfFlush) == FwStatus::kSuccess);
+  SnpShutdownExBuf down{sizeof(SnpShutdownExBuf), 1};  // with the IOMMU: the RMP goes too
+  REQUIRE(f.Run(SnpCmd::kShutdownEx, down) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kInitEx, ex) == FwStatus::kRmpInitRequired);
+  ex.flags = 1;  // init_rmp
+  CHECK(f.Run(SnpCmd::kInitEx, ex) == FwStatus::kSuccess);
+}
+
+TEST_CASE("malformed platform command buffers are refused and change nothing") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  const Bytes before = f.fw->StateDigest();
+  SnpInitExBuf ex{};
+  ex.reserved1[3] = 1;
+  SnpShutdownExBuf bad_len{7, 0};
+  SnpShutdownExBuf x86_only{8, 2};
+  SnpConfigBuf cfg{};
+  cfg.reserved[0] = 1;
+  SnpConfigBuf cfg_flags{};
+  cfg_flags.flags = 4;
+  struct Row {
+    const char* what;
+    FwStatus got;
+    FwStatus want;
+  };
+  const Row rows[] = {
+      {"unknown command", f.fw->Execute(static_cast<SnpCmd>(0x7F), MutableByteSpan{}),
+       FwStatus::kInvalidCommand},
+      {"wrong buffer size", f.fw->Execute(SnpCmd::kGctxCreate, MutableByteSpan{}),
+       FwStatus::kInvalidLength},
+      {"INIT_EX reserved bytes", f.Run(SnpCmd::kInitEx, ex), FwStatus::kInvalidParam},
+      {"SHUTDOWN_EX length", f.Run(SnpCmd::kShutdownEx, bad_len), FwStatus::kInvalidParam},
+      {"SHUTDOWN_EX x86 without IOMMU", f.Run(SnpCmd::kShutdownEx, x86_only),
+       FwStatus::kInvalidParam},
+      {"CONFIG reserved", f.Run(SnpCmd::kConfig, cfg), FwStatus::kInvalidParam},
+      {"CONFIG flags", f.Run(SnpCmd::kConfig, cfg_flags), FwStatus::kInvalidParam},
+      {"COMMIT length", f.Run(SnpCmd::kCommit, SnpCommitBuf{8}), FwStatus::kInvalidParam},
+      {"PLATFORM_STATUS crossing a page", f.Run(SnpCmd::kPlatformStatus, SnpAddrBuf{0x200FF0}),
+       FwStatus::kInvalidParam},
+      {"PLATFORM_STATUS to a hypervisor page", f.Run(SnpCmd::kPlatformStatus, SnpAddrBuf{0x300000}),
+       FwStatus::kInvalidPageState},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.what);
+    CHECK(r.got == r.want);
+  }
+  CHECK(f.fw->StateDigest() == before);
+}
+
+TEST_CASE("SNP_CONFIG and SNP_COMMIT: reported TCB, masks, rollback floor") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  const TcbVersion committed = f.fw->platform_state().committed_tcb;
+  SnpConfigBuf cfg{};
+  cfg.reported_tcb = TcbVersion::FromParts(Product::kMilan, {0, 3, 0, 9, 115})->raw();  // snp+1
+  const Bytes before = f.fw->StateDigest();
+  CHECK(f.Run(SnpCmd::kConfig, cfg) == FwStatus::kInvalidParam);
+  CHECK(f.fw->StateDigest() == before);
+
+  cfg.reported_tcb = TcbVersion::FromParts(Product::kMilan, {0, 2, 0, 8, 100})->raw();
+  cfg.flags = 3;
+  REQUIRE(f.Run(SnpCmd::kConfig, cfg) == FwStatus::kSuccess);
+  CHECK(f.fw->persistent_state_changed());
+  auto st = PlatformStatus(f);
+  CHECK(st.reported_tcb == cfg.reported_tcb);
+  CHECK(st.feature_flags == 0xB);  // mask_chip_id, mask_chip_key, feature_info
+  CHECK(f.fw->platform_state().committed_tcb == committed);
+
+  cfg = {};  // reported_tcb 0 means the committed TCB
+  REQUIRE(f.Run(SnpCmd::kConfig, cfg) == FwStatus::kSuccess);
+  CHECK(PlatformStatus(f).reported_tcb == committed.raw());
+
+  REQUIRE(f.Run(SnpCmd::kCommit, SnpCommitBuf{4}) == FwStatus::kSuccess);
+  CHECK(f.fw->platform_state().committed_tcb == f.fw->platform_state().current_tcb);
+}
+
+TEST_CASE("every guest command in UNINIT is INVALID_PLATFORM_STATE and changes nothing") {
+  FirmwareFixture f;
+  const Bytes before = f.fw->StateDigest();
+  SnpLaunchUpdateBuf upd{};
+  upd.gctx_paddr = kGctx;
+  upd.address = 0x300000;
+  upd.page_info = 1u << 1;
+  struct Row {
+    SnpCmd cmd;
+    FwStatus got;
+  };
+  const Row rows[] = {
+      {SnpCmd::kGctxCreate, f.Run(SnpCmd::kGctxCreate, SnpAddrBuf{kGctx})},
+      {SnpCmd::kDecommission, f.Run(SnpCmd::kDecommission, SnpAddrBuf{kGctx})},
+      {SnpCmd::kActivate, f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, 1})},
+      {SnpCmd::kGuestStatus, f.Run(SnpCmd::kGuestStatus, SnpGuestStatusBuf{kGctx, kStatusPage})},
+      {SnpCmd::kLaunchStart, f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(kGctx))},
+      {SnpCmd::kLaunchUpdate, f.Run(SnpCmd::kLaunchUpdate, upd)},
+      {SnpCmd::kLaunchFinish, f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kGctx, 0, 0, 0, {}})},
+      {SnpCmd::kPageReclaim, f.Run(SnpCmd::kPageReclaim, SnpAddrBuf{0x300000})},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(SnpCmdName(r.cmd));
+    CHECK(r.got == FwStatus::kInvalidPlatformState);
+  }
+  CHECK(f.fw->StateDigest() == before);
+}
+
+TEST_CASE("every guest-state command in every guest state") {
+  // Rows: the state the guest is brought to, the command, the expected status and new state.
+  enum class At { kInit, kLaunchInactive, kLaunchActive, kRunning };
+  struct Row {
+    At at;
+    SnpCmd cmd;
+    FwStatus want;
+    std::uint8_t state_after;
+  };
+  const Row rows[] = {
+      {At::kInit, SnpCmd::kLaunchStart, FwStatus::kSuccess, 1},
+      {At::kInit, SnpCmd::kLaunchUpdate, FwStatus::kInvalidGuestState, 0},
+      {At::kInit, SnpCmd::kLaunchFinish, FwStatus::kInvalidGuestState, 0},
+      {At::kInit, SnpCmd::kActivate, FwStatus::kInvalidGuestState, 0},
+      {At::kLaunchInactive, SnpCmd::kLaunchStart, FwStatus::kInvalidGuestState, 1},
+      {At::kLaunchInactive, SnpCmd::kLaunchUpdate, FwStatus::kInactive, 1},
+      {At::kLaunchInactive, SnpCmd::kLaunchFinish, FwStatus::kInactive, 1},
+      {At::kLaunchInactive, SnpCmd::kActivate, FwStatus::kSuccess, 1},
+      {At::kLaunchActive, SnpCmd::kLaunchStart, FwStatus::kInvalidGuestState, 1},
+      {At::kLaunchActive, SnpCmd::kLaunchUpdate, FwStatus::kSuccess, 1},
+      {At::kLaunchActive, SnpCmd::kLaunchFinish, FwStatus::kSuccess, 2},
+      {At::kLaunchActive, SnpCmd::kActivate, FwStatus::kActive, 1},
+      {At::kRunning, SnpCmd::kLaunchStart, FwStatus::kInvalidGuestState, 2},
+      {At::kRunning, SnpCmd::kLaunchUpdate, FwStatus::kInvalidGuestState, 2},
+      {At::kRunning, SnpCmd::kLaunchFinish, FwStatus::kInvalidGuestState, 2},
+      {At::kRunning, SnpCmd::kActivate, FwStatus::kActive, 2},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(static_cast<int>(r.at));
+    CAPTURE(SnpCmdName(r.cmd));
+    FirmwareFixture f;
+    f.InitPlatform();
+    REQUIRE(f.GctxCreate(kGctx) == FwStatus::kSuccess);
+    if (r.at != At::kInit) {
+      REQUIRE(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(kGctx)) == FwStatus::kSuccess);
+    }
+    if (r.at == At::kLaunchActive || r.at == At::kRunning) {
+      REQUIRE(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, kAsid}) == FwStatus::kSuccess);
+    }
+    if (r.at == At::kRunning) {
+      REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kGctx, 0, 0, 0, {}}) ==
+              FwStatus::kSuccess);
+    }
+    f.MakePreGuestPage(0x300000, 0x1000, kAsid, Pattern(1));
+    f.MakeFirmwarePage(kStatusPage);
+    const Bytes before = f.fw->StateDigest();
+    FwStatus got = FwStatus::kSuccess;
+    switch (r.cmd) {
+      case SnpCmd::kLaunchStart:
+        got = f.Run(r.cmd, f.LaunchStartBuf(kGctx));
+        break;
+      case SnpCmd::kLaunchUpdate:
+        got = f.Run(r.cmd, f.UpdateBuf(kGctx, 0x300000, PageType::kNormal));
+        break;
+      case SnpCmd::kLaunchFinish:
+        got = f.Run(r.cmd, SnpLaunchFinishBuf{kGctx, 0, 0, 0, {}});
+        break;
+      default:
+        got = f.Run(r.cmd, SnpActivateBuf{kGctx, kAsid});
+        break;
+    }
+    CHECK(got == r.want);
+    if (r.want != FwStatus::kSuccess) CHECK(f.fw->StateDigest() == before);
+    CHECK(f.GuestStatus(kGctx, kStatusPage).state == r.state_after);
+  }
+}
+
+TEST_CASE("SNP_LAUNCH_START enforces each policy rule and changes nothing when it refuses") {
+  struct Row {
+    const char* rule;
+    std::uint64_t policy;
+  };
+  const Row rows[] = {
+      {"bit 17 clear", 0x10000},
+      {"SMT clear with SMT on", 0x20000},
+      {"ABI major too new", 0x30000 | (2ull << 8)},
+      {"ABI minor too new", 0x30000 | (1ull << 8) | 56},
+      {"reserved bit 21", 0x30000 | (1ull << 21)},
+      {"reserved bit 63", 0x30000 | (1ull << 63)},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.rule);
+    FirmwareFixture f;
+    f.InitPlatform();
+    REQUIRE(f.GctxCreate(kGctx) == FwStatus::kSuccess);
+    const Bytes before = f.fw->StateDigest();
+    CHECK(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(kGctx, r.policy)) ==
+          FwStatus::kPolicyFailure);
+    CHECK(f.fw->StateDigest() == before);
+  }
+  // The named rules, one by one, as the pure check sees them.
+  PolicyContext ctx;
+  ctx.firmware = {1, 55, 21};
+  CHECK(CheckSnpPolicy(0x30000, ctx) == std::nullopt);
+  CHECK(CheckSnpPolicy(0x30000 | (1ull << 8) | 55, ctx) == std::nullopt);  // ABI 1.55 == firmware
+  CHECK(CheckSnpPolicy(0x10000, ctx) == PolicyRule::kMustBeOneClear);
+  CHECK(CheckSnpPolicy(0x20000, ctx) == PolicyRule::kSmtNotAllowed);
+  ctx.smt_enabled = false;
+  CHECK(CheckSnpPolicy(0x20000, ctx) == std::nullopt);
+  ctx.ma_en = true;
+  CHECK(CheckSnpPolicy(0x30000, ctx) == PolicyRule::kMaNotAllowed);
+  CHECK(CheckSnpPolicy(0x30000 | policy::kMigrateMa | policy::kSingleSocket, ctx) ==
+        PolicyRule::kMaNotSingleSocket);
+  ctx.ma_has_ma = true;
+  CHECK(CheckSnpPolicy(0x30000 | policy::kMigrateMa, ctx) == PolicyRule::kMaHasMa);
+}
+
+TEST_CASE("a complete launch: digest, secrets page, ID block, encrypted memory") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  f.StartGuest(kGctx, kAsid);
+  const std::uint64_t kCode = 0x400000, kZero = 0x401000, kSecrets = 0x402000, kVmsa = 0x403000;
+  f.MakePreGuestPage(kCode, 0xFFFFF000, kAsid, Pattern(3));
+  f.MakePreGuestPage(kZero, 0x800000, kAsid, Pattern(9));  // garbage the firmware must zero
+  f.MakePreGuestPage(kSecrets, 0x801000, kAsid, Bytes(4096, 0));
+  Bytes vmsa = Pattern(5);
+  f.MakePreGuestPage(kVmsa, 0xFFFFFFFFF000ull, kAsid, vmsa);
+  auto vmsa_upd = f.UpdateBuf(kGctx, kVmsa, PageType::kVmsa);
+  vmsa_upd.vmpl_perms = 0x0F << 8;
+  REQUIRE(f.Run(SnpCmd::kLaunchUpdate, f.UpdateBuf(kGctx, kCode, PageType::kNormal)) ==
+          FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchUpdate, f.UpdateBuf(kGctx, kZero, PageType::kZero)) ==
+          FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchUpdate, f.UpdateBuf(kGctx, kSecrets, PageType::kSecrets)) ==
+          FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchUpdate, vmsa_upd) == FwStatus::kSuccess);
+
+  // The digest, recomputed from the PAGE_INFO definition page by page.
+  LaunchDigest ld{};
+  ld = *ExtendLaunchDigest(ld, Pattern(3), {PageType::kNormal, false, 0, 0, 0, 0xFFFFF000});
+  ld = *ExtendLaunchDigest(ld, Bytes(4096, 0), {PageType::kZero, false, 0, 0, 0, 0x800000});
+  ld = *ExtendLaunchDigest(ld, Bytes(4096, 0), {PageType::kSecrets, false, 0, 0, 0, 0x801000});
+  ld = *ExtendLaunchDigest(ld, vmsa, {PageType::kVmsa, false, 0x0F, 0, 0, 0xFFFFFFFFF000ull});
+
+  // Pages are now GUEST_VALID, owned by the guest, with the VMSA marked and its VMPL1 rights.
+  for (std::uint64_t spa : {kCode, kZero, kSecrets, kVmsa}) {
+    CHECK(f.fw->memory().rmp().Get(spa).State() == rmp::PageState::kGuestValid);
+  }
+  CHECK(f.fw->memory().rmp().Get(kVmsa).vmsa());
+  CHECK(f.fw->memory().rmp().Get(kVmsa).vmpl_perms(1) == 0x0F);
+
+  // Guest view: plaintext; hypervisor view: ciphertext.
+  rmp::GuestAccess code{kAsid, 0, 0xFFFFF000, true, false, rmp::kPermRead};
+  Bytes seen(4096), hv(4096);
+  REQUIRE(f.fw->memory().GuestRead(code, kCode, seen) == rmp::RmpViolation::kNone);
+  CHECK(seen == Pattern(3));
+  REQUIRE(f.fw->memory().HvRead(kCode, hv) == rmp::RmpViolation::kNone);
+  CHECK(hv != Pattern(3));
+  rmp::GuestAccess zero{kAsid, 0, 0x800000, true, false, rmp::kPermRead};
+  REQUIRE(f.fw->memory().GuestRead(zero, kZero, seen) == rmp::RmpViolation::kNone);
+  CHECK(seen == Bytes(4096, 0));
+  rmp::GuestAccess secrets{kAsid, 0, 0x801000, true, false, rmp::kPermRead};
+  REQUIRE(f.fw->memory().GuestRead(secrets, kSecrets, seen) == rmp::RmpViolation::kNone);
+  CHECK(LoadLe32(seen.data()) == 3);  // version
+  CHECK(LoadLe32(seen.data() + 8) == f.fw->platform_state().chip.cpuid_fms());
+  CHECK(Bytes(seen.begin() + 0x20, seen.begin() + 0x40) != Bytes(32, 0));  // VMPCK0 installed
+  CHECK(Bytes(seen.begin() + 0x20, seen.begin() + 0x40) !=
+        Bytes(seen.begin() + 0x40, seen.begin() + 0x60));  // VMPCK0 != VMPCK1
+  CHECK(LoadLe32(seen.data() + 0x160) == 200);
+
+  // LAUNCH_FINISH with an ID block signed by an ID key, itself signed by an author key.
+  auto id_key = crypto::PrivateKey::GenerateEcP384();
+  auto author = crypto::PrivateKey::GenerateEcP384();
+  Bytes id_block(0x60, 0);
+  std::memcpy(id_block.data(), ld.data(), 48);
+  std::memset(id_block.data() + 0x30, 0xF1, 16);  // family ID
+  std::memset(id_block.data() + 0x40, 0x1D, 16);  // image ID
+  StoreLe32(id_block.data() + 0x50, 1);
+  StoreLe64(id_block.data() + 0x58, 0x30000);
+  Bytes auth(4096, 0);
+  StoreLe32(auth.data(), 1);
+  StoreLe32(auth.data() + 4, 1);
+  const Bytes id_pub = *EncodeFwPublicKey(id_key->Public());
+  const Bytes author_pub = *EncodeFwPublicKey(author->Public());
+  auto put = [&auth](std::size_t off, const Bytes& b) {
+    std::memcpy(auth.data() + off, b.data(), b.size());
+  };
+  put(0x040, EncodeFwSignature(*id_key->SignEcdsaSha384(id_block)));
+  put(0x240, id_pub);
+  put(0x680, EncodeFwSignature(*author->SignEcdsaSha384(id_pub)));
+  put(0x880, author_pub);
+  REQUIRE(f.fw->memory().HvWrite(0x500000, id_block) == rmp::RmpViolation::kNone);
+  REQUIRE(f.fw->memory().HvWrite(0x501000, auth) == rmp::RmpViolation::kNone);
+  SnpLaunchFinishBuf fin{kGctx, 0x500000, 0x501000, 3, {}};
+  std::memset(fin.host_data, 0xAB, 32);
+
+  SUBCASE("accepted") {
+    REQUIRE(f.Run(SnpCmd::kLaunchFinish, fin) == FwStatus::kSuccess);
+    auto status = f.GuestStatus(kGctx, kStatusPage);
+    CHECK(status.state == 2);
+    CHECK(status.asid == kAsid);
+    CHECK(status.policy == 0x30000);
+  }
+  struct Spoil {
+    const char* what;
+    std::size_t offset;  // into the ID auth page (or 0x10000 + offset into the ID block)
+    FwStatus want;
+  };
+  const Spoil spoils[] = {
+      {"launch digest differs", 0x10000 + 5, FwStatus::kBadMeasurement},
+      {"policy differs", 0x10000 + 0x58, FwStatus::kPolicyFailure},
+      {"ID key algorithm", 0x000, FwStatus::kInvalidParam},
+      {"author key algorithm", 0x004, FwStatus::kInvalidParam},
+      {"ID block signature", 0x040 + 3, FwStatus::kBadSignature},
+      {"ID key curve", 0x240, FwStatus::kBadSignature},
+      {"ID key point", 0x240 + 10, FwStatus::kBadSignature},
+      {"author's signature over the ID key", 0x680 + 3, FwStatus::kBadSignature},
+      {"author key point", 0x880 + 10, FwStatus::kBadSignature},
+  };
+  for (const Spoil& s : spoils) {
+    SUBCASE(s.what) {
+      if (s.offset >= 0x10000) {
+        Bytes bad = id_block;
+        bad[s.offset - 0x10000] ^= 1;
+        REQUIRE(f.fw->memory().HvWrite(0x500000, bad) == rmp::RmpViolation::kNone);
+      } else {
+        Bytes bad = auth;
+        bad[s.offset] ^= 1;
+        REQUIRE(f.fw->memory().HvWrite(0x501000, bad) == rmp::RmpViolation::kNone);
+      }
+      const Bytes before = f.fw->StateDigest();
+      CHECK(f.Run(SnpCmd::kLaunchFinish, fin) == s.want);
+      CHECK(f.fw->StateDigest() == before);
+    }
+  }
+}
+
+TEST_CASE("SNP_LAUNCH_UPDATE refuses bad pages and changes nothing") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  f.StartGuest(kGctx, kAsid);
+  f.MakePreGuestPage(0x400000, 0x1000, kAsid, Pattern(1));
+  f.MakePreGuestPage(0x402000, 0x2000, kAsid + 1, Pattern(1));  // another ASID's page
+  REQUIRE(f.fw->memory().HvWrite(0x403000, Pattern(2)) == rmp::RmpViolation::kNone);
+  Bytes cpuid(4096, 0);
+  StoreLe32(cpuid.data(), 65);  // more than 64 entries
+  f.MakePreGuestPage(0x404000, 0x4000, kAsid, cpuid);
+  auto upd = [&](std::uint64_t spa, PageType t) { return f.UpdateBuf(kGctx, spa, t); };
+  auto reserved = upd(0x400000, PageType::kNormal);
+  reserved.reserved1 = 1;
+  auto type0 = upd(0x400000, PageType::kNormal);
+  type0.page_info = 0;
+  auto big = upd(0x400000, PageType::kNormal);
+  big.page_info |= 1;
+  struct Row {
+    const char* what;
+    SnpLaunchUpdateBuf buf;
+    FwStatus want;
+  };
+  const Row rows[] = {
+      {"reserved field", reserved, FwStatus::kInvalidParam},
+      {"page type 0", type0, FwStatus::kInvalidParam},
+      {"hypervisor page", upd(0x403000, PageType::kNormal), FwStatus::kInvalidPageState},
+      {"the context page", upd(kGctx, PageType::kNormal), FwStatus::kInvalidPageState},
+      {"size mismatch", big, FwStatus::kInvalidPageSize},
+      {"another guest's page", upd(0x402000, PageType::kNormal), FwStatus::kInvalidPageOwner},
+      {"not a context page", f.UpdateBuf(0x400000, 0x400000, PageType::kNormal),
+       FwStatus::kInvalidGuest},
+      {"CPUID page with 65 entries", upd(0x404000, PageType::kCpuid), FwStatus::kInvalidParam},
+      {"unaligned address", upd(0x400010, PageType::kNormal), FwStatus::kInvalidParam},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.what);
+    const Bytes before = f.fw->StateDigest();
+    CHECK(f.Run(SnpCmd::kLaunchUpdate, r.buf) == r.want);
+    CHECK(f.fw->StateDigest() == before);
+  }
+}
+
+TEST_CASE("ACTIVATE: ASID rules") {
+  FirmwareFixture f;
+  REQUIRE(f.Run(SnpCmd::kInit) == FwStatus::kSuccess);
+  REQUIRE(f.GctxCreate(kGctx) == FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(kGctx)) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, 1}) == FwStatus::kDfFlushRequired);
+  f.fw->Wbinvd();
+  REQUIRE(f.Run(SnpCmd::kDfFlush) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, 0}) == FwStatus::kInvalidAsid);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, 2048}) == FwStatus::kInvalidAsid);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, 509}) ==
+        FwStatus::kInvalidAsid);  // SEV range
+  REQUIRE(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx, 7}) == FwStatus::kSuccess);
+  const std::uint64_t other = 0x110000;
+  REQUIRE(f.GctxCreate(other) == FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(other)) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{other, 7}) == FwStatus::kAsidOwned);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{kGctx + 0x1000, 7}) == FwStatus::kInvalidGuest);
+
+  // Decommission frees the ASID but leaves it dirty until WBINVD + DF_FLUSH.
+  REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kGctx, 0, 0, 0, {}}) ==
+          FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kDecommission, SnpAddrBuf{kGctx}) == FwStatus::kSuccess);
+  CHECK(f.fw->memory().rmp().Get(kGctx).State() == rmp::PageState::kFirmware);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{other, 7}) == FwStatus::kDfFlushRequired);
+  f.fw->Wbinvd();
+  REQUIRE(f.Run(SnpCmd::kDfFlush) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{other, 7}) == FwStatus::kSuccess);
+  CHECK(f.Run(SnpCmd::kDecommission, SnpAddrBuf{kGctx}) == FwStatus::kInvalidGuest);
+  // The old context page can now be reclaimed and handed back to the hypervisor.
+  REQUIRE(f.Run(SnpCmd::kPageReclaim, SnpAddrBuf{kGctx}) == FwStatus::kSuccess);
+  CHECK(f.fw->memory().rmp().Get(kGctx).State() == rmp::PageState::kReclaim);
+  CHECK(rmp::RmpUpdate(f.fw->memory().rmp(), kGctx, {}) == rmp::RmpResult::kSuccess);
+  CHECK(f.Run(SnpCmd::kPageReclaim, SnpAddrBuf{other}) == FwStatus::kInvalidPageState);  // CONTEXT
+}
+
+}  // namespace sevemu::emulator
