@@ -38,6 +38,35 @@ FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
   return FwStatus::kSuccess;
 }
 
+namespace {
+
+// The ASID checks and the activation shared by SNP_ACTIVATE and SNP_ACTIVATE_EX, in
+// AMD-ASPFW's mcmd_activate_common / activate_common order.
+FwStatus ActivateCommon(FirmwareState& s, SnpGuest& g, std::uint32_t asid) {
+  if (asid == 0 || asid > s.max_asid) return FwStatus::kInvalidAsid;
+  for (const auto& [gctx, other] : s.guests) {
+    if (other.get() != &g && other->activation != Activation::kInactive && other->asid == asid) {
+      return FwStatus::kAsidOwned;
+    }
+  }
+  if (g.activation != Activation::kInactive) return FwStatus::kActive;
+  if (s.asid_use[asid] == AsidUse::kDirty) return FwStatus::kDfFlushRequired;
+  if (s.asid_use[asid] != AsidUse::kClean) return FwStatus::kAsidOwned;
+  // SNP guests are SEV-ES guests: their ASIDs lie below the BIOS's SEV/ES split.
+  if (asid >= s.config.min_sev_asid) return FwStatus::kInvalidAsid;
+  // ---- nothing above changed state ----
+  if (!s.memory.SetGuestKey(asid, g.vek).ok()) return FwStatus::kHwErrorPlatform;
+  g.asid = asid;
+  const bool running = g.machine.state() == statemachine::SnpGuestStateId::kRunning;
+  g.activation = running ? Activation::kActive : Activation::kPending;
+  g.ran = g.ran || running;
+  s.asid_use[asid] = running ? AsidUse::kInUse : AsidUse::kPending;
+  g.machine.Process(SnpGuestEvent::kActivate);
+  return FwStatus::kSuccess;
+}
+
+}  // namespace
+
 FwStatus SnpActivate(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpActivateBuf>(buf);
   if (in.gctx_paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
@@ -48,26 +77,25 @@ FwStatus SnpActivate(FirmwareState& s, MutableByteSpan buf) {
   if (in.asid >= 2048) return FwStatus::kInvalidAsid;
   // (AMD also refuses an ASID that still owns RMP pages with INVALID_CONFIG; sevemu's RMP keeps
   // no per-ASID counters yet.)
+  return ActivateCommon(s, *g, in.asid);
+}
+
+FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpActivateExBuf>(buf);
+  if (in.ex_len != sizeof(SnpActivateExBuf)) return FwStatus::kInvalidParam;
+  if (in.reserved != 0 || (in.gctx_paddr & kAddrReservedMask)) return FwStatus::kInvalidParam;
+  if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
+  SnpGuest* g = GuestAt(s, in.gctx_paddr);
+  if (g == nullptr) return FwStatus::kInvalidGuest;
+  if (!g->machine.Accepts(SnpGuestEvent::kActivate)) return FwStatus::kInvalidGuestState;
+  if (g->activation == Activation::kInactive && in.asid >= 2048) return FwStatus::kInvalidAsid;
   if (in.asid == 0 || in.asid > s.max_asid) return FwStatus::kInvalidAsid;
-  for (const auto& [gctx, other] : s.guests) {
-    if (other.get() != g && other->activation != Activation::kInactive && other->asid == in.asid) {
-      return FwStatus::kAsidOwned;
-    }
-  }
-  if (g->activation != Activation::kInactive) return FwStatus::kActive;
-  if (s.asid_use[in.asid] == AsidUse::kDirty) return FwStatus::kDfFlushRequired;
-  if (s.asid_use[in.asid] != AsidUse::kClean) return FwStatus::kAsidOwned;
-  // SNP guests are SEV-ES guests: their ASIDs lie below the BIOS's SEV/ES split.
-  if (in.asid >= s.config.min_sev_asid) return FwStatus::kInvalidAsid;
-  // ---- nothing above changed state ----
-  if (!s.memory.SetGuestKey(in.asid, g->vek).ok()) return FwStatus::kHwErrorPlatform;
-  g->asid = in.asid;
-  const bool running = g->machine.state() == statemachine::SnpGuestStateId::kRunning;
-  g->activation = running ? Activation::kActive : Activation::kPending;
-  g->ran = g->ran || running;
-  s.asid_use[in.asid] = running ? AsidUse::kInUse : AsidUse::kPending;
-  g->machine.Process(SnpGuestEvent::kActivate);
-  return FwStatus::kSuccess;
+  // The APIC-ID list names the cores the guest may run on (1..1024 ids). The simulated part
+  // is one socket, so any readable list is acceptable.
+  if (in.numids == 0 || in.numids > 1024) return FwStatus::kInvalidParam;
+  Bytes ids(std::size_t{in.numids} * 4);
+  if (!s.memory.FirmwareRead(in.ids_paddr, ids).ok()) return FwStatus::kInvalidAddress;
+  return ActivateCommon(s, *g, in.asid);
 }
 
 FwStatus SnpGuestStatus(FirmwareState& s, MutableByteSpan buf) {

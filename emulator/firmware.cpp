@@ -35,7 +35,12 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kLaunchStart,         &SnpLaunchStart,     sizeof(SnpLaunchStartBuf)        },
   { SnpCmd::kLaunchUpdate,        &SnpLaunchUpdate,    sizeof(SnpLaunchUpdateBuf)       },
   { SnpCmd::kLaunchFinish,        &SnpLaunchFinish,    sizeof(SnpLaunchFinishBuf)       },
+  { SnpCmd::kActivateEx,          &SnpActivateEx,      sizeof(SnpActivateExBuf)         },
+  { SnpCmd::kDbgDecrypt,          &SnpDbgDecrypt,      sizeof(SnpDbgBuf)                },
+  { SnpCmd::kDbgEncrypt,          &SnpDbgEncrypt,      sizeof(SnpDbgBuf)                },
+  { SnpCmd::kPageSetState,        &SnpPageSetState,    sizeof(SnpPageSetStateBuf)       },
   { SnpCmd::kPageReclaim,         &SnpPageReclaim,     sizeof(SnpAddrBuf)               },
+  { SnpCmd::kPageUnsmash,         &SnpPageUnsmash,     sizeof(SnpAddrBuf)               },
   { SnpCmd::kConfig,              &SnpConfig,          sizeof(SnpConfigBuf)             },
   { SnpCmd::kCommit,              &SnpCommit,          sizeof(SnpCommitBuf)             },
 };

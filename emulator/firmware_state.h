@@ -93,6 +93,11 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpLaunchUpdate(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpLaunchFinish(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageUnsmash(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpDbgDecrypt(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

@@ -474,4 +474,144 @@ TEST_CASE("ACTIVATE: ASID rules") {
   CHECK(f.Run(SnpCmd::kPageReclaim, SnpAddrBuf{other}) == FwStatus::kInvalidPageState);  // CONTEXT
 }
 
+TEST_CASE("SNP_DBG_DECRYPT / ENCRYPT only with the DEBUG policy bit") {
+  for (bool debug : {false, true}) {
+    CAPTURE(debug);
+    FirmwareFixture f;
+    f.InitPlatform();
+    f.StartGuest(kGctx, kAsid, 0x30000 | (debug ? policy::kDebug : 0));
+    f.MakePreGuestPage(0x400000, 0x1000, kAsid, Pattern(4));
+    REQUIRE(f.Run(SnpCmd::kLaunchUpdate, f.UpdateBuf(kGctx, 0x400000, PageType::kNormal)) ==
+            FwStatus::kSuccess);
+    f.MakeFirmwarePage(0x500000);
+    const Bytes before = f.fw->StateDigest();
+    const FwStatus dec = f.Run(SnpCmd::kDbgDecrypt, SnpDbgBuf{kGctx, 0x400000, 0x500000});
+    if (!debug) {
+      CHECK(dec == FwStatus::kPolicyFailure);
+      CHECK(f.fw->StateDigest() == before);
+      f.MakePreGuestPage(0x402000, 0x3000, kAsid, Bytes(4096, 0));
+      REQUIRE(f.fw->memory().HvWrite(0x403000, Pattern(8)) == rmp::RmpViolation::kNone);
+      CHECK(f.Run(SnpCmd::kDbgEncrypt, SnpDbgBuf{kGctx, 0x403000, 0x402000}) ==
+            FwStatus::kPolicyFailure);
+      continue;
+    }
+    REQUIRE(dec == FwStatus::kSuccess);
+    Bytes out(4096);
+    REQUIRE(f.fw->memory().FirmwareRead(0x500000, out).ok());
+    CHECK(out == Pattern(4));  // the plaintext, though memory holds ciphertext
+    // Wrong page states and owners.
+    CHECK(f.Run(SnpCmd::kDbgDecrypt, SnpDbgBuf{kGctx, 0x400000, 0x600000}) ==
+          FwStatus::kInvalidPageState);  // destination not FIRMWARE
+    CHECK(f.Run(SnpCmd::kDbgDecrypt, SnpDbgBuf{kGctx, 0x600000, 0x500000}) ==
+          FwStatus::kInvalidPageState);  // source not a guest page
+    CHECK(f.Run(SnpCmd::kDbgDecrypt, SnpDbgBuf{kGctx, 0x400008, 0x500000}) ==
+          FwStatus::kInvalidParam);
+    // ENCRYPT into a PRE_GUEST page of the guest, then launch it and read it as the guest.
+    f.MakePreGuestPage(0x402000, 0x3000, kAsid, Bytes(4096, 0));
+    REQUIRE(f.fw->memory().HvWrite(0x403000, Pattern(8)) == rmp::RmpViolation::kNone);
+    REQUIRE(f.Run(SnpCmd::kDbgEncrypt, SnpDbgBuf{kGctx, 0x403000, 0x402000}) == FwStatus::kSuccess);
+    Bytes guest_view(4096);
+    REQUIRE(f.fw->memory().FirmwareReadGuest(kAsid, 0x402000, guest_view) ==
+            rmp::RmpViolation::kNone);
+    CHECK(guest_view == Pattern(8));
+    CHECK(f.Run(SnpCmd::kDbgEncrypt, SnpDbgBuf{kGctx, 0x403000, 0x400000}) ==
+          FwStatus::kInvalidPageState);  // GUEST_VALID is not a DBG_ENCRYPT target
+  }
+}
+
+TEST_CASE("2 MiB launch pages are measured as 512 consecutive 4 KiB pages") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  f.StartGuest(kGctx, kAsid);
+  const std::uint64_t spa = 0x800000, gpa = 0x200000;
+  Bytes data(rmp::kPageSize2M);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i / 4096);
+  REQUIRE(f.fw->memory().HvWrite(spa, data) == rmp::RmpViolation::kNone);
+  REQUIRE(rmp::RmpUpdate(f.fw->memory().rmp(), spa, {gpa, true, true, true, kAsid}) ==
+          rmp::RmpResult::kSuccess);
+  auto upd = f.UpdateBuf(kGctx, spa, PageType::kNormal);
+  auto vmsa_2m = f.UpdateBuf(kGctx, spa, PageType::kVmsa);
+  vmsa_2m.page_info |= 1;
+  CHECK(f.Run(SnpCmd::kLaunchUpdate, vmsa_2m) == FwStatus::kInvalidPageSize);
+  CHECK(f.Run(SnpCmd::kLaunchUpdate, upd) == FwStatus::kInvalidPageSize);  // says 4 KiB
+  upd.page_info |= 1;
+  REQUIRE(f.Run(SnpCmd::kLaunchUpdate, upd) == FwStatus::kSuccess);
+  LaunchDigest ld{};
+  for (std::uint64_t i = 0; i < rmp::kPagesPer2M; ++i) {
+    ld = *ExtendLaunchDigest(ld, ByteSpan(data).subspan(i * 4096, 4096),
+                             {PageType::kNormal, false, 0, 0, 0, gpa + i * 4096});
+  }
+  // The ID block check compares against the firmware's digest: a match proves they agree.
+  Bytes id_block(0x60, 0);
+  std::memcpy(id_block.data(), ld.data(), 48);
+  StoreLe64(id_block.data() + 0x58, 0x30000);
+  Bytes auth(4096, 0);
+  StoreLe32(auth.data(), 1);
+  auto id_key = crypto::PrivateKey::GenerateEcP384();
+  const Bytes sig = EncodeFwSignature(*id_key->SignEcdsaSha384(id_block));
+  const Bytes pub = *EncodeFwPublicKey(id_key->Public());
+  std::memcpy(auth.data() + 0x40, sig.data(), sig.size());
+  std::memcpy(auth.data() + 0x240, pub.data(), pub.size());
+  REQUIRE(f.fw->memory().HvWrite(0x500000, id_block) == rmp::RmpViolation::kNone);
+  REQUIRE(f.fw->memory().HvWrite(0x501000, auth) == rmp::RmpViolation::kNone);
+  CHECK(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kGctx, 0x500000, 0x501000, 1, {}}) ==
+        FwStatus::kSuccess);
+  CHECK(f.fw->memory().rmp().Get(spa + 100 * 4096).State() == rmp::PageState::kGuestValid);
+}
+
+TEST_CASE("SNP_PAGE_UNSMASH and SNP_PAGE_SET_STATE") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  const std::uint64_t spa = 0xA00000;
+  for (std::uint64_t i = 0; i < rmp::kPagesPer2M; ++i) {
+    REQUIRE(rmp::RmpUpdate(f.fw->memory().rmp(), spa + i * 4096,
+                           {0x400000 + i * 4096, true, false, true, kAsid}) ==
+            rmp::RmpResult::kSuccess);
+  }
+  CHECK(f.Run(SnpCmd::kPageUnsmash, SnpAddrBuf{spa + 0x1000}) == FwStatus::kInvalidParam);
+  REQUIRE(f.Run(SnpCmd::kPageUnsmash, SnpAddrBuf{spa}) == FwStatus::kSuccess);
+  CHECK(f.fw->memory().rmp().Get(spa + 77 * 4096).page_size_2m());
+  // Not 512 matching pages: refused.
+  REQUIRE(rmp::RmpUpdate(f.fw->memory().rmp(), 0xC00000, {0, true, false, true, kAsid}) ==
+          rmp::RmpResult::kSuccess);
+  CHECK(f.Run(SnpCmd::kPageUnsmash, SnpAddrBuf{0xC00000}) == FwStatus::kInvalidPageState);
+
+  // SET_STATE: FIRMWARE pages of a 2 MiB range become HV_FIXED.
+  for (std::uint64_t i = 0; i < 4; ++i) f.MakeFirmwarePage(0xE00000 + i * 4096);
+  Bytes list(4096, 0);
+  StoreLe32(list.data(), 1);
+  StoreLe64(list.data() + 8, 0xE00000);
+  StoreLe32(list.data() + 16, 4);
+  REQUIRE(f.fw->memory().HvWrite(0x600000, list) == rmp::RmpViolation::kNone);
+  CHECK(f.Run(SnpCmd::kPageSetState, SnpPageSetStateBuf{8, 0, 0x600000}) ==
+        FwStatus::kInvalidLength);
+  StoreLe32(list.data() + 16, 5);  // the fifth page is not FIRMWARE
+  REQUIRE(f.fw->memory().HvWrite(0x600000, list) == rmp::RmpViolation::kNone);
+  const Bytes before = f.fw->StateDigest();
+  CHECK(f.Run(SnpCmd::kPageSetState, SnpPageSetStateBuf{16, 0, 0x600000}) ==
+        FwStatus::kInvalidPageState);
+  CHECK(f.fw->StateDigest() == before);
+  StoreLe32(list.data() + 16, 4);
+  REQUIRE(f.fw->memory().HvWrite(0x600000, list) == rmp::RmpViolation::kNone);
+  REQUIRE(f.Run(SnpCmd::kPageSetState, SnpPageSetStateBuf{16, 0, 0x600000}) == FwStatus::kSuccess);
+  CHECK(f.fw->memory().rmp().Get(0xE03000).State() == rmp::PageState::kHvFixed);
+  CHECK(rmp::RmpUpdate(f.fw->memory().rmp(), 0xE03000, {}) == rmp::RmpResult::kFailPermission);
+}
+
+TEST_CASE("SNP_ACTIVATE_EX") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  REQUIRE(f.GctxCreate(kGctx) == FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(kGctx)) == FwStatus::kSuccess);
+  REQUIRE(f.fw->memory().HvWrite(0x600000, Bytes{0, 0, 0, 0, 1, 0, 0, 0}) ==
+          rmp::RmpViolation::kNone);
+  CHECK(f.Run(SnpCmd::kActivateEx, SnpActivateExBuf{0x18, 0, kGctx, 3, 2, 0x600000}) ==
+        FwStatus::kInvalidParam);
+  CHECK(f.Run(SnpCmd::kActivateEx, SnpActivateExBuf{0x20, 0, kGctx, 3, 0, 0x600000}) ==
+        FwStatus::kInvalidParam);
+  REQUIRE(f.Run(SnpCmd::kActivateEx, SnpActivateExBuf{0x20, 0, kGctx, 3, 2, 0x600000}) ==
+          FwStatus::kSuccess);
+  CHECK(f.GuestStatus(kGctx, kStatusPage).asid == 3);
+}
+
 }  // namespace sevemu::emulator
