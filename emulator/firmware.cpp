@@ -42,6 +42,7 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kPageReclaim,         &SnpPageReclaim,     sizeof(SnpAddrBuf)               },
   { SnpCmd::kPageUnsmash,         &SnpPageUnsmash,     sizeof(SnpAddrBuf)               },
   { SnpCmd::kConfig,              &SnpConfig,          sizeof(SnpConfigBuf)             },
+  { SnpCmd::kDownloadFirmwareEx,  &SnpDownloadFirmwareEx, sizeof(SnpDownloadFirmwareExBuf) },
   { SnpCmd::kCommit,              &SnpCommit,          sizeof(SnpCommitBuf)             },
 };
 // clang-format on

@@ -98,6 +98,7 @@ FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgDecrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

@@ -8,6 +8,7 @@
 
 #include "firmware_fixture.h"
 #include "sevemu/crypto/hash.h"
+#include "sevemu/emulator/firmware_image.h"
 #include "sevemu/emulator/firmware_keys.h"
 #include "sevemu/emulator/launch_digest.h"
 #include "sevemu/emulator/snp_policy.h"
@@ -612,6 +613,62 @@ TEST_CASE("SNP_ACTIVATE_EX") {
   REQUIRE(f.Run(SnpCmd::kActivateEx, SnpActivateExBuf{0x20, 0, kGctx, 3, 2, 0x600000}) ==
           FwStatus::kSuccess);
   CHECK(f.GuestStatus(kGctx, kStatusPage).asid == 3);
+}
+
+TEST_CASE("SNP_DOWNLOAD_FIRMWARE_EX: signed images raise the TCB; rollback is refused") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  const auto root = test::TestRoot(Product::kMilan);
+  auto image_at = [&](TcbParts parts, FirmwareVersion v) {
+    FirmwareImage img;
+    img.product = Product::kMilan;
+    img.version = v;
+    img.tcb = *TcbVersion::FromParts(Product::kMilan, parts);
+    img.body = Bytes(1000, 0xC3);
+    auto bytes = BuildFirmwareImage(img, root.ark_key);
+    REQUIRE(bytes.ok());
+    return *bytes;
+  };
+  auto load = [&](const Bytes& image, std::uint32_t flags, std::uint64_t at = 0x700000) {
+    REQUIRE(f.fw->memory().HvWrite(at, image) == rmp::RmpViolation::kNone);
+    return f.Run(
+        SnpCmd::kDownloadFirmwareEx,
+        SnpDownloadFirmwareExBuf{0x18, 0, at, static_cast<std::uint32_t>(image.size()), flags});
+  };
+  const TcbVersion old_reported = f.fw->platform_state().reported_tcb;
+  const Bytes newer = image_at({0, 3, 0, 9, 115}, {1, 56, 3});
+  Bytes tampered = newer;
+  tampered[0x50] ^= 1;
+  const Bytes before = f.fw->StateDigest();
+  CHECK(load(tampered, 0) == FwStatus::kBadSignature);
+  CHECK(load(newer, 0, 0x700010) == FwStatus::kInvalidAddress);
+  CHECK(f.Run(SnpCmd::kDownloadFirmwareEx, SnpDownloadFirmwareExBuf{0x18, 1, 0x700000, 10, 0}) ==
+        FwStatus::kInvalidParam);
+  // (Memory the hypervisor owns is outside the digest; the firmware state is unchanged.)
+  CHECK(f.fw->StateDigest() == before);
+
+  REQUIRE(load(newer, 0) == FwStatus::kSuccess);
+  CHECK(f.fw->platform_state().current_tcb.parts().snp == 9);
+  CHECK(f.fw->platform_state().current_fw == FirmwareVersion{1, 56, 3});
+  CHECK(f.fw->platform_state().reported_tcb == old_reported);  // until committed
+  CHECK(f.fw->platform_state().committed_tcb == old_reported);
+  // Not committed: going back to the committed level is allowed, below it is not.
+  CHECK(load(image_at({0, 3, 0, 8, 115}, {1, 55, 21}), 0) == FwStatus::kSuccess);
+  CHECK(load(image_at({0, 3, 0, 7, 115}, {1, 55, 21}), 0) == FwStatus::kInvalidConfig);
+  CHECK(load(image_at({0, 3, 0, 8, 115}, {1, 55, 20}), 0) == FwStatus::kInvalidConfig);
+  // With commit, the new image becomes the floor.
+  REQUIRE(load(newer, 1) == FwStatus::kSuccess);
+  CHECK(f.fw->platform_state().committed_tcb.parts().snp == 9);
+  CHECK(f.fw->platform_state().reported_tcb.parts().snp == 9);
+  CHECK(load(image_at({0, 3, 0, 8, 115}, {1, 56, 3}), 0) == FwStatus::kInvalidConfig);
+  CHECK(f.fw->persistent_state_changed());
+  // Another product's image is not this firmware's.
+  FirmwareImage genoa;
+  genoa.product = Product::kGenoa;
+  genoa.version = {1, 57, 0};
+  genoa.tcb = DefaultTcb(Product::kGenoa);
+  CHECK(load(*BuildFirmwareImage(genoa, test::TestRoot(Product::kGenoa).ark_key), 0) ==
+        FwStatus::kBadSignature);
 }
 
 }  // namespace sevemu::emulator
