@@ -193,19 +193,17 @@ Bytes Firmware::StateDigest() const {
   }
   // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the
   // bytes of memory the RMP names, are covered through the controller's own views.
+  // The RMP and memory of every 2 MiB region the RMP tracks (all guest and firmware pages lie
+  // there; hypervisor-only memory is not firmware state).
   const auto& rmp = s_->memory.rmp();
-  for (std::uint64_t spa = 0; spa < s_->memory.size(); spa += rmp::kPageSize2M) {
-    bool touched = false;
-    for (std::uint64_t i = 0; i < rmp::kPagesPer2M && !touched; ++i) {
-      touched = !(rmp.Get(spa + i * rmp::kPageSize) == rmp::RmpEntry{});
-    }
-    if (!touched) continue;
-    put64(spa);
+  for (std::uint64_t base : rmp.RegionBases()) {
+    put64(base);
     for (std::uint64_t i = 0; i < rmp::kPagesPer2M; ++i) {
-      const auto raw = rmp.Get(spa + i * rmp::kPageSize).Encode();
+      const std::uint64_t spa = base + i * rmp::kPageSize;
+      const auto raw = rmp.Get(spa).Encode();
       put(raw.data(), raw.size());
       rmp::Page page{};
-      (void)s_->memory.FirmwareRead(spa + i * rmp::kPageSize, page);
+      (void)s_->memory.FirmwareRead(spa, page);
       put(page.data(), page.size());
     }
   }

@@ -1,5 +1,7 @@
 #include "sevemu/rmp/rmp_table.h"
 
+#include <algorithm>
+
 namespace sevemu::rmp {
 
 RmpEntry RmpTable::Get(std::uint64_t spa) const {
@@ -15,6 +17,14 @@ void RmpTable::Set(std::uint64_t spa, const RmpEntry& entry) {
     it = regions_.emplace(spa >> 21, std::make_unique<Region>()).first;
   }
   (*it->second)[(spa >> 12) & (kPagesPer2M - 1)] = entry;
+}
+
+std::vector<std::uint64_t> RmpTable::RegionBases() const {
+  std::vector<std::uint64_t> bases;
+  bases.reserve(regions_.size());
+  for (const auto& [key, region] : regions_) bases.push_back(key << 21);
+  std::sort(bases.begin(), bases.end());
+  return bases;
 }
 
 }  // namespace sevemu::rmp

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "sevemu/rmp/physical_memory.h"
 #include "sevemu/rmp/rmp_entry.h"
@@ -30,6 +31,8 @@ class RmpTable {
   void Set(std::uint64_t spa, const RmpEntry& entry);
 
   std::size_t regions() const { return regions_.size(); }
+  // SPAs of the allocated 2 MiB regions, ascending.
+  std::vector<std::uint64_t> RegionBases() const;
   // Bytes spent on entries: 16 per page of every allocated 2 MiB region.
   std::size_t entry_bytes() const { return regions_.size() * sizeof(Region); }
 
