@@ -193,15 +193,17 @@ Bytes Firmware::StateDigest() const {
   }
   // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the
   // bytes of memory the RMP names, are covered through the controller's own views.
-  // The RMP and memory of every 2 MiB region the RMP tracks (all guest and firmware pages lie
-  // there; hypervisor-only memory is not firmware state).
+  // The RMP entries of every 2 MiB region the RMP tracks, and the contents of every page
+  // assigned to a guest or the firmware (hypervisor-owned memory is not firmware state).
   const auto& rmp = s_->memory.rmp();
   for (std::uint64_t base : rmp.RegionBases()) {
     put64(base);
     for (std::uint64_t i = 0; i < rmp::kPagesPer2M; ++i) {
       const std::uint64_t spa = base + i * rmp::kPageSize;
-      const auto raw = rmp.Get(spa).Encode();
+      const rmp::RmpEntry entry = rmp.Get(spa);
+      const auto raw = entry.Encode();
       put(raw.data(), raw.size());
+      if (!entry.assigned()) continue;  // hypervisor memory is not the firmware's
       rmp::Page page{};
       (void)s_->memory.FirmwareRead(spa, page);
       put(page.data(), page.size());
