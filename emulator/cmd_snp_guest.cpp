@@ -169,13 +169,10 @@ FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf) {
     default:
       return FwStatus::kInvalidPageState;  // CONTEXT must be decommissioned first
   }
-  const std::uint64_t n = big ? rmp::kPagesPer2M : 1;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    rmp::RmpEntry x = s.memory.rmp().Get(spa + i * rmp::kPageSize);
+  s.memory.rmp().Update(spa, big ? rmp::kPagesPer2M : 1, [](rmp::RmpEntry& x) {
     x.set_immutable(false);  // -> RECLAIM, GUEST_INVALID or GUEST_VALID
     if (x.State() == PageState::kReclaim) x.set_gpa(0);
-    SetRmp(s, spa + i * rmp::kPageSize, x);
-  }
+  });
   return FwStatus::kSuccess;
 }
 

@@ -34,11 +34,7 @@ FwStatus SnpPageUnsmash(FirmwareState& s, MutableByteSpan buf) {
     }
   }
   // ---- nothing above changed state ----
-  for (std::uint64_t i = 0; i < rmp::kPagesPer2M; ++i) {
-    rmp::RmpEntry e = s.memory.rmp().Get(spa + i * rmp::kPageSize);
-    e.set_page_size_2m(true);
-    s.memory.rmp().Set(spa + i * rmp::kPageSize, e);
-  }
+  s.memory.rmp().Update(spa, rmp::kPagesPer2M, [](rmp::RmpEntry& e) { e.set_page_size_2m(true); });
   return FwStatus::kSuccess;
 }
 

@@ -84,11 +84,7 @@ RmpResult Psmash(RmpTable& rmp, std::uint64_t spa) {
   const RmpEntry e = rmp.Get(spa);
   if (!e.page_size_2m()) return RmpResult::kFailInput;
   if (e.immutable()) return RmpResult::kFailPermission;
-  for (std::uint64_t i = 0; i < kPagesPer2M; ++i) {
-    RmpEntry small = rmp.Get(spa + i * kPageSize);
-    small.set_page_size_2m(false);
-    rmp.Set(spa + i * kPageSize, small);
-  }
+  rmp.Update(spa, kPagesPer2M, [](RmpEntry& small) { small.set_page_size_2m(false); });
   return RmpResult::kSuccess;
 }
 
@@ -103,12 +99,7 @@ RmpResult Pvalidate(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa,
   if (!OwnedBy(e, guest, gpa) || e.immutable()) return RmpResult::kFailInput;
   if (e.page_size_2m() != page_size_2m) return RmpResult::kFailSizeMismatch;
   if (e.validated() == validate) return RmpResult::kNoChange;
-  const std::uint64_t n = page_size_2m ? kPagesPer2M : 1;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    RmpEntry x = rmp.Get(spa + i * kPageSize);
-    x.set_validated(validate);
-    rmp.Set(spa + i * kPageSize, x);
-  }
+  rmp.Update(spa, page_size_2m ? kPagesPer2M : 1, [&](RmpEntry& x) { x.set_validated(validate); });
   return RmpResult::kSuccess;
 }
 
@@ -126,13 +117,10 @@ RmpResult RmpAdjust(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa,
   if (target_vmpl <= guest.vmpl) return RmpResult::kFailPermission;
   if ((perms & ~e.vmpl_perms(guest.vmpl)) != 0) return RmpResult::kFailPermission;
   if (vmsa && guest.vmpl != 0) return RmpResult::kFailPermission;
-  const std::uint64_t n = page_size_2m ? kPagesPer2M : 1;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    RmpEntry x = rmp.Get(spa + i * kPageSize);
+  rmp.Update(spa, page_size_2m ? kPagesPer2M : 1, [&](RmpEntry& x) {
     x.set_vmpl_perms(target_vmpl, perms);
     x.set_vmsa(vmsa);
-    rmp.Set(spa + i * kPageSize, x);
-  }
+  });
   return RmpResult::kSuccess;
 }
 

@@ -84,10 +84,7 @@ SnpGuestStateId SnpGuestMachine::state() const {
 
 bool SnpGuestMachine::Accepts(SnpGuestEvent e) const {
   static const std::vector<TransitionRow> rows = Table();
-  const std::string from = SnpGuestStateName(state());
-  const std::string event = SnpGuestEventName(e);
-  return std::any_of(rows.begin(), rows.end(),
-                     [&](const TransitionRow& r) { return r.from == from && r.event == event; });
+  return TableAccepts(rows, SnpGuestStateName(state()), SnpGuestEventName(e));
 }
 
 bool SnpGuestMachine::Process(SnpGuestEvent e) {

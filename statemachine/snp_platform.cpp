@@ -76,10 +76,7 @@ SnpPlatformState SnpPlatformMachine::state() const {
 
 bool SnpPlatformMachine::Accepts(SnpPlatformEvent e) const {
   static const std::vector<TransitionRow> rows = Table();
-  const std::string from = SnpPlatformStateName(state());
-  const std::string event = SnpPlatformEventName(e);
-  return std::any_of(rows.begin(), rows.end(),
-                     [&](const TransitionRow& r) { return r.from == from && r.event == event; });
+  return TableAccepts(rows, SnpPlatformStateName(state()), SnpPlatformEventName(e));
 }
 
 bool SnpPlatformMachine::Process(SnpPlatformEvent e) {

@@ -21,4 +21,13 @@ std::vector<TransitionRow> ReadTable() {
   return rows;
 }
 
+// True iff `rows` has a row leaving state `from` on `event`.
+inline bool TableAccepts(const std::vector<TransitionRow>& rows, const char* from,
+                         const char* event) {
+  for (const auto& r : rows) {
+    if (r.from == from && r.event == event) return true;
+  }
+  return false;
+}
+
 }  // namespace sevemu::statemachine

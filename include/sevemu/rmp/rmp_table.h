@@ -29,6 +29,17 @@ class RmpTable {
   RmpEntry Get(std::uint64_t spa) const;
   // REQUIRES: Covers(spa).
   void Set(std::uint64_t spa, const RmpEntry& entry);
+  // Applies fn(RmpEntry&) to the `pages` consecutive 4 KiB entries from `spa` (a 2 MiB page is
+  // kept as 512 mirrored entries, so its changes go through here too).
+  // REQUIRES: Covers(spa + pages * 4 KiB - 1).
+  template <typename Fn>
+  void Update(std::uint64_t spa, std::uint64_t pages, Fn fn) {
+    for (std::uint64_t i = 0; i < pages; ++i) {
+      RmpEntry e = Get(spa + i * kPageSize);
+      fn(e);
+      Set(spa + i * kPageSize, e);
+    }
+  }
 
   std::size_t regions() const { return regions_.size(); }
   // SPAs of the allocated 2 MiB regions, ascending.
