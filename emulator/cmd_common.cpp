@@ -19,4 +19,29 @@ bool AllZero(ByteSpan bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
+FwStatus ReadRangeList(const FirmwareState& s, std::uint64_t list_paddr,
+                       std::vector<PageRange>& out) {
+  constexpr std::uint32_t kRangeListMax = 255;  // (4096 / 16) - 1 entries after the header
+  rmp::Page list{};
+  if (!s.memory.FirmwareRead(list_paddr, list).ok()) return FwStatus::kInvalidAddress;
+  const std::uint32_t count = LoadLe32(list.data());
+  if (LoadLe32(list.data() + 4) != 0 || count > kRangeListMax) return FwStatus::kInvalidParam;
+  std::vector<PageRange> ranges;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint8_t* e = list.data() + 8 + 16 * i;
+    const PageRange r{LoadLe64(e), LoadLe32(e + 8)};
+    if (LoadLe32(e + 12) != 0 || (r.base & (rmp::kPageSize2M - 1)) != 0) {
+      return FwStatus::kInvalidParam;
+    }
+    if (r.pages == 0) continue;
+    if (!s.memory.rmp().Covers(r.base) ||
+        !s.memory.rmp().Covers(r.base + r.pages * rmp::kPageSize - 1)) {
+      return FwStatus::kInvalidAddress;
+    }
+    ranges.push_back(r);
+  }
+  out = std::move(ranges);
+  return FwStatus::kSuccess;
+}
+
 }  // namespace sevemu::emulator

@@ -8,8 +8,6 @@ namespace {
 using rmp::PageState;
 using statemachine::SnpPlatformEvent;
 
-constexpr std::size_t kRangeListMax = 255;  // (4096 / 16) - 1 entries after the header
-
 }  // namespace
 
 FwStatus SnpPageUnsmash(FirmwareState& s, MutableByteSpan buf) {
@@ -43,36 +41,18 @@ FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf) {
   if (in.length != sizeof(SnpPageSetStateBuf)) return FwStatus::kInvalidLength;
   if (in.reserved != 0 || (in.list_paddr & kAddrReservedMask)) return FwStatus::kInvalidParam;
   if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
-  rmp::Page list{};
-  if (!s.memory.FirmwareRead(in.list_paddr, list).ok()) return FwStatus::kInvalidAddress;
-  // RANGE_LIST: u32 count, u32 reserved, then {u64 base, u32 page_count, u32 reserved}[count].
-  const std::uint32_t count = LoadLe32(list.data());
-  if (LoadLe32(list.data() + 4) != 0 || count > kRangeListMax) return FwStatus::kInvalidParam;
-  struct Range {
-    std::uint64_t base, pages;
-  };
-  std::vector<Range> ranges;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const std::uint8_t* e = list.data() + 8 + 16 * i;
-    const Range r{LoadLe64(e), LoadLe32(e + 8)};
-    if (LoadLe32(e + 12) != 0 || (r.base & (rmp::kPageSize2M - 1)) != 0) {
-      return FwStatus::kInvalidParam;
-    }
-    if (r.pages == 0) continue;
-    if (!s.memory.rmp().Covers(r.base) ||
-        !s.memory.rmp().Covers(r.base + r.pages * rmp::kPageSize - 1)) {
-      return FwStatus::kInvalidAddress;
-    }
+  std::vector<PageRange> ranges;
+  if (FwStatus st = ReadRangeList(s, in.list_paddr, ranges); st != FwStatus::kSuccess) return st;
+  for (const PageRange& r : ranges) {
     for (std::uint64_t p = 0; p < r.pages; ++p) {
       const rmp::RmpEntry x = s.memory.rmp().Get(r.base + p * rmp::kPageSize);
       if (x.State() != PageState::kFirmware || x.page_size_2m()) return FwStatus::kInvalidPageState;
     }
-    ranges.push_back(r);
   }
   // ---- nothing above changed state ----
   rmp::RmpEntry hv_fixed;
   hv_fixed.set_immutable(true);  // not assigned, immutable: HV_FIXED
-  for (const Range& r : ranges) {
+  for (const PageRange& r : ranges) {
     for (std::uint64_t p = 0; p < r.pages; ++p)
       s.memory.rmp().Set(r.base + p * rmp::kPageSize, hv_fixed);
   }

@@ -10,7 +10,22 @@ using statemachine::SnpPlatformEvent;
 using statemachine::SnpPlatformState;
 
 // SNP_INIT marks every ASID dirty: WBINVD and SNP_DF_FLUSH must follow before any ACTIVATE.
-void InitCommon(FirmwareState& s) {
+// Rebuilding the RMP returns every page to the hypervisor, except the ranges of an INIT_EX
+// list, which become HV_FIXED; guest contexts and keys do not survive it.
+void InitCommon(FirmwareState& s, bool rebuild_rmp, const std::vector<PageRange>& hv_fixed) {
+  if (rebuild_rmp) {
+    s.memory.rmp().Clear();
+    for (const auto& [gctx, g] : s.guests) {
+      if (g->activation != Activation::kInactive) s.memory.ClearGuestKey(g->asid);
+    }
+    s.guests.clear();
+    rmp::RmpEntry fixed;
+    fixed.set_immutable(true);
+    for (const PageRange& r : hv_fixed) {
+      for (std::uint64_t p = 0; p < r.pages; ++p)
+        s.memory.rmp().Set(r.base + p * rmp::kPageSize, fixed);
+    }
+  }
   s.asid_use.assign(s.max_asid + 1, AsidUse::kDirty);
   s.wbinvd_done = false;
   s.rmp_initialized = true;
@@ -34,7 +49,7 @@ constexpr std::uint32_t kInitExKnownFlags =
 
 FwStatus SnpInit(FirmwareState& s, MutableByteSpan) {
   if (!s.snp.Accepts(SnpPlatformEvent::kInit)) return FwStatus::kInvalidPlatformState;
-  InitCommon(s);  // SNP_INIT always (re)builds the RMP
+  InitCommon(s, true, {});  // SNP_INIT always (re)builds the RMP
   return FwStatus::kSuccess;
 }
 
@@ -50,10 +65,14 @@ FwStatus SnpInitEx(FirmwareState& s, MutableByteSpan buf) {
     if (!s.rmp_initialized) return FwStatus::kRmpInitRequired;
     if (in.flags & kInitExListPaddrEn) return FwStatus::kInvalidParam;
   }
-  if ((in.flags & kInitExListPaddrEn) && (in.list_paddr & kAddrReservedMask) != 0) {
-    return FwStatus::kInvalidParam;
+  std::vector<PageRange> hv_fixed;
+  if (in.flags & kInitExListPaddrEn) {
+    if (in.list_paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
+    if (FwStatus st = ReadRangeList(s, in.list_paddr, hv_fixed); st != FwStatus::kSuccess) {
+      return st;
+    }
   }
-  InitCommon(s);
+  InitCommon(s, in.flags & kInitExInitRmp, hv_fixed);
   return FwStatus::kSuccess;
 }
 

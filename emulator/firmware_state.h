@@ -117,4 +117,15 @@ Buf ReadBuf(ByteSpan bytes) {
 
 bool AllZero(ByteSpan bytes);
 
+// A RANGE_LIST (SNP_INIT_EX, SNP_PAGE_SET_STATE): u32 count, u32 reserved, then
+// {u64 base, u32 page_count, u32 reserved}[count] in one 4 KiB page at `list_paddr`.
+struct PageRange {
+  std::uint64_t base;
+  std::uint64_t pages;
+};
+// INVALID_ADDRESS if the list or a range lies outside memory; INVALID_PARAM for reserved
+// fields, more than 255 entries or a base that is not 2 MiB aligned. Empty ranges are dropped.
+FwStatus ReadRangeList(const FirmwareState& s, std::uint64_t list_paddr,
+                       std::vector<PageRange>& out);
+
 }  // namespace sevemu::emulator

@@ -671,4 +671,35 @@ TEST_CASE("SNP_DOWNLOAD_FIRMWARE_EX: signed images raise the TCB; rollback is re
         FwStatus::kBadSignature);
 }
 
+TEST_CASE("SNP_INIT rebuilds the RMP; SNP_INIT_EX's range list becomes HV_FIXED") {
+  FirmwareFixture f;
+  REQUIRE(rmp::RmpUpdate(f.fw->memory().rmp(), 0x300000, {0x1000, true, false, false, 5}) ==
+          rmp::RmpResult::kSuccess);
+  Bytes list(4096, 0);
+  StoreLe32(list.data(), 2);
+  StoreLe64(list.data() + 8, 0x400000);
+  StoreLe32(list.data() + 16, 2);
+  StoreLe64(list.data() + 24, 0x600000);
+  StoreLe32(list.data() + 32, 0);  // empty ranges are ignored
+  REQUIRE(f.fw->memory().HvWrite(0x200000, list) == rmp::RmpViolation::kNone);
+  SnpInitExBuf ex{};
+  ex.flags = 3;  // init_rmp, list_paddr_en
+  ex.list_paddr = 0x200000;
+  Bytes bad = list;
+  StoreLe64(bad.data() + 8, 0x401000);  // not 2 MiB aligned
+  REQUIRE(f.fw->memory().HvWrite(0x210000, bad) == rmp::RmpViolation::kNone);
+  SnpInitExBuf bad_ex = ex;
+  bad_ex.list_paddr = 0x210000;
+  const Bytes before = f.fw->StateDigest();
+  CHECK(f.Run(SnpCmd::kInitEx, bad_ex) == FwStatus::kInvalidParam);
+  bad_ex.list_paddr = 0x210008;
+  CHECK(f.Run(SnpCmd::kInitEx, bad_ex) == FwStatus::kInvalidParam);
+  CHECK(f.fw->StateDigest() == before);
+  REQUIRE(f.Run(SnpCmd::kInitEx, ex) == FwStatus::kSuccess);
+  CHECK(f.fw->memory().rmp().Get(0x300000).State() == rmp::PageState::kHypervisor);  // rebuilt
+  CHECK(f.fw->memory().rmp().Get(0x401000).State() == rmp::PageState::kHvFixed);
+  CHECK(f.fw->memory().rmp().Get(0x402000).State() == rmp::PageState::kHypervisor);
+  CHECK(f.fw->memory().rmp().Get(0x600000).State() == rmp::PageState::kHypervisor);
+}
+
 }  // namespace sevemu::emulator

@@ -41,6 +41,8 @@ class RmpTable {
     }
   }
 
+  // Every entry back to default (HYPERVISOR): what SNP_INIT's RMP rebuild does.
+  void Clear() { regions_.clear(); }
   std::size_t regions() const { return regions_.size(); }
   // SPAs of the allocated 2 MiB regions, ascending.
   std::vector<std::uint64_t> RegionBases() const;
