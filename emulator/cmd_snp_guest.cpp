@@ -75,8 +75,10 @@ FwStatus SnpActivate(FirmwareState& s, MutableByteSpan buf) {
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!g->machine.Accepts(SnpGuestEvent::kActivate)) return FwStatus::kInvalidGuestState;
   if (in.asid >= 2048) return FwStatus::kInvalidAsid;
-  // (AMD also refuses an ASID that still owns RMP pages with INVALID_CONFIG; sevemu's RMP keeps
-  // no per-ASID counters yet.)
+  // Pages still assigned to the ASID (e.g. of a decommissioned guest, not yet reclaimed) would
+  // become readable by the new owner: AMD-ASPFW check_rmp_for_asid refuses the activation.
+  // (ASID 0's pages are the firmware's own; it falls to INVALID_ASID below.)
+  if (in.asid != 0 && s.memory.rmp().AssignedPages(in.asid) != 0) return FwStatus::kInvalidConfig;
   return ActivateCommon(s, *g, in.asid);
 }
 
@@ -88,7 +90,12 @@ FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf) {
   SnpGuest* g = GuestAt(s, in.gctx_paddr);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!g->machine.Accepts(SnpGuestEvent::kActivate)) return FwStatus::kInvalidGuestState;
-  if (g->activation == Activation::kInactive && in.asid >= 2048) return FwStatus::kInvalidAsid;
+  if (g->activation == Activation::kInactive) {
+    if (in.asid >= 2048) return FwStatus::kInvalidAsid;
+    if (in.asid != 0 && s.memory.rmp().AssignedPages(in.asid) != 0) {
+      return FwStatus::kInvalidConfig;
+    }
+  }
   if (in.asid == 0 || in.asid > s.max_asid) return FwStatus::kInvalidAsid;
   // The APIC-ID list names the cores the guest may run on (1..1024 ids). The simulated part
   // is one socket, so any readable list is acceptable.

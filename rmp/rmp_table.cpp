@@ -19,6 +19,14 @@ void RmpTable::Set(std::uint64_t spa, const RmpEntry& entry) {
   (*it->second)[(spa >> 12) & (kPagesPer2M - 1)] = entry;
 }
 
+std::uint64_t RmpTable::AssignedPages(std::uint32_t asid) const {
+  std::uint64_t n = 0;
+  for (const auto& [key, region] : regions_) {
+    for (const RmpEntry& e : *region) n += e.assigned() && e.asid() == asid ? 1 : 0;
+  }
+  return n;
+}
+
 std::vector<std::uint64_t> RmpTable::RegionBases() const {
   std::vector<std::uint64_t> bases;
   bases.reserve(regions_.size());

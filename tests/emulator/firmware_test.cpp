@@ -213,7 +213,7 @@ TEST_CASE("every guest-state command in every guest state") {
       REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kGctx, 0, 0, 0, {}}) ==
               FwStatus::kSuccess);
     }
-    f.MakePreGuestPage(0x300000, 0x1000, kAsid, Pattern(1));
+    if (r.cmd == SnpCmd::kLaunchUpdate) f.MakePreGuestPage(0x300000, 0x1000, kAsid, Pattern(1));
     f.MakeFirmwarePage(kStatusPage);
     const Bytes before = f.fw->StateDigest();
     FwStatus got = FwStatus::kSuccess;
@@ -468,6 +468,15 @@ TEST_CASE("ACTIVATE: ASID rules") {
   REQUIRE(f.Run(SnpCmd::kDfFlush) == FwStatus::kSuccess);
   CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{other, 7}) == FwStatus::kSuccess);
   CHECK(f.Run(SnpCmd::kDecommission, SnpAddrBuf{kGctx}) == FwStatus::kInvalidGuest);
+  // An ASID that still owns pages in the RMP cannot be given to another guest.
+  const std::uint64_t third = 0x120000;
+  REQUIRE(f.GctxCreate(third) == FwStatus::kSuccess);
+  REQUIRE(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(third)) == FwStatus::kSuccess);
+  f.MakePreGuestPage(0x300000, 0x1000, 9, Pattern(1));
+  const Bytes before = f.fw->StateDigest();
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{third, 9}) == FwStatus::kInvalidConfig);
+  CHECK(f.fw->StateDigest() == before);
+  CHECK(f.Run(SnpCmd::kActivate, SnpActivateBuf{third, 10}) == FwStatus::kSuccess);
   // The old context page can now be reclaimed and handed back to the hypervisor.
   REQUIRE(f.Run(SnpCmd::kPageReclaim, SnpAddrBuf{kGctx}) == FwStatus::kSuccess);
   CHECK(f.fw->memory().rmp().Get(kGctx).State() == rmp::PageState::kReclaim);

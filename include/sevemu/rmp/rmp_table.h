@@ -41,6 +41,9 @@ class RmpTable {
     }
   }
 
+  // Pages whose entry is assigned to `asid` (the hardware keeps this count per ASID; here it
+  // is counted over the allocated regions).
+  std::uint64_t AssignedPages(std::uint32_t asid) const;
   // Every entry back to default (HYPERVISOR): what SNP_INIT's RMP rebuild does.
   void Clear() { regions_.clear(); }
   std::size_t regions() const { return regions_.size(); }
