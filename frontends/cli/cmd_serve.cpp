@@ -1,6 +1,7 @@
-// sevemu serve: load (provisioning on first start) a platform, boot its firmware keys, and hold
-// the state directory until SIGTERM/SIGINT. The socket protocol and devices come with the
-// device-emulation front end; this is the process they will live in.
+// sevemu serve: load (provisioning on first start) a platform, self-test its keys, boot its SNP
+// firmware, and hold the state directory until SIGTERM/SIGINT, then persist what the firmware
+// changed. The socket protocol and devices come with the device-emulation front end; this is
+// the process they will live in.
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "cli.h"
 #include "log.h"
 #include "sevemu/common/file_io.h"
+#include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/provision.h"
 
 namespace sevemu::cli {
@@ -79,13 +81,19 @@ int RunServe(const std::string& name, const Args& args) {
                        {"firmware", std::to_string(s.current_fw.major) + "." +
                                         std::to_string(s.current_fw.minor) + "." +
                                         std::to_string(s.current_fw.build)}});
+  // The SNP firmware over 1 TiB of sparse simulated memory, UNINIT until a host sends SNP_INIT.
+  auto firmware = emulator::Firmware::Boot(*platform, emulator::FirmwareConfig{});
+  if (!firmware.ok()) return Fail(name, firmware.error());
+  log.Info("firmware ready",
+           {{"snp_state", statemachine::SnpPlatformStateName((*firmware)->snp_state())},
+            {"memory_bytes", std::to_string(emulator::FirmwareConfig{}.memory_size)}});
   if (check) return kExitOk;
 
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0) {
   }
   // Persist what commands may have changed; the previous file stays as platform.json.bak.
-  if (Status st = emulator::SavePlatformState(state, platform->state); !st.ok()) {
+  if (Status st = emulator::SavePlatformState(state, (*firmware)->platform_state()); !st.ok()) {
     log.Error("persist failed", {{"error", st.error().message()}});
     return kExitFailure;
   }
