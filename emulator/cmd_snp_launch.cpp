@@ -5,6 +5,7 @@
 #include "firmware_state.h"
 #include "sevemu/crypto/hash.h"
 #include "sevemu/crypto/random.h"
+#include "sevemu/emulator/cpuid_page.h"
 #include "sevemu/emulator/firmware_keys.h"
 #include "sevemu/emulator/launch_digest.h"
 #include "sevemu/emulator/snp_policy.h"
@@ -30,16 +31,6 @@ rmp::Page SecretsPage(const FirmwareState& s, const SnpGuest& g) {
   for (int i = 0; i < 4; ++i) std::memcpy(page.data() + 0x20 + 32 * i, g.vmpck[i].data(), 32);
   StoreLe32(page.data() + 0x160, 200);  // TSC_FACTOR: (100000 - 99600) / 2, AMD-ASPFW Genoa
   return page;
-}
-
-// CPUID page (SNP_CPUID_COUNT_MAX entries of 0x30 bytes after a 16-byte header): structural
-// checks only. TODO(cpuid-policy): the per-leaf sanitisation table and the write-back of the
-// corrected page are not modelled yet.
-FwStatus CheckCpuidPage(ByteSpan page) {
-  const std::uint32_t count = LoadLe32(page.data());
-  if (count > 64) return FwStatus::kInvalidParam;
-  if (!AllZero(page.subspan(4, 12))) return FwStatus::kInvalidParam;
-  return FwStatus::kSuccess;
 }
 
 }  // namespace
@@ -135,7 +126,12 @@ FwStatus SnpLaunchUpdate(FirmwareState& s, MutableByteSpan buf) {
     const std::uint64_t spa = in.address + i * rmp::kPageSize;
     if (!s.memory.FirmwareRead(spa, plain[i]).ok()) return FwStatus::kInvalidAddress;
     if (type == PageType::kCpuid) {
-      if (FwStatus st = CheckCpuidPage(plain[i]); st != FwStatus::kSuccess) return st;
+      if (!CpuidPageHeaderValid(plain[i])) return FwStatus::kInvalidParam;
+      if (!SanitizeCpuidPage(plain[i], s.platform.state.chip.cpuid_fms())) {
+        // The corrected table goes back to the VMM in plaintext; nothing else changes.
+        (void)s.memory.FirmwareWrite(in.address, plain[i]);
+        return FwStatus::kInvalidParam;
+      }
     }
     if (type == PageType::kZero) plain[i].fill(0);
     if (type == PageType::kSecrets) plain[i] = SecretsPage(s, *g);
