@@ -121,9 +121,11 @@ bool CustomRule(std::uint32_t leaf, std::uint32_t subleaf, int r, std::uint32_t&
   } else if (leaf == 0xD && subleaf == 1 && r == 1) {
     ok = Exact(reg, XsavesSize(xcr0, xss));
   } else if (leaf == 0x80000008 && r == 0) {
-    ok = FieldAtMost(reg, 0, 8, 0x34) & FieldAtMost(reg, 8, 8, 0x39);  // phys, linear bits
+    const bool phys = FieldAtMost(reg, 0, 8, 0x34), linear = FieldAtMost(reg, 8, 8, 0x39);
+    ok = phys && linear;
   } else if (leaf == 0x80000008 && r == 3) {
-    ok = FieldAtMost(reg, 0, 16, 7) & FieldAtMost(reg, 16, 8, 1);  // INVLPGB count, RDPRU max
+    const bool invlpgb = FieldAtMost(reg, 0, 16, 7), rdpru = FieldAtMost(reg, 16, 8, 1);
+    ok = invlpgb && rdpru;
   } else if (leaf == 0x8000001F && r == 1) {
     // C-bit position 51 and nothing above bit 15. AMD's correction clears [11:6] and ORs in
     // 0x33 without clearing stray bits of [5:0] (0x34 comes back as 0x37). Reproduced.
@@ -131,11 +133,14 @@ bool CustomRule(std::uint32_t leaf, std::uint32_t subleaf, int r, std::uint32_t&
       reg = (reg & ~0xFC0u) | 0x33u;
       ok = false;
     }
-    ok &= FieldAtMost(reg, 12, 4, 4);  // number of VMPLs
+    const bool vmpls = FieldAtMost(reg, 12, 4, 4);  // number of VMPLs
+    ok = ok && vmpls;
   } else if (leaf == 0x80000022 && r == 1) {
-    ok = FieldAtMost(reg, 0, 4, 6) & FieldAtMost(reg, 4, 6, 0x10);  // PMC count, LBR depth
+    const bool pmc = FieldAtMost(reg, 0, 4, 6), lbr = FieldAtMost(reg, 4, 6, 0x10);
+    ok = pmc && lbr;
   }
-  return Reserved(reg, reserved) && ok;
+  const bool reserved_ok = Reserved(reg, reserved);
+  return reserved_ok && ok;
 }
 
 bool CheckRegister(const CpuidLeafPolicy& p, int r, std::uint32_t& reg, std::uint64_t xcr0,
@@ -163,7 +168,8 @@ bool CheckRegister(const CpuidLeafPolicy& p, int r, std::uint32_t& reg, std::uin
     case CpuidCheck::kCustom:
       return CustomRule(p.leaf, p.subleaf, r, reg, rule.reserved, xcr0, xss, host_fms);
   }
-  return Reserved(reg, rule.reserved) && ok;
+  const bool reserved_ok = Reserved(reg, rule.reserved);
+  return reserved_ok && ok;
 }
 
 }  // namespace
@@ -192,7 +198,9 @@ bool SanitizeCpuidPage(MutableByteSpan page, std::uint32_t host_fms) {
       if (!ok) regs[0] = regs[1] = regs[2] = regs[3] = 0;
     } else {
       for (int r = 0; r < 4; ++r) {
-        ok &= CheckRegister(*p, r, regs[r], LoadLe64(e + 8), LoadLe64(e + 0x10), host_fms);
+        const bool reg_ok =
+            CheckRegister(*p, r, regs[r], LoadLe64(e + 8), LoadLe64(e + 0x10), host_fms);
+        ok = ok && reg_ok;
       }
     }
     if (!ok) {

@@ -711,4 +711,163 @@ TEST_CASE("SNP_INIT rebuilds the RMP; SNP_INIT_EX's range list becomes HV_FIXED"
   CHECK(f.fw->memory().rmp().Get(0x600000).State() == rmp::PageState::kHypervisor);
 }
 
+TEST_CASE("every SNP command in both platform states: status and resulting state") {
+  using statemachine::SnpPlatformState;
+  // Buffers that are well formed but point at nothing in particular: the platform state is the
+  // first rule they meet (or the only one), which is what this table is about.
+  struct Row {
+    SnpCmd cmd;
+    FwStatus in_uninit;
+    SnpPlatformState after_uninit;
+    FwStatus in_init;
+    SnpPlatformState after_init;
+  };
+  const auto U = SnpPlatformState::kUninit, I = SnpPlatformState::kInit;
+  const Row rows[] = {
+      {SnpCmd::kInit, FwStatus::kSuccess, I, FwStatus::kInvalidPlatformState, I},
+      {SnpCmd::kInitEx, FwStatus::kSuccess, I, FwStatus::kInvalidPlatformState, I},
+      {SnpCmd::kShutdown, FwStatus::kSuccess, U, FwStatus::kSuccess, U},
+      {SnpCmd::kShutdownEx, FwStatus::kSuccess, U, FwStatus::kSuccess, U},
+      {SnpCmd::kPlatformStatus, FwStatus::kSuccess, U, FwStatus::kSuccess, I},
+      {SnpCmd::kDfFlush, FwStatus::kWbinvdRequired, U, FwStatus::kSuccess, I},  // WBINVD done
+      {SnpCmd::kConfig, FwStatus::kSuccess, U, FwStatus::kSuccess, I},
+      {SnpCmd::kCommit, FwStatus::kSuccess, U, FwStatus::kSuccess, I},
+      {SnpCmd::kGctxCreate, FwStatus::kInvalidPlatformState, U, FwStatus::kSuccess, I},
+      {SnpCmd::kLaunchStart, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kLaunchUpdate, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kLaunchFinish, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kActivate, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kActivateEx, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kGuestStatus, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kDecommission, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kDbgDecrypt, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kDbgEncrypt, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageReclaim, FwStatus::kInvalidPlatformState, U, FwStatus::kSuccess, I},
+      {SnpCmd::kPageUnsmash, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidPageState, I},
+      {SnpCmd::kPageSetState, FwStatus::kInvalidPlatformState, U, FwStatus::kSuccess, I},
+      {SnpCmd::kDownloadFirmwareEx, FwStatus::kBadSignature, U, FwStatus::kBadSignature, I},
+      {SnpCmd::kGuestRequest, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
+  };
+  auto buffer = [](SnpCmd cmd) -> Bytes {
+    switch (cmd) {
+      case SnpCmd::kInit:
+      case SnpCmd::kShutdown:
+      case SnpCmd::kDfFlush:
+        return {};
+      case SnpCmd::kInitEx: {
+        Bytes b(sizeof(SnpInitExBuf), 0);
+        b[0] = 1;
+        return b;
+      }
+      case SnpCmd::kShutdownEx: {
+        Bytes b(8, 0);
+        b[0] = 8;
+        return b;
+      }
+      case SnpCmd::kPlatformStatus:
+      case SnpCmd::kGctxCreate: {
+        Bytes b(8, 0);
+        StoreLe64(b.data(), 0x200000);
+        return b;
+      }
+      case SnpCmd::kConfig:
+        return Bytes(sizeof(SnpConfigBuf), 0);
+      case SnpCmd::kCommit:
+        return Bytes{4, 0, 0, 0};
+      case SnpCmd::kLaunchStart: {
+        Bytes b(sizeof(SnpLaunchStartBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        StoreLe64(b.data() + 8, 0x30000);
+        return b;
+      }
+      case SnpCmd::kLaunchUpdate: {
+        Bytes b(sizeof(SnpLaunchUpdateBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        b[8] = 2;
+        StoreLe64(b.data() + 0x10, 0x300000);
+        return b;
+      }
+      case SnpCmd::kLaunchFinish: {
+        Bytes b(sizeof(SnpLaunchFinishBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        return b;
+      }
+      case SnpCmd::kActivate: {
+        Bytes b(sizeof(SnpActivateBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        b[8] = 1;
+        return b;
+      }
+      case SnpCmd::kActivateEx: {
+        Bytes b(sizeof(SnpActivateExBuf), 0);
+        b[0] = 0x20;
+        StoreLe64(b.data() + 8, kGctx);
+        b[0x10] = 1;
+        b[0x14] = 1;
+        return b;
+      }
+      case SnpCmd::kGuestStatus: {
+        Bytes b(16, 0);
+        StoreLe64(b.data(), kGctx);
+        StoreLe64(b.data() + 8, 0x200000);
+        return b;
+      }
+      case SnpCmd::kDecommission: {
+        Bytes b(8, 0);
+        StoreLe64(b.data(), kGctx);
+        return b;
+      }
+      case SnpCmd::kDbgDecrypt:
+      case SnpCmd::kDbgEncrypt: {
+        Bytes b(24, 0);
+        StoreLe64(b.data(), kGctx);
+        StoreLe64(b.data() + 8, 0x300000);
+        StoreLe64(b.data() + 16, 0x200000);
+        return b;
+      }
+      case SnpCmd::kPageReclaim: {
+        Bytes b(8, 0);
+        StoreLe64(b.data(), 0x200000);
+        return b;
+      }
+      case SnpCmd::kPageUnsmash: {
+        Bytes b(8, 0);
+        StoreLe64(b.data(), 0x400000);
+        return b;
+      }
+      case SnpCmd::kPageSetState: {
+        Bytes b(16, 0);
+        b[0] = 16;
+        StoreLe64(b.data() + 8, 0x500000);
+        return b;
+      }
+      case SnpCmd::kDownloadFirmwareEx: {
+        Bytes b(0x18, 0);
+        b[0] = 0x18;
+        StoreLe64(b.data() + 8, 0x600000);
+        b[0x10] = 0x40;
+        return b;
+      }
+      default:
+        return Bytes(8, 0);
+    }
+  };
+  for (const Row& r : rows) {
+    const std::string name = SnpCmdName(r.cmd);
+    CAPTURE(name);
+    for (bool init : {false, true}) {
+      CAPTURE(init);
+      FirmwareFixture f;
+      if (init) f.InitPlatform();
+      f.MakeFirmwarePage(0x200000);
+      Bytes buf = buffer(r.cmd);
+      const Bytes before = f.fw->StateDigest();
+      const FwStatus got = f.fw->Execute(r.cmd, buf);
+      CHECK(got == (init ? r.in_init : r.in_uninit));
+      CHECK(f.fw->snp_state() == (init ? r.after_init : r.after_uninit));
+      if (got != FwStatus::kSuccess) CHECK(f.fw->StateDigest() == before);
+    }
+  }
+}
+
 }  // namespace sevemu::emulator

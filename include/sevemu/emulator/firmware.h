@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
@@ -44,8 +45,11 @@ class Firmware {
   // SNP_INIT, SNP_SHUTDOWN, SNP_DF_FLUSH); otherwise INVALID_LENGTH and nothing runs.
   // Unknown or unimplemented ids give INVALID_COMMAND.
   FwStatus Execute(SnpCmd cmd, MutableByteSpan buffer);
+  // A command-buffer struct of snp_abi.h, passed as its bytes. Only plain structs qualify, so a
+  // byte container (Bytes, arrays of bytes) always goes to the span overload above.
   template <typename Buf>
-  FwStatus Execute(SnpCmd cmd, Buf& buf) {
+  requires(std::is_trivially_copyable_v<Buf>&& std::is_standard_layout_v<Buf> &&
+           !std::is_convertible_v<Buf&, MutableByteSpan>) FwStatus Execute(SnpCmd cmd, Buf& buf) {
     return Execute(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
   }
 
