@@ -10,10 +10,6 @@ using rmp::PageState;
 using statemachine::SnpGuestEvent;
 using statemachine::SnpPlatformEvent;
 
-void SetRmp(FirmwareState& s, std::uint64_t spa, const rmp::RmpEntry& e) {
-  s.memory.rmp().Set(spa, e);
-}
-
 }  // namespace
 
 FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
@@ -33,7 +29,7 @@ FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
   // ---- nothing above changed state ----
   (void)s.memory.FirmwareWrite(in.paddr, rmp::Page{});  // the context page is zeroed
   e.set_vmsa(true);                                     // FIRMWARE -> CONTEXT
-  SetRmp(s, in.paddr, e);
+  s.memory.rmp().Set(in.paddr, e);
   s.guests[in.paddr] = std::move(guest);
   return FwStatus::kSuccess;
 }
@@ -148,7 +144,7 @@ FwStatus SnpDecommission(FirmwareState& s, MutableByteSpan buf) {
   }
   rmp::RmpEntry e = s.memory.rmp().Get(in.paddr);
   e.set_vmsa(false);  // CONTEXT -> FIRMWARE
-  SetRmp(s, in.paddr, e);
+  s.memory.rmp().Set(in.paddr, e);
   s.guests.erase(in.paddr);
   return FwStatus::kSuccess;
 }
