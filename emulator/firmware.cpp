@@ -32,6 +32,7 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kActivate,            &SnpActivate,        sizeof(SnpActivateBuf)           },
   { SnpCmd::kGuestStatus,         &SnpGuestStatus,     sizeof(SnpGuestStatusBuf)        },
   { SnpCmd::kGctxCreate,          &SnpGctxCreate,      sizeof(SnpAddrBuf)               },
+  { SnpCmd::kGuestRequest,        &SnpGuestRequest,    sizeof(SnpGuestRequestBuf)       },
   { SnpCmd::kLaunchStart,         &SnpLaunchStart,     sizeof(SnpLaunchStartBuf)        },
   { SnpCmd::kLaunchUpdate,        &SnpLaunchUpdate,    sizeof(SnpLaunchUpdateBuf)       },
   { SnpCmd::kLaunchFinish,        &SnpLaunchFinish,    sizeof(SnpLaunchFinishBuf)       },
@@ -134,6 +135,10 @@ Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const Firmwa
     return Error(ErrorCode::kInvalidArgument,
                  "min_sev_asid outside 2.." + std::to_string(max_asid + 1));
   }
+  if (cfg.report_version != 0 && cfg.report_version != 2 && cfg.report_version != 3 &&
+      cfg.report_version != 5) {
+    return Error(ErrorCode::kInvalidArgument, "report version must be 2, 3 or 5");
+  }
   auto s = std::make_unique<FirmwareState>(std::move(platform), cfg, std::move(sticks));
   s->vcek = std::move(vcek);
   s->max_asid = max_asid;
@@ -190,6 +195,7 @@ Bytes Firmware::StateDigest() const {
     put(g->launch_digest.data(), g->launch_digest.size());
     put(g->host_data.data(), g->host_data.size());
     put(g->id_key_digest.data(), g->id_key_digest.size());
+    for (std::uint64_t c : g->msg_count) put64(c);
   }
   // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the
   // bytes of memory the RMP names, are covered through the controller's own views.

@@ -55,6 +55,9 @@ struct SnpGuest {
   std::array<std::uint8_t, 48> id_key_digest{};
   std::array<std::uint8_t, 48> author_key_digest{};
   std::array<std::uint8_t, 32> host_data{};
+  // Guest-message sequence counters per VMPCK: the last sequence number used (requests odd,
+  // responses even).
+  std::array<std::uint64_t, 4> msg_count{};
 };
 
 struct FirmwareState {
@@ -99,6 +102,7 @@ FwStatus SnpDbgDecrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

@@ -746,7 +746,8 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
       {SnpCmd::kPageUnsmash, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidPageState, I},
       {SnpCmd::kPageSetState, FwStatus::kInvalidPlatformState, U, FwStatus::kSuccess, I},
       {SnpCmd::kDownloadFirmwareEx, FwStatus::kBadSignature, U, FwStatus::kBadSignature, I},
-      {SnpCmd::kGuestRequest, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
+      {SnpCmd::kGuestRequest, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kVlekLoad, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
   };
   auto buffer = [](SnpCmd cmd) -> Bytes {
     switch (cmd) {
@@ -817,6 +818,7 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
         StoreLe64(b.data(), kGctx);
         return b;
       }
+      case SnpCmd::kGuestRequest:
       case SnpCmd::kDbgDecrypt:
       case SnpCmd::kDbgEncrypt: {
         Bytes b(24, 0);

@@ -30,6 +30,9 @@ struct FirmwareConfig {
   // ASIDs 1..min_sev_asid-1 are for SEV-ES and SNP guests (the BIOS's split; AMD-ASPFW
   // sev_es_validate_asid); 0 means "the product's maximum / 2".
   std::uint32_t min_sev_asid = 0;
+  // ATTESTATION_REPORT layout version: 0 = the product's (3 on Milan and Genoa, 5 on Turin);
+  // 2 may be chosen to test old verifiers.
+  std::uint32_t report_version = 0;
 };
 
 struct FirmwareState;  // emulator/firmware_state.h (private)

@@ -128,6 +128,13 @@ struct SnpGuestStatusPage {  // the page SNP_GUEST_STATUS writes
 };
 static_assert(sizeof(SnpGuestStatusPage) == 32);
 
+struct SnpGuestRequestBuf {  // SNP_GUEST_REQUEST
+  std::uint64_t gctx_paddr;
+  std::uint64_t req_paddr;  // request page (header + encrypted payload)
+  std::uint64_t res_paddr;  // response page (FIRMWARE state)
+};
+static_assert(sizeof(SnpGuestRequestBuf) == 0x18);
+
 struct SnpLaunchStartBuf {  // SNP_LAUNCH_START
   std::uint64_t gctx_paddr;
   std::uint64_t policy;

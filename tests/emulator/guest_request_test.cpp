@@ -1,0 +1,345 @@
+// SNP_GUEST_REQUEST end to end: a launched guest whose "driver" (this test) takes the VMPCKs
+// from its own secrets page, encrypts and sequence-numbers requests as Linux's sev-guest driver
+// does, and checks responses and attestation reports with its own verifier.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "firmware_fixture.h"
+#include "sevemu/emulator/guest_message.h"
+#include "sevemu/emulator/kds.h"
+
+namespace sevemu::emulator {
+namespace {
+
+constexpr std::uint64_t kGctx = 0x100000, kSecrets = 0x400000, kSecretsGpa = 0x801000;
+constexpr std::uint64_t kReq = 0x500000, kRsp = 0x501000;
+constexpr std::uint32_t kAsid = 1;
+
+struct Guest {
+  test::FirmwareFixture f;
+  std::array<Bytes, 4> vmpck;
+  std::array<std::uint64_t, 4> seqno{};  // the driver's counters (last number used)
+
+  explicit Guest(Product p = Product::kMilan, std::uint64_t policy = 0x30000) : f(p) {
+    f.InitPlatform();
+    f.StartGuest(kGctx, kAsid, policy);
+    f.MakePreGuestPage(kSecrets, kSecretsGpa, kAsid, Bytes(4096, 0));
+    REQUIRE(f.Run(SnpCmd::kLaunchUpdate, f.UpdateBuf(kGctx, kSecrets, PageType::kSecrets)) ==
+            FwStatus::kSuccess);
+    REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kGctx, 0, 0, 0, {}}) ==
+            FwStatus::kSuccess);
+    // The guest reads its VMPCKs through its own (decrypted) view of the secrets page.
+    Bytes page(4096);
+    REQUIRE(f.fw->memory().GuestRead({kAsid, 0, kSecretsGpa, true, false, rmp::kPermRead}, kSecrets,
+                                     page) == rmp::RmpViolation::kNone);
+    for (int i = 0; i < 4; ++i)
+      vmpck[i].assign(page.begin() + 0x20 + 32 * i, page.begin() + 0x40 + 32 * i);
+    f.MakeFirmwarePage(kRsp);
+  }
+
+  // Writes a request as the driver would, with an explicit sequence number.
+  void Post(GuestMsgType type, const Bytes& payload, std::uint8_t vmpck_id, std::uint64_t seq,
+            std::uint8_t version = 1) {
+    GuestMsgHeader h;
+    h.seqno = seq;
+    h.type = type;
+    h.msg_version = version;
+    h.msg_size = static_cast<std::uint16_t>(payload.size());
+    h.vmpck = vmpck_id;
+    auto ct = SealGuestMsg(h, payload, vmpck[vmpck_id]);
+    REQUIRE(ct.ok());
+    Bytes page(4096, 0);
+    const auto hdr = SerializeGuestMsgHeader(h);
+    std::memcpy(page.data(), hdr.data(), hdr.size());
+    std::memcpy(page.data() + 0x60, ct->data(), ct->size());
+    REQUIRE(f.fw->memory().HvWrite(kReq, page) == rmp::RmpViolation::kNone);
+  }
+  FwStatus Issue() { return f.Run(SnpCmd::kGuestRequest, SnpGuestRequestBuf{kGctx, kReq, kRsp}); }
+
+  // One full exchange with the driver's rules; returns the decrypted response payload.
+  Result<Bytes> Exchange(GuestMsgType type, const Bytes& payload, std::uint8_t vmpck_id = 0) {
+    const std::uint64_t seq = seqno[vmpck_id] + 1;
+    Post(type, payload, vmpck_id, seq);
+    const FwStatus st = Issue();
+    if (st != FwStatus::kSuccess) {
+      return Error(ErrorCode::kRefused, std::string("firmware: ") + FwStatusName(st));
+    }
+    Bytes page(4096);
+    REQUIRE(f.fw->memory().FirmwareRead(kRsp, page).ok());
+    auto h = ParseGuestMsgHeader(page);
+    REQUIRE(h.ok());
+    CHECK(h->seqno == seq + 1);
+    CHECK(static_cast<int>(h->type) == static_cast<int>(type) + 1);
+    CHECK(h->vmpck == vmpck_id);
+    auto plain = OpenGuestMsg(*h, ByteSpan(page).subspan(0x60, h->msg_size), vmpck[vmpck_id]);
+    REQUIRE(plain.ok());
+    seqno[vmpck_id] += 2;
+    return Bytes(plain->data(), plain->data() + plain->size());
+  }
+};
+
+Bytes ReportReq(std::uint8_t fill, std::uint32_t vmpl = 0, std::uint32_t key_sel = 0) {
+  Bytes r(0x60, 0);
+  std::memset(r.data(), fill, 64);
+  StoreLe32(r.data() + 0x40, vmpl);
+  StoreLe32(r.data() + 0x44, key_sel);
+  return r;
+}
+
+Bytes KeyReq(std::uint64_t gfs, std::uint32_t vmpl = 0, std::uint32_t select = 0,
+             std::uint32_t svn = 0, std::uint64_t tcb = 0) {
+  Bytes r(0x20, 0);
+  StoreLe32(r.data(), select);
+  StoreLe64(r.data() + 8, gfs);
+  StoreLe32(r.data() + 0x10, vmpl);
+  StoreLe32(r.data() + 0x14, svn);
+  StoreLe64(r.data() + 0x18, tcb);
+  return r;
+}
+
+// An independent check of a report against a VCEK certificate, written from the ABI's report
+// layout: SHA-384/ECDSA over bytes 0..0x29F with r, s little-endian at 0x2A0 and 0x2E8.
+bool VerifyReport(ByteSpan report, const crypto::Certificate& vcek) {
+  auto key = vcek.SubjectPublicKey();
+  auto sig = crypto::EcdsaP384Signature::FromFirmwareLayout(report.subspan(0x2A0, 144));
+  return key.ok() && sig.ok() && key->VerifyEcdsaSha384(report.first(0x2A0), *sig).ok();
+}
+
+}  // namespace
+
+TEST_CASE("MSG_REPORT_REQ: a signed report with every field in place") {
+  Guest g;
+  auto rsp = g.Exchange(GuestMsgType::kReportReq, ReportReq(0xAB));
+  REQUIRE(rsp.ok());
+  REQUIRE(rsp->size() == 0x4C0);
+  CHECK(LoadLe32(rsp->data()) == 0);
+  CHECK(LoadLe32(rsp->data() + 4) == 0x4A0);
+  const ByteSpan report = ByteSpan(*rsp).subspan(0x20, 0x4A0);
+  const PlatformState& p = g.f.fw->platform_state();
+  CHECK(LoadLe32(report.data()) == 3);               // version on Milan
+  CHECK(LoadLe64(report.data() + 0x08) == 0x30000);  // policy
+  CHECK(LoadLe32(report.data() + 0x34) == 1);        // ECDSA P-384 / SHA-384
+  CHECK(LoadLe64(report.data() + 0x38) == p.current_tcb.raw());
+  CHECK(LoadLe64(report.data() + 0x180) == p.reported_tcb.raw());
+  CHECK(LoadLe64(report.data() + 0x1E0) == p.committed_tcb.raw());
+  CHECK(Bytes(report.begin() + 0x50, report.begin() + 0x90) == Bytes(64, 0xAB));
+  CHECK(Bytes(report.begin() + 0x1A0, report.begin() + 0x1E0) == p.chip.chip_id);
+  CHECK(report[0x188] == 0x19);                                                     // CPUID family
+  CHECK(report[0x189] == 0x01);                                                     // model
+  CHECK(report[0x1EA] == 1);                                                        // current major
+  CHECK(report[0x1E9] == 55);                                                       // current minor
+  CHECK(Bytes(report.begin() + 0x160, report.begin() + 0x180) == Bytes(32, 0xFF));  // no MA
+  // Verified with the VCEK certificate the KDS issues for the reported TCB.
+  const auto root = test::TestRoot(Product::kMilan);
+  const Platform platform = test::SeededPlatform(Product::kMilan);
+  auto vcek = Kds(root).Vcek(platform.state.chip, platform.fuses, platform.state.reported_tcb,
+                             platform.state.manufactured_at);
+  REQUIRE(vcek.ok());
+  CHECK(VerifyReport(report, *vcek));
+  Bytes tampered(report.begin(), report.end());
+  tampered[0x55] ^= 1;
+  CHECK_FALSE(VerifyReport(tampered, *vcek));
+}
+
+TEST_CASE("report VMPL and key selection rules") {
+  Guest g;
+  // VMPCK1 belongs to VMPL1: it may ask for VMPL 1..3, not 0.
+  auto low = g.Exchange(GuestMsgType::kReportReq, ReportReq(1, 0), 1);
+  REQUIRE(low.ok());
+  CHECK(LoadLe32(low->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidParam));
+  auto ok = g.Exchange(GuestMsgType::kReportReq, ReportReq(1, 2), 1);
+  REQUIRE(ok.ok());
+  CHECK(LoadLe32(ok->data()) == 0);
+  CHECK(LoadLe32(ok->data() + 0x20 + 0x30) == 2);  // the report's VMPL
+  auto vlek = g.Exchange(GuestMsgType::kReportReq, ReportReq(1, 0, 2));
+  REQUIRE(vlek.ok());
+  CHECK(LoadLe32(vlek->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidKey));
+  auto reserved = g.Exchange(GuestMsgType::kReportReq, ReportReq(1, 0, 4));
+  REQUIRE(reserved.ok());
+  CHECK(LoadLe32(reserved->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidParam));
+}
+
+TEST_CASE("masked chip ID and chip key") {
+  Guest g;
+  SnpConfigBuf cfg{};
+  cfg.flags = 3;
+  REQUIRE(g.f.Run(SnpCmd::kConfig, cfg) == FwStatus::kSuccess);
+  auto rsp = g.Exchange(GuestMsgType::kReportReq, ReportReq(2));
+  REQUIRE(rsp.ok());
+  const ByteSpan report = ByteSpan(*rsp).subspan(0x20, 0x4A0);
+  CHECK(Bytes(report.begin() + 0x1A0, report.begin() + 0x1E0) == Bytes(64, 0));  // chip ID
+  CHECK(((LoadLe32(report.data() + 0x48) >> 2) & 7) == 7);                       // no key
+  CHECK((LoadLe32(report.data() + 0x48) & 2) == 2);                              // MASK_CHIP_KEY
+  CHECK(Bytes(report.begin() + 0x2A0, report.end()) == Bytes(0x200, 0));         // unsigned
+  auto key = g.Exchange(GuestMsgType::kKeyReq, KeyReq(0));
+  REQUIRE(key.ok());
+  CHECK(LoadLe32(key->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidKey));
+}
+
+TEST_CASE("Turin reports are version 5") {
+  Guest g(Product::kTurin);
+  auto rsp = g.Exchange(GuestMsgType::kReportReq, ReportReq(3));
+  REQUIRE(rsp.ok());
+  CHECK(LoadLe32(rsp->data() + 0x20) == 5);
+  CHECK(rsp->at(0x20 + 0x188) == 0x1A);
+}
+
+TEST_CASE("sequence numbers: replay, reordering and wrong keys change nothing") {
+  Guest g;
+  REQUIRE(g.Exchange(GuestMsgType::kReportReq, ReportReq(1)).ok());  // seqno 1 used
+  const Bytes before = g.f.fw->StateDigest();
+  SUBCASE("replay of seqno 1") {
+    g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 1);
+    CHECK(g.Issue() == FwStatus::kAeadOverflow);
+  }
+  SUBCASE("skipping ahead") {
+    g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 5);
+    CHECK(g.Issue() == FwStatus::kAeadOverflow);
+  }
+  SUBCASE("the response's even number") {
+    g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 2);
+    CHECK(g.Issue() == FwStatus::kAeadOverflow);
+  }
+  SUBCASE("another VMPCK's key under VMPCK0's index") {
+    std::swap(g.vmpck[0], g.vmpck[1]);
+    g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 3);
+    CHECK(g.Issue() == FwStatus::kInvalidParam);
+    std::swap(g.vmpck[0], g.vmpck[1]);
+  }
+  SUBCASE("a flipped ciphertext bit") {
+    g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 3);
+    Bytes page(4096);
+    REQUIRE(g.f.fw->memory().HvRead(kReq, page) == rmp::RmpViolation::kNone);
+    page[0x70] ^= 1;
+    REQUIRE(g.f.fw->memory().HvWrite(kReq, page) == rmp::RmpViolation::kNone);
+    CHECK(g.Issue() == FwStatus::kInvalidParam);
+  }
+  SUBCASE("a flipped header (AAD) bit") {
+    g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 3);
+    Bytes page(4096);
+    REQUIRE(g.f.fw->memory().HvRead(kReq, page) == rmp::RmpViolation::kNone);
+    page[0x35] = 2;  // message version 2, not what was sealed
+    REQUIRE(g.f.fw->memory().HvWrite(kReq, page) == rmp::RmpViolation::kNone);
+    CHECK(g.Issue() == FwStatus::kInvalidParam);
+  }
+  CHECK(g.f.fw->StateDigest() == before);
+  // The counter did not move: the next expected number still works.
+  g.Post(GuestMsgType::kReportReq, ReportReq(1), 0, 3);
+  CHECK(g.Issue() == FwStatus::kSuccess);
+}
+
+TEST_CASE("malformed headers and unsupported messages are refused") {
+  Guest g;
+  struct Row {
+    const char* what;
+    GuestMsgType type;
+    std::uint8_t version;
+    FwStatus want;
+  };
+  const Row rows[] = {
+      {"message version 0", GuestMsgType::kReportReq, 0, FwStatus::kInvalidParam},
+      {"message version 2", GuestMsgType::kReportReq, 2, FwStatus::kInvalidParam},
+      {"a response type", GuestMsgType::kReportRsp, 1, FwStatus::kInvalidParam},
+      {"type 0", GuestMsgType::kInvalid, 1, FwStatus::kInvalidParam},
+      {"type 99", static_cast<GuestMsgType>(99), 1, FwStatus::kInvalidParam},
+      {"MSG_EXPORT_REQ", GuestMsgType::kExportReq, 1, FwStatus::kUnsupported},
+      {"MSG_ABSORB_REQ", GuestMsgType::kAbsorbReq, 1, FwStatus::kUnsupported},
+      {"MSG_VMRK_REQ", GuestMsgType::kVmrkReq, 1, FwStatus::kUnsupported},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.what);
+    const Bytes before = g.f.fw->StateDigest();
+    g.Post(r.type, Bytes(0x60, 0), 0, g.seqno[0] + 1, r.version);
+    CHECK(g.Issue() == r.want);
+    CHECK(g.f.fw->StateDigest() == before);
+  }
+  // Header fields the parser refuses before any key is used.
+  Bytes page(4096, 0);
+  page[0x30] = 1;
+  page[0x31] = 1;
+  page[0x32] = 0x60;
+  page[0x34] = 5;
+  page[0x35] = 1;
+  struct Spoil {
+    const char* what;
+    std::size_t off;
+    std::uint8_t value;
+    GuestMsgError why;
+  };
+  const Spoil spoils[] = {
+      {"algorithm", 0x30, 2, GuestMsgError::kAlgorithm},
+      {"header version", 0x31, 2, GuestMsgError::kHeaderVersion},
+      {"header size", 0x32, 0x40, GuestMsgError::kHeaderSize},
+      {"unaligned size", 0x36, 0x61, GuestMsgError::kMessageSize},
+      {"VMPCK 4", 0x3C, 4, GuestMsgError::kVmpck},
+      {"reserved byte", 0x40, 1, GuestMsgError::kReserved},
+  };
+  for (const Spoil& s : spoils) {
+    CAPTURE(s.what);
+    Bytes p = page;
+    p[0x36] = 0x60;  // a valid size unless spoiled
+    p[s.off] = s.value;
+    GuestMsgError why{};
+    CHECK_FALSE(ParseGuestMsgHeader(p, &why).ok());
+    CHECK(why == s.why);
+  }
+  CHECK_FALSE(ParseGuestMsgHeader(Bytes(0x5F, 0)).ok());
+  Bytes big = page;
+  StoreLe32(big.data() + 0x36, 0xFB0);  // header + payload past the page
+  CHECK_FALSE(ParseGuestMsgHeader(big).ok());
+  // A request in the wrong guest state or to a non-firmware response page.
+  CHECK(g.f.Run(SnpCmd::kGuestRequest, SnpGuestRequestBuf{kGctx, kReq, 0x600000}) ==
+        FwStatus::kInvalidPageState);
+}
+
+TEST_CASE("MSG_KEY_REQ: each field select bit changes the key, nothing else does") {
+  Guest g;
+  auto key_of = [&](const Bytes& req) {
+    auto rsp = g.Exchange(GuestMsgType::kKeyReq, req);
+    REQUIRE(rsp.ok());
+    REQUIRE(LoadLe32(rsp->data()) == 0);
+    return Bytes(rsp->begin() + 0x20, rsp->end());
+  };
+  const Bytes base = key_of(KeyReq(0));
+  CHECK(base == key_of(KeyReq(0)));  // deterministic
+  CHECK(base != Bytes(32, 0));
+  CHECK(key_of(KeyReq(0, 0, 0, 7)) == base);  // SVN not selected: ignored
+  for (int bit = 0; bit < 6; ++bit) {
+    CAPTURE(bit);
+    CHECK(key_of(KeyReq(1ull << bit)) != base);
+  }
+  CHECK(key_of(KeyReq(0, 1)) != base);     // VMPL is always mixed
+  CHECK(key_of(KeyReq(0, 0, 1)) != base);  // VMRK root
+  const TcbVersion committed = g.f.fw->platform_state().committed_tcb;
+  const TcbVersion lower = *TcbVersion::FromParts(Product::kMilan, {0, 1, 0, 1, 1});
+  CHECK(key_of(KeyReq(1u << 5, 0, 0, 0, lower.raw())) !=
+        key_of(KeyReq(1u << 5, 0, 0, 0, committed.raw())));
+  // Refusals, inside a delivered response.
+  auto status_of = [&](const Bytes& req) {
+    auto rsp = g.Exchange(GuestMsgType::kKeyReq, req);
+    REQUIRE(rsp.ok());
+    return static_cast<FwStatus>(LoadLe32(rsp->data()));
+  };
+  const TcbVersion higher = *TcbVersion::FromParts(Product::kMilan, {0, 3, 0, 9, 115});
+  CHECK(status_of(KeyReq(1u << 5, 0, 0, 0, higher.raw())) == FwStatus::kInvalidParam);
+  CHECK(status_of(KeyReq(1u << 4, 0, 0, 1)) ==
+        FwStatus::kInvalidParam);                                   // SVN above the ID block's
+  CHECK(status_of(KeyReq(1u << 6)) == FwStatus::kInvalidParam);     // unknown select bit
+  CHECK(status_of(KeyReq(0, 0, 2 << 1)) == FwStatus::kInvalidKey);  // VLEK not loaded
+  // VMPCK2 may not derive a VMPL0 key.
+  auto low = g.Exchange(GuestMsgType::kKeyReq, KeyReq(0, 0), 2);
+  REQUIRE(low.ok());
+  CHECK(LoadLe32(low->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidParam));
+}
+
+TEST_CASE("MSG_TSC_INFO_REQ") {
+  Guest g;
+  auto rsp = g.Exchange(GuestMsgType::kTscInfoReq, Bytes(0x80, 0));
+  REQUIRE(rsp.ok());
+  CHECK(LoadLe32(rsp->data()) == 0);
+  CHECK(LoadLe64(rsp->data() + 8) == 1ull << 32);
+  CHECK(LoadLe32(rsp->data() + 0x18) == 200);
+}
+
+}  // namespace sevemu::emulator
