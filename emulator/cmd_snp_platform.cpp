@@ -80,6 +80,8 @@ FwStatus SnpShutdown(FirmwareState& s, MutableByteSpan) {
   if (s.snp.state() == SnpPlatformState::kUninit) return FwStatus::kSuccess;
   if (AnyAsidNotClean(s)) return FwStatus::kDfFlushRequired;
   s.snp.Process(SnpPlatformEvent::kShutdown);
+  s.vlek.reset();  // a successful shutdown wipes the VLEK (AMD-ASPFW)
+  s.vlek_sticks.reset();
   return FwStatus::kSuccess;
 }
 
@@ -94,6 +96,8 @@ FwStatus SnpShutdownEx(FirmwareState& s, MutableByteSpan buf) {
   }
   s.snp.Process(SnpPlatformEvent::kShutdown);
   if (in.flags & kIommu) s.rmp_initialized = false;  // the RMP is torn down with the IOMMU
+  s.vlek.reset();
+  s.vlek_sticks.reset();
   return FwStatus::kSuccess;
 }
 
@@ -116,7 +120,8 @@ FwStatus SnpPlatformStatus(FirmwareState& s, MutableByteSpan buf) {
   out.state = static_cast<std::uint8_t>(s.snp.state());
   out.is_rmp_initialized = s.rmp_initialized ? 1 : 0;
   out.build_id = p.current_fw.build;
-  out.feature_flags = (p.mask_chip_id ? 1u : 0u) | (p.mask_chip_key ? 2u : 0u) | (1u << 3);
+  out.feature_flags =
+      (p.mask_chip_id ? 1u : 0u) | (p.mask_chip_key ? 2u : 0u) | (s.vlek ? 4u : 0u) | (1u << 3);
   out.guest_count = s.guest_count;
   out.current_tcb = p.current_tcb.raw();
   out.reported_tcb = p.reported_tcb.raw();
@@ -168,6 +173,36 @@ FwStatus SnpCommit(FirmwareState& s, MutableByteSpan buf) {
   p.reported_tcb = p.current_tcb;
   s.vcek = std::move(vcek).value();
   s.persistent_changed = true;
+  return FwStatus::kSuccess;
+}
+
+}  // namespace sevemu::emulator
+
+namespace sevemu::emulator {
+
+// SNP_VLEK_LOAD (AMD-ASPFW snp_mcmd_vlek_load): the wrapped hashstick must be for exactly the
+// reported TCB (BAD_SVN) and authenticate under this chip's wrapping key (BAD_MEASUREMENT).
+// AMD checks no platform state here.
+FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpVlekLoadBuf>(buf);
+  if (in.length != sizeof(SnpVlekLoadBuf) || in.vlek_wrapped_version != 0 ||
+      !AllZero(in.reserved)) {
+    return FwStatus::kInvalidParam;
+  }
+  Bytes wrapped(kWrappedVlekSize);
+  if (!s.memory.FirmwareRead(in.vlek_wrapped_paddr, wrapped).ok()) return FwStatus::kInvalidAddress;
+  auto chip = s.sticks.DeriveDown(s.platform.state.reported_tcb);
+  if (!chip.ok()) return FwStatus::kHwErrorPlatform;
+  auto sticks = UnwrapVlek(*chip, wrapped);
+  if (!sticks.ok()) {
+    return sticks.error().code() == ErrorCode::kRefused ? FwStatus::kBadSvn
+                                                        : FwStatus::kBadMeasurement;
+  }
+  auto vlek = DeriveVlek(*sticks);
+  if (!vlek.ok()) return FwStatus::kHwErrorPlatform;
+  // ---- nothing above changed state ----
+  s.vlek_sticks = std::move(sticks).value();
+  s.vlek = std::move(vlek).value();
   return FwStatus::kSuccess;
 }
 

@@ -45,6 +45,7 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kConfig,              &SnpConfig,          sizeof(SnpConfigBuf)             },
   { SnpCmd::kDownloadFirmwareEx,  &SnpDownloadFirmwareEx, sizeof(SnpDownloadFirmwareExBuf) },
   { SnpCmd::kCommit,              &SnpCommit,          sizeof(SnpCommitBuf)             },
+  { SnpCmd::kVlekLoad,            &SnpVlekLoad,        sizeof(SnpVlekLoadBuf)           },
 };
 // clang-format on
 
@@ -185,6 +186,7 @@ Bytes Firmware::StateDigest() const {
   put64(s_->wbinvd_done);
   put64(s_->rmp_initialized);
   put64(s_->guest_count);
+  put64(s_->vlek_sticks.has_value());
   for (AsidUse u : s_->asid_use) put64(static_cast<std::uint64_t>(u));
   for (const auto& [gctx, g] : s_->guests) {
     put64(gctx);

@@ -68,6 +68,9 @@ struct FirmwareState {
   FirmwareConfig config;
   HashSticks sticks;  // from the boot ROM, at platform.state.current_tcb
   std::optional<crypto::PrivateKey> vcek;
+  // A loaded VLEK (SNP_VLEK_LOAD): its hash sticks (the key-request root) and its key.
+  std::optional<HashSticks> vlek_sticks;
+  std::optional<crypto::PrivateKey> vlek;
   statemachine::SnpPlatformMachine snp;
   rmp::MemoryController memory;
   std::vector<AsidUse> asid_use;  // index = ASID; [0] unused
@@ -103,6 +106,7 @@ FwStatus SnpDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

@@ -31,7 +31,7 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
   const SnpGuest& g = c.guest;
   const PlatformState& p = s.platform.state;
   if (vmpl < c.requester_vmpl || vmpl > 3) return FwStatus::kInvalidParam;
-  const bool vlek_loaded = false;  // SNP_VLEK_LOAD is not implemented yet
+  const bool vlek_loaded = s.vlek.has_value();
   if (key_sel > kKeySelVlek) return FwStatus::kInvalidKey;
   if (key_sel == kKeySelVlek && !vlek_loaded) return FwStatus::kInvalidKey;
   if (key_sel == kKeySelVcek && g.vcek_disabled) return FwStatus::kInvalidKey;
@@ -52,7 +52,11 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
   f.platform_info = PlatformInfo(s);
   f.author_key_en = g.author_key_en;
   f.mask_chip_key = p.mask_chip_key;
-  f.signing_key = p.mask_chip_key ? SigningKey::kNone : SigningKey::kVcek;
+  // KEY_SEL 0 prefers a loaded VLEK; MASK_CHIP_KEY leaves a VCEK-signed report unsigned.
+  const bool use_vlek = vlek_loaded && key_sel != kKeySelVcek;
+  f.signing_key = use_vlek          ? SigningKey::kVlek
+                  : p.mask_chip_key ? SigningKey::kNone
+                                    : SigningKey::kVcek;
   std::memcpy(f.report_data.data(), report_data.data(), 64);
   f.measurement = g.launch_digest;
   f.host_data = g.host_data;
@@ -74,8 +78,9 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
   f.committed_major = p.committed_fw.major;
   f.launch_tcb = g.launch_tcb.raw();
   out = EncodeReport(f);
-  if (f.signing_key == SigningKey::kVcek) {
-    if (!s.vcek || !SignReport(out, *s.vcek).ok()) return FwStatus::kHwErrorPlatform;
+  if (f.signing_key != SigningKey::kNone) {
+    const auto& key = f.signing_key == SigningKey::kVlek ? s.vlek : s.vcek;
+    if (!key || !SignReport(out, *key).ok()) return FwStatus::kHwErrorPlatform;
   }
   return FwStatus::kSuccess;
 }
@@ -129,12 +134,20 @@ Bytes HandleKeyReq(const MsgContext& c, ByteSpan req) {
     }
     tcb = *requested;
   }
-  if (key_sel == 3 || key_sel == kKeySelVlek) return StatusOnly(kKeyRspSize, FwStatus::kInvalidKey);
+  if (key_sel == 3 || (key_sel == kKeySelVlek && !s.vlek_sticks)) {
+    return StatusOnly(kKeyRspSize, FwStatus::kInvalidKey);
+  }
   if (!vmrk_root && p.mask_chip_key) return StatusOnly(kKeyRspSize, FwStatus::kInvalidKey);
+  const bool vlek_root = !vmrk_root && s.vlek_sticks && key_sel != kKeySelVcek;
 
   SecretBytes root;
   if (vmrk_root) {
     root = g.vmrk;
+  } else if (vlek_root) {
+    // A loaded VLEK roots the keys (AMD uses its last stick; sevemu its seed of all eight).
+    auto seed = s.vlek_sticks->Seed();
+    if (!seed.ok()) return StatusOnly(kKeyRspSize, FwStatus::kHwErrorPlatform);
+    root = std::move(seed).value();
   } else {
     auto sticks = s.sticks.DeriveDown(tcb);
     if (!sticks.ok()) return StatusOnly(kKeyRspSize, FwStatus::kInvalidParam);

@@ -747,7 +747,8 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
       {SnpCmd::kPageSetState, FwStatus::kInvalidPlatformState, U, FwStatus::kSuccess, I},
       {SnpCmd::kDownloadFirmwareEx, FwStatus::kBadSignature, U, FwStatus::kBadSignature, I},
       {SnpCmd::kGuestRequest, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
-      {SnpCmd::kVlekLoad, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
+      {SnpCmd::kVlekLoad, FwStatus::kBadSvn, U, FwStatus::kBadSvn, I},  // no state rule
+      {SnpCmd::kFeatureInfo, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
   };
   auto buffer = [](SnpCmd cmd) -> Bytes {
     switch (cmd) {
@@ -825,6 +826,12 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
         StoreLe64(b.data(), kGctx);
         StoreLe64(b.data() + 8, 0x300000);
         StoreLe64(b.data() + 16, 0x200000);
+        return b;
+      }
+      case SnpCmd::kVlekLoad: {
+        Bytes b(16, 0);
+        b[0] = 16;
+        StoreLe64(b.data() + 8, 0x200000);
         return b;
       }
       case SnpCmd::kPageReclaim: {

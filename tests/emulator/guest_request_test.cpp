@@ -342,4 +342,53 @@ TEST_CASE("MSG_TSC_INFO_REQ") {
   CHECK(LoadLe32(rsp->data() + 0x18) == 200);
 }
 
+TEST_CASE("SNP_VLEK_LOAD: a KDS-wrapped VLEK signs reports; bad wraps change nothing") {
+  Guest g;
+  const Platform platform = test::SeededPlatform(Product::kMilan);
+  const Kds kds(platform.root);
+  const TcbVersion reported = g.f.fw->platform_state().reported_tcb;
+  auto issue = kds.Vlek(platform.state.chip, platform.fuses, "CN=csp.example", reported,
+                        platform.state.manufactured_at);
+  REQUIRE(issue.ok());
+  auto load = [&](const Bytes& blob) {
+    REQUIRE(g.f.fw->memory().HvWrite(0x600000, blob) == rmp::RmpViolation::kNone);
+    return g.f.Run(SnpCmd::kVlekLoad, SnpVlekLoadBuf{16, 0, {}, 0x600000});
+  };
+  const Bytes before = g.f.fw->StateDigest();
+  Bytes tampered = issue->wrapped;
+  tampered[0x20] ^= 1;
+  CHECK(load(tampered) == FwStatus::kBadMeasurement);
+  auto other_tcb = kds.Vlek(platform.state.chip, platform.fuses, "CN=csp.example",
+                            *TcbVersion::FromParts(Product::kMilan, {0, 2, 0, 8, 115}),
+                            platform.state.manufactured_at);
+  CHECK(load(other_tcb->wrapped) == FwStatus::kBadSvn);
+  const Platform stranger = test::SeededPlatform(Product::kMilan, 77);
+  auto foreign = kds.Vlek(stranger.state.chip, stranger.fuses, "CN=csp.example", reported,
+                          stranger.state.manufactured_at);
+  CHECK(load(foreign->wrapped) == FwStatus::kBadMeasurement);  // wrapped for another chip
+  CHECK(g.f.Run(SnpCmd::kVlekLoad, SnpVlekLoadBuf{12, 0, {}, 0x600000}) == FwStatus::kInvalidParam);
+  CHECK(g.f.Run(SnpCmd::kVlekLoad, SnpVlekLoadBuf{16, 1, {}, 0x600000}) == FwStatus::kInvalidParam);
+  CHECK(g.f.fw->StateDigest() == before);
+
+  REQUIRE(load(issue->wrapped) == FwStatus::kSuccess);
+  auto rsp = g.Exchange(GuestMsgType::kReportReq, ReportReq(4));
+  REQUIRE(rsp.ok());
+  const ByteSpan report = ByteSpan(*rsp).subspan(0x20, 0x4A0);
+  CHECK(((LoadLe32(report.data() + 0x48) >> 2) & 7) == 1);  // SIGNING_KEY = VLEK
+  CHECK(VerifyReport(report, issue->certificate));
+  // KEY_SEL 1 still asks for the VCEK.
+  auto vcek_rsp = g.Exchange(GuestMsgType::kReportReq, ReportReq(4, 0, 1));
+  REQUIRE(vcek_rsp.ok());
+  CHECK(((LoadLe32(vcek_rsp->data() + 0x20 + 0x48) >> 2) & 7) == 0);
+  CHECK_FALSE(VerifyReport(ByteSpan(*vcek_rsp).subspan(0x20, 0x4A0), issue->certificate));
+  // Keys rooted in the VLEK differ from VCEK-rooted ones.
+  auto k_vlek = g.Exchange(GuestMsgType::kKeyReq, KeyReq(0, 0, 2 << 1));
+  auto k_vcek = g.Exchange(GuestMsgType::kKeyReq, KeyReq(0, 0, 1 << 1));
+  REQUIRE(k_vlek.ok());
+  REQUIRE(k_vcek.ok());
+  CHECK(LoadLe32(k_vlek->data()) == 0);
+  CHECK(Bytes(k_vlek->begin() + 0x20, k_vlek->end()) !=
+        Bytes(k_vcek->begin() + 0x20, k_vcek->end()));
+}
+
 }  // namespace sevemu::emulator

@@ -187,6 +187,14 @@ struct SnpDownloadFirmwareExBuf {  // SNP_DOWNLOAD_FIRMWARE_EX
 };
 static_assert(sizeof(SnpDownloadFirmwareExBuf) == 0x18);
 
+struct SnpVlekLoadBuf {               // SNP_VLEK_LOAD
+  std::uint32_t length;               // 16
+  std::uint8_t vlek_wrapped_version;  // 0
+  std::uint8_t reserved[3];
+  std::uint64_t vlek_wrapped_paddr;  // the 0x1B0-byte wrapped VLEK hashstick
+};
+static_assert(sizeof(SnpVlekLoadBuf) == 16);
+
 #pragma pack(pop)
 
 // SNP guest states (SNP_GUEST_STATUS.state; SEV-ABI-FACTS.md 8.3).
