@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "firmware_fixture.h"
+#include "report_verifier.h"
 #include "sevemu/emulator/guest_message.h"
 #include "sevemu/emulator/kds.h"
 
@@ -140,6 +141,36 @@ TEST_CASE("MSG_REPORT_REQ: a signed report with every field in place") {
   Bytes tampered(report.begin(), report.end());
   tampered[0x55] ^= 1;
   CHECK_FALSE(VerifyReport(tampered, *vcek));
+
+  // The independent verifier (OpenSSL directly): chain to the simulated ARK, signature, and
+  // the VCEK's TCB and hwID extensions against the report.
+  const Bytes bytes(report.begin(), report.end());
+  const auto check =
+      test::VerifyAttestationReport(bytes, *vcek->ToPem(), *root.ask.ToPem(), *root.ark.ToPem(),
+                                    platform.state.manufactured_at + 86400);
+  CHECK_MESSAGE(check.ok, check.why);
+  CHECK_FALSE(test::VerifyAttestationReport(tampered, *vcek->ToPem(), *root.ask.ToPem(),
+                                            *root.ark.ToPem(),
+                                            platform.state.manufactured_at + 86400)
+                  .ok);
+  // A VCEK for another TCB does not speak for this report.
+  auto other = Kds(root).Vcek(platform.state.chip, platform.fuses,
+                              *TcbVersion::FromParts(Product::kMilan, {0, 2, 0, 8, 115}),
+                              platform.state.manufactured_at);
+  const auto wrong =
+      test::VerifyAttestationReport(bytes, *other->ToPem(), *root.ask.ToPem(), *root.ark.ToPem(),
+                                    platform.state.manufactured_at + 86400);
+  CHECK_FALSE(wrong.ok);
+  // The right key but certified for another TCB: caught by the extension check itself.
+  auto mislabeled = IssueVcekCertificate(root, platform.state.chip,
+                                         *TcbVersion::FromParts(Product::kMilan, {0, 2, 0, 8, 115}),
+                                         *vcek->SubjectPublicKey(), platform.state.manufactured_at);
+  REQUIRE(mislabeled.ok());
+  const auto mis =
+      test::VerifyAttestationReport(bytes, *mislabeled->ToPem(), *root.ask.ToPem(),
+                                    *root.ark.ToPem(), platform.state.manufactured_at + 86400);
+  CHECK_FALSE(mis.ok);
+  CHECK(mis.why.find("REPORTED_TCB") != std::string::npos);
 }
 
 TEST_CASE("report VMPL and key selection rules") {
