@@ -3,12 +3,14 @@
 // does, and checks responses and attestation reports with its own verifier.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "firmware_fixture.h"
 #include "report_verifier.h"
 #include "sevemu/emulator/guest_message.h"
 #include "sevemu/emulator/kds.h"
+#include "test_util.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -171,6 +173,20 @@ TEST_CASE("MSG_REPORT_REQ: a signed report with every field in place") {
                                     *root.ark.ToPem(), platform.state.manufactured_at + 86400);
   CHECK_FALSE(mis.ok);
   CHECK(mis.why.find("REPORTED_TCB") != std::string::npos);
+
+  // And the openssl command-line tool, from the report's bytes and the VCEK as files.
+  test::TempDir dir;
+  test::WriteText(dir / "signed.bin", std::string(report.begin(), report.begin() + 0x2A0));
+  auto sig = crypto::EcdsaP384Signature::FromFirmwareLayout(report.subspan(0x2A0, 144));
+  REQUIRE(sig.ok());
+  const Bytes der = *sig->ToDer();
+  test::WriteText(dir / "sig.der", std::string(der.begin(), der.end()));
+  test::WriteText(dir / "vcek.pem", *vcek->ToPem());
+  const std::string cmd = "openssl x509 -in " + (dir / "vcek.pem") + " -pubkey -noout > " +
+                          (dir / "pub.pem") + " && openssl dgst -sha384 -verify " +
+                          (dir / "pub.pem") + " -signature " + (dir / "sig.der") + " " +
+                          (dir / "signed.bin") + " > " + (dir / "out.txt") + " 2>&1";
+  CHECK_MESSAGE(std::system(cmd.c_str()) == 0, test::ReadText(dir / "out.txt"));
 }
 
 TEST_CASE("report VMPL and key selection rules") {
