@@ -1,6 +1,8 @@
 #include <algorithm>
 
 #include "firmware_state.h"
+#include "sevemu/crypto/kdf.h"
+#include "sevemu/crypto/random.h"
 
 namespace sevemu::emulator {
 
@@ -13,6 +15,13 @@ SnpGuest* GuestAt(FirmwareState& s, std::uint64_t gctx) {
   if (PageStateAt(s, gctx) != rmp::PageState::kContext) return nullptr;
   auto it = s.guests.find(gctx);
   return it == s.guests.end() ? nullptr : it->second.get();
+}
+
+Result<SecretBytes> FirmwareRandom(FirmwareState& s, std::size_t n) {
+  if (!s.platform.state.deterministic) return crypto::RandomSecret(n);
+  std::uint8_t draw[8];
+  StoreLe64(draw, s.rng_draws++);
+  return crypto::SevKdf(s.platform.fuses.hash_stick_root.span(), "sevemu-firmware-rng", draw, n);
 }
 
 bool AllZero(ByteSpan bytes) {

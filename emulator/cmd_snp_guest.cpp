@@ -1,7 +1,6 @@
 // SNP guest-context commands: SNP_GCTX_CREATE, SNP_ACTIVATE, SNP_GUEST_STATUS,
 // SNP_DECOMMISSION, and SNP_PAGE_RECLAIM. Check order per AMD-ASPFW (docs/snp-commands.md).
 #include "firmware_state.h"
-#include "sevemu/crypto/random.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -20,7 +19,7 @@ FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
   rmp::RmpEntry e = s.memory.rmp().Get(in.paddr);
   if (e.page_size_2m()) return FwStatus::kInvalidPageSize;
   auto guest = std::make_unique<SnpGuest>();
-  auto vek = crypto::RandomSecret(32);
+  auto vek = FirmwareRandom(s, 32);
   if (!vek.ok()) return FwStatus::kHwErrorPlatform;
   guest->gctx_paddr = in.paddr;
   guest->vek = std::move(vek).value();

@@ -4,7 +4,6 @@
 
 #include "firmware_state.h"
 #include "sevemu/crypto/hash.h"
-#include "sevemu/crypto/random.h"
 #include "sevemu/emulator/cpuid_page.h"
 #include "sevemu/emulator/firmware_keys.h"
 #include "sevemu/emulator/launch_digest.h"
@@ -16,10 +15,6 @@ namespace {
 using rmp::PageState;
 using statemachine::SnpGuestEvent;
 using statemachine::SnpPlatformEvent;
-
-Result<SecretBytes> Random(std::size_t n) {
-  return crypto::RandomSecret(n);
-}
 
 // The secrets page (SEV-ABI-FACTS.md 3.7): version 3, IMI, FMS, GOSVW, VMPCK0-3, TSC factor.
 rmp::Page SecretsPage(const FirmwareState& s, const SnpGuest& g) {
@@ -60,12 +55,12 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf) {
   if (CheckSnpPolicy(in.policy, ctx)) return FwStatus::kPolicyFailure;
   std::array<SecretBytes, 4> vmpck;
   for (auto& k : vmpck) {
-    auto r = Random(32);
+    auto r = FirmwareRandom(s, 32);
     if (!r.ok()) return FwStatus::kHwErrorPlatform;
     k = std::move(r).value();
   }
-  auto vmrk = Random(32);
-  auto report_id = crypto::RandomBytes(32);
+  auto vmrk = FirmwareRandom(s, 32);
+  auto report_id = FirmwareRandom(s, 32);
   if (!vmrk.ok() || !report_id.ok()) return FwStatus::kHwErrorPlatform;
   // ---- nothing above changed state ----
   g->policy = in.policy;

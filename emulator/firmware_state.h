@@ -80,7 +80,15 @@ struct FirmwareState {
   std::map<std::uint64_t, std::unique_ptr<SnpGuest>> guests;  // by context page SPA
   std::uint32_t guest_count = 0;                              // SNP_PLATFORM_STATUS.guest_count
   bool persistent_changed = false;
+  // Draws of the firmware's random number generator so far (deterministic platforms only).
+  std::uint64_t rng_draws = 0;
 };
+
+// The firmware's randomness (guest memory keys, VMPCKs, VMRK, report IDs). On a platform
+// provisioned from a seed it is a deterministic stream — SevKdf(fuses, "sevemu-firmware-rng",
+// draw number) — so that the same command sequence gives the same guests, reports included
+// (principle 3 of the roadmap); otherwise OpenSSL's private DRBG.
+Result<SecretBytes> FirmwareRandom(FirmwareState& s, std::size_t n);
 
 // Handlers: one per command, buffer already size-checked by the dispatcher.
 FwStatus SnpInit(FirmwareState& s, MutableByteSpan buf);

@@ -438,4 +438,19 @@ TEST_CASE("SNP_VLEK_LOAD: a KDS-wrapped VLEK signs reports; bad wraps change not
         Bytes(k_vcek->begin() + 0x20, k_vcek->end()));
 }
 
+TEST_CASE("seeded platforms give reproducible reports (all but the signature)") {
+  auto signed_part = [](Guest& g) {
+    auto rsp = g.Exchange(GuestMsgType::kReportReq, ReportReq(0x11));
+    REQUIRE(rsp.ok());
+    return Bytes(rsp->begin() + 0x20, rsp->begin() + 0x20 + 0x2A0);
+  };
+  Guest a, b;
+  const Bytes ra = signed_part(a);
+  CHECK(ra == signed_part(b));
+  // Golden bytes: fixtures/kat/report_milan_seed01.hex (see fixtures/README.md).
+  const std::string golden = test::ReadText(test::FixturePath("kat/report_milan_seed01.hex"));
+  if (std::getenv("SEVEMU_PRINT_GOLDEN") != nullptr) MESSAGE(HexEncode(ra));
+  CHECK(HexEncode(ra) == golden.substr(0, golden.find_last_not_of(" \n") + 1));
+}
+
 }  // namespace sevemu::emulator
