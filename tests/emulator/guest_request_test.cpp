@@ -199,6 +199,21 @@ TEST_CASE("report VMPL and key selection rules") {
   REQUIRE(ok.ok());
   CHECK(LoadLe32(ok->data()) == 0);
   CHECK(LoadLe32(ok->data() + 0x20 + 0x30) == 2);  // the report's VMPL
+  // Every VMPCK may ask for its own VMPL and any less privileged one, never a more privileged.
+  for (std::uint8_t k = 0; k < 4; ++k) {
+    for (std::uint32_t vmpl = 0; vmpl < 4; ++vmpl) {
+      CAPTURE(int(k));
+      CAPTURE(vmpl);
+      auto r = g.Exchange(GuestMsgType::kReportReq, ReportReq(1, vmpl), k);
+      REQUIRE(r.ok());
+      if (vmpl < k) {
+        CHECK(LoadLe32(r->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidParam));
+      } else {
+        CHECK(LoadLe32(r->data()) == 0);
+        CHECK(LoadLe32(r->data() + 0x20 + 0x30) == vmpl);
+      }
+    }
+  }
   auto vlek = g.Exchange(GuestMsgType::kReportReq, ReportReq(1, 0, 2));
   REQUIRE(vlek.ok());
   CHECK(LoadLe32(vlek->data()) == static_cast<std::uint32_t>(FwStatus::kInvalidKey));
