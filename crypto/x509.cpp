@@ -334,14 +334,18 @@ Status Certificate::VerifySignedBy(const PublicKey& issuer) const {
 }
 
 Bytes DerInteger(std::uint64_t value) {
-  Bytes body;
+  // Big-endian, minimal, with a leading zero when the top bit is set (X.690 8.3).
+  std::uint8_t be[9] = {};
+  int n = 0;
   do {
-    body.insert(body.begin(), static_cast<std::uint8_t>(value & 0xFF));
+    be[8 - n++] = static_cast<std::uint8_t>(value & 0xFF);
     value >>= 8;
   } while (value != 0);
-  if (body.front() & 0x80) body.insert(body.begin(), 0x00);
-  Bytes out{0x02, static_cast<std::uint8_t>(body.size())};
-  out.insert(out.end(), body.begin(), body.end());
+  if (be[9 - n] & 0x80) be[8 - n++] = 0x00;
+  Bytes out(2 + static_cast<std::size_t>(n));
+  out[0] = 0x02;
+  out[1] = static_cast<std::uint8_t>(n);
+  std::copy(be + 9 - n, be + 9, out.begin() + 2);
   return out;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything under AddressSanitizer + UBSan (preset asan),
-# runs every test suite, checks formatting, then builds the libFuzzer targets (preset fuzz) and
-# runs each for a bounded time so that a crash fails the run.
+# runs every test suite, checks formatting, builds the release preset that scripts/run.sh uses,
+# then builds the libFuzzer targets (preset fuzz) and runs each for a bounded time so that a
+# crash fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS="${SEVEMU_FUZZ_SECONDS:-20}"
@@ -15,6 +16,10 @@ echo "== build and test (asan + ubsan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan
 ctest --preset asan
+
+echo "== release build (what scripts/run.sh builds: -O2 finds warnings -O0 does not)"
+cmake --preset release >/dev/null
+cmake --build --preset release
 
 echo "== fuzz smoke (${FUZZ_SECONDS}s per target)"
 cmake --preset fuzz >/dev/null
