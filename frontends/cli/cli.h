@@ -54,5 +54,6 @@ int RunShow(const std::string& name, const Args& args);
 int RunServe(const std::string& name, const Args& args);
 int RunKds(const std::string& name, const Args& args);
 int RunExplain(const std::string& name, const Args& args);
+int RunFirmware(const std::string& name, const Args& args);
 
 }  // namespace sevemu::cli

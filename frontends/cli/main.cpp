@@ -23,6 +23,8 @@ constexpr Command kCommands[] = {
     {"certs", sevemu::cli::RunCerts, "export the certificate chain: 'certs export'"},
     {"root", sevemu::cli::RunRoot, "make a simulated AMD root: 'root mint'"},
     {"kds", sevemu::cli::RunKds, "simulated KDS operations: 'kds vlek'"},
+    {"firmware", sevemu::cli::RunFirmware,
+     "simulated firmware images for SNP_DOWNLOAD_FIRMWARE_EX: 'firmware image'"},
     {"explain", sevemu::cli::RunExplain, "print the state machines: 'explain statemachine'"},
 };
 

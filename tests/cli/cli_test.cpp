@@ -226,6 +226,27 @@ TEST_CASE("kds vlek issues a certificate and a wrapped VLEK; explain prints the 
 }  // namespace sevemu
 
 namespace sevemu {
+TEST_CASE("firmware image: builds an ARK-signed image; bad arguments are usage errors") {
+  test::TempDir d;
+  REQUIRE(Sevemu(d, {"provision", "--state", d / "p", "--seed", "03"}).code == 0);
+  Run r = Sevemu(d, {"firmware", "image", "--state", d / "p", "--version", "1.56.3", "--tcb",
+                     "bl=3,tee=0,snp=9,ucode=115", "--out", d / "fw.bin"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string image = test::ReadText(d / "fw.bin");
+  CHECK(image.rfind("SEVEMUFW", 0) == 0);
+  CHECK(image.size() == 0x40 + 4096 + 512);
+  for (const char* v : {"1.56", "1.56.3.1", "1.300.2", "x"}) {
+    CAPTURE(v);
+    CHECK(
+        Sevemu(d, {"firmware", "image", "--state", d / "p", "--version", v, "--out", d / "bad.bin"})
+            .code == 2);
+  }
+  CHECK(Sevemu(d, {"firmware", "image", "--state", d / "p", "--version", "1.56.3", "--tcb", "bl=1",
+                   "--out", d / "bad.bin"})
+            .code == 2);
+  CHECK_FALSE(std::filesystem::exists(d / "bad.bin"));
+}
+
 TEST_CASE("docs/diagrams are what the code prints") {
   test::TempDir d;
   for (const char* machine : {"snp_platform", "snp_guest"}) {
