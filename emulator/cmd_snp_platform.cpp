@@ -207,3 +207,36 @@ FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf) {
 }
 
 }  // namespace sevemu::emulator
+
+namespace sevemu::emulator {
+
+// SNP_FEATURE_INFO (SEV-ABI-FACTS.md 8.2): CPUID-like leaves describing this firmware. Leaf 0:
+// EAX the highest leaf (1), EBX bit0 legacy SEV commands / bit1 SEV-TIO (neither yet), ECX
+// bit0 VLEK and bit1 X86_SNP_SHUTDOWN (both supported). Leaf 1: EAX bit n = guest message type
+// group n supported (KEY 1, REPORT 2, TSC_INFO 8). Leaves above 1 read as zero, as CPUID's do.
+// The output page follows SNP_PLATFORM_STATUS's rule (FIRMWARE or DEFAULT once initialised).
+FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpFeatureInfoBuf>(buf);
+  if (in.length != sizeof(SnpFeatureInfoBuf)) return FwStatus::kInvalidParam;
+  if ((in.feature_info_paddr & kAddrReservedMask) + 16 > rmp::kPageSize) {
+    return FwStatus::kInvalidParam;
+  }
+  if (s.snp.state() == SnpPlatformState::kInit) {
+    const auto page = PageStateAt(s, in.feature_info_paddr);
+    if (page != rmp::PageState::kFirmware && page != rmp::PageState::kDefault) {
+      return FwStatus::kInvalidPageState;
+    }
+  }
+  if (!s.memory.rmp().Covers(in.feature_info_paddr)) return FwStatus::kInvalidAddress;
+  std::uint8_t out[16] = {};
+  if (in.ecx_in == 0) {
+    StoreLe32(out + 0, 1);
+    StoreLe32(out + 8, (1u << 0) | (1u << 1));
+  } else if (in.ecx_in == 1) {
+    StoreLe32(out + 0, (1u << 1) | (1u << 2) | (1u << 8));
+  }
+  (void)s.memory.FirmwareWrite(in.feature_info_paddr, out);
+  return FwStatus::kSuccess;
+}
+
+}  // namespace sevemu::emulator

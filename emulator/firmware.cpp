@@ -46,6 +46,7 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kDownloadFirmwareEx,  &SnpDownloadFirmwareEx, sizeof(SnpDownloadFirmwareExBuf) },
   { SnpCmd::kCommit,              &SnpCommit,          sizeof(SnpCommitBuf)             },
   { SnpCmd::kVlekLoad,            &SnpVlekLoad,        sizeof(SnpVlekLoadBuf)           },
+  { SnpCmd::kFeatureInfo,         &SnpFeatureInfo,     sizeof(SnpFeatureInfoBuf)        },
 };
 // clang-format on
 

@@ -115,6 +115,7 @@ FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

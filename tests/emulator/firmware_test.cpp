@@ -748,7 +748,8 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
       {SnpCmd::kDownloadFirmwareEx, FwStatus::kBadSignature, U, FwStatus::kBadSignature, I},
       {SnpCmd::kGuestRequest, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
       {SnpCmd::kVlekLoad, FwStatus::kBadSvn, U, FwStatus::kBadSvn, I},  // no state rule
-      {SnpCmd::kFeatureInfo, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
+      {SnpCmd::kFeatureInfo, FwStatus::kSuccess, U, FwStatus::kSuccess, I},
+      {SnpCmd::kPageMove, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
   };
   auto buffer = [](SnpCmd cmd) -> Bytes {
     switch (cmd) {
@@ -828,6 +829,12 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
         StoreLe64(b.data() + 16, 0x200000);
         return b;
       }
+      case SnpCmd::kFeatureInfo: {
+        Bytes b(16, 0);
+        b[0] = 16;
+        StoreLe64(b.data() + 8, 0x200000);
+        return b;
+      }
       case SnpCmd::kVlekLoad: {
         Bytes b(16, 0);
         b[0] = 16;
@@ -877,6 +884,27 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
       if (got != FwStatus::kSuccess) CHECK(f.fw->StateDigest() == before);
     }
   }
+}
+
+TEST_CASE("SNP_FEATURE_INFO") {
+  FirmwareFixture f;
+  f.InitPlatform();
+  f.MakeFirmwarePage(0x200000);
+  auto leaf = [&](std::uint32_t ecx) {
+    REQUIRE(f.Run(SnpCmd::kFeatureInfo, SnpFeatureInfoBuf{16, ecx, 0x200000}) ==
+            FwStatus::kSuccess);
+    Bytes out(16);
+    REQUIRE(f.fw->memory().FirmwareRead(0x200000, out).ok());
+    return out;
+  };
+  const Bytes l0 = leaf(0);
+  CHECK(LoadLe32(l0.data()) == 1);
+  CHECK(LoadLe32(l0.data() + 8) == 3);       // VLEK, X86_SNP_SHUTDOWN
+  CHECK(LoadLe32(leaf(1).data()) == 0x106);  // KEY, REPORT, TSC_INFO messages
+  CHECK(leaf(7) == Bytes(16, 0));
+  CHECK(f.Run(SnpCmd::kFeatureInfo, SnpFeatureInfoBuf{8, 0, 0x200000}) == FwStatus::kInvalidParam);
+  CHECK(f.Run(SnpCmd::kFeatureInfo, SnpFeatureInfoBuf{16, 0, 0x300000}) ==
+        FwStatus::kInvalidPageState);
 }
 
 }  // namespace sevemu::emulator

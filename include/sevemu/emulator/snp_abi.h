@@ -187,6 +187,13 @@ struct SnpDownloadFirmwareExBuf {  // SNP_DOWNLOAD_FIRMWARE_EX
 };
 static_assert(sizeof(SnpDownloadFirmwareExBuf) == 0x18);
 
+struct SnpFeatureInfoBuf {           // SNP_FEATURE_INFO
+  std::uint32_t length;              // 0x10
+  std::uint32_t ecx_in;              // which leaf: 0 features, 1 guest message types
+  std::uint64_t feature_info_paddr;  // receives {u32 eax, ebx, ecx, edx}
+};
+static_assert(sizeof(SnpFeatureInfoBuf) == 0x10);
+
 struct SnpVlekLoadBuf {               // SNP_VLEK_LOAD
   std::uint32_t length;               // 16
   std::uint8_t vlek_wrapped_version;  // 0
