@@ -53,4 +53,24 @@ FwStatus ReadRangeList(const FirmwareState& s, std::uint64_t list_paddr,
   return FwStatus::kSuccess;
 }
 
+void SetHvFixed(FirmwareState& s, const std::vector<PageRange>& ranges) {
+  rmp::RmpEntry hv_fixed;
+  hv_fixed.set_immutable(true);
+  for (const PageRange& r : ranges) {
+    for (std::uint64_t p = 0; p < r.pages; ++p)
+      s.memory.rmp().Set(r.base + p * rmp::kPageSize, hv_fixed);
+  }
+}
+
+FwStatus CheckStatusPage(const FirmwareState& s, std::uint64_t paddr, bool check_state) {
+  if (check_state) {
+    const auto page = PageStateAt(s, paddr);
+    if (page != rmp::PageState::kFirmware && page != rmp::PageState::kDefault) {
+      return FwStatus::kInvalidPageState;
+    }
+  }
+  if (!s.memory.rmp().Covers(paddr)) return FwStatus::kInvalidAddress;
+  return FwStatus::kSuccess;
+}
+
 }  // namespace sevemu::emulator

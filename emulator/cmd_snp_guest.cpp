@@ -103,17 +103,13 @@ FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf) {
 FwStatus SnpGuestStatus(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpGuestStatusBuf>(buf);
   if (in.gctx_paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
-  if ((in.status_paddr & kAddrReservedMask) + sizeof(SnpGuestStatusPage) > rmp::kPageSize) {
-    return FwStatus::kInvalidParam;
-  }
+  if (CrossesPage(in.status_paddr, sizeof(SnpGuestStatusPage))) return FwStatus::kInvalidParam;
   if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
   SnpGuest* g = GuestAt(s, in.gctx_paddr);
   if (g == nullptr) return FwStatus::kInvalidGuest;
-  const auto page = PageStateAt(s, in.status_paddr);
-  if (page != PageState::kFirmware && page != PageState::kDefault) {
-    return FwStatus::kInvalidPageState;
+  if (FwStatus st = CheckStatusPage(s, in.status_paddr, true); st != FwStatus::kSuccess) {
+    return st;
   }
-  if (!s.memory.rmp().Covers(in.status_paddr)) return FwStatus::kInvalidAddress;
   SnpGuestStatusPage out{};
   out.policy = g->policy;
   out.asid = g->activation == Activation::kInactive ? 0 : g->asid;

@@ -50,12 +50,7 @@ FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf) {
     }
   }
   // ---- nothing above changed state ----
-  rmp::RmpEntry hv_fixed;
-  hv_fixed.set_immutable(true);  // not assigned, immutable: HV_FIXED
-  for (const PageRange& r : ranges) {
-    for (std::uint64_t p = 0; p < r.pages; ++p)
-      s.memory.rmp().Set(r.base + p * rmp::kPageSize, hv_fixed);
-  }
+  SetHvFixed(s, ranges);
   return FwStatus::kSuccess;
 }
 

@@ -19,12 +19,7 @@ void InitCommon(FirmwareState& s, bool rebuild_rmp, const std::vector<PageRange>
       if (g->activation != Activation::kInactive) s.memory.ClearGuestKey(g->asid);
     }
     s.guests.clear();
-    rmp::RmpEntry fixed;
-    fixed.set_immutable(true);
-    for (const PageRange& r : hv_fixed) {
-      for (std::uint64_t p = 0; p < r.pages; ++p)
-        s.memory.rmp().Set(r.base + p * rmp::kPageSize, fixed);
-    }
+    SetHvFixed(s, hv_fixed);
   }
   s.asid_use.assign(s.max_asid + 1, AsidUse::kDirty);
   s.wbinvd_done = false;
@@ -103,16 +98,10 @@ FwStatus SnpShutdownEx(FirmwareState& s, MutableByteSpan buf) {
 
 FwStatus SnpPlatformStatus(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpAddrBuf>(buf);
-  if ((in.paddr & kAddrReservedMask) + sizeof(SnpPlatformStatusPage) > rmp::kPageSize) {
-    return FwStatus::kInvalidParam;
-  }
-  if (s.snp.state() == SnpPlatformState::kInit) {
-    const auto page = PageStateAt(s, in.paddr);
-    if (page != rmp::PageState::kFirmware && page != rmp::PageState::kDefault) {
-      return FwStatus::kInvalidPageState;
-    }
-  }
-  if (!s.memory.rmp().Covers(in.paddr)) return FwStatus::kInvalidAddress;
+  if (CrossesPage(in.paddr, sizeof(SnpPlatformStatusPage))) return FwStatus::kInvalidParam;
+  // The page rule applies only once SNP is initialised (AMD-ASPFW).
+  const bool init = s.snp.state() == SnpPlatformState::kInit;
+  if (FwStatus st = CheckStatusPage(s, in.paddr, init); st != FwStatus::kSuccess) return st;
   const PlatformState& p = s.platform.state;
   SnpPlatformStatusPage out{};
   out.api_major = p.current_fw.major;
@@ -218,16 +207,11 @@ namespace sevemu::emulator {
 FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpFeatureInfoBuf>(buf);
   if (in.length != sizeof(SnpFeatureInfoBuf)) return FwStatus::kInvalidParam;
-  if ((in.feature_info_paddr & kAddrReservedMask) + 16 > rmp::kPageSize) {
-    return FwStatus::kInvalidParam;
+  if (CrossesPage(in.feature_info_paddr, 16)) return FwStatus::kInvalidParam;
+  const bool init = s.snp.state() == SnpPlatformState::kInit;
+  if (FwStatus st = CheckStatusPage(s, in.feature_info_paddr, init); st != FwStatus::kSuccess) {
+    return st;
   }
-  if (s.snp.state() == SnpPlatformState::kInit) {
-    const auto page = PageStateAt(s, in.feature_info_paddr);
-    if (page != rmp::PageState::kFirmware && page != rmp::PageState::kDefault) {
-      return FwStatus::kInvalidPageState;
-    }
-  }
-  if (!s.memory.rmp().Covers(in.feature_info_paddr)) return FwStatus::kInvalidAddress;
   std::uint8_t out[16] = {};
   if (in.ecx_in == 0) {
     StoreLe32(out + 0, 1);

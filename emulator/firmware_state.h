@@ -144,5 +144,17 @@ struct PageRange {
 // fields, more than 255 entries or a base that is not 2 MiB aligned. Empty ranges are dropped.
 FwStatus ReadRangeList(const FirmwareState& s, std::uint64_t list_paddr,
                        std::vector<PageRange>& out);
+// Marks every page of `ranges` HV_FIXED (not assigned, immutable).
+void SetHvFixed(FirmwareState& s, const std::vector<PageRange>& ranges);
+
+// True if `size` bytes written at `paddr` would cross into the next 4 KiB page (INVALID_PARAM
+// for the status-writing commands).
+inline bool CrossesPage(std::uint64_t paddr, std::size_t size) {
+  return (paddr & kAddrReservedMask) + size > rmp::kPageSize;
+}
+// Whether the firmware may write a status page at `paddr`: FIRMWARE or DEFAULT state
+// (INVALID_PAGE_STATE otherwise; checked only if `check_state`), backed by memory
+// (INVALID_ADDRESS otherwise). SNP_PLATFORM_STATUS, SNP_FEATURE_INFO, SNP_GUEST_STATUS.
+FwStatus CheckStatusPage(const FirmwareState& s, std::uint64_t paddr, bool check_state);
 
 }  // namespace sevemu::emulator
