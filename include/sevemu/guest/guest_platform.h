@@ -14,10 +14,10 @@ namespace sevemu::guest {
 
 // The VMM's answer to a guest-request exit.
 struct GuestRequestReply {
-  std::uint32_t fw_error = 0;   // SNP_GUEST_REQUEST's firmware status
-  std::uint32_t vmm_error = 0;  // uapi::kSnpGuestVmmErrInvalidLen / kSnpGuestVmmErrBusy
-  Bytes response;               // the 4 KiB response page, when both errors are 0
-  Bytes certs;                  // extended requests: the certificate table
+  std::uint32_t fw_error = 0;      // SNP_GUEST_REQUEST's firmware status
+  std::uint32_t vmm_error = 0;     // uapi::kSnpGuestVmmErrInvalidLen / kSnpGuestVmmErrBusy
+  Bytes response;                  // the 4 KiB response page, when both errors are 0
+  Bytes certs;                     // extended requests: the certificate table
   std::uint32_t certs_needed = 0;  // bytes (whole pages) the table needs (vmm_error INVALID_LEN)
 };
 

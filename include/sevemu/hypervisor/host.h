@@ -56,9 +56,9 @@ struct GuestInfo {
 // What the VMM hands back to the guest after an SNP_GUEST_REQUEST exit.
 struct GuestRequestReply {
   emulator::FwStatus fw_status = emulator::FwStatus::kSuccess;
-  std::uint32_t vmm_error = 0;  // uapi::kSnpGuestVmmErrInvalidLen: certificate buffer too small
-  Bytes response;               // the 4 KiB response page, when fw_status is SUCCESS
-  Bytes certs;                  // extended requests: the certificate table
+  std::uint32_t vmm_error = 0;     // uapi::kSnpGuestVmmErrInvalidLen: certificate buffer too small
+  Bytes response;                  // the 4 KiB response page, when fw_status is SUCCESS
+  Bytes certs;                     // extended requests: the certificate table
   std::uint32_t certs_needed = 0;  // bytes (whole 4 KiB pages) the certificate table needs
 };
 

@@ -115,7 +115,7 @@ struct SevUserDataSnpConfig {  // SNP_SET_CONFIG = the firmware's SNP_CONFIG buf
 static_assert(sizeof(SevUserDataSnpConfig) == 64);
 
 struct SevUserDataSnpVlekLoad {
-  std::uint32_t len;  // must be sizeof(*this)
+  std::uint32_t len;                  // must be sizeof(*this)
   std::uint8_t vlek_wrapped_version;  // must be 0
   std::uint8_t rsvd[3];
   std::uint64_t vlek_wrapped_address;  // user pointer to 432 bytes

@@ -1,0 +1,80 @@
+// Host's private state, shared by host.cpp (pages, memory, guest requests, certificates) and
+// guest_launch.cpp (the launch sequence). Not part of the public interface.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sevemu/hypervisor/host.h"
+#include "sevemu/hypervisor/sev_dev.h"
+
+namespace sevemu::hypervisor {
+
+// Host memory the kernel hands out: 4 KiB pages from kFirstPage up, recycled on free. Freed
+// pages are back in hypervisor state and zeroed before reuse.
+class PageAllocator {
+ public:
+  static constexpr std::uint64_t kFirstPage = 16ull << 20;  // below: the host kernel's own
+  explicit PageAllocator(std::uint64_t memory_size) : limit_(memory_size) {}
+  Result<std::uint64_t> Allocate();
+  // `count` physically contiguous pages (for firmware images); never recycled pages.
+  Result<std::uint64_t> AllocateContiguous(std::size_t count);
+  void Free(std::uint64_t spa) { free_.push_back(spa); }
+
+ private:
+  std::uint64_t next_ = kFirstPage;
+  std::uint64_t limit_;
+  std::vector<std::uint64_t> free_;
+};
+
+struct HostGuest {
+  GuestInfo info;
+  std::map<std::uint64_t, std::uint64_t> gpa_to_spa;  // 4 KiB guest pages
+  std::vector<std::uint64_t> vmsa_spas;               // one per vCPU (not guest-addressable)
+  std::uint64_t request_spa = 0;                      // shared page the guest writes requests to
+  std::uint64_t response_spa = 0;                     // FIRMWARE page SNP_GUEST_REQUEST answers in
+};
+
+struct Host::Impl {
+  emulator::Platform platform;
+  std::unique_ptr<emulator::Firmware> fw;
+  std::unique_ptr<SevDevice> sev;
+  PageAllocator pages;
+  std::map<std::string, HostGuest> guests;
+  std::set<std::uint32_t> asids_in_use;
+  std::uint32_t asid_limit = 0;  // SNP ASIDs are 1 .. asid_limit - 1
+
+  std::optional<Bytes> cert_table_set;  // set by the host administrator
+  Bytes auto_cert_table;
+  std::optional<std::uint64_t> auto_cert_tcb;  // reported TCB the automatic table was made for
+  std::string saved_platform_json;
+
+  Impl(emulator::Platform p, std::uint64_t memory_size)
+      : platform(std::move(p)), pages(memory_size) {}
+
+  // RMPUPDATE helpers, as the kernel's rmp_make_private / rmp_make_shared.
+  Status MakeFirmwarePage(std::uint64_t spa);
+  Status MakePreGuestPage(std::uint64_t spa, std::uint64_t gpa, std::uint32_t asid,
+                          ByteSpan contents);
+  // Returns a page to the hypervisor (SNP_PAGE_RECLAIM first if the firmware holds it
+  // immutable), scrubs it, and frees it.
+  Status ReleasePage(std::uint64_t spa);
+  // Tears down what a guest holds: DECOMMISSION (if launched), then every page back.
+  void Teardown(HostGuest& g, bool decommission);
+  emulator::FwStatus Run(emulator::SnpCmd cmd, MutableByteSpan buf) {
+    return fw->Execute(cmd, buf);
+  }
+  template <typename Buf>
+  emulator::FwStatus Run(emulator::SnpCmd cmd, Buf& buf) {
+    return fw->Execute(cmd, buf);
+  }
+};
+
+// "SNP_LAUNCH_UPDATE: INVALID_PARAM (0x16)": the message an error carries for a failed command.
+Error CommandError(emulator::SnpCmd cmd, emulator::FwStatus st);
+
+}  // namespace sevemu::hypervisor

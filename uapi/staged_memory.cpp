@@ -1,0 +1,133 @@
+#include "sevemu/uapi/staged_memory.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sevemu::uapi {
+
+UserRegion* StagedUserMemory::Find(std::uint64_t addr, std::size_t len) {
+  for (auto& r : regions_) {
+    // Overflow-safe containment: [addr, addr+len) inside [r.addr, r.addr+size).
+    if (addr >= r.addr && addr - r.addr <= r.bytes.size() &&
+        len <= r.bytes.size() - (addr - r.addr)) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+bool StagedUserMemory::Read(std::uint64_t addr, MutableByteSpan out) {
+  const UserRegion* r = Find(addr, out.size());
+  if (r == nullptr) return false;
+  if (!out.empty()) std::memcpy(out.data(), r->bytes.data() + (addr - r->addr), out.size());
+  return true;
+}
+
+bool StagedUserMemory::Write(std::uint64_t addr, ByteSpan data) {
+  UserRegion* r = Find(addr, data.size());
+  if (r == nullptr) return false;
+  if (!data.empty()) std::memcpy(r->bytes.data() + (addr - r->addr), data.data(), data.size());
+  if (dirty_.size() < regions_.size()) dirty_.resize(regions_.size(), false);
+  dirty_[static_cast<std::size_t>(r - regions_.data())] = true;
+  return true;
+}
+
+std::vector<UserRegion> StagedUserMemory::Written() const {
+  std::vector<UserRegion> out;
+  for (std::size_t i = 0; i < regions_.size(); ++i) {
+    if (i < dirty_.size() && dirty_[i]) out.push_back(regions_[i]);
+  }
+  return out;
+}
+
+namespace {
+
+// Size of the struct `data` points at, per user command (0: the command takes none).
+std::size_t DataSize(std::uint32_t cmd) {
+  switch (static_cast<SevUserCmd>(cmd)) {
+    case SevUserCmd::kPlatformStatus:
+      return sizeof(SevUserDataStatus);
+    case SevUserCmd::kPekCsr:
+      return sizeof(SevUserDataPekCsr);
+    case SevUserCmd::kPdhCertExport:
+      return sizeof(SevUserDataPdhCertExport);
+    case SevUserCmd::kPekCertImport:
+      return sizeof(SevUserDataPekCertImport);
+    case SevUserCmd::kGetId:
+      return sizeof(SevUserDataGetId);
+    case SevUserCmd::kGetId2:
+      return sizeof(SevUserDataGetId2);
+    case SevUserCmd::kSnpPlatformStatus:
+      return sizeof(SevUserDataSnpStatus);
+    case SevUserCmd::kSnpSetConfig:
+      return sizeof(SevUserDataSnpConfig);
+    case SevUserCmd::kSnpVlekLoad:
+      return sizeof(SevUserDataSnpVlekLoad);
+    default:
+      return 0;  // FACTORY_RESET, PEK_GEN, PDH_GEN, SNP_COMMIT: data is ignored
+  }
+}
+
+void Stage(std::vector<UserRegion>& out, UserMemory& caller, std::uint64_t addr,
+           std::uint64_t len) {
+  if (addr == 0 || len == 0) return;
+  len = std::min<std::uint64_t>(len, kSevFwBlobMaxSize);
+  UserRegion r{addr, Bytes(static_cast<std::size_t>(len))};
+  if (caller.Read(addr, r.bytes)) out.push_back(std::move(r));
+}
+
+template <typename T>
+bool Load(const UserRegion& r, T& v) {
+  if (r.bytes.size() != sizeof(T)) return false;
+  std::memcpy(&v, r.bytes.data(), sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+std::vector<UserRegion> PlanSevIssueCmdRegions(const SevIssueCmdArg& arg, UserMemory& caller) {
+  std::vector<UserRegion> out;
+  const std::size_t size = DataSize(arg.cmd);
+  if (size == 0 || arg.data == 0) return out;
+  UserRegion data{arg.data, Bytes(size)};
+  if (!caller.Read(arg.data, data.bytes)) return out;
+  out.push_back(data);
+  switch (static_cast<SevUserCmd>(arg.cmd)) {
+    case SevUserCmd::kPekCsr: {
+      SevUserDataPekCsr s{};
+      if (Load(data, s)) Stage(out, caller, s.address, s.length);
+      break;
+    }
+    case SevUserCmd::kPdhCertExport: {
+      SevUserDataPdhCertExport s{};
+      if (Load(data, s)) {
+        Stage(out, caller, s.pdh_cert_address, s.pdh_cert_len);
+        Stage(out, caller, s.cert_chain_address, s.cert_chain_len);
+      }
+      break;
+    }
+    case SevUserCmd::kPekCertImport: {
+      SevUserDataPekCertImport s{};
+      if (Load(data, s)) {
+        Stage(out, caller, s.pek_cert_address, s.pek_cert_len);
+        Stage(out, caller, s.oca_cert_address, s.oca_cert_len);
+      }
+      break;
+    }
+    case SevUserCmd::kGetId2: {
+      SevUserDataGetId2 s{};
+      if (Load(data, s)) Stage(out, caller, s.address, s.length);
+      break;
+    }
+    case SevUserCmd::kSnpVlekLoad: {
+      SevUserDataSnpVlekLoad s{};
+      if (Load(data, s)) Stage(out, caller, s.vlek_wrapped_address, kVlekWrappedSize);
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+}  // namespace sevemu::uapi
