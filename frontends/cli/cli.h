@@ -53,7 +53,11 @@ int RunRoot(const std::string& name, const Args& args);
 int RunShow(const std::string& name, const Args& args);
 int RunServe(const std::string& name, const Args& args);
 int RunKds(const std::string& name, const Args& args);
+// `kds serve`: `args` are the words after "serve".
+int RunKdsServe(const std::string& name, const Args& args);
 int RunExplain(const std::string& name, const Args& args);
 int RunFirmware(const std::string& name, const Args& args);
+int RunGuest(const std::string& name, const Args& args);
+int RunHost(const std::string& name, const Args& args);
 
 }  // namespace sevemu::cli

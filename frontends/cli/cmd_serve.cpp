@@ -1,35 +1,86 @@
-// sevemu serve: load (provisioning on first start) a platform, self-test its keys, boot its SNP
-// firmware, and hold the state directory until SIGTERM/SIGINT, then persist what the firmware
-// changed. The socket protocol and devices come with the device-emulation front end; this is
-// the process they will live in.
+// sevemu serve: load (provisioning on first start) each platform, self-test its keys, boot its
+// SNP firmware under a simulated host, and serve them on the daemon's socket until
+// SIGTERM/SIGINT, then persist what the firmware changed.
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 #include "cli.h"
 #include "log.h"
 #include "sevemu/common/file_io.h"
+#include "sevemu/daemon/daemon.h"
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/provision.h"
+#include "sevemu/hypervisor/host.h"
+#include "sevemu/protocol/wire.h"
 
 namespace sevemu::cli {
 
+namespace {
+
+// Loads (provisioning on first start) and boots one platform.
+Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Product product,
+                                            const std::optional<Bytes>& seed, const Logger& log) {
+  if (Status st = MakeDirectories(dir, 0700); !st.ok()) return st.error();
+  auto lock = DirLock::Acquire(dir);
+  if (!lock.ok()) return lock.error();
+  if (!emulator::HasPlatform(dir)) {
+    emulator::ProvisionOptions opts;
+    opts.product = product;
+    opts.seed = seed;
+    opts.now = static_cast<std::int64_t>(std::time(nullptr));
+    auto root = ChooseRoot(opts.product, "", false, opts.now);
+    if (!root.ok()) return root.error();
+    auto made = emulator::Provision(opts, std::move(root).value());
+    if (!made.ok()) return made.error();
+    if (Status st = emulator::SaveNewPlatform(dir, *made); !st.ok()) return st.error();
+    log.Info("provisioned", {{"state", dir}, {"product", emulator::Info(opts.product).name}});
+  }
+  auto platform = emulator::LoadPlatform(dir);
+  if (!platform.ok()) return platform.error();
+  if (Status st = emulator::CheckPlatform(*platform); !st.ok()) return st.error();
+  const auto& s = platform->state;
+  const std::string name = std::filesystem::path(dir).lexically_normal().filename().string();
+  log.Info("platform", {{"name", name},
+                        {"state", dir},
+                        {"product", emulator::Info(s.chip.product).name},
+                        {"chip_id", HexEncode(s.chip.chip_id)},
+                        {"current_tcb", s.current_tcb.ToString()},
+                        {"reported_tcb", s.reported_tcb.ToString()},
+                        {"firmware", std::to_string(s.current_fw.major) + "." +
+                                         std::to_string(s.current_fw.minor) + "." +
+                                         std::to_string(s.current_fw.build)}});
+  // SNP firmware over 1 TiB of sparse simulated memory, initialised as the host kernel does.
+  auto host = hypervisor::Host::Boot(std::move(platform).value(), emulator::FirmwareConfig{});
+  if (!host.ok()) return host.error();
+  return daemon::ServedPlatform{name.empty() ? "default" : name, dir, std::move(lock).value(),
+                                std::move(host).value()};
+}
+
+}  // namespace
+
 int RunServe(const std::string& name, const Args& args) {
-  std::string state = DefaultStateDir(), product_name, seed_hex, log_format;
+  std::vector<std::string> states;
+  std::string product_name, seed_hex, log_format, socket_path, mode_text;
   bool check = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("state", po::value(&state), "state directory (default: $SEVEMU_STATE_DIR, else ~/.local/state/sevemu/default)")
+      ("state", po::value(&states)->composing(), "state directory of a platform; repeat to serve several (default: $SEVEMU_STATE_DIR, else ~/.local/state/sevemu/default)")
+      ("socket", po::value(&socket_path), "Unix socket to listen on (default: $SEVEMU_SOCKET, else $XDG_RUNTIME_DIR/sevemu/sevemu.sock, else /tmp/sevemu-UID/sevemu.sock)")
+      ("socket-mode", po::value(&mode_text)->default_value("0600"), "permissions of the socket file (octal)")
       ("product", po::value(&product_name)->default_value("milan"), "product for first-start provisioning")
       ("seed", po::value(&seed_hex), "hex seed for first-start provisioning")
       ("log-format", po::value(&log_format)->default_value("text"), "text | json")
       ("check", po::bool_switch(&check), "load, self-test and exit instead of serving");
   // clang-format on
   int code = 0;
-  auto vm = ParseArgs(name, "[--state DIR] [--product P] [--seed HEX] [--check]", desc, args, code);
+  auto vm = ParseArgs(name, "[--state DIR]... [--socket PATH] [--product P] [--seed HEX] [--check]",
+                      desc, args, code);
   if (!vm) return code;
   if (log_format != "text" && log_format != "json") {
     return UsageError(name, "--log-format must be text or json");
@@ -43,61 +94,50 @@ int RunServe(const std::string& name, const Args& args) {
     if (!s.ok()) return UsageError(name, s.error().message());
     seed = *s;
   }
+  char* end = nullptr;
+  const unsigned long mode = std::strtoul(mode_text.c_str(), &end, 8);
+  if (mode_text.empty() || *end != '\0' || mode > 0777) {
+    return UsageError(name, "--socket-mode must be an octal mode such as 0600");
+  }
+  if (states.empty()) states.push_back(DefaultStateDir());
+  if (socket_path.empty()) socket_path = protocol::DefaultSocketPath();
 
   // Block the stop signals before anything else so none is lost while starting up.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  if (Status st = MakeDirectories(state, 0700); !st.ok()) return Fail(name, st.error());
-  auto lock = DirLock::Acquire(state);
-  if (!lock.ok()) return Fail(name, lock.error());
-
-  if (!emulator::HasPlatform(state)) {
-    emulator::ProvisionOptions opts;
-    opts.product = *product;
-    opts.seed = seed;
-    opts.now = static_cast<std::int64_t>(std::time(nullptr));
-    auto root = ChooseRoot(opts.product, "", false, opts.now);
-    if (!root.ok()) return Fail(name, root.error());
-    auto made = emulator::Provision(opts, std::move(root).value());
-    if (!made.ok()) return Fail(name, made.error());
-    if (Status st = emulator::SaveNewPlatform(state, *made); !st.ok())
-      return Fail(name, st.error());
-    log.Info("provisioned", {{"state", state}, {"product", emulator::Info(opts.product).name}});
+  std::vector<daemon::ServedPlatform> platforms;
+  for (const auto& dir : states) {
+    auto p = OpenPlatform(dir, *product, seed, log);
+    if (!p.ok()) return Fail(name, p.error().Context(dir));
+    for (const auto& other : platforms) {
+      if (other.name == p->name) {
+        return UsageError(name, "two state directories named '" + p->name + "'");
+      }
+    }
+    platforms.push_back(std::move(p).value());
   }
-  auto platform = emulator::LoadPlatform(state);
-  if (!platform.ok()) return Fail(name, platform.error());
-  if (Status st = emulator::CheckPlatform(*platform); !st.ok()) return Fail(name, st.error());
-  const auto& s = platform->state;
-  log.Info("started", {{"state", state},
-                       {"pid", std::to_string(getpid())},
-                       {"product", emulator::Info(s.chip.product).name},
-                       {"chip_id", HexEncode(s.chip.chip_id)},
-                       {"current_tcb", s.current_tcb.ToString()},
-                       {"reported_tcb", s.reported_tcb.ToString()},
-                       {"firmware", std::to_string(s.current_fw.major) + "." +
-                                        std::to_string(s.current_fw.minor) + "." +
-                                        std::to_string(s.current_fw.build)}});
-  // The SNP firmware over 1 TiB of sparse simulated memory, UNINIT until a host sends SNP_INIT.
-  auto firmware = emulator::Firmware::Boot(*platform, emulator::FirmwareConfig{});
-  if (!firmware.ok()) return Fail(name, firmware.error());
-  log.Info("firmware ready",
-           {{"snp_state", statemachine::SnpPlatformStateName((*firmware)->snp_state())},
-            {"memory_bytes", std::to_string(emulator::FirmwareConfig{}.memory_size)}});
-  if (check) return kExitOk;
-
-  int sig = 0;
-  while (sigwait(&stop_signals, &sig) != 0) {
+  if (check) {
+    log.Info("self-test passed", {{"platforms", std::to_string(platforms.size())}});
+    return kExitOk;
   }
-  // Persist what commands may have changed; the previous file stays as platform.json.bak.
-  if (Status st = emulator::SavePlatformState(state, (*firmware)->platform_state()); !st.ok()) {
-    log.Error("persist failed", {{"error", st.error().message()}});
-    return kExitFailure;
-  }
-  log.Info("stopped", {{"signal", strsignal(sig)}});
+  auto sink = [&log](bool error, const std::string& event, const daemon::LogFields& fields) {
+    if (error) {
+      log.Error(event, fields);
+    } else {
+      log.Info(event, fields);
+    }
+  };
+  daemon::DaemonOptions options;
+  options.socket_path = socket_path;
+  options.socket_mode = static_cast<mode_t>(mode);
+  auto d = daemon::Daemon::Create(options, std::move(platforms), sink);
+  if (!d.ok()) return Fail(name, d.error());
+  if (Status st = (*d)->Run(); !st.ok()) return Fail(name, st.error());
+  log.Info("stopped");
   return kExitOk;
 }
 

@@ -22,9 +22,14 @@ constexpr Command kCommands[] = {
     {"show", sevemu::cli::RunShow, "print a platform's identity, TCBs and firmware versions"},
     {"certs", sevemu::cli::RunCerts, "export the certificate chain: 'certs export'"},
     {"root", sevemu::cli::RunRoot, "make a simulated AMD root: 'root mint'"},
-    {"kds", sevemu::cli::RunKds, "simulated KDS operations: 'kds vlek'"},
+    {"kds", sevemu::cli::RunKds,
+     "simulated KDS: 'kds vlek' issues a VLEK, 'kds serve' answers KDS URLs over HTTP"},
     {"firmware", sevemu::cli::RunFirmware,
      "simulated firmware images for SNP_DOWNLOAD_FIRMWARE_EX: 'firmware image'"},
+    {"guest", sevemu::cli::RunGuest,
+     "guests on a running daemon: 'guest launch|list|show|destroy'"},
+    {"host", sevemu::cli::RunHost,
+     "administer a running daemon's platform: 'host status|commit|...'"},
     {"explain", sevemu::cli::RunExplain, "print the state machines: 'explain statemachine'"},
 };
 

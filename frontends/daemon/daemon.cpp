@@ -1,0 +1,173 @@
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon_impl.h"
+#include "sevemu/emulator/platform_state.h"
+
+namespace sevemu::daemon {
+
+namespace {
+
+// True if something accepts connections at `path` (a live daemon); false for a stale file.
+bool SomeoneListens(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return live;
+}
+
+}  // namespace
+
+void Daemon::Impl::Accept() {
+  acceptor.async_accept([this](const boost::system::error_code& ec, Socket sock) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        Log(true, "accept failed", {{"error", ec.message()}});
+        if (!stopping) Accept();
+      }
+      return;
+    }
+    auto s = std::make_shared<Session>(*this, std::move(sock), next_session++);
+    sessions.insert(s);
+    s->Start();
+    Accept();
+  });
+}
+
+void Daemon::Impl::PersistIfChanged(std::size_t i) {
+  ServedPlatform& p = platforms[i];
+  if (!p.host->TakePersistentChange()) return;
+  Status st = emulator::SavePlatformState(p.state_dir, p.host->firmware().platform_state());
+  if (!st.ok()) {
+    Log(true, "persist failed", {{"platform", p.name}, {"error", st.error().message()}});
+  } else {
+    Log(false, "persisted", {{"platform", p.name}, {"state", p.state_dir}});
+  }
+}
+
+Status Daemon::Impl::PersistAll() {
+  Status result;
+  for (auto& p : platforms) {
+    (void)p.host->TakePersistentChange();
+    // Always written at a clean stop, so platform.json.bak is the state before this run's last.
+    Status st = emulator::SavePlatformState(p.state_dir, p.host->firmware().platform_state());
+    if (!st.ok()) {
+      Log(true, "persist failed", {{"platform", p.name}, {"error", st.error().message()}});
+      result = st;
+    }
+  }
+  return result;
+}
+
+void Daemon::Impl::ReleaseGuestMutex(Session* s) {
+  for (auto& [key, m] : guest_mutexes) {
+    if (m.owner != s) continue;
+    m.owner = nullptr;
+    while (!m.waiters.empty()) {
+      auto [weak, request_id] = m.waiters.front();
+      m.waiters.pop_front();
+      if (auto next = weak.lock(); next && !next->closed()) {
+        m.owner = next.get();
+        next->Send(
+            static_cast<protocol::MsgType>(
+                static_cast<std::uint16_t>(protocol::MsgType::kGuestLock) | protocol::kReplyBit),
+            request_id, {});
+        break;
+      }
+    }
+  }
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
+                                               std::vector<ServedPlatform> platforms, LogSink log) {
+  if (platforms.empty()) return Error(ErrorCode::kInvalidArgument, "no platform to serve");
+  const std::string& path = options.socket_path;
+  if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Error(ErrorCode::kInvalidArgument, "socket path empty or longer than 107 bytes");
+  }
+  std::error_code fec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, fec);
+    if (fec) return Error(ErrorCode::kIo, "creating " + parent.string() + ": " + fec.message());
+  }
+  if (std::filesystem::exists(path, fec)) {
+    if (SomeoneListens(path)) {
+      return Error(ErrorCode::kBusy, "a daemon already listens on " + path);
+    }
+    std::filesystem::remove(path, fec);  // stale, left by a daemon that was killed
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->platforms = std::move(platforms);
+  impl->log = std::move(log);
+  impl->socket_path = path;
+  boost::system::error_code ec;
+  const asio::local::stream_protocol::endpoint ep(path);
+  // The socket file is created with the mode the umask leaves; narrow the umask so there is no
+  // window where it is wider than asked.
+  const mode_t old_umask = ::umask(static_cast<mode_t>(~options.socket_mode & 0777));
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  ::umask(old_umask);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error(ErrorCode::kIo, "listening on " + path + ": " + ec.message());
+  if (::chmod(path.c_str(), options.socket_mode) != 0) {
+    return Error(ErrorCode::kIo, "chmod " + path + ": " + std::strerror(errno));
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() {
+  std::error_code ec;
+  std::filesystem::remove(impl_->socket_path, ec);
+}
+
+Status Daemon::Run() {
+  Impl& d = *impl_;
+  d.signals.add(SIGTERM);
+  d.signals.add(SIGINT);
+  d.signals.async_wait([&d](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    d.Log(false, "stopping", {{"signal", strsignal(sig)}});
+    d.stopping = true;
+    d.io.stop();
+  });
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  d.Accept();
+  d.Log(false, "listening",
+        {{"socket", d.socket_path}, {"platforms", std::to_string(d.platforms.size())}});
+  d.io.run();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  boost::system::error_code ec;
+  d.acceptor.close(ec);
+  // Clients blocked in a call see EOF now, not a hang.
+  for (const auto& s : std::set<std::shared_ptr<Session>>(d.sessions)) s->Close();
+  d.sessions.clear();
+  return d.PersistAll();
+}
+
+void Daemon::Stop() {
+  asio::post(impl_->io, [d = impl_.get()] {
+    d->stopping = true;
+    d->io.stop();
+  });
+}
+
+}  // namespace sevemu::daemon

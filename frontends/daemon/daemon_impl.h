@@ -1,0 +1,90 @@
+// The daemon's private pieces: the shared state (Impl), one Session per connection, and the
+// management operations. One io_context thread touches all of it.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "sevemu/daemon/daemon.h"
+#include "sevemu/protocol/wire.h"
+
+namespace sevemu::daemon {
+
+namespace asio = boost::asio;
+using Socket = asio::local::stream_protocol::socket;
+
+class Session;
+
+// The guest driver's mutex (the kernel's snp_cmd_mutex), shared by every connection acting in
+// one guest. Waiters get their GUEST_LOCK reply when it is their turn.
+struct GuestMutex {
+  Session* owner = nullptr;
+  std::deque<std::pair<std::weak_ptr<Session>, std::uint32_t>> waiters;
+};
+
+struct Daemon::Impl {
+  asio::io_context io;
+  asio::local::stream_protocol::acceptor acceptor{io};
+  asio::signal_set signals{io};
+  std::vector<ServedPlatform> platforms;
+  std::map<std::pair<std::size_t, std::string>, GuestMutex> guest_mutexes;
+  std::set<std::shared_ptr<Session>> sessions;
+  LogSink log;
+  std::string socket_path;
+  std::uint64_t next_session = 1;
+  bool stopping = false;
+
+  void Accept();
+  void Log(bool error, const std::string& event, const LogFields& fields) const {
+    if (log) log(error, event, fields);
+  }
+  // Writes platform.json if a command changed it; logs (does not fail the command) on error.
+  void PersistIfChanged(std::size_t platform);
+  Status PersistAll();
+  void ReleaseGuestMutex(Session* s);
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Daemon::Impl& d, Socket sock, std::uint64_t id)
+      : d_(d), sock_(std::move(sock)), id_(id) {}
+  void Start() { ReadHeader(); }
+  void Close();
+  // Sends a reply frame (queued; frames go out in order).
+  void Send(protocol::MsgType type, std::uint32_t request_id, Bytes payload);
+  void SendError(std::uint32_t request_id, const std::string& code, const std::string& message);
+  bool closed() const { return closed_; }
+
+ private:
+  void ReadHeader();
+  void OnFrame(const protocol::FrameHeader& h);
+  void DoWrite();
+  void Hello(std::uint32_t id);
+  void HostFrame(const protocol::FrameHeader& h);
+  void GuestFrame(const protocol::FrameHeader& h);
+
+  enum class Role { kNone, kHost, kGuest };
+  Daemon::Impl& d_;
+  Socket sock_;
+  std::uint64_t id_;
+  Role role_ = Role::kNone;
+  std::size_t platform_ = 0;
+  std::string guest_;
+  bool writable_ = false;
+  std::array<std::uint8_t, protocol::kHeaderSize> header_{};
+  Bytes payload_;
+  std::deque<Bytes> out_;
+  bool close_after_write_ = false;
+  bool closed_ = false;
+};
+
+// A management operation (protocol kManage) on one platform. `writable` gates the ones that
+// change anything. Returns the reply body, or an error whose message is sent to the client.
+Result<protocol::JsonBlob> Manage(ServedPlatform& p, bool writable,
+                                  const protocol::JsonBlob& request);
+
+}  // namespace sevemu::daemon

@@ -1,0 +1,148 @@
+// Management operations of a host connection (protocol kManage): the VMM's and the host
+// administrator's side of what sevemu simulates — guests, the certificate table, firmware
+// updates — and a status summary. JSON in, JSON (and a blob) out.
+#include <nlohmann/json.hpp>
+
+#include "daemon_impl.h"
+#include "sevemu/emulator/platform_state.h"
+
+namespace sevemu::daemon {
+
+namespace {
+
+using nlohmann::json;
+
+json GuestJson(const hypervisor::GuestInfo& g) {
+  char policy[24];
+  std::snprintf(policy, sizeof policy, "0x%llx", static_cast<unsigned long long>(g.policy));
+  return {{"name", g.name},
+          {"asid", g.asid},
+          {"policy", policy},
+          {"vcpus", g.vcpus},
+          {"measurement", HexEncode(g.measurement)},
+          {"host_data", HexEncode(g.host_data)},
+          {"id_block", g.id_block},
+          {"secrets_gpa", g.secrets_gpa},
+          {"cpuid_gpa", g.cpuid_gpa},
+          {"pages", g.pages}};
+}
+
+Result<Bytes> HexField(const json& j, const char* key, std::size_t size) {
+  if (!j.contains(key)) return Bytes{};
+  if (!j[key].is_string())
+    return Error(ErrorCode::kInvalidArgument, std::string(key) + ": not a string");
+  auto b = HexDecode(j[key].get<std::string>());
+  if (!b.ok() || (size != 0 && b->size() != size)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string(key) + ": expected " + std::to_string(size) + " bytes of hex");
+  }
+  return b;
+}
+
+Error ReadOnly() {
+  return Error(ErrorCode::kRefused, "this connection is read-only (open /dev/sev for writing)");
+}
+
+Result<protocol::JsonBlob> Reply(const json& j, Bytes blob = {}) {
+  return protocol::JsonBlob{j.dump(), std::move(blob)};
+}
+
+Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json& req,
+                                    const Bytes& blob) {
+  hypervisor::Host& host = *p.host;
+  const std::string op = req.value("op", "");
+  if (op == "status") {
+    const auto& s = host.firmware().platform_state();
+    auto fw = [](const emulator::FirmwareVersion& v) {
+      return std::to_string(v.major) + "." + std::to_string(v.minor) + "." +
+             std::to_string(v.build);
+    };
+    return Reply({{"platform", p.name},
+                  {"state_dir", p.state_dir},
+                  {"product", emulator::Info(s.chip.product).name},
+                  {"chip_id", HexEncode(s.chip.chip_id)},
+                  {"current_tcb", s.current_tcb.ToString()},
+                  {"reported_tcb", s.reported_tcb.ToString()},
+                  {"committed_tcb", s.committed_tcb.ToString()},
+                  {"firmware", fw(s.current_fw)},
+                  {"committed_firmware", fw(s.committed_fw)},
+                  {"mask_chip_id", s.mask_chip_id},
+                  {"mask_chip_key", s.mask_chip_key},
+                  {"snp_state", statemachine::SnpPlatformStateName(host.firmware().snp_state())},
+                  {"guests", host.Guests().size()}});
+  }
+  if (op == "guest.list") {
+    json list = json::array();
+    for (const auto& g : host.Guests()) list.push_back(GuestJson(g));
+    return Reply({{"guests", list}});
+  }
+  if (op == "guest.show") {
+    auto g = host.Guest(req.value("name", ""));
+    if (!g.ok()) return g.error();
+    return Reply(GuestJson(*g));
+  }
+  if (op == "guest.launch") {
+    if (!writable) return ReadOnly();
+    hypervisor::GuestLaunchSpec spec;
+    spec.name = req.value("name", "");
+    spec.image = blob;
+    spec.policy = req.value("policy", std::uint64_t{0x30000});
+    spec.vcpus = req.value("vcpus", 1u);
+    spec.author_key_en = req.value("author_key", false);
+    auto hd = HexField(req, "host_data", 32);
+    if (!hd.ok()) return hd.error();
+    if (!hd->empty()) std::copy(hd->begin(), hd->end(), spec.host_data.begin());
+    auto idb = HexField(req, "id_block", 0x60);
+    if (!idb.ok()) return idb.error();
+    spec.id_block = *idb;
+    auto ida = HexField(req, "id_auth", 0x1000);
+    if (!ida.ok()) return ida.error();
+    spec.id_auth = *ida;
+    auto g = host.LaunchGuest(spec);
+    if (!g.ok()) return g.error();
+    return Reply(GuestJson(*g));
+  }
+  if (op == "guest.destroy") {
+    if (!writable) return ReadOnly();
+    if (Status st = host.DestroyGuest(req.value("name", "")); !st.ok()) return st.error();
+    return Reply({{"destroyed", req.value("name", "")}});
+  }
+  if (op == "certs.get") {
+    auto t = host.CertTable();
+    if (!t.ok()) return t.error();
+    return Reply({{"bytes", t->size()}}, *t);
+  }
+  if (op == "certs.set") {
+    if (!writable) return ReadOnly();
+    if (Status st = host.SetCertTable(blob); !st.ok()) return st.error();
+    return Reply({{"bytes", blob.size()}});
+  }
+  if (op == "certs.auto") {
+    if (!writable) return ReadOnly();
+    host.UseAutomaticCertTable();
+    return Reply({{"automatic", true}});
+  }
+  if (op == "firmware.download") {
+    if (!writable) return ReadOnly();
+    const emulator::FwStatus st = host.DownloadFirmware(blob, req.value("commit", false));
+    return Reply(
+        {{"status", emulator::FwStatusName(st)}, {"code", static_cast<std::uint32_t>(st)}});
+  }
+  return Error(ErrorCode::kInvalidArgument, "unknown operation '" + op + "'");
+}
+
+}  // namespace
+
+Result<protocol::JsonBlob> Manage(ServedPlatform& p, bool writable,
+                                  const protocol::JsonBlob& request) {
+  const json req = json::parse(request.json, nullptr, false);
+  if (!req.is_object()) return Error(ErrorCode::kInvalidArgument, "request is not a JSON object");
+  try {
+    return Dispatch(p, writable, req, request.blob);
+  } catch (const json::exception&) {
+    // A field of the wrong JSON type (value() throws type_error): the client's mistake.
+    return Error(ErrorCode::kInvalidArgument, "a field of the request has the wrong type");
+  }
+}
+
+}  // namespace sevemu::daemon

@@ -1,0 +1,237 @@
+// One client connection: frames in, replies out, bound to its role by the hello.
+#include <nlohmann/json.hpp>
+
+#include "daemon_impl.h"
+#include "sevemu/hypervisor/sev_dev.h"
+#include "sevemu/uapi/staged_memory.h"
+
+namespace sevemu::daemon {
+
+using protocol::MsgType;
+
+namespace {
+
+MsgType ReplyType(MsgType t) {
+  return static_cast<MsgType>(static_cast<std::uint16_t>(t) | protocol::kReplyBit);
+}
+
+}  // namespace
+
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  sock_.shutdown(Socket::shutdown_both, ec);
+  sock_.close(ec);
+  d_.ReleaseGuestMutex(this);
+  auto self = shared_from_this();
+  d_.sessions.erase(self);
+}
+
+void Session::Send(MsgType type, std::uint32_t request_id, Bytes payload) {
+  if (closed_) return;
+  out_.push_back(protocol::EncodeFrame(type, request_id, payload));
+  if (out_.size() == 1) DoWrite();
+}
+
+void Session::SendError(std::uint32_t request_id, const std::string& code,
+                        const std::string& message) {
+  Send(MsgType::kError, request_id, protocol::EncodeError(code, message));
+}
+
+void Session::DoWrite() {
+  auto self = shared_from_this();
+  asio::async_write(sock_, asio::buffer(out_.front()),
+                    [this, self](const boost::system::error_code& ec, std::size_t) {
+                      if (ec) return Close();
+                      out_.pop_front();
+                      if (!out_.empty()) return DoWrite();
+                      if (close_after_write_) Close();
+                    });
+}
+
+void Session::ReadHeader() {
+  auto self = shared_from_this();
+  asio::async_read(
+      sock_, asio::buffer(header_), [this, self](const boost::system::error_code& ec, std::size_t) {
+        if (ec) return Close();  // EOF or reset: the client went away, maybe mid-request
+        auto h = protocol::DecodeHeader(header_);
+        if (!h.ok()) {
+          d_.Log(true, "bad frame",
+                 {{"session", std::to_string(id_)}, {"error", h.error().message()}});
+          close_after_write_ = true;
+          return SendError(0, "bad_frame", h.error().message());
+        }
+        payload_.assign(h->payload_length, 0);
+        asio::async_read(sock_, asio::buffer(payload_),
+                         [this, self, hdr = *h](const boost::system::error_code& ec2, std::size_t) {
+                           if (ec2) return Close();
+                           OnFrame(hdr);
+                           if (!closed_ && !close_after_write_) ReadHeader();
+                         });
+      });
+}
+
+void Session::OnFrame(const protocol::FrameHeader& h) {
+  if (h.type == MsgType::kHello) return Hello(h.request_id);
+  switch (role_) {
+    case Role::kNone:
+      close_after_write_ = true;
+      return SendError(h.request_id, "no_hello", "the first frame must be HELLO");
+    case Role::kHost:
+      return HostFrame(h);
+    case Role::kGuest:
+      return GuestFrame(h);
+  }
+}
+
+void Session::Hello(std::uint32_t id) {
+  if (role_ != Role::kNone) return SendError(id, "hello_twice", "already said hello");
+  const auto j = nlohmann::json::parse(payload_.begin(), payload_.end(), nullptr, false);
+  auto fail = [&](const std::string& msg) {
+    close_after_write_ = true;
+    SendError(id, "bad_hello", msg);
+  };
+  if (!j.is_object() || !j.contains("role") || !j["role"].is_string()) {
+    return fail("hello must be a JSON object with a \"role\"");
+  }
+  const std::string role = j["role"];
+  std::string platform;
+  if (j.contains("platform")) {
+    if (!j["platform"].is_string()) return fail("\"platform\" must be a string");
+    platform = j["platform"];
+  }
+  std::size_t index = 0;
+  if (!platform.empty()) {
+    index = d_.platforms.size();
+    for (std::size_t i = 0; i < d_.platforms.size(); ++i) {
+      if (d_.platforms[i].name == platform) index = i;
+    }
+    if (index == d_.platforms.size()) return fail("no platform named '" + platform + "'");
+  }
+  ServedPlatform& p = d_.platforms[index];
+  nlohmann::json reply = {{"protocol", protocol::kVersion},
+                          {"platform", p.name},
+                          {"product", emulator::Info(p.host->platform().state.chip.product).name}};
+  if (role == "host") {
+    role_ = Role::kHost;
+    writable_ = j.value("writable", false);
+  } else if (role == "guest") {
+    if (!j.contains("guest") || !j["guest"].is_string()) return fail("a guest hello names a guest");
+    auto g = p.host->Guest(j["guest"].get<std::string>());
+    if (!g.ok()) return fail(g.error().message());
+    role_ = Role::kGuest;
+    guest_ = g->name;
+    reply["guest"] = {
+        {"name", g->name}, {"asid", g->asid}, {"secrets_gpa", g->secrets_gpa}, {"vmpl", 0}};
+  } else {
+    return fail("role must be \"host\" or \"guest\"");
+  }
+  platform_ = index;
+  d_.Log(
+      false, "hello",
+      {{"session", std::to_string(id_)}, {"role", role}, {"platform", p.name}, {"guest", guest_}});
+  const std::string body = reply.dump();
+  Send(ReplyType(MsgType::kHello), id, Bytes(body.begin(), body.end()));
+}
+
+void Session::HostFrame(const protocol::FrameHeader& h) {
+  ServedPlatform& p = d_.platforms[platform_];
+  if (h.type == MsgType::kSevIoctl) {
+    auto req = protocol::DecodeSevIoctlRequest(payload_);
+    if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+    uapi::StagedUserMemory mem(std::move(req->regions));
+    const auto r = p.host->sev_device().Ioctl(req->request, req->arg, mem, writable_);
+    d_.Log(r.ret != 0, "ioctl",
+           {{"session", std::to_string(id_)},
+            {"cmd", uapi::SevUserCmdName(req->arg.cmd)},
+            {"ret", std::to_string(r.ret)},
+            {"fw_error", std::to_string(req->arg.error)}});
+    d_.PersistIfChanged(platform_);
+    protocol::SevIoctlReply reply;
+    reply.ret = r.ret;
+    reply.copy_back = r.copy_back;
+    reply.arg = req->arg;
+    reply.written = mem.Written();
+    return Send(ReplyType(h.type), h.request_id, protocol::EncodeSevIoctlReply(reply));
+  }
+  if (h.type == MsgType::kManage) {
+    auto req = protocol::DecodeJsonBlob(payload_);
+    if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+    auto r = Manage(p, writable_, *req);
+    d_.PersistIfChanged(platform_);
+    if (!r.ok()) {
+      d_.Log(true, "manage", {{"session", std::to_string(id_)}, {"error", r.error().message()}});
+      return SendError(h.request_id, ErrorCodeName(r.error().code()), r.error().message());
+    }
+    return Send(ReplyType(h.type), h.request_id, protocol::EncodeJsonBlob(*r));
+  }
+  SendError(h.request_id, "not_permitted",
+            std::string(protocol::MsgTypeName(h.type)) + " is not a host operation");
+}
+
+void Session::GuestFrame(const protocol::FrameHeader& h) {
+  hypervisor::Host& host = *d_.platforms[platform_].host;
+  switch (h.type) {
+    case MsgType::kGuestMemRead: {
+      auto req = protocol::DecodeGuestMemRead(payload_);
+      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      auto data = host.ReadGuestMemory(guest_, req->gpa, req->length);
+      if (!data.ok()) {
+        return SendError(h.request_id, ErrorCodeName(data.error().code()), data.error().message());
+      }
+      return Send(ReplyType(h.type), h.request_id, std::move(data).value());
+    }
+    case MsgType::kGuestMemWrite: {
+      auto req = protocol::DecodeGuestMemWrite(payload_);
+      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      Status st = host.WriteGuestMemory(guest_, req->gpa, req->data);
+      if (!st.ok()) {
+        return SendError(h.request_id, ErrorCodeName(st.error().code()), st.error().message());
+      }
+      return Send(ReplyType(h.type), h.request_id, {});
+    }
+    case MsgType::kGuestRequest: {
+      auto req = protocol::DecodeGuestRequest(payload_);
+      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      auto r = host.GuestRequest(guest_, req->request, req->cert_buffer_len);
+      if (!r.ok()) {
+        return SendError(h.request_id, ErrorCodeName(r.error().code()), r.error().message());
+      }
+      d_.Log(r->fw_status != emulator::FwStatus::kSuccess || r->vmm_error != 0, "guest request",
+             {{"session", std::to_string(id_)},
+              {"guest", guest_},
+              {"extended", req->cert_buffer_len ? "yes" : "no"},
+              {"fw_error", emulator::FwStatusName(r->fw_status)},
+              {"vmm_error", std::to_string(r->vmm_error)}});
+      protocol::GuestRequestReplyMsg m;
+      m.fw_error = static_cast<std::uint32_t>(r->fw_status);
+      m.vmm_error = r->vmm_error;
+      m.certs_needed = r->certs_needed;
+      m.response = std::move(r->response);
+      m.certs = std::move(r->certs);
+      return Send(ReplyType(h.type), h.request_id, protocol::EncodeGuestRequestReply(m));
+    }
+    case MsgType::kGuestLock: {
+      GuestMutex& m = d_.guest_mutexes[{platform_, guest_}];
+      if (m.owner == this) return SendError(h.request_id, "already_locked", "lock already held");
+      if (m.owner == nullptr) {
+        m.owner = this;
+        return Send(ReplyType(h.type), h.request_id, {});
+      }
+      m.waiters.emplace_back(weak_from_this(), h.request_id);
+      return;  // answered when granted
+    }
+    case MsgType::kGuestUnlock: {
+      GuestMutex& m = d_.guest_mutexes[{platform_, guest_}];
+      if (m.owner != this) return SendError(h.request_id, "not_locked", "lock not held");
+      d_.ReleaseGuestMutex(this);
+      return Send(ReplyType(h.type), h.request_id, {});
+    }
+    default:
+      return SendError(h.request_id, "not_permitted",
+                       std::string(protocol::MsgTypeName(h.type)) + " is not a guest operation");
+  }
+}
+
+}  // namespace sevemu::daemon

@@ -1,0 +1,62 @@
+// The sevemu daemon: simulated platforms behind a Unix socket (protocol/wire.h). Each platform
+// is a booted hypervisor::Host over a locked state directory. Connections are bound by their
+// hello to a role: a host connection issues /dev/sev ioctls and management operations on its
+// platform; a guest connection acts only inside the one guest it named — its memory, its
+// guest-request exit, its driver mutex — and can reach nothing else.
+//
+// One thread runs every connection (Boost.Asio); commands are therefore serialised per daemon,
+// as the PSP serialises its mailbox. SIGTERM/SIGINT stop it: connections are closed, every
+// platform's state is persisted, the socket file is removed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sevemu/common/file_io.h"
+#include "sevemu/common/result.h"
+#include "sevemu/hypervisor/host.h"
+
+namespace sevemu::daemon {
+
+using LogFields = std::vector<std::pair<std::string, std::string>>;
+// Receives one event per line; fields are public values only (names, ids, statuses).
+using LogSink = std::function<void(bool error, const std::string& event, const LogFields& fields)>;
+
+struct ServedPlatform {
+  std::string name;       // what clients name in their hello ("platform")
+  std::string state_dir;  // where its platform.json is persisted
+  DirLock lock;           // held for the daemon's life: a second daemon is refused
+  std::unique_ptr<hypervisor::Host> host;
+};
+
+struct DaemonOptions {
+  std::string socket_path;
+  mode_t socket_mode = 0600;
+};
+
+class Daemon {
+ public:
+  // Binds the socket (refusing a path where a daemon already answers; replacing a stale one).
+  // The first platform is the default for hellos that name none.
+  static Result<std::unique_ptr<Daemon>> Create(const DaemonOptions& options,
+                                                std::vector<ServedPlatform> platforms, LogSink log);
+  ~Daemon();
+  // Serves until SIGTERM or SIGINT (or Stop()), then persists and cleans up. Call with those
+  // signals blocked; Run unblocks them for itself. Returns a failed Status if persisting failed.
+  Status Run();
+  // Thread-safe request to stop (used by tests).
+  void Stop();
+
+  struct Impl;  // frontends/daemon/daemon_impl.h
+
+ private:
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sevemu::daemon
