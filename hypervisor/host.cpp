@@ -17,7 +17,8 @@ using emulator::SnpCmd;
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
-// Host pages the /dev/sev driver uses for command buffers: four, below the allocator's range.
+// Host pages the /dev/sev driver uses for command buffers (SevDevice::kScratchPages), below
+// the allocator's range.
 constexpr std::uint64_t kSevScratchSpa = 0x100000;
 
 Error RmpError(const char* what, rmp::RmpResult r) {

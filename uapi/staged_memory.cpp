@@ -24,11 +24,23 @@ bool StagedUserMemory::Read(std::uint64_t addr, MutableByteSpan out) {
 }
 
 bool StagedUserMemory::Write(std::uint64_t addr, ByteSpan data) {
-  UserRegion* r = Find(addr, data.size());
-  if (r == nullptr) return false;
-  if (!data.empty()) std::memcpy(r->bytes.data() + (addr - r->addr), data.data(), data.size());
+  if (Find(addr, data.size()) == nullptr) return false;
   if (dirty_.size() < regions_.size()) dirty_.resize(regions_.size(), false);
-  dirty_[static_cast<std::size_t>(r - regions_.data())] = true;
+  // Every staged copy of the bytes written is updated, not only the first region holding
+  // them: regions may overlap (a blob that covers the data struct), and Written() hands back
+  // whole regions, so a stale copy in a later region would undo this write when copied out.
+  for (std::size_t i = 0; i < regions_.size(); ++i) {
+    UserRegion& r = regions_[i];
+    const std::uint64_t lo = std::max(addr, r.addr);
+    // Overflow-safe ends: compare offsets, never addr + size.
+    const std::uint64_t w_end_off = data.size();                       // from addr
+    const std::uint64_t r_end_off = r.bytes.size();                    // from r.addr
+    if (lo - addr >= w_end_off || lo - r.addr >= r_end_off) continue;  // no overlap
+    const std::uint64_t n = std::min(w_end_off - (lo - addr), r_end_off - (lo - r.addr));
+    std::memcpy(r.bytes.data() + (lo - r.addr), data.data() + (lo - addr),
+                static_cast<std::size_t>(n));
+    dirty_[i] = true;
+  }
   return true;
 }
 

@@ -4,11 +4,18 @@
 // success; -EIO with `error` = firmware status when the firmware refuses; other errnos, with
 // `error` untouched, when the kernel refuses before calling the firmware.
 //
+// The legacy SEV commands (FACTORY_RESET .. PDH_CERT_EXPORT) are complete on the kernel side,
+// but the legacy SEV firmware API is not in emulator::Firmware yet: every legacy firmware
+// command goes through the one private CallLegacy, which answers INVALID_COMMAND (0x11) until
+// issue 6 implements it there. GET_ID, which SNP firmware also serves, is answered there from
+// the chip's identity already.
+//
 // Thread safety: not thread-safe (the kernel holds sev_cmd_mutex; so does the caller).
 #pragma once
 
 #include <cstdint>
 
+#include "sevemu/common/bytes.h"
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/uapi/linux_sev.h"
 
@@ -21,17 +28,41 @@ struct SevIoctlResult {
 
 class SevDevice {
  public:
-  // `scratch_spa`: four 4 KiB pages of host memory reserved for the buffers the kernel hands
-  // the firmware (status pages, blobs); they are returned to the hypervisor after each command.
+  // Host pages at `scratch_spa` the driver keeps for the buffers it hands the firmware: two
+  // areas of SEV_FW_BLOB_MAX_SIZE (16 KiB) each, as PDH_CERT_EXPORT and PEK_CERT_IMPORT carry
+  // two blobs of up to that size. The SNP status page and the VLEK blob use the first area.
+  static constexpr std::uint64_t kScratchPages = 8;
+
+  // `scratch_spa`: kScratchPages 4 KiB pages of host memory (4 KiB aligned) reserved for this
+  // device. Between ioctls they are always in the hypervisor state and zeroed.
   SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa);
+  virtual ~SevDevice() = default;
+  SevDevice(const SevDevice&) = delete;
+  SevDevice& operator=(const SevDevice&) = delete;
 
   // ioctl(fd, request, arg) on /dev/sev, where `arg` is the caller's struct sev_issue_cmd
   // (already copied in) and `user` reaches the buffers its data pointer names.
   // `writable`: the descriptor was opened with write access.
+  // On return, `arg.error` holds the status of the last firmware command the kernel ran for
+  // this ioctl (0 for success), or is unchanged if it ran none; copy_back says whether the
+  // kernel writes `arg` back (every recognised command, whatever the outcome).
   SevIoctlResult Ioctl(unsigned long request, uapi::SevIssueCmdArg& arg, uapi::UserMemory& user,
                        bool writable);
 
  private:
+  // The legacy SEV firmware: runs legacy command `legacy_cmd` (SEV_CMD_INIT 0x001 ..
+  // SEV_CMD_GET_ID 0x00C, include/linux/psp-sev.h) with its command buffer, which it may
+  // update in place (lengths). Today only GET_ID is answered; everything else is
+  // INVALID_COMMAND. ISSUE 6 PLUGS IN HERE. Virtual only so tests can stand in a legacy
+  // firmware and reach the kernel paths behind a successful legacy call.
+  virtual emulator::FwStatus CallLegacy(std::uint32_t legacy_cmd, MutableByteSpan buffer);
+
+  struct Ops;  // the per-command handlers (sev_dev.cpp)
+  friend struct Ops;
+
+  // The kernel's cached legacy platform state (struct sev_device.state): UNINIT, INIT,
+  // WORKING. Read at probe, set by the driver's own INIT and SHUTDOWN.
+  std::uint8_t sev_state_ = 0;
   emulator::Firmware& fw_;
   std::uint64_t scratch_;
 };
