@@ -75,6 +75,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t platform_ = 0;
   std::string guest_;
   bool writable_ = false;
+  std::string hello_reply_;  // the hello reply body, with "role" and "writable" added
   std::array<std::uint8_t, protocol::kHeaderSize> header_{};
   Bytes payload_;
   std::deque<Bytes> out_;

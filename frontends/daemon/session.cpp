@@ -74,6 +74,9 @@ void Session::ReadHeader() {
 
 void Session::OnFrame(const protocol::FrameHeader& h) {
   if (h.type == MsgType::kHello) return Hello(h.request_id);
+  if (h.type == MsgType::kWhoAmI && role_ != Role::kNone) {
+    return Send(ReplyType(h.type), h.request_id, Bytes(hello_reply_.begin(), hello_reply_.end()));
+  }
   switch (role_) {
     case Role::kNone:
       close_after_write_ = true;
@@ -132,6 +135,9 @@ void Session::Hello(std::uint32_t id) {
       false, "hello",
       {{"session", std::to_string(id_)}, {"role", role}, {"platform", p.name}, {"guest", guest_}});
   const std::string body = reply.dump();
+  reply["role"] = role;
+  reply["writable"] = writable_;
+  hello_reply_ = reply.dump();
   Send(ReplyType(MsgType::kHello), id, Bytes(body.begin(), body.end()));
 }
 

@@ -133,6 +133,8 @@ const char* MsgTypeName(MsgType t) {
   switch (static_cast<MsgType>(static_cast<std::uint16_t>(t) & ~kReplyBit)) {
     case MsgType::kHello:
       return "HELLO";
+    case MsgType::kWhoAmI:
+      return "WHOAMI";
     case MsgType::kSevIoctl:
       return "SEV_IOCTL";
     case MsgType::kManage:

@@ -31,6 +31,8 @@ constexpr std::uint32_t kMaxPayload = (16u << 20) + (64u << 10);
 
 enum class MsgType : std::uint16_t {
   kHello = 0x01,          // JSON {"role": "host"|"guest", "platform"?, "guest"?, "writable"?}
+  kWhoAmI = 0x02,         // after hello: the hello reply again plus "role" and "writable", for a
+                          // process that inherited the connection across exec
   kSevIoctl = 0x10,       // host: ioctl on /dev/sev (SevIoctlRequest)
   kManage = 0x11,         // host: management operation (JSON + optional blob)
   kGuestMemRead = 0x20,   // guest: u64 gpa, u32 length
