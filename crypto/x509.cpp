@@ -124,6 +124,29 @@ Status ResignWithPssTrailer(X509* x, const PrivateKey& issuer_key) {
   return Status::Ok();
 }
 
+// True if `alg` is RSASSA-PSS with SHA-384, MGF1-SHA-384, salt 48 and trailer 1 (or absent).
+bool IsAmdPss(const X509_ALGOR* alg) {
+  if (alg == nullptr || OBJ_obj2nid(alg->algorithm) != NID_rsassaPss) return false;
+  // Re-derive the parameters the way a verifier does: through the signature's own context.
+  RSA_PSS_PARAMS* pss = static_cast<RSA_PSS_PARAMS*>(
+      ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter));
+  if (pss == nullptr) return false;
+  // The MGF1 hash sits inside maskGenAlgorithm's own parameters.
+  X509_ALGOR* mgf1_hash =
+      pss->maskGenAlgorithm != nullptr && OBJ_obj2nid(pss->maskGenAlgorithm->algorithm) == NID_mgf1
+          ? static_cast<X509_ALGOR*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR),
+                                                               pss->maskGenAlgorithm->parameter))
+          : nullptr;
+  const bool ok = pss->hashAlgorithm != nullptr &&
+                  OBJ_obj2nid(pss->hashAlgorithm->algorithm) == NID_sha384 &&
+                  mgf1_hash != nullptr && OBJ_obj2nid(mgf1_hash->algorithm) == NID_sha384 &&
+                  pss->saltLength != nullptr && ASN1_INTEGER_get(pss->saltLength) == 48 &&
+                  (pss->trailerField == nullptr || ASN1_INTEGER_get(pss->trailerField) == 1);
+  X509_ALGOR_free(mgf1_hash);
+  RSA_PSS_PARAMS_free(pss);
+  return ok;
+}
+
 Certificate Wrap(internal::X509Ptr x509) {
   auto impl = std::make_shared<Certificate::Impl>();
   impl->x509 = std::move(x509);
@@ -303,25 +326,7 @@ std::optional<Extension> Certificate::FindExtension(std::string_view oid) const 
 bool Certificate::HasAmdPssSignature() const {
   const X509_ALGOR* alg = nullptr;
   X509_get0_signature(nullptr, &alg, impl_->x509.get());
-  if (alg == nullptr || OBJ_obj2nid(alg->algorithm) != NID_rsassaPss) return false;
-  // Re-derive the parameters the way a verifier does: through the signature's own context.
-  RSA_PSS_PARAMS* pss = static_cast<RSA_PSS_PARAMS*>(
-      ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter));
-  if (pss == nullptr) return false;
-  // The MGF1 hash sits inside maskGenAlgorithm's own parameters.
-  X509_ALGOR* mgf1_hash =
-      pss->maskGenAlgorithm != nullptr && OBJ_obj2nid(pss->maskGenAlgorithm->algorithm) == NID_mgf1
-          ? static_cast<X509_ALGOR*>(ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR),
-                                                               pss->maskGenAlgorithm->parameter))
-          : nullptr;
-  const bool ok = pss->hashAlgorithm != nullptr &&
-                  OBJ_obj2nid(pss->hashAlgorithm->algorithm) == NID_sha384 &&
-                  mgf1_hash != nullptr && OBJ_obj2nid(mgf1_hash->algorithm) == NID_sha384 &&
-                  pss->saltLength != nullptr && ASN1_INTEGER_get(pss->saltLength) == 48 &&
-                  (pss->trailerField == nullptr || ASN1_INTEGER_get(pss->trailerField) == 1);
-  X509_ALGOR_free(mgf1_hash);
-  RSA_PSS_PARAMS_free(pss);
-  return ok;
+  return IsAmdPss(alg);
 }
 
 Status Certificate::VerifySignedBy(const PublicKey& issuer) const {
@@ -359,6 +364,179 @@ Result<Bytes> DerIa5String(std::string_view value) {
   Bytes out{0x16, static_cast<std::uint8_t>(value.size())};
   out.insert(out.end(), value.begin(), value.end());
   return out;
+}
+
+// ---- certificate revocation lists ----
+
+using X509CrlPtr = internal::OsslPtr<X509_CRL, X509_CRL_free>;
+using X509RevokedPtr = internal::OsslPtr<X509_REVOKED, X509_REVOKED_free>;
+using Asn1TimePtr = internal::OsslPtr<ASN1_TIME, ASN1_TIME_free>;
+
+struct Crl::Impl {
+  X509CrlPtr crl;
+};
+
+namespace {
+
+Crl WrapCrl(X509CrlPtr crl) {
+  auto impl = std::make_shared<Crl::Impl>();
+  impl->crl = std::move(crl);
+  return Crl(std::move(impl));
+}
+
+Result<Asn1TimePtr> AsnTime(std::int64_t t) {
+  Asn1TimePtr out(ASN1_TIME_new());
+  if (!out || ASN1_TIME_set(out.get(), static_cast<time_t>(t)) == nullptr) {
+    return OsslError("CRL time");
+  }
+  return out;
+}
+
+Result<internal::Asn1IntegerPtr> AsnInteger(std::uint64_t v) {
+  internal::Asn1IntegerPtr out(ASN1_INTEGER_new());
+  if (!out || ASN1_INTEGER_set_uint64(out.get(), v) != 1) return OsslError("CRL integer");
+  return out;
+}
+
+}  // namespace
+
+Result<Crl> Crl::Sign(const CrlTemplate& tmpl, const Certificate& issuer_cert,
+                      const PrivateKey& issuer_key) {
+  if (tmpl.next_update <= tmpl.this_update) {
+    return Error(ErrorCode::kInvalidArgument, "CRL nextUpdate is not after thisUpdate");
+  }
+  if (issuer_key.kind() != KeyKind::kRsa) {
+    return Error(ErrorCode::kInvalidKey, "AMD CRLs are signed with RSA keys");
+  }
+  X509* issuer = issuer_cert.impl().x509.get();
+  if (X509_check_private_key(issuer, issuer_key.impl().pkey.get()) != 1) {
+    ERR_clear_error();
+    return Error(ErrorCode::kInvalidKey, "CRL signing key does not match the issuer certificate");
+  }
+  X509CrlPtr crl(X509_CRL_new());
+  if (!crl || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer)) != 1) {
+    return OsslError("X509_CRL_new");
+  }
+  SEVEMU_ASSIGN_OR_RETURN(auto this_update, AsnTime(tmpl.this_update));
+  SEVEMU_ASSIGN_OR_RETURN(auto next_update, AsnTime(tmpl.next_update));
+  if (X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1 ||
+      X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1) {
+    return OsslError("CRL validity");
+  }
+  for (const auto& r : tmpl.revoked) {
+    X509RevokedPtr entry(X509_REVOKED_new());
+    SEVEMU_ASSIGN_OR_RETURN(auto serial, AsnInteger(r.serial));
+    SEVEMU_ASSIGN_OR_RETURN(auto when, AsnTime(r.revoked_at));
+    if (!entry || X509_REVOKED_set_serialNumber(entry.get(), serial.get()) != 1 ||
+        X509_REVOKED_set_revocationDate(entry.get(), when.get()) != 1 ||
+        X509_CRL_add0_revoked(crl.get(), entry.get()) != 1) {
+      return OsslError("CRL entry");
+    }
+    entry.release();  // owned by the CRL now
+  }
+  if (X509_CRL_sort(crl.get()) != 1) return OsslError("X509_CRL_sort");
+
+  // RFC 5280 5.2.1 and 5.2.3: authorityKeyIdentifier, then cRLNumber, both non-critical.
+  X509V3_CTX v3{};
+  X509V3_set_ctx(&v3, issuer, nullptr, nullptr, crl.get(), 0);
+  internal::X509ExtPtr aki(
+      X509V3_EXT_nconf(nullptr, &v3, "authorityKeyIdentifier", "keyid:always"));
+  if (!aki || X509_CRL_add_ext(crl.get(), aki.get(), -1) != 1) {
+    return OsslError("CRL authorityKeyIdentifier (issuer needs a subjectKeyIdentifier)",
+                     ErrorCode::kInvalidArgument);
+  }
+  SEVEMU_ASSIGN_OR_RETURN(auto number, AsnInteger(tmpl.crl_number));
+  if (X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1) {
+    return OsslError("CRL number");
+  }
+
+  internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!md ||
+      EVP_DigestSignInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr,
+                            issuer_key.impl().pkey.get(), nullptr) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA384", nullptr) != 1 ||
+      X509_CRL_sign_ctx(crl.get(), md.get()) <= 0) {
+    return OsslError("CRL signing");
+  }
+  return WrapCrl(std::move(crl));
+}
+
+Result<Crl> Crl::FromDer(ByteSpan der) {
+  const unsigned char* p = der.data();
+  X509_CRL* raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
+  if (raw == nullptr || p != der.data() + der.size()) {
+    X509_CRL_free(raw);
+    return OsslError("malformed DER CRL", ErrorCode::kInvalidArgument);
+  }
+  return WrapCrl(X509CrlPtr(raw));
+}
+
+Result<Bytes> Crl::ToDer() const {
+  return internal::ToDerBytes<X509_CRL>(impl_->crl.get(), i2d_X509_CRL, "i2d_X509_CRL");
+}
+
+Result<std::string> Crl::ToPem() const {
+  return internal::ToPemString(
+      [this](BIO* bio) { return PEM_write_bio_X509_CRL(bio, impl_->crl.get()); },
+      "PEM_write_bio_X509_CRL");
+}
+
+int Crl::version() const {
+  return static_cast<int>(X509_CRL_get_version(impl_->crl.get())) + 1;
+}
+
+std::string Crl::IssuerText() const {
+  return NameText(X509_CRL_get_issuer(impl_->crl.get()));
+}
+
+std::int64_t Crl::ThisUpdate() const {
+  return AsnTimeToEpoch(X509_CRL_get0_lastUpdate(impl_->crl.get()));
+}
+
+std::int64_t Crl::NextUpdate() const {
+  const ASN1_TIME* t = X509_CRL_get0_nextUpdate(impl_->crl.get());
+  return t == nullptr ? 0 : AsnTimeToEpoch(t);
+}
+
+std::vector<Bytes> Crl::RevokedSerials() const {
+  std::vector<Bytes> out;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(impl_->crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const ASN1_INTEGER* s = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
+    out.emplace_back(ASN1_STRING_get0_data(s), ASN1_STRING_get0_data(s) + ASN1_STRING_length(s));
+  }
+  return out;
+}
+
+std::vector<Extension> Crl::Extensions() const {
+  std::vector<Extension> out;
+  const X509_CRL* c = impl_->crl.get();
+  for (int i = 0; i < X509_CRL_get_ext_count(c); ++i) {
+    X509_EXTENSION* e = X509_CRL_get_ext(c, i);
+    const ASN1_OCTET_STRING* v = X509_EXTENSION_get_data(e);
+    out.push_back(
+        {OidText(X509_EXTENSION_get_object(e)), X509_EXTENSION_get_critical(e) == 1,
+         Bytes(ASN1_STRING_get0_data(v), ASN1_STRING_get0_data(v) + ASN1_STRING_length(v))});
+  }
+  return out;
+}
+
+bool Crl::HasAmdPssSignature() const {
+  const X509_ALGOR* alg = nullptr;
+  X509_CRL_get0_signature(impl_->crl.get(), nullptr, &alg);
+  return IsAmdPss(alg);
+}
+
+Status Crl::VerifySignedBy(const PublicKey& issuer) const {
+  if (X509_CRL_verify(impl_->crl.get(), issuer.impl().pkey.get()) != 1) {
+    ERR_clear_error();
+    return Error(ErrorCode::kAuthFailed, "CRL is not signed by the given key");
+  }
+  return Status::Ok();
 }
 
 Status VerifyChain(const std::vector<Certificate>& leaf_to_root, std::int64_t at) {

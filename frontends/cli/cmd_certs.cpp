@@ -1,4 +1,4 @@
-// sevemu certs export / kds vlek
+// sevemu certs export / kds vlek (kds serve: cmd_kds_serve.cpp)
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -36,6 +36,10 @@ int RunCerts(const std::string& name, const Args& args) {
 }
 
 int RunKds(const std::string& name, const Args& args) {
+  // `kds serve` has options of its own (frontends/cli/cmd_kds_serve.cpp).
+  if (!args.empty() && args.front() == "serve") {
+    return RunKdsServe(name, Args(args.begin() + 1, args.end()));
+  }
   std::string action, state = DefaultStateDir(), out, csp_id, tcb_text;
   po::options_description desc("options");
   // clang-format off
@@ -52,7 +56,9 @@ int RunKds(const std::string& name, const Args& args) {
   auto vm = ParseArgs(name, "vlek --csp-id ID --out DIR [--state DIR] [--tcb SPEC]", desc, args,
                       code, &pos);
   if (!vm) return code;
-  if (action != "vlek") return UsageError(name, "unknown action '" + action + "' (expected vlek)");
+  if (action != "vlek") {
+    return UsageError(name, "unknown action '" + action + "' (expected vlek or serve)");
+  }
   auto platform = emulator::LoadPlatform(state);
   if (!platform.ok()) return Fail(name, platform.error());
   emulator::TcbVersion tcb = platform->state.reported_tcb;

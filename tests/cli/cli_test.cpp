@@ -163,7 +163,8 @@ TEST_CASE("serve provisions the default platform on first start and reuses it af
   Run second = Sevemu(d, {"serve", "--check", "--log-format", "json"}, {env});
   REQUIRE(second.code == 0);
   CHECK(second.err.find("provisioned") == std::string::npos);
-  CHECK(second.err.find("\"event\":\"started\"") != std::string::npos);
+  CHECK(second.err.find("\"event\":\"platform\"") != std::string::npos);
+  CHECK(second.err.find("\"event\":\"self-test passed\"") != std::string::npos);
   CHECK(test::ReadText(d / "default/platform.json") == platform);
   // No secret from fuses.json appears in the logs.
   const auto fuses = nlohmann::json::parse(test::ReadText(d / "default/fuses.json"));
@@ -180,7 +181,9 @@ TEST_CASE("serve holds a lock, refuses a second daemon, and stops cleanly on SIG
   if (daemon == 0) {
     const int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 2);
-    execl(SEVEMU_CLI_PATH, SEVEMU_CLI_PATH, "serve", "--state", state.c_str(), nullptr);
+    const std::string socket = d / "s.sock";
+    execl(SEVEMU_CLI_PATH, SEVEMU_CLI_PATH, "serve", "--state", state.c_str(), "--socket",
+          socket.c_str(), nullptr);
     _exit(127);
   }
   // Wait until the daemon holds the lock (its pid is written into the lock file).
@@ -191,7 +194,7 @@ TEST_CASE("serve holds a lock, refuses a second daemon, and stops cleanly on SIG
   REQUIRE(test::ReadText(state + "/lock").rfind(pid, 0) == 0);
   // The lock is taken before the platform is loaded; give the daemon time to finish starting.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  Run second = Sevemu(d, {"serve", "--state", state});
+  Run second = Sevemu(d, {"serve", "--state", state, "--socket", d / "other.sock"});
   CHECK(second.code == 1);
   CHECK(second.err.find("in use by another sevemu (pid " + pid + ")") != std::string::npos);
 

@@ -95,6 +95,54 @@ class Certificate {
   std::shared_ptr<const Impl> impl_;
 };
 
+// A certificate revocation list (RFC 5280 section 5): X.509 v2 CRL issued by a CA certificate,
+// signed like AMD's certificates (RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48), carrying the two
+// extensions RFC 5280 5.2 requires of conforming issuers: authorityKeyIdentifier (from the
+// issuer's subjectKeyIdentifier) and cRLNumber. AMD's KDS serves such CRLs, signed by the ARK,
+// at /vcek/v1/{product}/crl and /vlek/v1/{product}/crl (SEV-ABI-FACTS.md 6.3).
+// Thread-safe: immutable once built; copies share the underlying object.
+struct CrlTemplate {
+  std::int64_t this_update = 0;  // seconds since the epoch, UTC
+  std::int64_t next_update = 0;  // must be after this_update
+  std::uint64_t crl_number = 1;
+  struct Revoked {
+    std::uint64_t serial = 0;
+    std::int64_t revoked_at = 0;
+  };
+  std::vector<Revoked> revoked;  // emitted sorted by serial
+};
+
+class Crl {
+ public:
+  // Builds and signs the CRL. The issuer name and key identifier come from `issuer_cert`, which
+  // must match `issuer_key` (kInvalidKey otherwise, and for a non-RSA key); kInvalidArgument
+  // if next_update is not after this_update.
+  static Result<Crl> Sign(const CrlTemplate& tmpl, const Certificate& issuer_cert,
+                          const PrivateKey& issuer_key);
+  // kInvalidArgument for anything but exactly one DER CRL.
+  static Result<Crl> FromDer(ByteSpan der);
+
+  Result<Bytes> ToDer() const;
+  Result<std::string> ToPem() const;
+
+  int version() const;  // 2 for v2
+  std::string IssuerText() const;
+  std::int64_t ThisUpdate() const;
+  std::int64_t NextUpdate() const;            // 0 if absent
+  std::vector<Bytes> RevokedSerials() const;  // big-endian, in CRL order
+  std::vector<Extension> Extensions() const;
+  // True if the signature algorithm is RSASSA-PSS with SHA-384, MGF1-SHA-384 and salt 48.
+  bool HasAmdPssSignature() const;
+  // kAuthFailed if the signature does not verify with `issuer`.
+  Status VerifySignedBy(const PublicKey& issuer) const;
+
+  struct Impl;  // holds the X509_CRL; defined in crypto/x509.cpp
+  explicit Crl(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
 // Encodes a non-negative integer as DER INTEGER (minimal, with a 0x00 pad if the top bit is set).
 Bytes DerInteger(std::uint64_t value);
 // Encodes a string as DER IA5String. kInvalidArgument for non-ASCII or > 127 bytes.

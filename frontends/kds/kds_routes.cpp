@@ -1,0 +1,334 @@
+#include "kds/kds_routes.h"
+
+#include <charconv>
+#include <ctime>
+#include <exception>
+#include <optional>
+
+#include "sevemu/common/bytes.h"
+#include "sevemu/emulator/chip.h"
+#include "sevemu/emulator/versioned_keys.h"
+
+namespace sevemu::kds {
+namespace {
+
+using emulator::Product;
+
+constexpr std::int64_t kDay = 86400;
+// The simulated CRL: valid a week from its issue, reissued (with a higher cRLNumber) once a day.
+// AMD's CRL schedule is not published; verifiers only need nextUpdate to lie ahead
+// (go-sev-guest verify.GetCrlAndCheckRoot caches the CRL until its NextUpdate).
+constexpr std::int64_t kCrlValidity = 7 * kDay;
+constexpr std::int64_t kCrlReissue = kDay;
+
+constexpr Product kProducts[] = {Product::kMilan, Product::kGenoa, Product::kTurin};
+
+Response Text(int status, std::string message) {
+  return {status, kTextContentType, std::move(message) + "\n", {}};
+}
+
+// Product names as the KDS URL spells them ("Milan"), matched exactly: go-sev-guest
+// kds.ParseProductLine and snpguest's ProcType Display both produce this capitalisation.
+std::optional<Product> ProductFromUrl(std::string_view name) {
+  for (Product p : kProducts) {
+    if (name == emulator::Info(p).name) return p;
+  }
+  return std::nullopt;
+}
+
+std::string ChipKey(Product p, ByteSpan hwid) {
+  return std::string(emulator::Info(p).name) + "/" + HexEncode(hwid);
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) return out;
+    start = pos + 1;
+  }
+}
+
+// Printable ASCII only, at most 64 characters: request text echoed in an error body.
+std::string Quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 64)) {
+    out += (c >= 0x20 && c < 0x7F) ? c : '?';
+  }
+  if (s.size() > 64) out += "...";
+  return out + "'";
+}
+
+Result<std::string> DerOf(const Result<crypto::Certificate>& cert) {
+  if (!cert.ok()) return cert.error();
+  SEVEMU_ASSIGN_OR_RETURN(Bytes der, cert->ToDer());
+  return std::string(der.begin(), der.end());
+}
+
+std::int64_t DefaultClock() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+Result<emulator::TcbVersion> ParseTcbQuery(Product product, std::string_view query) {
+  const emulator::TcbLayout& layout = emulator::Info(product).tcb_layout;
+  struct Param {
+    const char* name;
+    std::uint8_t emulator::TcbParts::*field;
+    bool used;
+    std::optional<std::uint8_t> value;
+  };
+  Param params[] = {
+      {"fmcSPL", &emulator::TcbParts::fmc, layout.fmc >= 0, {}},
+      {"blSPL", &emulator::TcbParts::boot_loader, true, {}},
+      {"teeSPL", &emulator::TcbParts::tee, true, {}},
+      {"snpSPL", &emulator::TcbParts::snp, true, {}},
+      {"ucodeSPL", &emulator::TcbParts::microcode, true, {}},
+  };
+  auto bad = [](std::string message) { return Error(ErrorCode::kInvalidArgument, message); };
+  if (query.empty()) return bad("missing TCB parameters (blSPL, teeSPL, snpSPL, ucodeSPL)");
+  for (std::string_view item : Split(query, '&')) {
+    const std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return bad("TCB parameter " + Quote(item) + " has no value");
+    std::string_view key = item.substr(0, eq);
+    const std::string_view text = item.substr(eq + 1);
+    if (key == "ucodSPL") key = "ucodeSPL";
+    Param* param = nullptr;
+    for (Param& p : params) {
+      if (p.used && key == p.name) param = &p;
+    }
+    if (param == nullptr) {
+      return bad("unexpected parameter " + Quote(key) + " for " + emulator::Info(product).name);
+    }
+    if (param->value) return bad(std::string("duplicate parameter ") + param->name);
+    unsigned value = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || text.size() > 3 || ec != std::errc() || ptr != end || value > 255) {
+      return bad(std::string(param->name) + " must be a decimal number 0-255, not " + Quote(text));
+    }
+    param->value = static_cast<std::uint8_t>(value);
+  }
+  emulator::TcbParts parts;
+  for (const Param& p : params) {
+    if (!p.used) continue;
+    if (!p.value) return bad(std::string("missing parameter ") + p.name);
+    parts.*(p.field) = *p.value;
+  }
+  auto tcb = emulator::TcbVersion::FromParts(product, parts);
+  if (!tcb.ok())
+    return bad("TCB not valid for " + std::string(emulator::Info(product).name) + ": " +
+               tcb.error().message());
+  return tcb;
+}
+
+Result<std::unique_ptr<KdsService>> KdsService::Create(std::vector<Source> sources,
+                                                       Options options) {
+  if (sources.empty()) return Error(ErrorCode::kInvalidArgument, "no platforms to serve");
+  if (!options.clock) options.clock = DefaultClock;
+  std::unique_ptr<KdsService> service(new KdsService(std::move(options)));
+  std::map<Product, std::string> root_source;
+  std::map<std::string, std::string> chip_source;
+  for (Source& s : sources) {
+    const emulator::Platform& p = s.platform;
+    const Product product = p.state.chip.product;
+    if (Status st = p.state.chip.Validate(); !st.ok()) return st.error().Context(s.name);
+    if (p.root.product != product) {
+      return Error(ErrorCode::kInvalidArgument, s.name + ": AMD root is for another product");
+    }
+    auto [it, fresh] = root_source.emplace(product, s.name);
+    if (fresh) {
+      auto ask = p.root.ask.ToPem();
+      auto asvk = p.root.asvk.ToPem();
+      auto ark = p.root.ark.ToPem();
+      if (!ask.ok() || !asvk.ok() || !ark.ok()) {
+        return Error(ErrorCode::kCrypto, s.name + ": encoding the AMD root certificates failed");
+      }
+      service->roots_.emplace(product,
+                              ProductRoot{emulator::Kds(p.root), *ask + *ark, *asvk + *ark});
+    } else {
+      // The same root, possibly re-signed: the same keys and names are enough for every chain.
+      const emulator::AmdRoot& first = service->roots_.at(product).kds.root();
+      auto same = [](const crypto::Certificate& a, const crypto::Certificate& b) {
+        auto ka = a.SubjectPublicKey();
+        auto kb = b.SubjectPublicKey();
+        return ka.ok() && kb.ok() && *ka == *kb && a.SubjectText() == b.SubjectText();
+      };
+      if (!same(first.ark, p.root.ark) || !same(first.ask, p.root.ask) ||
+          !same(first.asvk, p.root.asvk) || !(first.vlek_secret == p.root.vlek_secret)) {
+        return Error(ErrorCode::kInvalidArgument,
+                     s.name + " and " + it->second + " are " + emulator::Info(product).name +
+                         " platforms of different AMD roots; serve them from two KDS instances");
+      }
+    }
+    const std::string key = ChipKey(product, p.state.chip.hw_id());
+    auto [cit, new_chip] = chip_source.emplace(key, s.name);
+    if (!new_chip) {
+      return Error(ErrorCode::kAlreadyExists, s.name + " holds the same chip as " + cit->second);
+    }
+    service->chips_.emplace(key, std::move(s.platform));
+  }
+  return service;
+}
+
+const KdsService::ProductRoot* KdsService::RootFor(Product p) const {
+  auto it = roots_.find(p);
+  return it == roots_.end() ? nullptr : &it->second;
+}
+
+std::size_t KdsService::issued_count() const {
+  std::lock_guard lock(mu_);
+  return issued_;
+}
+
+std::size_t KdsService::cached_count() const {
+  std::lock_guard lock(mu_);
+  return cache_.size();
+}
+
+Result<std::string> KdsService::Cached(const std::string& key,
+                                       const std::function<Result<std::string>()>& issue) const {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  }
+  // Issued outside the lock (an RSA-4096 signature): other requests are not held up. Two
+  // concurrent misses both issue; the first to finish is kept, so every client of one URL
+  // gets the same bytes.
+  SEVEMU_ASSIGN_OR_RETURN(std::string der, issue());
+  std::lock_guard lock(mu_);
+  ++issued_;
+  if (cache_.size() >= options_.max_cached_certificates) cache_.clear();
+  return cache_.emplace(key, std::move(der)).first->second;
+}
+
+Response KdsService::Vcek(Product p, std::string_view hwid_hex, std::string_view query) const {
+  const std::size_t hwid_size = emulator::Info(p).hwid_size;
+  auto hwid = HexDecode(hwid_hex);
+  if (!hwid.ok() || hwid->size() != hwid_size) {
+    return Text(400, "hwid must be " + std::to_string(2 * hwid_size) + " hex digits for " +
+                         emulator::Info(p).name);
+  }
+  auto tcb = ParseTcbQuery(p, query);
+  if (!tcb.ok()) return Text(400, tcb.error().message());
+  auto chip = chips_.find(ChipKey(p, *hwid));
+  if (chip == chips_.end()) return Text(404, "no such chip");
+  const emulator::Platform& platform = chip->second;
+  const ProductRoot& root = *RootFor(p);
+  auto der = Cached("vcek/" + chip->first + "/" + std::to_string(tcb->raw()), [&] {
+    // manufactured_at: the chip's certificates have fixed contents across restarts.
+    return DerOf(
+        root.kds.Vcek(platform.state.chip, platform.fuses, *tcb, platform.state.manufactured_at));
+  });
+  if (!der.ok()) return Text(500, "issuing the VCEK failed");
+  return {200, kDerContentType, std::move(der).value(), {}};
+}
+
+Response KdsService::Vlek(Product p, const std::string& csp_id, std::string_view query) const {
+  if (csp_id.empty()) {
+    return Text(403, std::string("VLEK certificates need the ") + kCspIdHeader +
+                         " header naming the CSP (the simulated CSP authentication)");
+  }
+  auto tcb = ParseTcbQuery(p, query);
+  if (!tcb.ok()) return Text(400, tcb.error().message());
+  if (csp_id.size() > 127) return Text(400, "CSP ID longer than 127 characters");
+  for (char c : csp_id) {
+    if (c < 0x20 || c >= 0x7F) return Text(400, "CSP ID must be printable ASCII");
+  }
+  const ProductRoot& root = *RootFor(p);
+  const std::int64_t now = options_.clock();
+  auto der = Cached(
+      "vlek/" + std::string(emulator::Info(p).name) + "/" + std::to_string(tcb->raw()) + "/" +
+          csp_id,
+      [&]() -> Result<std::string> {
+        SEVEMU_ASSIGN_OR_RETURN(emulator::HashSticks sticks, root.kds.VlekSticks(csp_id, *tcb));
+        SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey vlek, emulator::DeriveVlek(sticks));
+        // A VLEK is a one-year credential issued on request (as `sevemu kds vlek`): it starts
+        // at its first issue and the cache keeps that one.
+        return DerOf(
+            emulator::IssueVlekCertificate(root.kds.root(), csp_id, *tcb, vlek.Public(), now));
+      });
+  if (!der.ok()) return Text(500, "issuing the VLEK failed");
+  return {200, kDerContentType, std::move(der).value(), {}};
+}
+
+Response KdsService::Crl(Product p, bool vlek) const {
+  const std::string key = std::string(vlek ? "vlek/" : "vcek/") + emulator::Info(p).name;
+  const std::int64_t now = options_.clock();
+  {
+    std::lock_guard lock(mu_);
+    auto it = crls_.find(key);
+    if (it != crls_.end() && now >= it->second.this_update &&
+        now < it->second.this_update + kCrlReissue) {
+      return {200, kCrlContentType, it->second.der, {}};
+    }
+  }
+  const emulator::AmdRoot& root = RootFor(p)->kds.root();
+  crypto::CrlTemplate tmpl;
+  tmpl.this_update = now;
+  tmpl.next_update = now + kCrlValidity;
+  // Increases with every reissue, as RFC 5280 5.2.3 requires of cRLNumber.
+  tmpl.crl_number = static_cast<std::uint64_t>(now);
+  // The simulated AMD has revoked nothing.
+  auto crl = crypto::Crl::Sign(tmpl, root.ark, root.ark_key);
+  if (!crl.ok()) return Text(500, "signing the CRL failed");
+  auto der = crl->ToDer();
+  if (!der.ok()) return Text(500, "encoding the CRL failed");
+  std::string body(der->begin(), der->end());
+  std::lock_guard lock(mu_);
+  crls_[key] = CachedCrl{body, now};
+  return {200, kCrlContentType, std::move(body), {}};
+}
+
+Response KdsService::Handle(const Request& request) const {
+  try {
+    std::string_view target = request.target;
+    // Absolute-form (RFC 9112 3.2.2), as sent to proxies: keep the path and query.
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (target.substr(0, scheme.size()) == scheme) {
+        const std::size_t slash = target.find('/', scheme.size());
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      }
+    }
+    const std::size_t qpos = target.find('?');
+    const std::string_view path = target.substr(0, qpos);
+    const std::string_view query =
+        qpos == std::string_view::npos ? std::string_view() : target.substr(qpos + 1);
+
+    // /{vcek|vlek}/v1/{product}/{leaf}
+    const auto parts = Split(path, '/');
+    if (parts.size() != 5 || !parts[0].empty() || (parts[1] != "vcek" && parts[1] != "vlek") ||
+        parts[2] != "v1" || parts[4].empty()) {
+      return Text(404, "not a KDS endpoint");
+    }
+    const bool vlek = parts[1] == "vlek";
+    const std::string_view leaf = parts[4];
+    if (vlek && leaf != "cert_chain" && leaf != "crl" && leaf != "cert") {
+      return Text(404, "not a KDS endpoint");
+    }
+    const auto product = ProductFromUrl(parts[3]);
+    if (!product) return Text(404, "unknown product " + Quote(parts[3]));
+    if (request.method != "GET" && request.method != "HEAD") {
+      return {405, kTextContentType, "only GET and HEAD\n", {{"Allow", "GET, HEAD"}}};
+    }
+    const ProductRoot* root = RootFor(*product);
+    if (root == nullptr) {
+      return Text(404,
+                  std::string("this KDS serves no ") + emulator::Info(*product).name + " chips");
+    }
+    if (leaf == "cert_chain") {
+      return {200, kPemContentType, vlek ? root->vlek_chain_pem : root->vcek_chain_pem, {}};
+    }
+    if (leaf == "crl") return Crl(*product, vlek);
+    if (vlek) return Vlek(*product, request.csp_id, query);
+    return Vcek(*product, leaf, query);
+  } catch (const std::exception&) {
+    // Only allocation can throw below; the request fails, the service stays up.
+    return Text(500, "internal error");
+  }
+}
+
+}  // namespace sevemu::kds
