@@ -28,7 +28,9 @@ class Client {
                                 bool cloexec = true);
   // Adopts an already connected descriptor (e.g. one inherited across exec).
   explicit Client(int fd) : fd_(fd) {}
-  Client(Client&& o) noexcept : fd_(o.fd_), next_id_(o.next_id_) { o.fd_ = -1; }
+  Client(Client&& o) noexcept : fd_(o.fd_), next_id_(o.next_id_), hello_(std::move(o.hello_)) {
+    o.fd_ = -1;
+  }
   Client& operator=(Client&& o) noexcept;
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -1,0 +1,229 @@
+#include "device_fds.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "daemon_link.h"
+#include "real_libc.h"
+#include "self_memory.h"
+#include "sevemu/guest/sev_guest_driver.h"
+#include "sevemu/protocol/wire.h"
+#include "sevemu/uapi/staged_memory.h"
+
+namespace sevemu::shim {
+
+namespace {
+
+enum class Device { kSev, kSevGuest };
+
+struct Connection {
+  Device device = Device::kSev;
+  bool writable = false;
+  std::string hello;  // to reconnect in a forked child
+  std::uint64_t secrets_gpa = 0;
+  std::mutex mu;  // one request at a time on the socket
+};
+
+std::mutex g_mu;
+std::map<int, std::shared_ptr<Connection>> g_fds;
+
+std::shared_ptr<Connection> Find(int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_fds.find(fd);
+  return it == g_fds.end() ? nullptr : it->second;
+}
+
+// Requests that can only mean one of our devices (type 'S', their sizes).
+bool LooksLikeSevIoctl(unsigned long request) {
+  const auto r = static_cast<unsigned>(request);
+  return r == uapi::kSevIssueCmd || r == uapi::kSnpGetReport || r == uapi::kSnpGetDerivedKey ||
+         r == uapi::kSnpGetExtReport;
+}
+
+// A descriptor the table does not know, inherited across exec: ask the daemon what it is, if it
+// is a connection to the daemon at all.
+std::shared_ptr<Connection> Identify(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return nullptr;
+  sockaddr_un peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+      peer.sun_family != AF_UNIX) {
+    return nullptr;
+  }
+  if (std::string(peer.sun_path) != protocol::DefaultSocketPath()) return nullptr;
+  auto r = CallOn(fd, protocol::MsgType::kWhoAmI, {});
+  if (!r.ok() || !r->ok()) return nullptr;
+  const std::string body(r->payload.begin(), r->payload.end());
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return nullptr;
+  auto c = std::make_shared<Connection>();
+  const std::string role = j.value("role", "");
+  if (role == "host") {
+    c->device = Device::kSev;
+    c->writable = j.value("writable", false);
+    c->hello = HostHello(c->writable);
+  } else if (role == "guest") {
+    c->device = Device::kSevGuest;
+    c->secrets_gpa = SecretsGpaOf(body);
+    c->hello = GuestHello().value_or("");
+  } else {
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_fds.emplace(fd, c).first->second;
+}
+
+bool IsGenericIoctl(unsigned long request) {
+  // Handled by the VFS before any driver sees them (fs/ioctl.c do_vfs_ioctl).
+  switch (static_cast<unsigned>(request)) {
+    case FIOCLEX:
+    case FIONCLEX:
+    case FIONBIO:
+    case FIOASYNC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int SevIoctl(int fd, Connection& c, unsigned long request, void* arg) {
+  // sev_ioctl: anything but SEV_ISSUE_CMD is EINVAL before the argument is read.
+  if (static_cast<unsigned>(request) != uapi::kSevIssueCmd) return -EINVAL;
+  SelfMemory mem;
+  uapi::SevIssueCmdArg a{};
+  const auto arg_addr = reinterpret_cast<std::uint64_t>(arg);
+  if (!mem.Read(arg_addr, {reinterpret_cast<std::uint8_t*>(&a), sizeof a})) return -EFAULT;
+  protocol::SevIoctlRequest req;
+  req.request = request;
+  req.writable = c.writable;
+  req.arg = a;
+  req.regions = uapi::PlanSevIssueCmdRegions(a, mem);
+  auto r = CallOn(fd, protocol::MsgType::kSevIoctl, protocol::EncodeSevIoctlRequest(req));
+  if (!r.ok() || !r->ok()) return -EIO;  // the daemon went away or refused the frame
+  auto reply = protocol::DecodeSevIoctlReply(r->payload);
+  if (!reply.ok()) return -EIO;
+  int ret = reply->ret;
+  for (const auto& w : reply->written) {
+    if (!mem.Write(w.addr, w.bytes) && ret == 0) ret = -EFAULT;
+  }
+  if (reply->copy_back &&
+      !mem.Write(arg_addr, {reinterpret_cast<const std::uint8_t*>(&reply->arg), sizeof a})) {
+    return -EFAULT;
+  }
+  return ret;
+}
+
+void AtForkPrepare() {
+  g_mu.lock();
+}
+void AtForkParent() {
+  g_mu.unlock();
+}
+void AtForkChild() {
+  // Give the child connections of its own: each shared connection is replaced, under the same
+  // descriptor numbers, by a new one with the same hello.
+  std::map<Connection*, std::shared_ptr<Connection>> replaced;
+  for (auto& [fd, conn] : g_fds) {
+    auto it = replaced.find(conn.get());
+    if (it == replaced.end()) {
+      auto fresh = std::make_shared<Connection>();
+      fresh->device = conn->device;
+      fresh->writable = conn->writable;
+      fresh->hello = conn->hello;
+      fresh->secrets_gpa = conn->secrets_gpa;
+      it = replaced.emplace(conn.get(), fresh).first;
+    }
+    const int flags = Real().fcntl(fd, F_GETFD);
+    const int nfd = ConnectDaemon(conn->hello, false, nullptr);
+    if (nfd >= 0) {
+      Real().dup3(nfd, fd, (flags >= 0 && (flags & FD_CLOEXEC)) ? O_CLOEXEC : 0);
+      Real().close(nfd);
+    }
+    conn = it->second;
+  }
+  g_mu.unlock();
+}
+
+}  // namespace
+
+void InstallForkHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild); });
+}
+
+int OpenDevice(const char* path, int flags) {
+  if (path == nullptr) return kNotOurs;
+  Device device;
+  if (std::strcmp(path, "/dev/sev") == 0) {
+    device = Device::kSev;
+  } else if (std::strcmp(path, "/dev/sev-guest") == 0) {
+    device = Device::kSevGuest;
+  } else {
+    return kNotOurs;
+  }
+  InstallForkHandler();
+  auto c = std::make_shared<Connection>();
+  c->device = device;
+  c->writable = (flags & O_ACCMODE) != O_RDONLY;
+  if (device == Device::kSev) {
+    c->hello = HostHello(c->writable);
+  } else {
+    auto h = GuestHello();
+    if (!h) return -ENOENT;  // not inside a guest: no /dev/sev-guest
+    c->hello = *h;
+  }
+  std::string reply;
+  const int fd = ConnectDaemon(c->hello, (flags & O_CLOEXEC) != 0, &reply);
+  if (fd < 0) return fd;
+  if (device == Device::kSevGuest) c->secrets_gpa = SecretsGpaOf(reply);
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_fds[fd] = std::move(c);
+  return fd;
+}
+
+int DeviceIoctl(int fd, unsigned long request, void* arg) {
+  auto c = Find(fd);
+  if (!c) {
+    if (!LooksLikeSevIoctl(request)) return kNotOurs;
+    c = Identify(fd);
+    if (!c) return kNotOurs;
+  }
+  if (IsGenericIoctl(request)) return kNotOurs;  // the real ioctl on the socket does it
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (c->device == Device::kSev) return SevIoctl(fd, *c, request, arg);
+  SocketGuestPlatform platform(fd, c->secrets_gpa);
+  guest::SevGuestDriver driver(platform, 0);
+  SelfMemory mem;
+  return driver.Ioctl(request, reinterpret_cast<std::uint64_t>(arg), mem);
+}
+
+void ForgetFd(int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_fds.erase(fd);
+}
+
+void DupFd(int from, int to) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_fds.find(from);
+  if (it == g_fds.end()) {
+    g_fds.erase(to);
+  } else {
+    g_fds[to] = it->second;
+  }
+}
+
+}  // namespace sevemu::shim
