@@ -109,10 +109,13 @@ int RunServe(const std::string& name, const Args& args) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  if (!check) {
+    if (Status st = daemon::CheckSocketFree(socket_path); !st.ok()) return Fail(name, st.error());
+  }
   std::vector<daemon::ServedPlatform> platforms;
   for (const auto& dir : states) {
     auto p = OpenPlatform(dir, *product, seed, log);
-    if (!p.ok()) return Fail(name, p.error().Context(dir));
+    if (!p.ok()) return Fail(name, p.error());
     for (const auto& other : platforms) {
       if (other.name == p->name) {
         return UsageError(name, "two state directories named '" + p->name + "'");

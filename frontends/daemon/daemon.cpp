@@ -29,6 +29,11 @@ bool SomeoneListens(const std::string& path) {
 
 }  // namespace
 
+Status CheckSocketFree(const std::string& path) {
+  if (SomeoneListens(path)) return Error(ErrorCode::kBusy, "a daemon already listens on " + path);
+  return {};
+}
+
 void Daemon::Impl::Accept() {
   acceptor.async_accept([this](const boost::system::error_code& ec, Socket sock) {
     if (ec) {

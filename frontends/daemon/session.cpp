@@ -147,7 +147,11 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     auto req = protocol::DecodeSevIoctlRequest(payload_);
     if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
     uapi::StagedUserMemory mem(std::move(req->regions));
-    const auto r = p.host->sev_device().Ioctl(req->request, req->arg, mem, writable_);
+    // The ABI struct is packed; an aligned copy keeps its fields naturally aligned for the
+    // driver (it sits at an odd offset inside the decoded request).
+    alignas(8) uapi::SevIssueCmdArg arg = req->arg;
+    const auto r = p.host->sev_device().Ioctl(req->request, arg, mem, writable_);
+    req->arg = arg;
     d_.Log(r.ret != 0, "ioctl",
            {{"session", std::to_string(id_)},
             {"cmd", uapi::SevUserCmdName(req->arg.cmd)},

@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdarg>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "device_fds.h"
 #include "real_libc.h"
@@ -50,11 +55,38 @@ bool TakesMode(int flags) {
   return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+// A relative path that may name a device ("sev" with the working directory /dev, or openat on
+// a descriptor of /dev), made absolute; nullopt for every other relative path, so ordinary
+// opens cost no extra system call.
+std::optional<std::string> DevicePathAt(int dirfd, const char* path) {
+  if (path == nullptr) return std::nullopt;
+  const std::string_view p(path);
+  const auto slash = p.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? p : p.substr(slash + 1);
+  if (base != "sev" && base != "sev-guest") return std::nullopt;
+  char dir[PATH_MAX];
+  if (dirfd == AT_FDCWD) {
+    if (getcwd(dir, sizeof dir) == nullptr) return std::nullopt;
+  } else {
+    const std::string link = "/proc/self/fd/" + std::to_string(dirfd);
+    const ssize_t n = readlink(link.c_str(), dir, sizeof dir - 1);
+    if (n <= 0) return std::nullopt;
+    dir[n] = '\0';
+  }
+  return std::filesystem::path(dir).append(p).lexically_normal().string();
+}
+
 // kNotOurs, or the result of opening one of the shim's paths.
-int OpenOurs(const char* path, int flags) {
-  if (!Absolute(path)) return kNotOurs;
+int OpenOurs(int dirfd, const char* path, int flags) {
+  if (path == nullptr) return kNotOurs;
   Scope scope;
   if (scope.nested()) return kNotOurs;
+  std::optional<std::string> resolved;
+  if (!Absolute(path)) {
+    resolved = DevicePathAt(dirfd, path);
+    if (!resolved) return kNotOurs;
+    path = resolved->c_str();
+  }
   const int r = OpenDevice(path, flags);
   if (r != kNotOurs) return r;
   return TsmOpen(path, flags);
@@ -65,40 +97,55 @@ int OpenOurs(const char* path, int flags) {
 
 using namespace sevemu::shim;
 
-#define SEVEMU_OPEN_BODY(real_call)                                                        \
-  mode_t mode = 0;                                                                         \
-  if (TakesMode(flags)) {                                                                  \
-    va_list ap;                                                                            \
-    va_start(ap, flags);                                                                   \
-    mode = static_cast<mode_t>(va_arg(ap, int));                                           \
-    va_end(ap);                                                                            \
-  }                                                                                        \
-  if (const int r = OpenOurs(path, flags); r != kNotOurs) return static_cast<int>(Ret(r)); \
-  return real_call;
+// The mode argument exists only with O_CREAT or O_TMPFILE.
+#define SEVEMU_MODE_ARG(flags, mode)             \
+  mode_t mode = 0;                               \
+  if (TakesMode(flags)) {                        \
+    va_list ap;                                  \
+    va_start(ap, flags);                         \
+    mode = static_cast<mode_t>(va_arg(ap, int)); \
+    va_end(ap);                                  \
+  }
 
-SEVEMU_EXPORT int open(const char* path, int flags,
-                       ...){SEVEMU_OPEN_BODY(Real().open(path, flags, mode))} SEVEMU_EXPORT
-    int open64(const char* path, int flags,
-               ...){SEVEMU_OPEN_BODY(Real().open64(path, flags, mode))} SEVEMU_EXPORT
-    int openat(int dirfd, const char* path, int flags,
-               ...){SEVEMU_OPEN_BODY(Real().openat(dirfd, path, flags, mode))} SEVEMU_EXPORT
-    int openat64(int dirfd, const char* path, int flags,
-                 ...){SEVEMU_OPEN_BODY(Real().openat64(dirfd, path, flags, mode))}
+SEVEMU_EXPORT int open(const char* path, int flags, ...) {
+  SEVEMU_MODE_ARG(flags, mode);
+  if (const int r = OpenOurs(AT_FDCWD, path, flags); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().open(path, flags, mode);
+}
+SEVEMU_EXPORT int open64(const char* path, int flags, ...) {
+  SEVEMU_MODE_ARG(flags, mode);
+  if (const int r = OpenOurs(AT_FDCWD, path, flags); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().open64(path, flags, mode);
+}
+SEVEMU_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  SEVEMU_MODE_ARG(flags, mode);
+  if (const int r = OpenOurs(dirfd, path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
+  return Real().openat(dirfd, path, flags, mode);
+}
+SEVEMU_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  SEVEMU_MODE_ARG(flags, mode);
+  if (const int r = OpenOurs(dirfd, path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
+  return Real().openat64(dirfd, path, flags, mode);
+}
 // _FORTIFY_SOURCE variants (no mode argument).
 SEVEMU_EXPORT int __open_2(const char* path, int flags) {
-  if (const int r = OpenOurs(path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
+  if (const int r = OpenOurs(AT_FDCWD, path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().open_2(path, flags);
 }
 SEVEMU_EXPORT int __open64_2(const char* path, int flags) {
-  if (const int r = OpenOurs(path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
+  if (const int r = OpenOurs(AT_FDCWD, path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().open64_2(path, flags);
 }
 SEVEMU_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
-  if (const int r = OpenOurs(path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
+  if (const int r = OpenOurs(dirfd, path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().openat_2(dirfd, path, flags);
 }
 SEVEMU_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
-  if (const int r = OpenOurs(path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
+  if (const int r = OpenOurs(dirfd, path, flags); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().openat64_2(dirfd, path, flags);
 }
 

@@ -39,6 +39,9 @@ struct DaemonOptions {
   mode_t socket_mode = 0600;
 };
 
+// kBusy if a daemon already answers at `path` (checked before anything is provisioned).
+Status CheckSocketFree(const std::string& path);
+
 class Daemon {
  public:
   // Binds the socket (refusing a path where a daemon already answers; replacing a stale one).

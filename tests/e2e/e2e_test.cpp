@@ -1,0 +1,1507 @@
+// End to end with the real ABI: `sevemu serve` as a child process, guests launched with the
+// CLI, and tests/e2e/uapi_client.c — a C program written against the system's own
+// <linux/psp-sev.h> and <linux/sev-guest.h> — issuing raw ioctls under the preload shim, as an
+// unmodified tool would. Reports are checked by tests/support's independent OpenSSL verifier
+// with certificates fetched over HTTP from `sevemu kds serve`.
+//
+// Every test has its own temp dir and daemon; every wait has a timeout; every child process is
+// killed and reaped when the test ends, whatever happens.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "report_verifier.h"
+#include "sevemu/common/bytes.h"
+#include "sevemu/emulator/cert_table.h"
+#include "sevemu/protocol/wire.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace sevemu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Generous: a sanitized daemon provisions and boots in 1-2 s, but CI machines are slow.
+constexpr auto kBootTimeout = 60s;
+constexpr auto kRunTimeout = 60s;
+
+constexpr std::size_t kReportSize = 0x4A0;
+constexpr std::size_t kRespSize = 4000;
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+// This process's environment without anything that would steer sevemu or the shim, plus `env`.
+std::vector<std::string> MakeEnv(const Env& env) {
+  static const char* const kDrop[] = {
+      "LD_PRELOAD=", "SEVEMU_SOCKET=", "SEVEMU_GUEST=", "SEVEMU_PLATFORM=", "SEVEMU_STATE_DIR="};
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    bool drop = false;
+    for (const char* d : kDrop) drop = drop || kv.rfind(d, 0) == 0;
+    for (const auto& [k, v] : env) drop = drop || kv.rfind(k + "=", 0) == 0;
+    if (!drop) out.push_back(kv);
+  }
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+struct SpawnOptions {
+  Env env;
+  std::string stdout_path = "/dev/null";  // ignored with pipe_stdout
+  std::string stderr_path = "/dev/null";
+  bool pipe_stdin = false;
+  bool pipe_stdout = false;
+};
+
+// A child process, SIGKILLed and reaped when it goes away unless it was waited for.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    Kill();
+    CloseIn();
+    if (out_ >= 0) close(out_);
+  }
+
+  void Spawn(std::vector<std::string> args, const SpawnOptions& o) {
+    REQUIRE(pid_ < 0);
+    std::vector<std::string> env = MakeEnv(o.env);
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    if (o.pipe_stdin) REQUIRE(pipe2(in, O_CLOEXEC) == 0);
+    if (o.pipe_stdout) REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // Only async-signal-safe calls from here on. Die with the test, should it be killed.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int n = open("/dev/null", O_RDWR);
+      dup2(o.pipe_stdin ? in[0] : n, 0);
+      if (o.pipe_stdout) {
+        dup2(out[1], 1);
+      } else {
+        const int f = open(o.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(f, 1);
+      }
+      const int e = open(o.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(e, 2);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    pid_ = pid;
+    if (o.pipe_stdin) {
+      close(in[0]);
+      in_ = in[1];
+    }
+    if (o.pipe_stdout) {
+      close(out[1]);
+      out_ = out[0];
+    }
+  }
+
+  // The exit code (128 + signal when killed), or nullopt if it is still running at `timeout`.
+  std::optional<int> Wait(Clock::duration timeout) {
+    if (pid_ < 0) return code_;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return code_;
+      }
+      if (r < 0) return std::nullopt;
+      if (Clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  // Still running?
+  bool Running() { return pid_ >= 0 && !Wait(0s).has_value(); }
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  void CloseIn() {
+    if (in_ >= 0) close(in_);
+    in_ = -1;
+  }
+
+  // The next line of its piped stdout (without '\n'), or nullopt at EOF or `timeout`.
+  std::optional<std::string> ReadLine(Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (const auto nl = buffered_.find('\n'); nl != std::string::npos) {
+        std::string line = buffered_.substr(0, nl);
+        buffered_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = read(out_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      buffered_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  // All the rest of its stdout, up to EOF or `timeout`.
+  std::string ReadRest(Clock::duration timeout) {
+    std::string all;
+    while (auto l = ReadLine(timeout)) all += *l + "\n";
+    all += buffered_;
+    buffered_.clear();
+    return all;
+  }
+  bool WriteIn(const std::string& s) {
+    return in_ >= 0 && write(in_, s.data(), s.size()) == static_cast<ssize_t>(s.size());
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> code_;
+  int in_ = -1, out_ = -1;
+  std::string buffered_;
+};
+
+struct RunResult {
+  int code = -1;  // -1: timed out (and killed)
+  std::string out, err;
+};
+
+int g_run_counter = 0;
+
+RunResult Run(const test::TempDir& t, std::vector<std::string> args, const Env& env = {},
+              Clock::duration timeout = kRunTimeout) {
+  const std::string base = t / ("run" + std::to_string(++g_run_counter));
+  SpawnOptions o;
+  o.env = env;
+  o.stdout_path = base + ".out";
+  o.stderr_path = base + ".err";
+  Child c;
+  c.Spawn(std::move(args), o);
+  const auto code = c.Wait(timeout);
+  c.Kill();
+  return {code.value_or(-1), test::ReadText(o.stdout_path), test::ReadText(o.stderr_path)};
+}
+
+bool OneLine(const std::string& s) {
+  return !s.empty() && s.find('\n') == s.size() - 1;
+}
+
+std::string LastLine(const std::string& s) {
+  const std::string t = !s.empty() && s.back() == '\n' ? s.substr(0, s.size() - 1) : s;
+  const auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon
+
+bool SocketAccepts(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+class Daemon {
+ public:
+  Daemon(const test::TempDir& t, std::string state, std::string socket)
+      : state_(std::move(state)), socket_(std::move(socket)), log_(t / "daemon.log") {}
+
+  // Starts `sevemu serve` and waits until its socket accepts connections.
+  void Start() {
+    ++starts_;
+    std::filesystem::remove(log_ + "." + std::to_string(starts_));
+    SpawnOptions o;
+    o.stderr_path = log_ + "." + std::to_string(starts_);
+    child_ = std::make_unique<Child>();
+    std::vector<std::string> args = {SEVEMU_CLI_PATH, "serve", "--state", state_};
+    for (const auto& dir : extra_states_) args.insert(args.end(), {"--state", dir});
+    args.insert(args.end(), {"--seed", "01", "--socket", socket_});
+    child_->Spawn(std::move(args), o);
+    const auto deadline = Clock::now() + kBootTimeout;
+    while (!SocketAccepts(socket_)) {
+      if (!child_->Running()) FAIL("sevemu serve exited: " << Log());
+      if (Clock::now() >= deadline) FAIL("sevemu serve not ready: " << Log());
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  // SIGTERM; the exit code (nullopt if it did not stop in time, then it is killed).
+  std::optional<int> Stop() {
+    child_->Signal(SIGTERM);
+    auto code = child_->Wait(kRunTimeout);
+    child_->Kill();
+    return code;
+  }
+  // Another platform for the next Start (served second, named after the directory).
+  void AddState(const std::string& dir) { extra_states_.push_back(dir); }
+  void KillHard() { child_->Kill(); }
+  bool Running() { return child_ && child_->Running(); }
+  Child& child() { return *child_; }
+  std::string Log() const { return test::ReadText(log_ + "." + std::to_string(starts_)); }
+  const std::string& socket() const { return socket_; }
+  const std::string& state() const { return state_; }
+
+ private:
+  std::string state_, socket_, log_;
+  std::vector<std::string> extra_states_;
+  int starts_ = 0;
+  std::unique_ptr<Child> child_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The C client's output: "step=NAME k=v k=v ..." lines
+
+using Fields = std::map<std::string, std::string>;
+
+struct Steps {
+  std::map<std::string, Fields> by_step;
+  std::string raw;
+  int code = -1;
+  std::string err;
+
+  bool Has(const std::string& step) const { return by_step.count(step) != 0; }
+  // A field of a step; "<no step>" / "<no field>" so that CHECKs show what was missing.
+  std::string Get(const std::string& step, const std::string& key) const {
+    auto s = by_step.find(step);
+    if (s == by_step.end()) return "<no step " + step + ">";
+    auto f = s->second.find(key);
+    return f == s->second.end() ? "<no field " + key + ">" : f->second;
+  }
+  std::string Errname(const std::string& step) const { return Get(step, "errname"); }
+  std::string Ret(const std::string& step) const { return Get(step, "ret"); }
+};
+
+Steps ParseSteps(const std::string& out) {
+  Steps s;
+  s.raw = out;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string w, step;
+    Fields f;
+    while (words >> w) {
+      const auto eq = w.find('=');
+      if (eq == std::string::npos) continue;
+      f[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+    if (f.count("step") != 0) s.by_step[f["step"]] = f;
+  }
+  return s;
+}
+
+std::string ClientContext(const Steps& s) {
+  return "uapi_client exit " + std::to_string(s.code) + "\nstdout:\n" + s.raw + "stderr:\n" + s.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP to the simulated KDS (a minimal HTTP/1.1 GET over a TCP socket)
+
+struct HttpResponse {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+HttpResponse HttpGet(int port, const std::string& target) {
+  HttpResponse r;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{10, 0};  // never hang on a silent server
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    FAIL("connect to KDS port " << port << ": " << std::strerror(errno));
+  }
+  const std::string req =
+      "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  std::string all;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    all.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  const auto end = all.find("\r\n\r\n");
+  REQUIRE_MESSAGE(end != std::string::npos, "no HTTP header in: " << all);
+  r.headers = all.substr(0, end);
+  REQUIRE(r.headers.rfind("HTTP/1.1 ", 0) == 0);
+  r.status = std::stoi(r.headers.substr(9, 3));
+  std::string body = all.substr(end + 4);
+  const std::string h = Lower(r.headers);
+  if (h.find("transfer-encoding: chunked") != std::string::npos) {
+    std::string decoded;
+    std::size_t pos = 0;
+    for (;;) {
+      const auto crlf = body.find("\r\n", pos);
+      REQUIRE(crlf != std::string::npos);
+      const std::size_t len = std::stoul(body.substr(pos, crlf - pos), nullptr, 16);
+      if (len == 0) break;
+      decoded += body.substr(crlf + 2, len);
+      pos = crlf + 2 + len + 2;
+    }
+    body = decoded;
+  } else if (const auto cl = h.find("content-length: "); cl != std::string::npos) {
+    const std::size_t len = std::stoul(h.substr(cl + 16));
+    REQUIRE_MESSAGE(body.size() >= len, "short body from KDS");
+    body.resize(len);
+  }
+  r.body = body;
+  return r;
+}
+
+// `sevemu kds serve` on a free loopback port.
+class Kds {
+ public:
+  Kds(const test::TempDir& t, const std::string& state) {
+    SpawnOptions o;
+    o.pipe_stdout = true;
+    o.stderr_path = t / "kds.log";
+    log_ = o.stderr_path;
+    child_.Spawn(
+        {SEVEMU_CLI_PATH, "kds", "serve", "--listen", "127.0.0.1:0", "--state", state, "--quiet"},
+        o);
+    const auto line = child_.ReadLine(kBootTimeout);
+    REQUIRE_MESSAGE(line.has_value(), "kds serve printed no URL: " << test::ReadText(log_));
+    const std::string prefix = "listening on http://127.0.0.1:";
+    REQUIRE_MESSAGE(line->rfind(prefix, 0) == 0, *line);
+    port_ = std::stoi(line->substr(prefix.size()));
+  }
+  HttpResponse Get(const std::string& target) const { return HttpGet(port_, target); }
+  bool Running() { return child_.Running(); }
+
+ private:
+  Child child_;
+  int port_ = 0;
+  std::string log_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reports and certificates
+
+Bytes ReadBytes(const std::string& path) {
+  const std::string s = test::ReadText(path);
+  return Bytes(s.begin(), s.end());
+}
+
+Bytes Slice(const Bytes& b, std::size_t off, std::size_t len) {
+  REQUIRE(off + len <= b.size());
+  return Bytes(b.begin() + static_cast<long>(off), b.begin() + static_cast<long>(off + len));
+}
+
+std::uint64_t U64(const Bytes& b, std::size_t off) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | b.at(off + static_cast<std::size_t>(i));
+  return v;
+}
+std::uint32_t U32(const Bytes& b, std::size_t off) {
+  return static_cast<std::uint32_t>(
+      U64(Bytes{b.at(off), b.at(off + 1), b.at(off + 2), b.at(off + 3), 0, 0, 0, 0}, 0));
+}
+
+// The report inside a 4000-byte snp_report_resp, checking the wrapper.
+Bytes ReportFromResp(const std::string& path) {
+  const Bytes resp = ReadBytes(path);
+  REQUIRE_MESSAGE(resp.size() == kRespSize, path << ": " << resp.size() << " bytes");
+  CHECK(U32(resp, 0) == 0);            // status
+  CHECK(U32(resp, 4) == kReportSize);  // report_size
+  return Slice(resp, 0x20, kReportSize);
+}
+
+// Report fields (SEV-ABI-FACTS.md 4.1).
+Bytes ReportData(const Bytes& r) {
+  return Slice(r, 0x50, 64);
+}
+Bytes Measurement(const Bytes& r) {
+  return Slice(r, 0x90, 48);
+}
+Bytes HostData(const Bytes& r) {
+  return Slice(r, 0xC0, 32);
+}
+Bytes ChipId(const Bytes& r) {
+  return Slice(r, 0x1A0, 64);
+}
+std::uint32_t SigningKey(const Bytes& r) {
+  return (U32(r, 0x48) >> 2) & 7;
+}
+
+std::string Base64(const Bytes& in) {
+  static const char* const k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    const std::uint32_t n = (std::uint32_t{in[i]} << 16) |
+                            (i + 1 < in.size() ? std::uint32_t{in[i + 1]} << 8 : 0) |
+                            (i + 2 < in.size() ? std::uint32_t{in[i + 2]} : 0);
+    out += k[(n >> 18) & 63];
+    out += k[(n >> 12) & 63];
+    out += i + 1 < in.size() ? k[(n >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? k[n & 63] : '=';
+  }
+  return out;
+}
+
+std::string DerToPem(const Bytes& der) {
+  const std::string b64 = Base64(der);
+  std::string pem = "-----BEGIN CERTIFICATE-----\n";
+  for (std::size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\n";
+  return pem + "-----END CERTIFICATE-----\n";
+}
+
+std::vector<std::string> SplitPem(const std::string& pem) {
+  std::vector<std::string> out;
+  const std::string begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----";
+  std::size_t pos = 0;
+  while ((pos = pem.find(begin, pos)) != std::string::npos) {
+    const auto e = pem.find(end, pos);
+    REQUIRE(e != std::string::npos);
+    out.push_back(pem.substr(pos, e + end.size() - pos) + "\n");
+    pos = e + end.size();
+  }
+  return out;
+}
+
+struct CertChain {
+  std::string leaf, intermediate, ark;
+};
+
+// The VCEK for `report` (its CHIP_ID and REPORTED_TCB, Milan/Genoa layout) and the ASK/ARK, as
+// a verifier fetches them from the KDS.
+CertChain FetchVcekChain(const Kds& kds, const std::string& product, const Bytes& report) {
+  const std::uint64_t tcb = U64(report, 0x180);
+  auto spl = [&](int byte) { return std::to_string((tcb >> (8 * byte)) & 0xFF); };
+  const std::string url = "/vcek/v1/" + product + "/" + HexEncode(ChipId(report)) +
+                          "?blSPL=" + spl(0) + "&teeSPL=" + spl(1) + "&snpSPL=" + spl(6) +
+                          "&ucodeSPL=" + spl(7);
+  const HttpResponse vcek = kds.Get(url);
+  REQUIRE_MESSAGE(vcek.status == 200, url << " -> " << vcek.status << " " << vcek.body);
+  const HttpResponse chain = kds.Get("/vcek/v1/" + product + "/cert_chain");
+  REQUIRE_MESSAGE(chain.status == 200, "cert_chain -> " << chain.status << " " << chain.body);
+  const auto pems = SplitPem(chain.body);
+  REQUIRE(pems.size() == 2);  // ASK first, then ARK
+  return {DerToPem(Bytes(vcek.body.begin(), vcek.body.end())), pems[0], pems[1]};
+}
+
+void CheckVerifies(const Bytes& report, const CertChain& c) {
+  const auto check = test::VerifyAttestationReport(report, c.leaf, c.intermediate, c.ark,
+                                                   static_cast<long long>(std::time(nullptr)));
+  CHECK_MESSAGE(check.ok, check.why);
+}
+
+// The chain in an extended report's certificate table: VCEK, ASK, ARK.
+CertChain ChainFromTable(const Bytes& table_bytes) {
+  auto table = emulator::ParseCertTable(table_bytes);
+  REQUIRE_MESSAGE(table.ok(), table.error().message());
+  CertChain c;
+  for (const auto& e : *table) {
+    if (e.guid == emulator::kGuidVcek) c.leaf = DerToPem(e.der);
+    if (e.guid == emulator::kGuidAsk) c.intermediate = DerToPem(e.der);
+    if (e.guid == emulator::kGuidArk) c.ark = DerToPem(e.der);
+  }
+  REQUIRE_MESSAGE(!c.leaf.empty(), "no VCEK in the certificate table");
+  REQUIRE_MESSAGE(!c.intermediate.empty(), "no ASK in the certificate table");
+  REQUIRE_MESSAGE(!c.ark.empty(), "no ARK in the certificate table");
+  return c;
+}
+
+// Bytes to the daemon's socket on a fresh connection; the reply bytes until EOF (or timeout).
+std::string RawExchange(const std::string& path, const Bytes& send_bytes, bool half_close) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (!send_bytes.empty()) {
+    CHECK(send(fd, send_bytes.data(), send_bytes.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(send_bytes.size()));
+  }
+  if (half_close) shutdown(fd, SHUT_WR);
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return got;
+}
+
+// A raw connection to the daemon's socket with timeouts on every read and write, speaking the
+// wire protocol by hand (the test does not lean on the client library it checks).
+class RawConn {
+ public:
+  explicit RawConn(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+  ~RawConn() { close(fd_); }
+
+  struct Frame {
+    protocol::MsgType type;
+    std::string payload;
+  };
+  // One request frame, one reply frame; nullopt on EOF, timeout or a malformed reply.
+  std::optional<Frame> Call(protocol::MsgType type, const std::string& payload) {
+    const Bytes frame = protocol::EncodeFrame(type, ++id_, Bytes(payload.begin(), payload.end()));
+    if (send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) {
+      return std::nullopt;
+    }
+    std::string hdr;
+    if (!Read(protocol::kHeaderSize, hdr)) return std::nullopt;
+    auto h = protocol::DecodeHeader(
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(hdr.data()), hdr.size()));
+    if (!h.ok()) return std::nullopt;
+    Frame f{h->type, {}};
+    if (!Read(h->payload_length, f.payload)) return std::nullopt;
+    return f;
+  }
+  std::optional<Frame> Hello(const std::string& json) {
+    return Call(protocol::MsgType::kHello, json);
+  }
+
+ private:
+  bool Read(std::size_t n, std::string& out) {
+    out.resize(n);
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = recv(fd_, out.data() + got, n - got, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      got += static_cast<std::size_t>(r);
+    }
+    return true;
+  }
+  int fd_ = -1;
+  std::uint32_t id_ = 0;
+};
+
+bool IsReply(const std::optional<RawConn::Frame>& f, protocol::MsgType request) {
+  return f.has_value() && static_cast<std::uint16_t>(f->type) ==
+                              (static_cast<std::uint16_t>(request) | protocol::kReplyBit);
+}
+bool IsError(const std::optional<RawConn::Frame>& f) {
+  return f.has_value() && f->type == protocol::MsgType::kError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One test's world: a temp dir, a daemon on a fresh seeded platform, helpers for the CLI and the
+// C client.
+
+bool ShimBuilt() {
+  return std::string(SEVEMU_PRELOAD_PATH).size() > 0 &&
+         std::filesystem::exists(SEVEMU_PRELOAD_PATH);
+}
+
+struct World {
+  test::TempDir t;
+  Daemon daemon{t, t / "p", t / "s.sock"};
+  std::string platform;  // SEVEMU_PLATFORM for the client; empty: the daemon's first
+
+  explicit World(bool start = true) {
+    if (start) daemon.Start();
+  }
+
+  RunResult Sevemu(std::vector<std::string> args) {
+    args.insert(args.begin(), SEVEMU_CLI_PATH);
+    args.push_back("--socket");
+    args.push_back(daemon.socket());
+    return Run(t, std::move(args));
+  }
+
+  nlohmann::json SevemuJson(std::vector<std::string> args) {
+    args.push_back("--json");
+    const RunResult r = Sevemu(std::move(args));
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    return nlohmann::json::parse(r.out);
+  }
+
+  nlohmann::json HostStatus() {
+    const RunResult r = Sevemu({"host", "status"});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    return nlohmann::json::parse(r.out);
+  }
+
+  nlohmann::json Launch(const std::string& name, const std::string& host_data = "",
+                        const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"guest", "launch", name};
+    if (!host_data.empty()) {
+      args.push_back("--host-data");
+      args.push_back(host_data);
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return SevemuJson(args);
+  }
+
+  Env ClientEnv(const std::string& guest, const std::string& socket = "") const {
+    Env env = {{"LD_PRELOAD", std::string(SEVEMU_SANITIZER_PRELOAD) + SEVEMU_PRELOAD_PATH},
+               {"SEVEMU_SOCKET", socket.empty() ? daemon.socket() : socket},
+               {"ASAN_OPTIONS", "detect_leaks=0"}};
+    if (!guest.empty()) env.push_back({"SEVEMU_GUEST", guest});
+    if (!platform.empty()) env.push_back({"SEVEMU_PLATFORM", platform});
+    return env;
+  }
+
+  // The C client under the shim, acting in `guest` (if any).
+  Steps Client(std::vector<std::string> args, const std::string& guest = "",
+               const std::string& socket = "") {
+    REQUIRE_MESSAGE(ShimBuilt(), "the preload shim was not built (" SEVEMU_PRELOAD_PATH ")");
+    args.insert(args.begin(), SEVEMU_UAPI_CLIENT_PATH);
+    const RunResult r = Run(t, std::move(args), ClientEnv(guest, socket));
+    Steps s = ParseSteps(r.out);
+    s.code = r.code;
+    s.err = r.err;
+    REQUIRE_MESSAGE(r.code == 0, ClientContext(s));
+    return s;
+  }
+};
+
+#define CHECK_STEP(s, step, key, want)        \
+  CHECK_MESSAGE((s).Get(step, key) == (want), \
+                (std::string(step) + "." + (key) + "\n" + ClientContext(s)))
+
+// A report through the shim, checked step by step; returns the bare report.
+Bytes GuestReport(World& w, const std::string& guest, const std::string& out,
+                  const std::string& user_data) {
+  const Steps s = w.Client({"guest", "report", out, "--user-data", user_data}, guest);
+  CHECK_STEP(s, "open", "ret", "0");
+  REQUIRE_MESSAGE(s.Ret("snp_get_report") == "0", ClientContext(s));
+  CHECK_STEP(s, "snp_get_report.fields", "status", "0x0");
+  CHECK_STEP(s, "snp_get_report.fields", "report_size", "1184");
+  return ReportFromResp(out);
+}
+
+// A Milan/Genoa TCB_VERSION ("0x..." from the client) as TcbVersion::ToString writes it.
+std::string TcbText(const std::string& hex) {
+  REQUIRE_MESSAGE(hex.rfind("0x", 0) == 0, hex);
+  const std::uint64_t v = std::stoull(hex.substr(2), nullptr, 16);
+  auto b = [&](int i) { return std::to_string((v >> (8 * i)) & 0xFF); };
+  return "bl=" + b(0) + " tee=" + b(1) + " snp=" + b(6) + " ucode=" + b(7);
+}
+
+std::string Hex64(std::uint8_t first) {
+  Bytes b(64);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>(first + i);
+  return HexEncode(b);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE(
+    "a report through /dev/sev-guest verifies with the KDS's certificates and carries "
+    "the launch's measurement and host data") {
+  World w;
+  const std::string host_data = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  const auto g = w.Launch("vm1", host_data);
+  const Bytes report = GuestReport(w, "vm1", w.t / "resp.bin", Hex64(0x40));
+
+  CHECK(U32(report, 0) >= 2);  // VERSION
+  CHECK(HexEncode(ReportData(report)) == Hex64(0x40));
+  const auto shown = w.SevemuJson({"guest", "show", "vm1"});
+  CHECK(Lower(HexEncode(Measurement(report))) == Lower(shown["measurement"].get<std::string>()));
+  CHECK(Lower(HexEncode(Measurement(report))) == Lower(g["measurement"].get<std::string>()));
+  CHECK(Lower(HexEncode(HostData(report))) == host_data);
+  CHECK(SigningKey(report) == 0);  // VCEK
+  const auto status = w.HostStatus();
+  CHECK(Lower(HexEncode(ChipId(report))) == Lower(status["chip_id"].get<std::string>()));
+
+  // The KDS reads the state directory the running daemon holds locked.
+  Kds kds(w.t, w.daemon.state());
+  CheckVerifies(report, FetchVcekChain(kds, status["product"].get<std::string>(), report));
+
+  // A report whose REPORT_DATA was changed after signing does not verify.
+  Bytes forged = report;
+  forged[0x50] ^= 1;
+  const auto chain = FetchVcekChain(kds, status["product"].get<std::string>(), report);
+  CHECK_FALSE(test::VerifyAttestationReport(forged, chain.leaf, chain.intermediate, chain.ark,
+                                            static_cast<long long>(std::time(nullptr)))
+                  .ok);
+  CHECK(kds.Running());
+  CHECK(w.daemon.Running());
+}
+
+TEST_CASE(
+    "SNP_GET_EXT_REPORT: too small a buffer says how large, the retry brings a table "
+    "whose VCEK verifies the report") {
+  World w;
+  w.Launch("vm1");
+  for (const char* first : {"0", "4096"}) {
+    CAPTURE(first);
+    const std::string resp = w.t / (std::string("ext-") + first + ".bin");
+    const std::string certs = w.t / (std::string("certs-") + first + ".bin");
+    const Steps s = w.Client(
+        {"guest", "ext-report", resp, certs, "--first-len", first, "--user-data", Hex64(7)}, "vm1");
+    // The length query: EIO, exitinfo2 = SNP_GUEST_VMM_ERR(INVALID_LEN), certs_len written back
+    // in whole pages, no response copied.
+    CHECK_STEP(s, "first", "ret", "-1");
+    CHECK_STEP(s, "first", "errname", "EIO");
+    CHECK_STEP(s, "first", "exitinfo2", "0x100000000");
+    CHECK_STEP(s, "first", "vmm_error", "0x1");
+    CHECK_STEP(s, "first", "fw_error", "0x0");
+    CHECK_STEP(s, "first.fields", "resp_untouched", "1");
+    const std::string len_text = s.Get("first.fields", "certs_len");
+    REQUIRE_MESSAGE(len_text.find('<') == std::string::npos, ClientContext(s));
+    const unsigned long len = std::stoul(len_text);
+    CHECK(len % 4096 == 0);
+    CHECK(len > std::stoul(first));
+    CHECK(len <= 0x4000);
+    // The retry with that length succeeds, and exitinfo2 is not written back on success.
+    CHECK_STEP(s, "retry", "ret", "0");
+    CHECK_STEP(s, "retry", "exitinfo2", "0x5a5a5a5a5a5a5a5a");
+    CHECK_STEP(s, "final.fields", "status", "0x0");
+    const Bytes report = ReportFromResp(resp);
+    CHECK(HexEncode(ReportData(report)) == Hex64(7));
+    const Bytes table = ReadBytes(certs);
+    CHECK(table.size() == len);
+    const CertChain chain = ChainFromTable(table);
+    CheckVerifies(report, chain);
+    // The table is what the host configured (`sevemu host certs-get`).
+    const RunResult got = w.Sevemu({"host", "certs-get", w.t / "host-table.bin"});
+    REQUIRE_MESSAGE(got.code == 0, got.err);
+    const Bytes host_table = ReadBytes(w.t / "host-table.bin");
+    REQUIRE(host_table.size() <= table.size());
+    CHECK(Slice(table, 0, host_table.size()) == host_table);
+  }
+  // A buffer that is large enough from the start: one call.
+  const Steps s = w.Client(
+      {"guest", "ext-report", w.t / "r.bin", w.t / "c.bin", "--first-len", "16384"}, "vm1");
+  CHECK_STEP(s, "first", "ret", "0");
+  CHECK_FALSE(s.Has("retry"));
+  CHECK(emulator::ParseCertTable(ReadBytes(w.t / "c.bin")).ok());
+  // Not a multiple of 4096: EINVAL before anything is sent.
+  const Steps bad = w.Client(
+      {"guest", "ext-report", w.t / "r2.bin", w.t / "c2.bin", "--first-len", "100"}, "vm1");
+  CHECK_STEP(bad, "first", "errname", "EINVAL");
+}
+
+TEST_CASE("SNP_GET_DERIVED_KEY: stable across calls and processes, different per selection") {
+  World w;
+  w.Launch("vm1");
+  w.Launch("vm2", "", {"--vcpus", "2"});
+  struct Row {
+    const char* name;
+    std::vector<std::string> opts;
+  };
+  const Row rows[] = {
+      {"vcek-none", {}},
+      {"vcek-policy", {"--field-select", "0x1"}},
+      {"vcek-measurement", {"--field-select", "0x8"}},
+      {"vcek-all", {"--field-select", "0x3f"}},
+      {"vmrk-none", {"--root-key-select", "1"}},
+      {"vcek-vmpl1", {"--vmpl", "1"}},
+      {"vcek-svn", {"--field-select", "0x10", "--svn", "0"}},
+  };
+  std::map<std::string, Bytes> keys;
+  for (const Row& r : rows) {
+    for (int round = 0; round < 2; ++round) {
+      std::vector<std::string> args = {"guest", "key",
+                                       w.t / (std::string(r.name) + std::to_string(round))};
+      args.insert(args.end(), r.opts.begin(), r.opts.end());
+      const Steps s = w.Client(args, "vm1");
+      CAPTURE(r.name);
+      CHECK_STEP(s, "snp_get_derived_key", "ret", "0");
+      CHECK_STEP(s, "snp_get_derived_key.fields", "status", "0x0");
+    }
+    const Bytes a = ReadBytes(w.t / (std::string(r.name) + "0"));
+    const Bytes b = ReadBytes(w.t / (std::string(r.name) + "1"));
+    CAPTURE(r.name);
+    REQUIRE(a.size() == 32);
+    CHECK(a == b);             // stable
+    CHECK(a != Bytes(32, 0));  // a key, not zeros
+    keys[r.name] = a;
+  }
+  // The field selections mixing in only values that are 0 here (SVN 0 with field 4) may equal
+  // others; the rest must all differ.
+  const char* distinct[] = {"vcek-none", "vcek-policy", "vcek-measurement",
+                            "vcek-all",  "vmrk-none",   "vcek-vmpl1"};
+  for (const char* a : distinct) {
+    for (const char* b : distinct) {
+      if (std::string(a) < std::string(b)) {
+        CAPTURE(a);
+        CAPTURE(b);
+        CHECK(keys[a] != keys[b]);
+      }
+    }
+  }
+  // Another guest with another measurement (two vCPUs, so two VMSAs): a key bound to the
+  // measurement differs, a key bound to nothing but the chip (VCEK root, no fields) does not.
+  // The VMRK is per guest.
+  const auto g2 = w.SevemuJson({"guest", "show", "vm2"});
+  const auto g1 = w.SevemuJson({"guest", "show", "vm1"});
+  REQUIRE(g1["measurement"] != g2["measurement"]);
+  for (const auto& [name, opts] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"vm2-meas", {"--field-select", "0x8"}},
+           {"vm2-none", {}},
+           {"vm2-vmrk", {"--root-key-select", "1"}}}) {
+    std::vector<std::string> args = {"guest", "key", w.t / name};
+    args.insert(args.end(), opts.begin(), opts.end());
+    const Steps s2 = w.Client(args, "vm2");
+    CHECK_STEP(s2, "snp_get_derived_key", "ret", "0");
+  }
+  CHECK(ReadBytes(w.t / "vm2-meas") != keys["vcek-measurement"]);
+  CHECK(ReadBytes(w.t / "vm2-none") == keys["vcek-none"]);
+  CHECK(ReadBytes(w.t / "vm2-vmrk") != keys["vmrk-none"]);
+  // Reserved field-select bits: the firmware refuses inside the response (status), the ioctl
+  // succeeds (the transport worked).
+  const Steps bad = w.Client({"guest", "key", w.t / "bad", "--field-select", "0x8000"}, "vm1");
+  CHECK_STEP(bad, "snp_get_derived_key", "ret", "0");
+  CHECK_STEP(bad, "snp_get_derived_key.fields", "status", "0x16");
+}
+
+TEST_CASE("/dev/sev-guest argument errors are the sev-guest driver's") {
+  World w;
+  w.Launch("vm1");
+  const Steps v = w.Client({"guest", "bad-version"}, "vm1");
+  // msg_version 0: EINVAL and nothing written back (exitinfo2 keeps the caller's value).
+  CHECK_STEP(v, "report_v0", "errname", "EINVAL");
+  CHECK_STEP(v, "report_v0", "exitinfo2", "0x5a5a5a5a5a5a5a5a");
+  CHECK_STEP(v, "key_v0", "errname", "EINVAL");
+  CHECK_STEP(v, "key_v0", "exitinfo2", "0x5a5a5a5a5a5a5a5a");
+  CHECK_STEP(v, "report_no_req", "errname", "EINVAL");
+  CHECK_STEP(v, "after", "ret", "0");  // none of these reached the firmware; the key works
+
+  const Steps p = w.Client({"guest", "bad-ptr"}, "vm1");
+  CHECK_STEP(p, "bad_req", "errname", "EFAULT");
+  CHECK_STEP(p, "bad_req", "exitinfo2", "0xff");  // set on entry, copied back as it is non-zero
+  CHECK_STEP(p, "bad_arg", "errname", "EFAULT");
+  CHECK_STEP(p, "after", "ret", "0");
+
+  // The requested VMPL is the report's; above 3 the firmware refuses inside the response
+  // (the ioctl succeeds: the transport worked).
+  const Steps v1 = w.Client({"guest", "report", w.t / "v1.bin", "--vmpl", "1"}, "vm1");
+  CHECK_STEP(v1, "snp_get_report", "ret", "0");
+  CHECK(U32(ReportFromResp(w.t / "v1.bin"), 0x30) == 1);
+  const Steps v4 = w.Client({"guest", "report", w.t / "v4.bin", "--vmpl", "4"}, "vm1");
+  CHECK_STEP(v4, "snp_get_report", "ret", "0");
+  CHECK_STEP(v4, "snp_get_report.fields", "status", "0x16");
+
+  const Steps u = w.Client({"guest", "unknown"}, "vm1");
+  CHECK_STEP(u, "nr_7", "errname", "ENOTTY");
+  CHECK_STEP(u, "sev_issue_cmd_on_guest", "errname", "ENOTTY");
+}
+
+TEST_CASE("/dev/sev ioctls answer as the ccp driver does") {
+  // One daemon for all of them (in this order: the last two change the platform).
+  World w;
+  w.Launch("vm1");
+  const auto status = w.HostStatus();
+
+  {  // SNP_PLATFORM_STATUS
+    const Steps s = w.Client({"host", "status"});
+    CHECK_STEP(s, "open", "ret", "0");
+    CHECK_STEP(s, "snp_platform_status", "ret", "0");
+    CHECK_STEP(s, "snp_platform_status", "error", "0x0");
+    const std::string f = "snp_platform_status.fields";
+    CHECK_STEP(s, f, "state", "1");  // INIT
+    CHECK_STEP(s, f, "is_rmp_initialized", "1");
+    CHECK_STEP(s, f, "guest_count", "1");
+    CHECK_STEP(s, f, "mask_chip_id", "0");
+    CHECK_STEP(s, f, "vlek_en", "0");
+    const std::string fw = status["firmware"].get<std::string>();
+    CHECK(fw.rfind(s.Get(f, "api_major") + "." + s.Get(f, "api_minor") + ".", 0) == 0);
+    CHECK(TcbText(s.Get(f, "current_tcb")) == status["current_tcb"]);
+    CHECK(TcbText(s.Get(f, "reported_tcb")) == status["reported_tcb"]);
+  }
+  {  // unknown ioctls and commands: EINVAL, error untouched
+    const Steps s = w.Client({"host", "unknown"});
+    for (const char* step : {"other_ioctl", "guest_ioctl_on_sev", "cmd_13", "cmd_0x100"}) {
+      CHECK_STEP(s, step, "errname", "EINVAL");
+      CHECK_STEP(s, step, "error", "0xa5a5a5a5");
+    }
+  }
+  {  // bad pointers: EFAULT
+    const Steps s = w.Client({"host", "efault"});
+    CHECK_STEP(s, "status_bad_data", "errname", "EFAULT");
+    CHECK_STEP(s, "status_bad_data", "error", "0x0");  // the firmware ran, the copy-out failed
+    CHECK_STEP(s, "set_config_bad_data", "errname", "EFAULT");
+    CHECK_STEP(s, "set_config_bad_data", "error", "0xa5a5a5a5");
+    CHECK_STEP(s, "bad_arg", "errname", "EFAULT");
+    CHECK_STEP(s, "after", "ret", "0");
+  }
+  {  // a read-only descriptor: status yes, changes EPERM
+    const Steps s = w.Client({"host", "rdonly"});
+    CHECK_STEP(s, "status_rdonly", "ret", "0");
+    CHECK_STEP(s, "set_config_rdonly", "errname", "EPERM");
+    CHECK_STEP(s, "set_config_rdonly", "error", "0xa5a5a5a5");
+    CHECK_STEP(s, "vlek_load_rdonly", "errname", "EPERM");
+    CHECK_STEP(s, "pek_gen_rdonly", "errname", "EPERM");
+  }
+  {  // SNP_SET_CONFIG with a reported TCB below the committed one, then SNP_COMMIT
+    const Steps st = w.Client({"host", "status"});
+    const std::string cur = st.Get("snp_platform_status.fields", "current_tcb");
+    REQUIRE_MESSAGE(cur.rfind("0x", 0) == 0, ClientContext(st));
+    const std::uint64_t current = std::stoull(cur.substr(2), nullptr, 16);
+    REQUIRE(((current >> 48) & 0xFF) > 0);
+    const std::uint64_t lower = current - (std::uint64_t{1} << 48);  // SNP SVN - 1 (Milan)
+    char lower_hex[32];
+    std::snprintf(lower_hex, sizeof lower_hex, "0x%016llx", static_cast<unsigned long long>(lower));
+    const Steps set = w.Client({"host", "set-config", lower_hex, "0"});
+    CHECK_STEP(set, "snp_set_config", "ret", "0");
+    CHECK_STEP(set, "after.fields", "reported_tcb", std::string(lower_hex));
+    CHECK_STEP(set, "after.fields", "current_tcb", cur);
+    // Reports now name the lower TCB, signed by the VCEK of that TCB, which the KDS issues.
+    const Bytes report = GuestReport(w, "vm1", w.t / "lower.bin", Hex64(0x70));
+    CHECK(U64(report, 0x180) == lower);
+    Kds kds(w.t, w.daemon.state());
+    CheckVerifies(report, FetchVcekChain(kds, status["product"].get<std::string>(), report));
+    // The VCEK of the current TCB does not verify it.
+    Bytes at_current = report;
+    for (int i = 0; i < 8; ++i)
+      at_current[0x180 + i] = static_cast<std::uint8_t>(current >> (8 * i));
+    const CertChain wrong = FetchVcekChain(kds, status["product"].get<std::string>(), at_current);
+    CHECK_FALSE(test::VerifyAttestationReport(report, wrong.leaf, wrong.intermediate, wrong.ark,
+                                              static_cast<long long>(std::time(nullptr)))
+                    .ok);
+
+    const Steps s = w.Client({"host", "commit"});
+    CHECK_STEP(s, "snp_commit", "ret", "0");
+    CHECK_STEP(s, "snp_commit", "error", "0x0");
+    CHECK_STEP(s, "after.fields", "reported_tcb", cur);  // ReportedTCB := CurrentTCB
+  }
+  {  // SNP_SET_CONFIG: MASK_CHIP_KEY, and the firmware's refusals
+    const Steps ok = w.Client({"host", "set-config", "0", "0x2"});
+    CHECK_STEP(ok, "snp_set_config", "ret", "0");
+    CHECK_STEP(ok, "after.fields", "mask_chip_key", "1");
+    CHECK_STEP(ok, "after.fields", "mask_chip_id", "0");
+    // A masked chip key: the report is not signed (zero signature, MASK_CHIP_KEY in signer info).
+    const Bytes report = GuestReport(w, "vm1", w.t / "masked.bin", Hex64(0x71));
+    CHECK((U32(report, 0x48) & 2u) == 2u);
+    CHECK(Slice(report, 0x2A0, 512) == Bytes(512, 0));
+    // Firmware refusals: EIO with the status in `error`.
+    const Steps flag = w.Client({"host", "set-config", "0", "0x4"});
+    CHECK_STEP(flag, "snp_set_config", "errname", "EIO");
+    CHECK_STEP(flag, "snp_set_config", "error", "0x16");
+    const Steps rsvd = w.Client({"host", "set-config", "0", "0", "1"});
+    CHECK_STEP(rsvd, "snp_set_config", "errname", "EIO");
+    CHECK_STEP(rsvd, "snp_set_config", "error", "0x16");
+    const Steps high = w.Client({"host", "set-config", "0xffffffffffffffff", "0"});
+    CHECK_STEP(high, "snp_set_config", "errname", "EIO");
+    CHECK_STEP(high, "snp_set_config", "error", "0x16");
+    CHECK_STEP(high, "after.fields", "mask_chip_key", "1");  // unchanged by the refusals
+  }
+}
+
+TEST_CASE("/dev/sev: GET_ID2 and the legacy SEV commands go through the kernel's legacy path") {
+  World w;
+  const auto status = w.HostStatus();
+  {  // SEV_GET_ID2 with the length probe
+    const Steps s = w.Client({"host", "get-id2", w.t / "id.bin"});
+    CHECK_STEP(s, "get_id2_probe", "errname", "EIO");
+    CHECK_STEP(s, "get_id2_probe", "error", "0x4");  // INVALID_LENGTH
+    CHECK_STEP(s, "get_id2_probe.fields", "length", "64");
+    CHECK_STEP(s, "get_id2", "ret", "0");
+    CHECK_STEP(s, "get_id2.fields", "length", "64");
+    CHECK_STEP(s, "get_id2.fields", "untouched_after", "1");
+    CHECK(Lower(HexEncode(ReadBytes(w.t / "id.bin"))) ==
+          Lower(status["chip_id"].get<std::string>()));
+    CHECK_STEP(s, "get_id2_bad_buffer", "errname", "EFAULT");
+    CHECK_STEP(s, "get_id2_bad_buffer", "error", "0x0");  // the firmware ran
+  }
+  // GET_ID2 runs through the kernel's legacy path (DoLegacy); if that took the daemon down, say
+  // so with its log, and start it again so that each command below is tested on its own.
+  auto alive = [&w] {
+    CHECK_MESSAGE(w.daemon.Running(), "the daemon died:\n" << w.daemon.Log());
+    if (!w.daemon.Running()) w.daemon.Start();
+  };
+  alive();
+  {  // legacy SEV commands: the firmware's INVALID_COMMAND until legacy SEV exists
+    const Steps s = w.Client({"host", "legacy-status"});
+    CHECK_STEP(s, "sev_platform_status", "errname", "EIO");
+    CHECK_STEP(s, "sev_platform_status", "error", "0x11");
+    CHECK_STEP(s, "sev_pek_gen", "errname", "EIO");
+    CHECK_STEP(s, "sev_pek_gen", "error", "0x11");
+  }
+  alive();
+  {  // PEK_CSR's length probe: the implicit INIT fails first, so no length comes back
+    const Steps p = w.Client({"host", "pek-csr-probe"});
+    CHECK_STEP(p, "pek_csr_probe", "errname", "EIO");
+    CHECK_STEP(p, "pek_csr_probe", "error", "0x11");
+    CHECK_STEP(p, "pek_csr_probe.fields", "length", "0x0");
+  }
+  alive();
+}
+
+TEST_CASE("SNP_VLEK_LOAD from a file: reports are then signed with the VLEK") {
+  World w;
+  w.Launch("vm1");
+  const RunResult made = Run(w.t, {SEVEMU_CLI_PATH, "kds", "vlek", "--state", w.daemon.state(),
+                                   "--csp-id", "e2e-csp", "--out", w.t / "vlek"});
+  REQUIRE_MESSAGE(made.code == 0, made.err);
+  const Steps s = w.Client({"host", "vlek-load", w.t / "vlek/vlek_wrapped.bin"});
+  CHECK_STEP(s, "snp_vlek_load", "blob_len", "432");
+  CHECK_STEP(s, "snp_vlek_load", "ret", "0");
+  CHECK_STEP(s, "snp_vlek_load", "error", "0x0");
+  CHECK_STEP(s, "vlek_bad_len", "errname", "EINVAL");
+  CHECK_STEP(s, "after.fields", "vlek_en", "1");
+
+  const Bytes report = GuestReport(w, "vm1", w.t / "resp.bin", Hex64(1));
+  CHECK(SigningKey(report) == 1);  // VLEK
+  const std::string vlek = test::ReadText(w.t / "vlek/vlek.pem");
+  const std::string asvk = test::ReadText(w.t / "vlek/asvk.pem");
+  const std::string ark = test::ReadText(w.t / "vlek/ark.pem");
+  CheckVerifies(report, {vlek, asvk, ark});
+  // A corrupted blob: the firmware refuses it (EIO), and the loaded VLEK stays.
+  Bytes blob = ReadBytes(w.t / "vlek/vlek_wrapped.bin");
+  blob[0x20] ^= 1;
+  test::WriteText(w.t / "bad.bin", std::string(blob.begin(), blob.end()));
+  const Steps bad = w.Client({"host", "vlek-load", w.t / "bad.bin"});
+  CHECK_STEP(bad, "snp_vlek_load", "errname", "EIO");
+  CHECK(bad.Get("snp_vlek_load", "error") != "0x0");
+  CHECK_STEP(bad, "after.fields", "vlek_en", "1");
+}
+
+TEST_CASE(
+    "SNP_SET_CONFIG MASK_CHIP_ID: reports carry a zero CHIP_ID, and the setting survives "
+    "SIGTERM and a restart") {
+  World w;
+  w.Launch("vm1");
+  const Bytes before = GuestReport(w, "vm1", w.t / "before.bin", Hex64(2));
+  CHECK(ChipId(before) != Bytes(64, 0));
+  const Steps s = w.Client({"host", "set-config", "0", "0x1"});
+  CHECK_STEP(s, "snp_set_config", "ret", "0");
+  CHECK_STEP(s, "after.fields", "mask_chip_id", "1");
+  const Bytes after = GuestReport(w, "vm1", w.t / "after.bin", Hex64(3));
+  CHECK(ChipId(after) == Bytes(64, 0));
+  CHECK(w.HostStatus()["mask_chip_id"] == true);
+
+  const auto code = w.daemon.Stop();
+  REQUIRE(code.has_value());
+  CHECK_MESSAGE(*code == 0, w.daemon.Log());
+  CHECK_FALSE(std::filesystem::exists(w.daemon.socket()));
+  const auto pj = nlohmann::json::parse(test::ReadText(w.daemon.state() + "/platform.json"));
+  CHECK(pj["config"]["mask_chip_id"] == true);
+  CHECK(pj["config"]["mask_chip_key"] == false);
+
+  w.daemon.Start();
+  const auto st = w.HostStatus();
+  CHECK(st["mask_chip_id"] == true);
+  CHECK(st["mask_chip_key"] == false);
+  const Steps s2 = w.Client({"host", "status"});
+  CHECK_STEP(s2, "snp_platform_status.fields", "mask_chip_id", "1");
+}
+
+TEST_CASE("one daemon per state directory and per socket; a second is refused in one line") {
+  World w;
+  const RunResult same_state = Run(
+      w.t, {SEVEMU_CLI_PATH, "serve", "--state", w.daemon.state(), "--socket", w.t / "other.sock"});
+  CHECK(same_state.code == 1);
+  CHECK_MESSAGE(OneLine(same_state.err), same_state.err);
+  CHECK(same_state.err.find("in use") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(w.t / "other.sock"));
+
+  const RunResult same_socket = Run(w.t, {SEVEMU_CLI_PATH, "serve", "--state", w.t / "q", "--seed",
+                                          "02", "--socket", w.daemon.socket()});
+  CHECK(same_socket.code == 1);
+  // It logs its own platform first; the refusal is the last line, and the only error.
+  CHECK_MESSAGE(LastLine(same_socket.err).find("already listens") != std::string::npos,
+                same_socket.err);
+  CHECK(same_socket.err.rfind("sevemu serve: ") == same_socket.err.find("sevemu serve: "));
+  // The first daemon still serves, on its socket.
+  CHECK(w.daemon.Running());
+  CHECK(w.HostStatus()["platform"] == "p");
+}
+
+TEST_CASE("no daemon, no guest, or an unknown guest: the devices do not open") {
+  World w(/*start=*/false);
+  // No daemon listening: ENOENT, as on a machine without the device.
+  const Steps h = w.Client({"host", "status"}, "", w.t / "nobody.sock");
+  CHECK_STEP(h, "open", "errname", "ENOENT");
+  const Steps g = w.Client({"guest", "report", w.t / "r.bin"}, "vm1", w.t / "nobody.sock");
+  CHECK_STEP(g, "open", "errname", "ENOENT");
+
+  w.daemon.Start();
+  w.Launch("vm1");
+  // A daemon, but SEVEMU_GUEST unset: this is not a guest.
+  const Steps no_guest = w.Client({"guest", "report", w.t / "r.bin"});
+  CHECK_STEP(no_guest, "open", "errname", "ENOENT");
+  // A guest the daemon does not have.
+  const Steps unknown = w.Client({"guest", "report", w.t / "r.bin"}, "nosuch");
+  CHECK_STEP(unknown, "open", "ret", "-1");
+  CHECK_MESSAGE(unknown.Errname("open") == "ENOENT", ClientContext(unknown));
+  // The protocol refuses such a hello itself, whoever asks, and closes the connection.
+  using protocol::MsgType;
+  {
+    RawConn c(w.daemon.socket());
+    const auto r = c.Hello(R"({"role":"guest","guest":"nosuch"})");
+    CHECK_MESSAGE(IsError(r), (r ? r->payload : "no reply"));
+    CHECK_FALSE(c.Call(MsgType::kGuestLock, "").has_value());  // closed
+  }
+  for (const char* hello : {R"({"role":"guest"})", R"({"role":"guest","guest":""})",
+                            R"({"role":"guest","guest":"vm1","platform":"nope"})",
+                            R"({"role":"guest","guest":7})", R"({"role":"vmm"})"}) {
+    CAPTURE(hello);
+    RawConn c(w.daemon.socket());
+    CHECK(IsError(c.Hello(hello)));
+  }
+  {
+    RawConn c(w.daemon.socket());
+    const auto r = c.Hello(R"({"role":"guest","guest":"vm1"})");
+    REQUIRE(IsReply(r, MsgType::kHello));
+    const auto j = nlohmann::json::parse(r->payload);
+    CHECK(j["guest"]["name"] == "vm1");
+  }
+  // And a destroyed guest is gone for new openers.
+  const RunResult d = w.Sevemu({"guest", "destroy", "vm1"});
+  REQUIRE_MESSAGE(d.code == 0, d.err);
+  const Steps gone = w.Client({"guest", "report", w.t / "r.bin"}, "vm1");
+  CHECK_STEP(gone, "open", "ret", "-1");
+}
+
+TEST_CASE("the daemon killed under a connected client: errors, not a hang") {
+  World w;
+  w.Launch("vm1");
+  REQUIRE(ShimBuilt());
+  SUBCASE("between two host calls") {
+    SpawnOptions o;
+    o.env = w.ClientEnv("");
+    o.pipe_stdin = o.pipe_stdout = true;
+    o.stderr_path = w.t / "client.err";
+    Child c;
+    c.Spawn({SEVEMU_UAPI_CLIENT_PATH, "host", "pause-status"}, o);
+    std::string out;
+    while (auto line = c.ReadLine(kRunTimeout)) {
+      out += *line + "\n";
+      if (*line == "step=paused") break;
+    }
+    REQUIRE_MESSAGE(out.find("step=paused") != std::string::npos,
+                    out << test::ReadText(o.stderr_path));
+    w.daemon.KillHard();
+    REQUIRE(c.WriteIn("\n"));
+    out += c.ReadRest(20s);
+    const auto code = c.Wait(5s);
+    REQUIRE_MESSAGE(code.has_value(), "the client hung after the daemon died:\n" << out);
+    Steps s = ParseSteps(out);
+    s.code = *code;
+    s.err = test::ReadText(o.stderr_path);
+    CHECK_STEP(s, "first", "ret", "0");
+    CHECK_STEP(s, "second", "ret", "-1");
+    CHECK_STEP(s, "second", "errname", "EIO");
+  }
+  SUBCASE("in the middle of a guest request (daemon stopped, then killed)") {
+    SpawnOptions o;
+    o.env = w.ClientEnv("vm1");
+    o.pipe_stdin = o.pipe_stdout = true;
+    o.stderr_path = w.t / "client.err";
+    Child c;
+    c.Spawn({SEVEMU_UAPI_CLIENT_PATH, "guest", "pause-report", w.t / "r.bin"}, o);
+    std::string out;
+    while (auto line = c.ReadLine(kRunTimeout)) {
+      out += *line + "\n";
+      if (*line == "step=paused") break;
+    }
+    REQUIRE_MESSAGE(out.find("step=paused") != std::string::npos,
+                    out << test::ReadText(o.stderr_path));
+    w.daemon.child().Signal(SIGSTOP);
+    REQUIRE(c.WriteIn("\n"));
+    std::this_thread::sleep_for(300ms);  // the client is now blocked on the stopped daemon
+    CHECK(c.Running());
+    w.daemon.KillHard();
+    out += c.ReadRest(20s);
+    const auto code = c.Wait(5s);
+    REQUIRE_MESSAGE(code.has_value(), "the client hung after the daemon died:\n" << out);
+    Steps s = ParseSteps(out);
+    s.code = *code;
+    s.err = test::ReadText(o.stderr_path);
+    CHECK_STEP(s, "first", "ret", "0");
+    CHECK_STEP(s, "second", "ret", "-1");
+    CHECK_MESSAGE(s.Errname("second") == "EIO", ClientContext(s));
+  }
+}
+
+TEST_CASE("garbage on the daemon's socket is refused; the daemon keeps serving") {
+  World w;
+  w.Launch("vm1");
+  using protocol::MsgType;
+  auto is_error_reply = [](const std::string& got) {
+    if (got.size() < protocol::kHeaderSize) return false;
+    auto h = protocol::DecodeHeader(
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(got.data()), protocol::kHeaderSize));
+    return h.ok() && h->type == MsgType::kError;
+  };
+  // Not a frame at all: an error reply, then the connection is closed.
+  Bytes garbage(100);
+  for (std::size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<std::uint8_t>(i * 37);
+  CHECK(is_error_reply(RawExchange(w.daemon.socket(), garbage, false)));
+  // The right magic, a payload length above the maximum.
+  auto hdr = protocol::EncodeHeader({protocol::kVersion, MsgType::kHello, 1, 0xFFFFFFFFu});
+  CHECK(is_error_reply(RawExchange(w.daemon.socket(), Bytes(hdr.begin(), hdr.end()), false)));
+  // A version from the future.
+  auto v9 = protocol::EncodeHeader({9, MsgType::kHello, 1, 0});
+  CHECK(is_error_reply(RawExchange(w.daemon.socket(), Bytes(v9.begin(), v9.end()), false)));
+  // A host frame before any hello.
+  const Bytes early = protocol::EncodeFrame(MsgType::kManage, 1, Bytes(8, 0));
+  CHECK(is_error_reply(RawExchange(w.daemon.socket(), early, false)));
+  // A hello that is not JSON.
+  const std::string junk = "{not json";
+  CHECK(is_error_reply(RawExchange(
+      w.daemon.socket(), protocol::EncodeFrame(MsgType::kHello, 1, Bytes(junk.begin(), junk.end())),
+      false)));
+  // A header promising a large payload that never comes, then the client goes away.
+  auto big = protocol::EncodeHeader({protocol::kVersion, MsgType::kHello, 1, 1u << 20});
+  Bytes partial(big.begin(), big.end());
+  partial.resize(partial.size() + 100, 0x41);
+  CHECK(RawExchange(w.daemon.socket(), partial, true).empty());
+  // Half a header, then EOF.
+  CHECK(RawExchange(w.daemon.socket(), Bytes{'S', 'E', 'V'}, true).empty());
+  // After a valid hello: garbage payloads, an unknown message type, a second hello.
+  {
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"host","writable":true})"), MsgType::kHello));
+    const auto r = c.Call(MsgType::kSevIoctl, std::string(7, '\xFF'));
+    CHECK((!r.has_value() || IsError(r)));
+  }
+  {
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"host"})"), MsgType::kHello));
+    const auto again = c.Hello(R"({"role":"host"})");
+    CHECK((!again.has_value() || IsError(again)));
+  }
+  {
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"guest","guest":"vm1"})"), MsgType::kHello));
+    const auto r = c.Call(static_cast<MsgType>(0x55), std::string(3, '\0'));
+    CHECK((!r.has_value() || IsError(r)));
+  }
+  {
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"guest","guest":"vm1"})"), MsgType::kHello));
+    const auto r = c.Call(MsgType::kGuestRequest, std::string(5, '\xAB'));
+    CHECK((!r.has_value() || IsError(r)));
+  }
+  {  // A guest may not issue host ioctls.
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"guest","guest":"vm1"})"), MsgType::kHello));
+    const auto r = c.Call(MsgType::kManage, std::string(8, '\0'));
+    CHECK((!r.has_value() || IsError(r)));
+  }
+  // Still alive and serving the CLI and the shim.
+  CHECK(w.daemon.Running());
+  CHECK(w.HostStatus()["guests"] == 1);
+  const Bytes report = GuestReport(w, "vm1", w.t / "resp.bin", Hex64(9));
+  CHECK(HexEncode(ReportData(report)) == Hex64(9));
+}
+
+TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
+  World w;
+  w.Launch("vm1");
+  const Steps s = w.Client({"guest", "fork", w.t / "fork", "--rounds", "4"}, "vm1");
+  CHECK_STEP(s, "open", "ret", "0");
+  CHECK_STEP(s, "child_exit", "exited", "1");
+  CHECK_STEP(s, "child_exit", "code", "0");
+  // The certificate table tells us the VCEK to check every report with.
+  const RunResult got = w.Sevemu({"host", "certs-get", w.t / "table.bin"});
+  REQUIRE_MESSAGE(got.code == 0, got.err);
+  const CertChain chain = ChainFromTable(ReadBytes(w.t / "table.bin"));
+  for (const char* who : {"parent", "child"}) {
+    for (int r = 0; r < 4; ++r) {
+      CAPTURE(who);
+      CAPTURE(r);
+      const std::string step = std::string(who) + "." + std::to_string(r);
+      CHECK_STEP(s, step, "ret", "0");
+      const Bytes report = ReadBytes(w.t / ("fork." + step));
+      REQUIRE(report.size() == kReportSize);
+      CHECK(report[0x50] == (std::string(who) == "child" ? 0xC1 : 0xA1));
+      CHECK(report[0x51] == r);
+      CheckVerifies(report, chain);
+    }
+  }
+  // The guest still works for a fresh process (sequence numbers stayed in step).
+  GuestReport(w, "vm1", w.t / "resp.bin", Hex64(5));
+}
+
+TEST_CASE("many descriptors left open at exit; the daemon serves on") {
+  World w;
+  w.Launch("vm1");
+  const Steps g = w.Client({"open-many", "/dev/sev-guest", "200"}, "vm1");
+  CHECK_STEP(g, "open_many", "opened", "200");
+  CHECK_STEP(g, "call_0", "ret", "0");
+  CHECK_STEP(g, "call_199", "ret", "0");
+  const Steps h = w.Client({"open-many", "/dev/sev", "200"});
+  CHECK_STEP(h, "open_many", "opened", "200");
+  CHECK_STEP(h, "call_0", "ret", "0");
+  CHECK_STEP(h, "call_199", "ret", "0");
+  CHECK(w.daemon.Running());
+  CHECK(w.HostStatus()["guests"] == 1);
+  GuestReport(w, "vm1", w.t / "resp.bin", Hex64(6));
+}
+
+TEST_CASE("every way a program opens and duplicates the devices reaches the daemon") {
+  World w;
+  w.Launch("vm1");
+  for (const char* dev : {"/dev/sev-guest", "/dev/sev"}) {
+    CAPTURE(dev);
+    const Steps s = w.Client({"open-variants", dev}, "vm1");
+    for (const char* step :
+         {"open64", "openat", "open_2", "openat_2", "dup", "fcntl_dupfd", "dup2"}) {
+      CHECK_STEP(s, step, "ret", "0");
+    }
+  }
+}
+
+TEST_CASE("openat relative to a descriptor of /dev reaches the daemon too") {
+  World w;
+  w.Launch("vm1");
+  for (const char* dev : {"/dev/sev-guest", "/dev/sev"}) {
+    CAPTURE(dev);
+    const Steps s = w.Client({"open-variants", dev}, "vm1");
+    CHECK_STEP(s, "openat_dirfd", "ret", "0");
+  }
+}
+
+TEST_CASE("several processes in one guest at once: every request succeeds") {
+  World w;
+  w.Launch("vm1");
+  REQUIRE(ShimBuilt());
+  // Three clients at once, each forking: six processes sharing the guest's message counter.
+  std::vector<std::unique_ptr<Child>> clients;
+  for (int i = 0; i < 3; ++i) {
+    SpawnOptions o;
+    o.env = w.ClientEnv("vm1");
+    o.stdout_path = w.t / ("conc" + std::to_string(i) + ".out");
+    o.stderr_path = w.t / ("conc" + std::to_string(i) + ".err");
+    clients.push_back(std::make_unique<Child>());
+    clients.back()->Spawn({SEVEMU_UAPI_CLIENT_PATH, "guest", "fork",
+                           w.t / ("conc" + std::to_string(i)), "--rounds", "3"},
+                          o);
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto code = clients[static_cast<std::size_t>(i)]->Wait(kRunTimeout);
+    Steps s = ParseSteps(test::ReadText(w.t / ("conc" + std::to_string(i) + ".out")));
+    s.code = code.value_or(-1);
+    s.err = test::ReadText(w.t / ("conc" + std::to_string(i) + ".err"));
+    REQUIRE_MESSAGE(code == 0, ClientContext(s));
+    CHECK_STEP(s, "child_exit", "code", "0");
+    for (const char* who : {"parent", "child"}) {
+      for (int r = 0; r < 3; ++r) {
+        CHECK_STEP(s, std::string(who) + "." + std::to_string(r), "ret", "0");
+      }
+    }
+  }
+  GuestReport(w, "vm1", w.t / "resp.bin", Hex64(8));
+}
+
+TEST_CASE("a daemon with two platforms: SEVEMU_PLATFORM picks the one the devices act on") {
+  World w(/*start=*/false);
+  w.daemon.AddState(w.t / "p2");
+  w.daemon.Start();
+  // Configure only the second platform through its /dev/sev.
+  w.platform = "p2";
+  const Steps set = w.Client({"host", "set-config", "0", "0x1"});
+  CHECK_STEP(set, "snp_set_config", "ret", "0");
+  CHECK_STEP(set, "after.fields", "mask_chip_id", "1");
+  w.platform = "";
+  const Steps first = w.Client({"host", "status"});
+  CHECK_STEP(first, "snp_platform_status.fields", "mask_chip_id", "0");
+  w.platform = "nope";
+  const Steps none = w.Client({"host", "status"});
+  CHECK_STEP(none, "open", "ret", "-1");
+  // A guest on the second platform, reached with SEVEMU_PLATFORM; its reports show the mask.
+  w.platform = "p2";
+  const RunResult l = w.Sevemu({"guest", "launch", "vm2", "--platform", "p2"});
+  REQUIRE_MESSAGE(l.code == 0, l.err);
+  const Bytes report = GuestReport(w, "vm2", w.t / "r2.bin", Hex64(4));
+  CHECK(ChipId(report) == Bytes(64, 0));
+  // The first platform has no such guest.
+  w.platform = "";
+  const Steps other = w.Client({"guest", "report", w.t / "r1.bin"}, "vm2");
+  CHECK_STEP(other, "open", "ret", "-1");
+}
+
+TEST_CASE("configfs-tsm report entries through the shim") {
+  World w;
+  w.Launch("vm1", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100");
+  const Steps s = w.Client(
+      {"tsm", "e2e0", w.t / "outblob.bin", w.t / "auxblob.bin", "--user-data", Hex64(0x11)}, "vm1");
+  CHECK_STEP(s, "mkdir", "ret", "0");
+  CHECK_STEP(s, "read_provider.fields", "value", "sev_guest");
+  CHECK_STEP(s, "read_outblob_early", "errname", "EINVAL");  // no inblob yet
+  CHECK_STEP(s, "write_inblob", "bytes", "64");
+  CHECK_STEP(s, "read_generation.fields", "value", "1");
+  CHECK_STEP(s, "read_outblob", "ret", "0");
+  CHECK_STEP(s, "rmdir", "ret", "0");
+  const Bytes report = ReadBytes(w.t / "outblob.bin");
+  REQUIRE_MESSAGE(report.size() == kReportSize, ClientContext(s));
+  CHECK(HexEncode(ReportData(report)) == Hex64(0x11));
+  CHECK(Lower(HexEncode(HostData(report))) ==
+        "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100");
+  CheckVerifies(report, ChainFromTable(ReadBytes(w.t / "auxblob.bin")));
+}
+
+}  // namespace
+}  // namespace sevemu

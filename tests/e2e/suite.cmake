@@ -1,0 +1,38 @@
+# End to end with the real ABI: `sevemu serve` as a process, the CLI, the HTTP KDS, and a C
+# program written against the system's <linux/psp-sev.h> and <linux/sev-guest.h> that runs
+# under the preload shim (libsevemu-preload.so) as any unmodified tool would.
+find_package(Threads REQUIRED)
+
+# A C11 program (the .c source makes it C; the project enables the language).
+add_executable(e2e_uapi_client e2e/uapi_client.c)
+set_target_properties(e2e_uapi_client PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
+  C_EXTENSIONS OFF OUTPUT_NAME uapi_client)
+target_compile_options(e2e_uapi_client PRIVATE -Wall -Wextra -Wpedantic -Werror)
+
+sevemu_test_suite(e2e_tests SOURCES e2e/e2e_test.cpp support/report_verifier.cpp
+  LIBS sevemu_emulator sevemu_protocol OpenSSL::Crypto Threads::Threads)
+
+# In a sanitized build the shim is itself instrumented, so a foreign program must load the
+# sanitizer runtimes before it: LD_PRELOAD=libasan.so:libubsan.so:libsevemu-preload.so.
+set(_e2e_sanitizer_preload "")
+if(SEVEMU_SANITIZE)
+  foreach(_rt libasan.so libubsan.so)
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${_rt}
+      OUTPUT_VARIABLE _rt_path OUTPUT_STRIP_TRAILING_WHITESPACE)
+    string(APPEND _e2e_sanitizer_preload "${_rt_path}:")
+  endforeach()
+endif()
+
+if(TARGET sevemu-preload)
+  set(_e2e_shim "$<TARGET_FILE:sevemu-preload>")
+  add_dependencies(e2e_tests sevemu-preload)
+else()
+  set(_e2e_shim "")  # the shim tests fail, saying so
+endif()
+
+target_compile_definitions(e2e_tests PRIVATE
+  SEVEMU_CLI_PATH="$<TARGET_FILE:sevemu>"
+  SEVEMU_UAPI_CLIENT_PATH="$<TARGET_FILE:e2e_uapi_client>"
+  SEVEMU_PRELOAD_PATH="${_e2e_shim}"
+  SEVEMU_SANITIZER_PRELOAD="${_e2e_sanitizer_preload}")
+add_dependencies(e2e_tests sevemu e2e_uapi_client)
