@@ -161,6 +161,7 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   g.response_spa = *rsp;
   if (Status st = h.MakeFirmwarePage(g.response_spa); !st.ok()) return fail(st.error());
 
+  g.info.launch_id = ++h.launches;
   GuestInfo info = g.info;
   h.guests.emplace(spec.name, std::move(g));
   return info;

@@ -47,6 +47,7 @@ struct Host::Impl {
   std::map<std::string, HostGuest> guests;
   std::set<std::uint32_t> asids_in_use;
   std::uint32_t asid_limit = 0;  // SNP ASIDs are 1 .. asid_limit - 1
+  std::uint64_t launches = 0;    // GuestInfo::launch_id of the last launch
 
   std::optional<Bytes> cert_table_set;  // set by the host administrator
   Bytes auto_cert_table;

@@ -104,8 +104,21 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   std::error_code fec;
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
+    const bool existed = std::filesystem::exists(parent, fec);
     std::filesystem::create_directories(parent, fec);
     if (fec) return Error(ErrorCode::kIo, "creating " + parent.string() + ": " + fec.message());
+    if (!existed) ::chmod(parent.c_str(), 0700);
+    // Whoever controls the directory controls the socket: it must be ours (or root's), and
+    // not writable by others unless sticky (like /tmp).
+    struct stat st {};
+    if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Error(ErrorCode::kIo, parent.string() + " is not a directory");
+    }
+    if ((st.st_uid != ::geteuid() && st.st_uid != 0) ||
+        ((st.st_mode & 0022) != 0 && (st.st_mode & S_ISVTX) == 0)) {
+      return Error(ErrorCode::kRefused, "refusing socket directory " + parent.string() +
+                                            ": owned by another user or writable by others");
+    }
   }
   if (std::filesystem::exists(path, fec)) {
     if (SomeoneListens(path)) {

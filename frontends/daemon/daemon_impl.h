@@ -62,6 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void ReadHeader();
   void OnFrame(const protocol::FrameHeader& h);
+  void Dispatch(const protocol::FrameHeader& h);
   void DoWrite();
   void Hello(std::uint32_t id);
   void HostFrame(const protocol::FrameHeader& h);
@@ -74,6 +75,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Role role_ = Role::kNone;
   std::size_t platform_ = 0;
   std::string guest_;
+  std::uint64_t guest_launch_id_ = 0;  // the guest itself, not just its name
   bool writable_ = false;
   std::string hello_reply_;  // the hello reply body, with "role" and "writable" added
   std::array<std::uint8_t, protocol::kHeaderSize> header_{};

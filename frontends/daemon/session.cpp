@@ -11,6 +11,33 @@ using protocol::MsgType;
 
 namespace {
 
+// Error codes on the wire are snake_case words ("invalid_argument", "not_found").
+const char* CodeString(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kInvalidKey:
+      return "invalid_key";
+    case ErrorCode::kAuthFailed:
+      return "auth_failed";
+    case ErrorCode::kRefused:
+      return "refused";
+    case ErrorCode::kCrypto:
+      return "crypto";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kBusy:
+      return "busy";
+  }
+  return "error";
+}
+
 MsgType ReplyType(MsgType t) {
   return static_cast<MsgType>(static_cast<std::uint16_t>(t) | protocol::kReplyBit);
 }
@@ -73,6 +100,19 @@ void Session::ReadHeader() {
 }
 
 void Session::OnFrame(const protocol::FrameHeader& h) {
+  // Nothing a client sends may take the daemon (and every guest in it) down: a handler that
+  // throws — a JSON field of an unexpected type, an allocation failure — answers this one
+  // client and closes its connection.
+  try {
+    Dispatch(h);
+  } catch (const std::exception& e) {
+    d_.Log(true, "request failed", {{"session", std::to_string(id_)}, {"error", e.what()}});
+    close_after_write_ = true;
+    SendError(h.request_id, "internal", std::string("request failed: ") + e.what());
+  }
+}
+
+void Session::Dispatch(const protocol::FrameHeader& h) {
   if (h.type == MsgType::kHello) return Hello(h.request_id);
   if (h.type == MsgType::kWhoAmI && role_ != Role::kNone) {
     return Send(ReplyType(h.type), h.request_id, Bytes(hello_reply_.begin(), hello_reply_.end()));
@@ -118,6 +158,9 @@ void Session::Hello(std::uint32_t id) {
                           {"product", emulator::Info(p.host->platform().state.chip.product).name}};
   if (role == "host") {
     role_ = Role::kHost;
+    if (j.contains("writable") && !j["writable"].is_boolean()) {
+      return fail("\"writable\" must be true or false");
+    }
     writable_ = j.value("writable", false);
   } else if (role == "guest") {
     if (!j.contains("guest") || !j["guest"].is_string()) return fail("a guest hello names a guest");
@@ -125,6 +168,7 @@ void Session::Hello(std::uint32_t id) {
     if (!g.ok()) return fail(g.error().message());
     role_ = Role::kGuest;
     guest_ = g->name;
+    guest_launch_id_ = g->launch_id;
     reply["guest"] = {
         {"name", g->name}, {"asid", g->asid}, {"secrets_gpa", g->secrets_gpa}, {"vmpl", 0}};
   } else {
@@ -150,7 +194,9 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     // The ABI struct is packed; an aligned copy keeps its fields naturally aligned for the
     // driver (it sits at an odd offset inside the decoded request).
     alignas(8) uapi::SevIssueCmdArg arg = req->arg;
-    const auto r = p.host->sev_device().Ioctl(req->request, arg, mem, writable_);
+    // The kernel's ioctl number is an unsigned int: high bits a 64-bit caller set are dropped.
+    const auto r =
+        p.host->sev_device().Ioctl(static_cast<std::uint32_t>(req->request), arg, mem, writable_);
     req->arg = arg;
     d_.Log(r.ret != 0, "ioctl",
            {{"session", std::to_string(id_)},
@@ -172,7 +218,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     d_.PersistIfChanged(platform_);
     if (!r.ok()) {
       d_.Log(true, "manage", {{"session", std::to_string(id_)}, {"error", r.error().message()}});
-      return SendError(h.request_id, ErrorCodeName(r.error().code()), r.error().message());
+      return SendError(h.request_id, CodeString(r.error().code()), r.error().message());
     }
     return Send(ReplyType(h.type), h.request_id, protocol::EncodeJsonBlob(*r));
   }
@@ -182,13 +228,16 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
 
 void Session::GuestFrame(const protocol::FrameHeader& h) {
   hypervisor::Host& host = *d_.platforms[platform_].host;
+  if (auto g = host.Guest(guest_); !g.ok() || g->launch_id != guest_launch_id_) {
+    return SendError(h.request_id, "not_found", "the guest this connection acts in is gone");
+  }
   switch (h.type) {
     case MsgType::kGuestMemRead: {
       auto req = protocol::DecodeGuestMemRead(payload_);
       if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
       auto data = host.ReadGuestMemory(guest_, req->gpa, req->length);
       if (!data.ok()) {
-        return SendError(h.request_id, ErrorCodeName(data.error().code()), data.error().message());
+        return SendError(h.request_id, CodeString(data.error().code()), data.error().message());
       }
       return Send(ReplyType(h.type), h.request_id, std::move(data).value());
     }
@@ -197,7 +246,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
       Status st = host.WriteGuestMemory(guest_, req->gpa, req->data);
       if (!st.ok()) {
-        return SendError(h.request_id, ErrorCodeName(st.error().code()), st.error().message());
+        return SendError(h.request_id, CodeString(st.error().code()), st.error().message());
       }
       return Send(ReplyType(h.type), h.request_id, {});
     }
@@ -206,7 +255,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
       auto r = host.GuestRequest(guest_, req->request, req->cert_buffer_len);
       if (!r.ok()) {
-        return SendError(h.request_id, ErrorCodeName(r.error().code()), r.error().message());
+        return SendError(h.request_id, CodeString(r.error().code()), r.error().message());
       }
       d_.Log(r->fw_status != emulator::FwStatus::kSuccess || r->vmm_error != 0, "guest request",
              {{"session", std::to_string(id_)},

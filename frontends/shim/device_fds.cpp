@@ -70,19 +70,23 @@ std::shared_ptr<Connection> Identify(int fd) {
   const std::string body(r->payload.begin(), r->payload.end());
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object()) return nullptr;
+  // Reconnections (after a fork) must reach what this descriptor reaches, whatever this
+  // process's environment says: the hello is rebuilt from the daemon's answer.
   auto c = std::make_shared<Connection>();
   const std::string role = j.value("role", "");
+  nlohmann::json hello = {{"role", role}, {"platform", j.value("platform", "")}};
   if (role == "host") {
     c->device = Device::kSev;
     c->writable = j.value("writable", false);
-    c->hello = HostHello(c->writable);
-  } else if (role == "guest") {
+    hello["writable"] = c->writable;
+  } else if (role == "guest" && j.contains("guest") && j["guest"].is_object()) {
     c->device = Device::kSevGuest;
     c->secrets_gpa = SecretsGpaOf(body);
-    c->hello = GuestHello().value_or("");
+    hello["guest"] = j["guest"].value("name", "");
   } else {
     return nullptr;
   }
+  c->hello = hello.dump();
   std::lock_guard<std::mutex> lock(g_mu);
   return g_fds.emplace(fd, c).first->second;
 }
@@ -148,9 +152,20 @@ void AtForkChild() {
       it = replaced.emplace(conn.get(), fresh).first;
     }
     const int flags = Real().fcntl(fd, F_GETFD);
-    const int nfd = ConnectDaemon(conn->hello, false, nullptr);
+    const int cloexec = (flags >= 0 && (flags & FD_CLOEXEC)) ? O_CLOEXEC : 0;
+    int nfd = ConnectDaemon(conn->hello, false, nullptr);
+    if (nfd < 0) {
+      // No daemon to reconnect to: the child must not use the parent's connection (their
+      // frames would interleave), so the descriptor becomes a socket whose peer is gone and
+      // every call on it fails with EIO.
+      int pair[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
+        Real().close(pair[1]);
+        nfd = pair[0];
+      }
+    }
     if (nfd >= 0) {
-      Real().dup3(nfd, fd, (flags >= 0 && (flags & FD_CLOEXEC)) ? O_CLOEXEC : 0);
+      Real().dup3(nfd, fd, cloexec);
       Real().close(nfd);
     }
     conn = it->second;

@@ -87,9 +87,14 @@ int OpenOurs(int dirfd, const char* path, int flags) {
     if (!resolved) return kNotOurs;
     path = resolved->c_str();
   }
-  const int r = OpenDevice(path, flags);
-  if (r != kNotOurs) return r;
-  return TsmOpen(path, flags);
+  // No C++ exception may cross into the program's C frames.
+  try {
+    const int r = OpenDevice(path, flags);
+    if (r != kNotOurs) return r;
+    return TsmOpen(path, flags);
+  } catch (...) {
+    return -EIO;
+  }
 }
 
 }  // namespace
@@ -156,7 +161,12 @@ SEVEMU_EXPORT int ioctl(int fd, unsigned long request, ...) {
   va_end(ap);
   if (!t_inside) {
     Scope scope;
-    const int r = DeviceIoctl(fd, request, arg);
+    int r;
+    try {
+      r = DeviceIoctl(fd, request, arg);
+    } catch (...) {
+      r = -EIO;
+    }
     if (r != kNotOurs) return static_cast<int>(Ret(r));
   }
   return Real().ioctl(fd, request, arg);
@@ -168,7 +178,10 @@ SEVEMU_EXPORT int close(int fd) {
   ForgetFd(fd);
   const int r = Real().close(fd);
   const int saved = errno;
-  (void)TsmAfterClose(fd);  // a finished configfs store applies now
+  try {
+    (void)TsmAfterClose(fd);  // a finished configfs store applies now
+  } catch (...) {
+  }
   errno = saved;
   return r;
 }
@@ -213,7 +226,12 @@ SEVEMU_EXPORT int fcntl(int fd, int cmd, ...) {
 SEVEMU_EXPORT int mkdir(const char* path, mode_t mode) {
   if (!t_inside && Absolute(path)) {
     Scope scope;
-    const int r = TsmMkdir(path);
+    int r;
+    try {
+      r = TsmMkdir(path);
+    } catch (...) {
+      r = -EIO;
+    }
     if (r != kNotOurs) return static_cast<int>(Ret(r));
   }
   return Real().mkdir(path, mode);
@@ -221,7 +239,12 @@ SEVEMU_EXPORT int mkdir(const char* path, mode_t mode) {
 SEVEMU_EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
   if (!t_inside && Absolute(path)) {
     Scope scope;
-    const int r = TsmMkdir(path);
+    int r;
+    try {
+      r = TsmMkdir(path);
+    } catch (...) {
+      r = -EIO;
+    }
     if (r != kNotOurs) return static_cast<int>(Ret(r));
   }
   return Real().mkdirat(dirfd, path, mode);
@@ -229,7 +252,12 @@ SEVEMU_EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
 SEVEMU_EXPORT int rmdir(const char* path) {
   if (!t_inside && Absolute(path)) {
     Scope scope;
-    const int r = TsmRmdir(path);
+    int r;
+    try {
+      r = TsmRmdir(path);
+    } catch (...) {
+      r = -EIO;
+    }
     if (r != kNotOurs) return static_cast<int>(Ret(r));
   }
   return Real().rmdir(path);

@@ -4,8 +4,8 @@
 // carries guest requests to SNP_GUEST_REQUEST (the GHCB exit), and keeps the certificate table
 // the host gives its guests for extended reports.
 //
-// Layering: front ends (daemon, CLI) call this; this calls only emulator/ and launch/. It knows
-// nothing of sockets.
+// Layering: front ends (daemon, CLI) call this; this calls emulator/, rmp/, launch/ and uapi/
+// (the Linux ABI its /dev/sev driver speaks). It knows nothing of sockets.
 //
 // Thread safety: not thread-safe; one caller at a time (the daemon serialises per platform).
 #pragma once
@@ -41,6 +41,9 @@ struct GuestLaunchSpec {
 
 struct GuestInfo {
   std::string name;
+  // Unique for the Host's life: a guest destroyed and launched again under the same name is
+  // another guest, and connections bound to the first must not reach the second.
+  std::uint64_t launch_id = 0;
   std::uint32_t asid = 0;
   std::uint64_t gctx_paddr = 0;
   std::uint64_t policy = 0;

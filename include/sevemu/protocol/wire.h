@@ -8,8 +8,10 @@
 // request_id: type | 0x80 on success, kError otherwise. The first frame on a connection must be
 // kHello, which binds the connection to a role (host, or guest of one named guest) for its life.
 //
-// Encoding and decoding are pure functions (fuzzed): a malformed frame is an error, never a
-// crash, and the daemon answers it with kError and closes the connection.
+// Encoding and decoding are pure functions (fuzzed): malformed input is an error, never a
+// crash. The daemon answers a bad header (or a frame before HELLO) with kError and closes the
+// connection, since it can no longer find frame boundaries; a bad payload gets kError
+// ("bad_payload") and the connection stays usable.
 #pragma once
 
 #include <cstdint>
