@@ -9,7 +9,8 @@
 //  * TsmAttrFile is one open file description of an attribute (configfs_buffer in
 //    fs/configfs/file.c): the permission check at open, text attributes shown once per open and
 //    stored per write(), binary attributes read whole on the first read and written whole at
-//    close. The preload shim keeps one TsmAttrFile per fd it opens on the virtual path.
+//    close. The preload shim does not use it (its stores must survive exec; see
+//    docs/devices.md) but tests and in-process users do.
 //
 // Backing store: `<root>/<entry>/` per entry, holding `id` (a token unique to this creation
 // of the entry), `state` (text: write_generation,
