@@ -200,6 +200,7 @@ Bytes Firmware::StateDigest() const {
     put(g->id_key_digest.data(), g->id_key_digest.size());
     for (std::uint64_t c : g->msg_count) put64(c);
   }
+  AppendSevStateDigest(*s_, blob);
   // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the
   // bytes of memory the RMP names, are covered through the controller's own views.
   // The RMP entries of every 2 MiB region the RMP tracks, and the contents of every page

@@ -16,9 +16,12 @@
 #include <optional>
 #include <vector>
 
+#include "sev_guest_state.h"
 #include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/sev_cert.h"
 #include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/statemachine/sev_platform.h"
 
 namespace sevemu::emulator {
 
@@ -60,6 +63,31 @@ struct SnpGuest {
   std::array<std::uint64_t, 4> msg_count{};
 };
 
+// The legacy SEV platform's identity: what AMD's firmware keeps in its persistent store (SPI
+// flash, or INIT_EX's NV area) across SHUTDOWN and reboots until PLATFORM_RESET (AMD-ASPFW
+// sev_plat.h sev_persistent_t). A certificate with usage INVALID is "none". The OCA key exists
+// only while the platform owns itself; an imported OCA comes without its key.
+struct SevIdentity {
+  std::optional<crypto::PrivateKey> oca, pek, pdh;
+  SevCert oca_cert, pek_cert, pdh_cert;
+  bool ext_owned = false;  // PLATFORM_STATUS owner flag: the PEK was signed by an imported OCA
+};
+
+// The legacy SEV platform (AMD-ASPFW sev_t.sev). Handlers: emulator/cmd_sev_platform.cpp.
+struct SevLegacyState {
+  statemachine::SevPlatformMachine machine;
+  std::optional<crypto::PrivateKey> cek;  // derived from the chip-unique key at every INIT
+  SevIdentity identity;
+  std::uint16_t config_flags = 0;  // INIT(_EX) flags: bit 0 SEV-ES
+  std::uint64_t tmr_paddr = 0;     // the SEV-ES trusted memory region, if config_flags ES
+  std::uint32_t tmr_length = 0;
+  std::uint64_t nv_paddr = 0;  // INIT_EX's NV area (0: SPI flash)
+  std::uint32_t guest_count = 0;
+  // The legacy guests by handle (AMD sev_t.sev.guests[]; handles 1..kSevGuestCountMax, the
+  // lowest free one allocated by LAUNCH_START). guest_count counts them.
+  std::map<std::uint32_t, std::unique_ptr<SevGuest>> guests;
+};
+
 struct FirmwareState {
   FirmwareState(Platform p, const FirmwareConfig& c, HashSticks s)
       : platform(std::move(p)), config(c), sticks(std::move(s)), memory(c.memory_size) {}
@@ -82,6 +110,7 @@ struct FirmwareState {
   bool persistent_changed = false;
   // Draws of the firmware's random number generator so far (deterministic platforms only).
   std::uint64_t rng_draws = 0;
+  SevLegacyState sev;  // the legacy SEV API's platform
 };
 
 // The firmware's randomness (guest memory keys, VMPCKs, VMRK, report IDs). On a platform
@@ -116,6 +145,50 @@ FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf);
+
+// Legacy SEV handlers (cmd_sev_platform.cpp), dispatched by sev_dispatch.cpp.
+FwStatus SevInit(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevInitEx(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevShutdown(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPlatformReset(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPlatformStatus(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPekGen(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPekCsr(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPekCertImport(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPdhCertExport(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevPdhGen(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevDfFlush(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevDownloadFirmware(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevGetId(FirmwareState& s, MutableByteSpan buf);
+// The legacy platform's part of Firmware::StateDigest (sev_dispatch.cpp).
+void AppendSevStateDigest(const FirmwareState& s, Bytes& blob);
+
+// Legacy SEV guest handlers (cmd_sev_guest.cpp, cmd_sev_launch.cpp; docs/sev-commands.md).
+FwStatus SevDecommission(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevActivate(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevDeactivate(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevGuestStatus(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevDbgDecrypt(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevLaunchStart(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevLaunchUpdateData(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevLaunchUpdateVmsa(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevLaunchMeasure(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevLaunchSecret(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevLaunchFinish(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevAttestation(FirmwareState& s, MutableByteSpan buf);
+// The legacy guests' part of Firmware::StateDigest (cmd_sev_guest.cpp).
+void AppendSevGuestStateDigest(const FirmwareState& s, Bytes& blob);
+// The guest of a valid handle (AMD handle_is_valid + sev_get_guest), or nullptr.
+SevGuest* SevGuestAt(FirmwareState& s, std::uint32_t handle);
+// A range the firmware writes for a legacy command: inside memory (INVALID_ADDRESS) and, once
+// SNP is initialised, every page FIRMWARE or DEFAULT (AMD-ASPFW sev_rmp.c
+// check_page_range_firmware_writable: INVALID_PAGE_STATE).
+FwStatus SevCheckWritable(const FirmwareState& s, std::uint64_t paddr, std::uint64_t len);
+// What SHUTDOWN does to the legacy guests (AMD-ASPFW sev_plat.c sev_clear): every active or
+// pending guest is deactivated (a used ASID becomes dirty, an allocated one clean) and every
+// guest is dropped. REQUIRES: called by SevShutdown once it has decided to succeed.
+void SevClearGuests(FirmwareState& s);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

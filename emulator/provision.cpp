@@ -6,6 +6,7 @@
 #include "sevemu/crypto/kdf.h"
 #include "sevemu/crypto/random.h"
 #include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/sev_cert.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -104,15 +105,28 @@ Status ExportCertificates(const Platform& p, const std::string& out_dir) {
   SEVEMU_ASSIGN_OR_RETURN(std::string asvk, p.root.asvk.ToPem());
   SEVEMU_ASSIGN_OR_RETURN(std::string vcek_pem, vcek.ToPem());
   SEVEMU_ASSIGN_OR_RETURN(Bytes vcek_der, vcek.ToDer());
+  // The legacy SEV chain's AMD part, in AMD's formats: ARK and ASK as "CA cert v1", and the CEK
+  // signed by the ASK as AMD's KDS serves it (kdsintf.amd.com/cek/id/...), so that a guest
+  // owner can verify PDH <- PEK <- (OCA, CEK) <- ASK <- ARK.
+  SEVEMU_ASSIGN_OR_RETURN(AmdCaCert ark_cert, MakeAmdArk(p.root));
+  SEVEMU_ASSIGN_OR_RETURN(AmdCaCert ask_cert, MakeAmdAsk(p.root));
+  SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey cek, DeriveCek(p.fuses.chip_unique_key));
+  SEVEMU_ASSIGN_OR_RETURN(SevCert cek_cert, MakeSignedCekCert(cek, p.root, p.state.current_fw.major,
+                                                              p.state.current_fw.minor));
+  const Bytes ark_sev = ark_cert.Encode();
+  const Bytes ask_sev = ask_cert.Encode();
+  const SevCertBytes cek_sev = cek_cert.Encode();
   SEVEMU_RETURN_IF_ERROR(MakeDirectories(out_dir, 0755));
   const std::string chain = ask + ark;
   struct File {
     const char* name;
     ByteSpan data;
   };
-  for (const File& f : {File{"ark.pem", AsBytes(ark)}, File{"ask.pem", AsBytes(ask)},
-                        File{"asvk.pem", AsBytes(asvk)}, File{"vcek.pem", AsBytes(vcek_pem)},
-                        File{"vcek.der", vcek_der}, File{"cert_chain.pem", AsBytes(chain)}}) {
+  for (const File& f :
+       {File{"ark.pem", AsBytes(ark)}, File{"ask.pem", AsBytes(ask)},
+        File{"asvk.pem", AsBytes(asvk)}, File{"vcek.pem", AsBytes(vcek_pem)},
+        File{"vcek.der", vcek_der}, File{"cert_chain.pem", AsBytes(chain)},
+        File{"ark.cert", ark_sev}, File{"ask.cert", ask_sev}, File{"cek.cert", cek_sev}}) {
     SEVEMU_RETURN_IF_ERROR(WriteFileAtomic(out_dir + "/" + f.name, f.data, 0644, false));
   }
   return Status::Ok();

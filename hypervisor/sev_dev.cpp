@@ -3,16 +3,12 @@
 // sev_ioctl_do_* functions, commit 0410c612) and include/linux/psp-sev.h, summarised in
 // SEV-ABI-FACTS.md 1 and 8; the code is sevemu's own.
 //
-// NOTE: the legacy SEV firmware (issue 6). emulator::Firmware implements the SEV-SNP API only.
-// The kernel side of the legacy user commands (FACTORY_RESET, PLATFORM_STATUS, PEK_GEN,
-// PEK_CSR, PDH_GEN, PDH_CERT_EXPORT, PEK_CERT_IMPORT, GET_ID, GET_ID2) is complete here: write
-// access, the implicit INIT before PEK/PDH commands, length probing, the 16 KiB blob rules, the
-// bounce pages in FIRMWARE state once SNP is initialised. Every legacy firmware command goes
-// through SevDevice::CallLegacy, which answers INVALID_COMMAND (0x11, what SEV firmware says
-// to a command it does not support) so those ioctls fail with EIO and error 0x11. Issue 6
-// replaces the body of CallLegacy with the legacy firmware; nothing else here needs to change
-// beyond the SEV-ES TMR (see PlatformInit). GET_ID is the exception: SNP firmware serves it
-// too, so CallLegacy answers it from the chip's identity (FirmwareGetId) already.
+// The legacy user commands (FACTORY_RESET, PLATFORM_STATUS, PEK_GEN, PEK_CSR, PDH_GEN,
+// PDH_CERT_EXPORT, PEK_CERT_IMPORT, GET_ID, GET_ID2) are the kernel side here: write access,
+// the implicit INIT before PEK/PDH commands, length probing, the 16 KiB blob rules, the bounce
+// pages in FIRMWARE state once SNP is initialised. Every legacy firmware command goes through
+// SevDevice::CallLegacy to the firmware model's legacy SEV API (Firmware::ExecuteSev). Not yet
+// modelled: the SEV-ES TMR the kernel hands INIT (see PlatformInit).
 #include "sevemu/hypervisor/sev_dev.h"
 
 #include <algorithm>
@@ -101,8 +97,15 @@ struct SevDataGetId {
 static_assert(sizeof(SevDataGetId) == 12);
 #pragma pack(pop)
 
-// One socket's ID (AMD-ASPFW sev_plat.h get_id_t: x[32], y[32]); the simulated host has one.
-constexpr std::uint32_t kGetIdBytes = 64;
+// The kernel's buffers are the firmware's (emulator/sev_abi.h).
+static_assert(sizeof(SevDataInit) == sizeof(emulator::SevInitBuf));
+static_assert(sizeof(SevDataPekCsr) == sizeof(emulator::SevAddrLenBuf));
+static_assert(sizeof(SevDataPekCertImport) == sizeof(emulator::SevPekCertImportBuf));
+static_assert(sizeof(SevDataPdhCertExport) == sizeof(emulator::SevPdhCertExportBuf));
+static_assert(sizeof(SevDataGetId) == sizeof(emulator::SevAddrLenBuf));
+static_assert(sizeof(uapi::SevUserDataStatus) == sizeof(emulator::SevPlatformStatusBuf));
+static_assert(kLegacyGetId == static_cast<std::uint32_t>(emulator::SevCmd::kGetId));
+static_assert(kLegacyPdhGen == static_cast<std::uint32_t>(emulator::SevCmd::kPdhGen));
 
 template <typename T>
 MutableByteSpan AsBytes(T& v) {
@@ -508,44 +511,6 @@ struct SevDevice::Ops {
     arg.error = static_cast<std::uint32_t>(st);
     return st == FwStatus::kSuccess ? 0 : -EIO;
   }
-
-  // ---- the firmware's GET_ID, until the firmware model has it ----
-
-  // GET_ID (0x00C) as SEV and SNP firmware answer it (AMD-ASPFW sev_mcmd.c sev_mcmd_get_id,
-  // sev_plat.c sev_get_id), for one socket: a length below 64 is INVALID_LENGTH with the
-  // length set to 64; once SNP is initialised the destination must be firmware-writable
-  // (FIRMWARE, or DEFAULT as the status-page rule; AMD checks the whole id_len range, this
-  // checks the 64 bytes written, as the driver's scratch caps bounce pages at 16 KiB); then
-  // the 64-byte chip ID is written and the length set to 64. No platform state is required.
-  // This belongs in emulator::Firmware; it lives here until the legacy API (issue 6) moves it.
-  static FwStatus FirmwareGetId(SevDevice& d, MutableByteSpan buffer) {
-    SevDataGetId in{};
-    if (buffer.size() != sizeof in) return FwStatus::kInvalidLength;
-    std::memcpy(&in, buffer.data(), sizeof in);
-    if (in.len < kGetIdBytes) {
-      in.len = kGetIdBytes;
-      std::memcpy(buffer.data(), &in, sizeof in);
-      return FwStatus::kInvalidLength;
-    }
-    auto& mem = d.fw_.memory();
-    if (!mem.rmp().Covers(in.address) || !mem.rmp().Covers(in.address + kGetIdBytes - 1)) {
-      return FwStatus::kInvalidAddress;
-    }
-    if (d.fw_.snp_state() != SnpPlatformState::kUninit) {
-      for (std::uint64_t a : {in.address, in.address + kGetIdBytes - 1}) {
-        const rmp::PageState s = mem.rmp().Get(a).State();
-        if (s != rmp::PageState::kFirmware && s != rmp::PageState::kDefault) {
-          return FwStatus::kInvalidPageState;
-        }
-      }
-    }
-    const Bytes& chip_id = d.fw_.platform_state().chip.chip_id;
-    if (chip_id.size() != kGetIdBytes) return FwStatus::kHwErrorPlatform;
-    if (!mem.FirmwareWrite(in.address, chip_id).ok()) return FwStatus::kInvalidAddress;
-    in.len = kGetIdBytes;
-    std::memcpy(buffer.data(), &in, sizeof in);
-    return FwStatus::kSuccess;
-  }
 };
 
 SevDevice::SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa)
@@ -560,11 +525,10 @@ SevDevice::SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa)
   }
 }
 
-// ISSUE 6 PLUGS IN HERE: the legacy SEV firmware API. Until then every legacy command but
-// GET_ID is INVALID_COMMAND, the status SEV firmware gives a command it does not support.
+// The legacy SEV firmware API: emulator::Firmware::ExecuteSev, with the same ids (psp-sev.h
+// enum sev_cmd) and buffers (checked equal in size below).
 emulator::FwStatus SevDevice::CallLegacy(std::uint32_t legacy_cmd, MutableByteSpan buffer) {
-  if (legacy_cmd == kLegacyGetId) return Ops::FirmwareGetId(*this, buffer);
-  return FwStatus::kInvalidCommand;
+  return fw_.ExecuteSev(static_cast<emulator::SevCmd>(legacy_cmd), buffer);
 }
 
 SevIoctlResult SevDevice::Ioctl(unsigned long request, uapi::SevIssueCmdArg& arg,
@@ -590,7 +554,11 @@ SevIoctlResult SevDevice::Ioctl(unsigned long request, uapi::SevIssueCmdArg& arg
       &Ops::SnpVlekLoad,        // SNP_VLEK_LOAD
   };
   static_assert(std::size(kHandlers) == static_cast<std::size_t>(uapi::SevUserCmd::kMax));
-  const int ret = kHandlers[arg.cmd](*this, arg, user, writable);
+  // The handlers take &error: work on a copy whose alignment makes that pointer valid (the
+  // packed ABI struct may sit at any address in the caller's buffer).
+  alignas(8) uapi::SevIssueCmdArg aligned = arg;
+  const int ret = kHandlers[aligned.cmd](*this, aligned, user, writable);
+  arg = aligned;
   Ops::Scrub(*this);
   return {ret, true};
 }

@@ -59,5 +59,6 @@ int RunExplain(const std::string& name, const Args& args);
 int RunFirmware(const std::string& name, const Args& args);
 int RunGuest(const std::string& name, const Args& args);
 int RunHost(const std::string& name, const Args& args);
+int RunOwner(const std::string& name, const Args& args);
 
 }  // namespace sevemu::cli

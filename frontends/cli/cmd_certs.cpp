@@ -30,8 +30,9 @@ int RunCerts(const std::string& name, const Args& args) {
   if (!platform.ok()) return Fail(name, platform.error());
   if (Status st = emulator::ExportCertificates(*platform, out); !st.ok())
     return Fail(name, st.error());
-  std::cout << "wrote ark.pem ask.pem asvk.pem vcek.pem vcek.der cert_chain.pem to " << out
-            << " (VCEK at reported TCB " << platform->state.reported_tcb.ToString() << ")\n";
+  std::cout << "wrote ark.pem ask.pem asvk.pem vcek.pem vcek.der cert_chain.pem ark.cert ask.cert "
+               "cek.cert to "
+            << out << " (VCEK at reported TCB " << platform->state.reported_tcb.ToString() << ")\n";
   return kExitOk;
 }
 

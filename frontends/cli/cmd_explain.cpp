@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "cli.h"
+#include "sevemu/statemachine/sev_guest.h"
+#include "sevemu/statemachine/sev_platform.h"
 #include "sevemu/statemachine/snp_guest.h"
 #include "sevemu/statemachine/snp_platform.h"
 
@@ -15,7 +17,7 @@ int RunExplain(const std::string& name, const Args& args) {
   desc.add_options()
       ("topic", po::value(&topic)->required(), "statemachine")
       ("format", po::value(&format)->default_value("text"), "text | dot")
-      ("machine", po::value(&machine)->default_value("all"), "all | snp_platform | snp_guest");
+      ("machine", po::value(&machine)->default_value("all"), "all | snp_platform | snp_guest | sev_platform | sev_guest");
   // clang-format on
   po::positional_options_description pos;
   pos.add("topic", 1);
@@ -33,6 +35,9 @@ int RunExplain(const std::string& name, const Args& args) {
   const Machine machines[] = {
       {"snp_platform", "SNP platform state machine", statemachine::SnpPlatformMachine::Table()},
       {"snp_guest", "SNP guest state machine", statemachine::SnpGuestMachine::Table()},
+      {"sev_platform", "legacy SEV platform state machine",
+       statemachine::SevPlatformMachine::Table()},
+      {"sev_guest", "legacy SEV guest state machine", statemachine::SevGuestMachine::Table()},
   };
   bool found = false;
   for (const Machine& m : machines) {
@@ -47,7 +52,9 @@ int RunExplain(const std::string& name, const Args& args) {
       }
     }
   }
-  if (!found) return UsageError(name, "--machine must be all, snp_platform or snp_guest");
+  if (!found)
+    return UsageError(name,
+                      "--machine must be all, snp_platform, snp_guest, sev_platform or sev_guest");
   return kExitOk;
 }
 

@@ -10,6 +10,7 @@
 #include "daemon_client.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/emulator/tcb.h"
+#include "sevemu/protocol/wire.h"
 
 namespace sevemu::cli {
 
@@ -19,8 +20,8 @@ int RunHost(const std::string& name, const Args& args) {
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("action", po::value(&action)->required(), "status | commit | set-config | vlek-load | certs-get | certs-set | certs-auto | firmware-update")
-      ("file", po::value(&arg), "vlek-load: wrapped VLEK (432 bytes); certs-set: certificate table; firmware-update: image; certs-get: output file")
+      ("action", po::value(&action)->required(), "status | commit | set-config | vlek-load | certs-get | certs-set | certs-auto | firmware-update | sev-export")
+      ("file", po::value(&arg), "vlek-load: wrapped VLEK (432 bytes); certs-set: certificate table; firmware-update: image; certs-get: output file; sev-export: output directory")
       ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
       ("platform", po::value(&platform), "platform on the daemon (default: its first)")
       ("reported-tcb", po::value(&tcb_text), "set-config: reported TCB (default 0 = committed)")
@@ -34,7 +35,8 @@ int RunHost(const std::string& name, const Args& args) {
   auto vm = ParseArgs(name, "ACTION [FILE] [options]", desc, args, code, &pos);
   if (!vm) return code;
   const bool needs_file = action == "vlek-load" || action == "certs-set" ||
-                          action == "firmware-update" || action == "certs-get";
+                          action == "firmware-update" || action == "certs-get" ||
+                          action == "sev-export";
   if (needs_file && arg.empty()) return UsageError(name, action + " needs a FILE");
   auto c = ConnectHost(socket, platform);
   if (!c.ok()) return Fail(name, c.error());
@@ -80,6 +82,59 @@ int RunHost(const std::string& name, const Args& args) {
     Bytes data(sizeof load);
     std::memcpy(data.data(), &load, sizeof load);
     return ioctl(uapi::SevUserCmd::kSnpVlekLoad, data, {{kBlobAddr, *blob}});
+  }
+  if (action == "sev-export") {
+    // SEV_PDH_CERT_EXPORT, as sevctl/sev-tool export the platform's part of the legacy chain:
+    // pdh.cert, and the chain PEK ‖ OCA ‖ CEK (the CEK as the firmware exports it, unsigned;
+    // its ASK-signed form comes from the KDS — `sevemu certs export` writes it as cek.cert).
+    constexpr std::uint64_t kPdhAddr = 0x20000, kChainAddr = 0x30000;
+    constexpr std::uint32_t kCert = 0x824;
+    uapi::SevUserDataPdhCertExport ex{};
+    ex.pdh_cert_address = kPdhAddr;
+    ex.pdh_cert_len = kCert;
+    ex.cert_chain_address = kChainAddr;
+    ex.cert_chain_len = 3 * kCert;
+    Bytes data(sizeof ex);
+    std::memcpy(data.data(), &ex, sizeof ex);
+    protocol::SevIoctlRequest req;
+    req.request = uapi::kSevIssueCmd;
+    req.writable = true;
+    req.arg.cmd = static_cast<std::uint32_t>(uapi::SevUserCmd::kPdhCertExport);
+    req.arg.data = 0x10000;
+    req.regions = {{0x10000, data}, {kPdhAddr, Bytes(kCert)}, {kChainAddr, Bytes(3 * kCert)}};
+    auto reply = c->Call(protocol::MsgType::kSevIoctl, protocol::EncodeSevIoctlRequest(req));
+    if (!reply.ok()) return Fail(name, reply.error());
+    if (!reply->ok())
+      return Fail(name, Error(ErrorCode::kRefused, protocol::DecodeError(reply->payload)));
+    auto r = protocol::DecodeSevIoctlReply(reply->payload);
+    if (!r.ok()) return Fail(name, r.error());
+    HostIoctl result;
+    result.ret = r->ret;
+    result.fw_error = r->arg.error;
+    if (r->ret != 0) {
+      return Fail(name, Error(ErrorCode::kRefused,
+                              DescribeIoctl(uapi::SevUserCmd::kPdhCertExport, result)));
+    }
+    Bytes pdh_bytes, chain;
+    for (const auto& w : r->written) {
+      if (w.addr == kPdhAddr) pdh_bytes = w.bytes;
+      if (w.addr == kChainAddr) chain = w.bytes;
+    }
+    if (pdh_bytes.size() != kCert || chain.size() != 3 * kCert) {
+      return Fail(name, Error(ErrorCode::kCorrupt, "PDH_CERT_EXPORT returned no certificates"));
+    }
+    if (Status st = MakeDirectories(arg, 0755); !st.ok()) return Fail(name, st.error());
+    const ByteSpan all(chain);
+    for (const auto& [file, bytes] : {std::pair<const char*, ByteSpan>{"pdh.cert", pdh_bytes},
+                                      {"pek.cert", all.first(kCert)},
+                                      {"oca.cert", all.subspan(kCert, kCert)}}) {
+      if (Status st = WriteFileAtomic(arg + "/" + file, bytes, 0644, false); !st.ok()) {
+        return Fail(name, st.error());
+      }
+    }
+    std::cout << "wrote pdh.cert pek.cert oca.cert to " << arg
+              << " (ASK-signed cek.cert, ask.cert, ark.cert: sevemu certs export)\n";
+    return kExitOk;
   }
   if (action == "certs-get") {
     Bytes table;

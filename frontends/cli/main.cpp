@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
      "guests on a running daemon: 'guest launch|list|show|destroy'"},
     {"host", sevemu::cli::RunHost,
      "administer a running daemon's platform: 'host status|commit|...'"},
+    {"owner", sevemu::cli::RunOwner,
+     "legacy SEV guest owner: 'owner session|measure|secret|verify-chain|verify-report'"},
     {"explain", sevemu::cli::RunExplain, "print the state machines: 'explain statemachine'"},
 };
 

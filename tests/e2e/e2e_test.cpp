@@ -1080,19 +1080,19 @@ TEST_CASE("/dev/sev: GET_ID2 and the legacy SEV commands go through the kernel's
     if (!w.daemon.Running()) w.daemon.Start();
   };
   alive();
-  {  // legacy SEV commands: the firmware's INVALID_COMMAND until legacy SEV exists
+  {  // legacy SEV commands reach the firmware's legacy SEV API
     const Steps s = w.Client({"host", "legacy-status"});
-    CHECK_STEP(s, "sev_platform_status", "errname", "EIO");
-    CHECK_STEP(s, "sev_platform_status", "error", "0x11");
-    CHECK_STEP(s, "sev_pek_gen", "errname", "EIO");
-    CHECK_STEP(s, "sev_pek_gen", "error", "0x11");
+    CHECK_STEP(s, "sev_platform_status", "ret", "0");
+    CHECK_STEP(s, "sev_platform_status", "error", "0x0");
+    CHECK_STEP(s, "sev_pek_gen", "ret", "0");  // the kernel INITs first
+    CHECK_STEP(s, "sev_pek_gen", "error", "0x0");
   }
   alive();
-  {  // PEK_CSR's length probe: the implicit INIT fails first, so no length comes back
+  {  // PEK_CSR's length probe: INVALID_LENGTH with the length 0x824 written back
     const Steps p = w.Client({"host", "pek-csr-probe"});
     CHECK_STEP(p, "pek_csr_probe", "errname", "EIO");
-    CHECK_STEP(p, "pek_csr_probe", "error", "0x11");
-    CHECK_STEP(p, "pek_csr_probe.fields", "length", "0x0");
+    CHECK_STEP(p, "pek_csr_probe", "error", "0x4");
+    CHECK_STEP(p, "pek_csr_probe.fields", "length", "0x824");
   }
   alive();
 }
@@ -1504,4 +1504,42 @@ TEST_CASE("configfs-tsm report entries through the shim") {
 }
 
 }  // namespace
+}  // namespace sevemu
+
+namespace sevemu {
+
+TEST_CASE("legacy SEV: a guest owner verifies the exported chain and makes a session for its PDH") {
+  World w;
+  const std::string chain = w.t / "chain";
+  RunResult r = w.Sevemu({"host", "sev-export", chain});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  // The AMD part (ARK, ASK in AMD's format; the ASK-signed CEK) comes from the state directory.
+  r = Run(w.t, {SEVEMU_CLI_PATH, "certs", "export", "--state", w.daemon.state(), "--out", chain});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  for (const char* f : {"pdh.cert", "pek.cert", "oca.cert", "cek.cert", "ask.cert", "ark.cert"}) {
+    CHECK(std::filesystem::file_size(chain + "/" + f) ==
+          (std::string(f).rfind("a", 0) == 0 ? 0x640u : 0x824u));
+  }
+  r = Run(w.t, {SEVEMU_CLI_PATH, "owner", "verify-chain", "--dir", chain});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("chain verifies") != std::string::npos);
+
+  r = Run(w.t, {SEVEMU_CLI_PATH, "owner", "session", "--pdh", chain + "/pdh.cert", "--policy",
+                "0x1", "--out", w.t / "owner"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(std::filesystem::file_size(w.t / "owner/godh.cert") == 0x824u);
+  CHECK(std::filesystem::file_size(w.t / "owner/launch_blob.bin") == 0x80u);
+  CHECK(std::filesystem::file_size(w.t / "owner/tmp_tk.bin") == 32u);
+  CHECK((std::filesystem::status(w.t / "owner/tmp_tk.bin").permissions() &
+         std::filesystem::perms::group_read) == std::filesystem::perms::none);
+
+  // A chain whose PDH is not the one the PEK signed is refused, naming the link.
+  std::filesystem::copy_file(chain + "/oca.cert", chain + "/pdh.cert",
+                             std::filesystem::copy_options::overwrite_existing);
+  r = Run(w.t, {SEVEMU_CLI_PATH, "owner", "verify-chain", "--dir", chain});
+  CHECK(r.code == 1);
+  CHECK(OneLine(r.err));
+  CHECK(r.err.find("PDH") != std::string::npos);
+}
+
 }  // namespace sevemu

@@ -14,6 +14,8 @@
 
 #include "../emulator/firmware_fixture.h"
 #include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/versioned_keys.h"
 #include "sevemu/rmp/rmp_instructions.h"
 #include "sevemu/uapi/staged_memory.h"
 
@@ -517,54 +519,163 @@ TEST_CASE("GET_ID and GET_ID2 need SEV API 0.16: ENOTSUPP (524) below it") {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Legacy SEV commands: the kernel side is complete; the legacy firmware answers
-// INVALID_COMMAND until issue 6.
+// Legacy SEV commands: the kernel side over the firmware's legacy SEV API.
 
-TEST_CASE("legacy commands: write access, then the firmware's INVALID_COMMAND (0x11)") {
+TEST_CASE("legacy commands: write access first, then the firmware answers") {
   struct Row {
     SevUserCmd cmd;
     bool needs_write;
   };
   const Row rows[] = {
-      {SevUserCmd::kFactoryReset, true},  {SevUserCmd::kPlatformStatus, false},
-      {SevUserCmd::kPekGen, true},        {SevUserCmd::kPekCsr, true},
-      {SevUserCmd::kPdhGen, true},        {SevUserCmd::kPdhCertExport, true},
-      {SevUserCmd::kPekCertImport, true},
+      {SevUserCmd::kFactoryReset, true},  {SevUserCmd::kPekGen, true},
+      {SevUserCmd::kPekCsr, true},        {SevUserCmd::kPdhGen, true},
+      {SevUserCmd::kPdhCertExport, true}, {SevUserCmd::kPekCertImport, true},
   };
   Dev d;
-  // Valid structs and blobs for every command.
   d.user.Fill(kBlob, 0x824, 1);
   d.user.Fill(kBlob2, 0x824, 2);
   const Bytes digest = d.f.fw->StateDigest();
   for (const Row& row : rows) {
     CAPTURE(uapi::SevUserCmdName(static_cast<std::uint32_t>(row.cmd)));
-    switch (row.cmd) {
-      case SevUserCmd::kPekCsr:
-        d.user.Put(kData, uapi::SevUserDataPekCsr{kBlob, 0x824});
-        break;
-      case SevUserCmd::kPdhCertExport:
-        d.user.Put(kData, uapi::SevUserDataPdhCertExport{kBlob, 0x824, kBlob2, 0x186C});
-        break;
-      case SevUserCmd::kPekCertImport:
-        d.user.Put(kData, uapi::SevUserDataPekCertImport{kBlob, 0x824, kBlob2, 0x824});
-        break;
-      default:
-        d.user.Fill(kData, 32, 0);
-        break;
-    }
-    if (row.needs_write) {
-      CheckRefused(d, d.Issue(row.cmd, kData, false), EPERM, digest);
-    }
-    CheckFwRefused(d, d.Issue(row.cmd, kData, true), FwStatus::kInvalidCommand, digest);
+    d.user.Fill(kData, 32, 0);
+    CheckRefused(d, d.Issue(row.cmd, kData, false), EPERM, digest);
   }
+  // PLATFORM_STATUS needs no write access: UNINIT after SNP_INIT alone.
+  CHECK(d.Issue(SevUserCmd::kPlatformStatus, kData, false).ret == 0);
+  CHECK(d.arg.error == 0);
+  auto st = d.user.Get<uapi::SevUserDataStatus>(kData);
+  CHECK(st.state == 0);
+  CHECK(st.api_major == d.f.fw->platform_state().current_fw.major);
+  // PEK_GEN: the implicit INIT, then PEK_GEN; INIT self-owned.
+  CHECK(d.Issue(SevUserCmd::kPekGen, 0).ret == 0);
+  CHECK(d.f.fw->sev_state() == statemachine::SevPlatformState::kInit);
+  CHECK(d.ScratchReturned());
+  CHECK(d.Issue(SevUserCmd::kPlatformStatus, kData, false).ret == 0);
+  st = d.user.Get<uapi::SevUserDataStatus>(kData);
+  CHECK(st.state == 1);
+  CHECK((st.flags & 1) == 0);
+  CHECK(d.Issue(SevUserCmd::kPdhGen, 0).ret == 0);
+  // Garbage certificates: the firmware's INVALID_CERTIFICATE, nothing changed.
+  const Bytes before = d.f.fw->StateDigest();
+  d.user.Put(kData, uapi::SevUserDataPekCertImport{kBlob, 0x824, kBlob2, 0x824});
+  CheckFwRefused(d, d.Issue(SevUserCmd::kPekCertImport, kData), FwStatus::kInvalidCertificate,
+                 before);
+  // FACTORY_RESET from INIT: SHUTDOWN, then PLATFORM_RESET.
+  CHECK(d.Issue(SevUserCmd::kFactoryReset, 0).ret == 0);
+  CHECK(d.f.fw->sev_state() == statemachine::SevPlatformState::kUninit);
+}
+
+// Pulls a certificate out of the fake process.
+emulator::SevCert CertAt(FakeUser& user, std::uint64_t addr) {
+  auto c = emulator::SevCert::Parse(user.Slice(addr, emulator::kSevCertSize));
+  REQUIRE_MESSAGE(c.ok(), c.error().message());
+  return *c;
+}
+
+TEST_CASE("ownership through /dev/sev: CSR, OCA signature, import, export, factory reset") {
+  Dev d;
+  const emulator::Platform platform = test::SeededPlatform(emulator::Product::kMilan);
+  auto cek_key = emulator::DeriveCek(platform.fuses.chip_unique_key);
+  REQUIRE(cek_key.ok());
+  const auto& fw_version = d.f.fw->platform_state().current_fw;
+  auto signed_cek =
+      emulator::MakeSignedCekCert(*cek_key, platform.root, fw_version.major, fw_version.minor);
+  REQUIRE(signed_cek.ok());
+  auto ask = emulator::MakeAmdAsk(platform.root);
+  auto ark = emulator::MakeAmdArk(platform.root);
+  REQUIRE((ask.ok() && ark.ok()));
+
+  auto export_chain = [&](emulator::SevCert& pdh, emulator::SevCert& pek, emulator::SevCert& oca,
+                          emulator::SevCert& cek) {
+    d.user.Put(kData, uapi::SevUserDataPdhCertExport{0, 0, 0, 0});  // probe
+    CHECK(d.Issue(SevUserCmd::kPdhCertExport, kData).ret == -EIO);
+    CHECK(d.arg.error == St(FwStatus::kInvalidLength));
+    auto probe = d.user.Get<uapi::SevUserDataPdhCertExport>(kData);
+    CHECK(probe.pdh_cert_len == 0x824);
+    CHECK(probe.cert_chain_len == 0x186C);
+    d.user.Put(kData, uapi::SevUserDataPdhCertExport{kBlob, 0x824, kBlob2, 0x186C});
+    REQUIRE(d.Issue(SevUserCmd::kPdhCertExport, kData).ret == 0);
+    CHECK(d.ScratchReturned());
+    pdh = CertAt(d.user, kBlob);
+    pek = CertAt(d.user, kBlob2);
+    oca = CertAt(d.user, kBlob2 + 0x824);
+    cek = CertAt(d.user, kBlob2 + 2 * 0x824);
+  };
+
+  // Self-owned: the chain verifies with the KDS's CEK, whose body is the exported one.
+  emulator::SevCert pdh, pek, oca, cek;
+  export_chain(pdh, pek, oca, cek);
+  CHECK(cek.sigs[0].empty());
+  CHECK(cek.Body() == signed_cek->Body());
+  auto chain = emulator::VerifySevChain(pdh, pek, oca, *signed_cek, *ask, *ark);
+  CHECK_MESSAGE(chain.ok(), chain.error().message());
+
+  // PEK_CSR: probe, then the CSR (the PEK's body, no signatures).
+  d.user.Put(kData, uapi::SevUserDataPekCsr{0, 0});
+  CHECK(d.Issue(SevUserCmd::kPekCsr, kData).ret == -EIO);
+  CHECK(d.arg.error == St(FwStatus::kInvalidLength));
+  CHECK(d.user.Get<uapi::SevUserDataPekCsr>(kData).length == 0x824);
+  d.user.Put(kData, uapi::SevUserDataPekCsr{kBlob, 0x824});
+  REQUIRE(d.Issue(SevUserCmd::kPekCsr, kData).ret == 0);
+  emulator::SevCert csr = CertAt(d.user, kBlob);
+  CHECK(csr.Body() == pek.Body());
+  CHECK((csr.sigs[0].empty() && csr.sigs[1].empty()));
+
+  // The owner signs it with its OCA and imports both.
+  auto owner_key = crypto::PrivateKey::GenerateEcP384();
+  REQUIRE(owner_key.ok());
+  auto owner_oca = emulator::SevCert::Create(owner_key->Public(), emulator::sev_usage::kOca,
+                                             emulator::sev_algo::kEcdsaSha256, 0, 0);
+  REQUIRE(owner_oca.ok());
+  REQUIRE(owner_oca->Sign(*owner_key, emulator::sev_usage::kOca, emulator::sev_algo::kEcdsaSha256)
+              .ok());
+  REQUIRE(csr.Sign(*owner_key, emulator::sev_usage::kOca, emulator::sev_algo::kEcdsaSha256).ok());
+  const auto csr_bytes = csr.Encode();
+  const auto oca_bytes = owner_oca->Encode();
+  REQUIRE(d.user.Write(kBlob, csr_bytes));
+  REQUIRE(d.user.Write(kBlob2, oca_bytes));
+  d.user.Put(kData, uapi::SevUserDataPekCertImport{kBlob, 0x824, kBlob2, 0x824});
+  REQUIRE(d.Issue(SevUserCmd::kPekCertImport, kData).ret == 0);
+  CHECK(d.ScratchReturned());
+  CHECK(d.Issue(SevUserCmd::kPlatformStatus, kData, false).ret == 0);
+  CHECK((d.user.Get<uapi::SevUserDataStatus>(kData).flags & 1) == 1);
+  // A second import: ALREADY_OWNED.
+  const Bytes owned = d.f.fw->StateDigest();
+  d.user.Put(kData, uapi::SevUserDataPekCertImport{kBlob, 0x824, kBlob2, 0x824});
+  REQUIRE(d.user.Write(kBlob, csr_bytes));
+  REQUIRE(d.user.Write(kBlob2, oca_bytes));
+  CheckFwRefused(d, d.Issue(SevUserCmd::kPekCertImport, kData), FwStatus::kAlreadyOwned, owned);
+
+  // The exported chain now ends in the owner's OCA; the PDH is new.
+  emulator::SevCert pdh2, pek2, oca2, cek2;
+  export_chain(pdh2, pek2, oca2, cek2);
+  CHECK(oca2.Encode() == oca_bytes);
+  CHECK(pek2.Body() == pek.Body());
+  CHECK(pdh2.Body() != pdh.Body());
+  chain = emulator::VerifySevChain(pdh2, pek2, oca2, *signed_cek, *ask, *ark);
+  CHECK_MESSAGE(chain.ok(), chain.error().message());
+
+  // FACTORY_RESET: self-owned again after the next INIT, with a new OCA and PEK.
+  REQUIRE(d.Issue(SevUserCmd::kFactoryReset, 0).ret == 0);
+  REQUIRE(d.Issue(SevUserCmd::kPdhGen, 0).ret == 0);  // INITs on demand
+  CHECK(d.Issue(SevUserCmd::kPlatformStatus, kData, false).ret == 0);
+  CHECK((d.user.Get<uapi::SevUserDataStatus>(kData).flags & 1) == 0);
+  emulator::SevCert pdh3, pek3, oca3, cek3;
+  export_chain(pdh3, pek3, oca3, cek3);
+  CHECK(oca3.Body() != oca2.Body());
+  CHECK(pek3.Body() != pek.Body());
+  chain = emulator::VerifySevChain(pdh3, pek3, oca3, *signed_cek, *ask, *ark);
+  CHECK_MESSAGE(chain.ok(), chain.error().message());
 }
 
 TEST_CASE("legacy commands: the kernel's own refusals and what goes back") {
   Dev d;
   const Bytes digest = d.f.fw->StateDigest();
   SUBCASE("PLATFORM_STATUS runs the firmware before looking at data") {
-    CheckFwRefused(d, d.Issue(SevUserCmd::kPlatformStatus, 0, false), FwStatus::kInvalidCommand,
-                   digest);
+    const auto r = d.Issue(SevUserCmd::kPlatformStatus, 0, false);
+    CHECK(r.ret == -EFAULT);
+    CHECK(d.arg.error == 0);
+    CHECK(d.f.fw->StateDigest() == digest);
   }
   SUBCASE("PEK_CSR: EPERM before the struct is read") {
     CheckRefused(d, d.Issue(SevUserCmd::kPekCsr, kUnmapped, false), EPERM, digest);
@@ -576,17 +687,28 @@ TEST_CASE("legacy commands: the kernel's own refusals and what goes back") {
     d.user.Put(kData, uapi::SevUserDataPekCsr{kBlob, 0x4001});
     CheckRefused(d, d.Issue(SevUserCmd::kPekCsr, kData), EFAULT, digest);
   }
-  SUBCASE("PEK_CSR probe: the implicit INIT fails, so the length is not written back") {
+  SUBCASE("PEK_CSR probe: the implicit INIT fails (RMP not built), the length stays") {
+    Dev u(false);  // SNPEn without SNP_INIT: legacy INIT is INVALID_PLATFORM_STATE
+    const Bytes du = u.f.fw->StateDigest();
+    u.user.Put(kData, uapi::SevUserDataPekCsr{0, 7});
+    CheckFwRefused(u, u.Issue(SevUserCmd::kPekCsr, kData), FwStatus::kInvalidPlatformState, du);
+    CHECK(u.user.Get<uapi::SevUserDataPekCsr>(kData).length == 7);
+  }
+  SUBCASE("PEK_CSR probe: INVALID_LENGTH with 0x824 written back") {
     d.user.Put(kData, uapi::SevUserDataPekCsr{0, 7});
-    CheckFwRefused(d, d.Issue(SevUserCmd::kPekCsr, kData), FwStatus::kInvalidCommand, digest);
-    CHECK(d.user.Get<uapi::SevUserDataPekCsr>(kData).length == 7);
+    CHECK(d.Issue(SevUserCmd::kPekCsr, kData).ret == -EIO);
+    CHECK(d.arg.error == St(FwStatus::kInvalidLength));
+    CHECK(d.user.Get<uapi::SevUserDataPekCsr>(kData).length == 0x824);
+    CHECK(d.ScratchReturned());
   }
   SUBCASE("PDH_CERT_EXPORT: EPERM on a read-only descriptor before anything is read") {
     CheckRefused(d, d.Issue(SevUserCmd::kPdhCertExport, kUnmapped, false), EPERM, digest);
   }
   SUBCASE("PDH_CERT_EXPORT: the implicit INIT comes before the struct is read") {
-    CheckFwRefused(d, d.Issue(SevUserCmd::kPdhCertExport, kUnmapped), FwStatus::kInvalidCommand,
-                   digest);
+    Dev u(false);
+    const Bytes du = u.f.fw->StateDigest();
+    CheckFwRefused(u, u.Issue(SevUserCmd::kPdhCertExport, kUnmapped),
+                   FwStatus::kInvalidPlatformState, du);
   }
   SUBCASE("PEK_CERT_IMPORT: unreadable struct") {
     CheckRefused(d, d.Issue(SevUserCmd::kPekCertImport, kUnmapped), EFAULT, digest);

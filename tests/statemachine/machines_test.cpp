@@ -2,6 +2,8 @@
 // Process, and the printable table being the one that runs.
 #include <doctest/doctest.h>
 
+#include "sevemu/statemachine/sev_guest.h"
+#include "sevemu/statemachine/sev_platform.h"
 #include "sevemu/statemachine/snp_guest.h"
 #include "sevemu/statemachine/snp_platform.h"
 
@@ -73,6 +75,160 @@ TEST_CASE("SNP guest machine: every event in every state") {
     }
   }
   CHECK(SnpGuestMachine::Table().size() == 6);
+}
+
+TEST_CASE("legacy SEV platform machine: every event in every state") {
+  using E = SevPlatformEvent;
+  using S = SevPlatformState;
+  const E events[] = {
+      E::kInit,          E::kShutdown,        E::kPlatformReset, E::kDownloadFirmware, E::kPekGen,
+      E::kPekCertImport, E::kIdentityCommand, E::kGuestLaunched, E::kLastGuestGone};
+  // The expected next state, or nothing if the event is refused (AMD-ASPFW state_tbl_sev and
+  // the per-command rules of sev_mcmd.c).
+  struct Expect {
+    S from;
+    E event;
+    bool accepted;
+    S to;
+  };
+  const Expect expect[] = {
+      {S::kUninit, E::kInit, true, S::kInit},
+      {S::kUninit, E::kShutdown, true, S::kUninit},
+      {S::kUninit, E::kPlatformReset, true, S::kUninit},
+      {S::kUninit, E::kDownloadFirmware, true, S::kUninit},
+      {S::kInit, E::kShutdown, true, S::kUninit},
+      {S::kInit, E::kPekGen, true, S::kInit},
+      {S::kInit, E::kPekCertImport, true, S::kInit},
+      {S::kInit, E::kIdentityCommand, true, S::kInit},
+      {S::kInit, E::kGuestLaunched, true, S::kWorking},
+      {S::kWorking, E::kShutdown, true, S::kUninit},
+      {S::kWorking, E::kIdentityCommand, true, S::kWorking},
+      {S::kWorking, E::kGuestLaunched, true, S::kWorking},
+      {S::kWorking, E::kLastGuestGone, true, S::kInit},
+  };
+  auto reach = [](SevPlatformMachine& m, S s) {
+    if (s != S::kUninit) REQUIRE(m.Process(E::kInit));
+    if (s == S::kWorking) REQUIRE(m.Process(E::kGuestLaunched));
+    REQUIRE(m.state() == s);
+  };
+  std::size_t accepted = 0;
+  for (S from : {S::kUninit, S::kInit, S::kWorking}) {
+    for (E e : events) {
+      CAPTURE(SevPlatformStateName(from));
+      CAPTURE(SevPlatformEventName(e));
+      bool want = false;
+      S to = from;
+      for (const Expect& x : expect) {
+        if (x.from == from && x.event == e) {
+          want = x.accepted;
+          to = x.to;
+        }
+      }
+      SevPlatformMachine m;
+      reach(m, from);
+      CHECK(m.Accepts(e) == want);
+      CHECK(m.state() == from);
+      CHECK(m.Process(e) == want);
+      CHECK(m.state() == to);
+      accepted += want;
+    }
+  }
+  CHECK(accepted == std::size(expect));
+  const auto table = SevPlatformMachine::Table();
+  CHECK(table.size() == std::size(expect));
+  CHECK(table[0].from == "UNINIT");
+  CHECK(table[0].event == "INIT");
+  CHECK(table[0].to == "INIT");
+  CHECK(ToDot("sev_platform", table).find("\"WORKING\" -> \"INIT\"") != std::string::npos);
+}
+
+TEST_CASE("legacy SEV guest machine: every event in every state") {
+  using E = SevGuestEvent;
+  using S = SevGuestState;
+  const E events[] = {E::kLaunchStart,  E::kLaunchUpdate, E::kLaunchMeasure, E::kLaunchSecret,
+                      E::kLaunchFinish, E::kAttestation,  E::kActivate,      E::kDecommission,
+                      E::kSendStart,    E::kSendFinish,   E::kSendCancel,    E::kReceiveStart,
+                      E::kReceiveFinish};
+  // AMD-ASPFW sev_guest.c state_tbl_sev and the guest-state rules of sev_mcmd.c.
+  struct Expect {
+    S from;
+    E event;
+    S to;
+  };
+  const Expect expect[] = {
+      {S::kUninit, E::kLaunchStart, S::kLupdate},   {S::kUninit, E::kReceiveStart, S::kRupdate},
+      {S::kLupdate, E::kLaunchUpdate, S::kLupdate}, {S::kLupdate, E::kLaunchMeasure, S::kLsecret},
+      {S::kLsecret, E::kLaunchSecret, S::kLsecret}, {S::kLsecret, E::kLaunchFinish, S::kRunning},
+      {S::kRunning, E::kSendStart, S::kSupdate},    {S::kSupdate, E::kSendFinish, S::kSent},
+      {S::kSupdate, E::kSendCancel, S::kRunning},   {S::kRupdate, E::kReceiveFinish, S::kRunning},
+      {S::kLsecret, E::kAttestation, S::kLsecret},  {S::kRunning, E::kAttestation, S::kRunning},
+      {S::kSupdate, E::kAttestation, S::kSupdate},  {S::kSent, E::kAttestation, S::kSent},
+      {S::kLupdate, E::kActivate, S::kLupdate},     {S::kLsecret, E::kActivate, S::kLsecret},
+      {S::kRunning, E::kActivate, S::kRunning},     {S::kSupdate, E::kActivate, S::kSupdate},
+      {S::kRupdate, E::kActivate, S::kRupdate},     {S::kLupdate, E::kDecommission, S::kUninit},
+      {S::kLsecret, E::kDecommission, S::kUninit},  {S::kRunning, E::kDecommission, S::kUninit},
+      {S::kSupdate, E::kDecommission, S::kUninit},  {S::kRupdate, E::kDecommission, S::kUninit},
+      {S::kSent, E::kDecommission, S::kUninit},
+  };
+  // How to reach each state from UNINIT.
+  auto reach = [](SevGuestMachine& m, S s) {
+    switch (s) {
+      case S::kUninit:
+        break;
+      case S::kLupdate:
+        REQUIRE(m.Process(E::kLaunchStart));
+        break;
+      case S::kLsecret:
+        REQUIRE(m.Process(E::kLaunchStart));
+        REQUIRE(m.Process(E::kLaunchMeasure));
+        break;
+      case S::kRunning:
+        REQUIRE(m.Process(E::kReceiveStart));
+        REQUIRE(m.Process(E::kReceiveFinish));
+        break;
+      case S::kSupdate:
+      case S::kSent:
+        REQUIRE(m.Process(E::kReceiveStart));
+        REQUIRE(m.Process(E::kReceiveFinish));
+        REQUIRE(m.Process(E::kSendStart));
+        if (s == S::kSent) REQUIRE(m.Process(E::kSendFinish));
+        break;
+      case S::kRupdate:
+        REQUIRE(m.Process(E::kReceiveStart));
+        break;
+    }
+    REQUIRE(m.state() == s);
+  };
+  std::size_t accepted = 0;
+  for (int v = 0; v <= 6; ++v) {
+    const S from = static_cast<S>(v);
+    for (E e : events) {
+      CAPTURE(SevGuestStateName(from));
+      CAPTURE(SevGuestEventName(e));
+      bool want = false;
+      S to = from;
+      for (const Expect& x : expect) {
+        if (x.from == from && x.event == e) {
+          want = true;
+          to = x.to;
+        }
+      }
+      SevGuestMachine m;
+      reach(m, from);
+      CHECK(m.Accepts(e) == want);
+      CHECK(m.state() == from);
+      CHECK(m.Process(e) == want);
+      CHECK(m.state() == to);
+      accepted += want;
+    }
+  }
+  CHECK(accepted == std::size(expect));
+  const auto table = SevGuestMachine::Table();
+  CHECK(table.size() == std::size(expect));
+  CHECK(table[0].from == "UNINIT");
+  CHECK(table[0].event == "LAUNCH_START");
+  CHECK(table[0].to == "LUPDATE");
+  CHECK(ToDot("sev_guest", table).find("\"LSECRET\" -> \"RUNNING\"") != std::string::npos);
 }
 
 }  // namespace sevemu::statemachine

@@ -17,8 +17,10 @@
 #include "sevemu/common/result.h"
 #include "sevemu/emulator/fw_status.h"
 #include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/sev_abi.h"
 #include "sevemu/emulator/snp_abi.h"
 #include "sevemu/rmp/memory_controller.h"
+#include "sevemu/statemachine/sev_platform.h"
 #include "sevemu/statemachine/snp_guest.h"
 #include "sevemu/statemachine/snp_platform.h"
 
@@ -33,6 +35,9 @@ struct FirmwareConfig {
   // ATTESTATION_REPORT layout version: 0 = the product's (3 on Milan and Genoa, 5 on Turin);
   // 2 may be chosen to test old verifiers.
   std::uint32_t report_version = 0;
+  // SYSCFG.SNPEn on every core (the host kernel sets it when it supports SNP). Then legacy
+  // INIT needs the RMP built first (AMD-ASPFW sev_mcmd_init_common): INVALID_PLATFORM_STATE.
+  bool snp_enabled = true;
 };
 
 struct FirmwareState;  // emulator/firmware_state.h (private)
@@ -55,6 +60,20 @@ class Firmware {
            !std::is_convertible_v<Buf&, MutableByteSpan>) FwStatus Execute(SnpCmd cmd, Buf& buf) {
     return Execute(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
   }
+
+  // Executes one legacy SEV command (sev_abi.h), with the same contract as Execute: the
+  // buffer must be the command's size (none for SHUTDOWN, PLATFORM_RESET, PEK_GEN, PDH_GEN,
+  // DF_FLUSH), else INVALID_LENGTH; unknown ids are INVALID_COMMAND. Lengths the command writes
+  // back (PEK_CSR, PDH_CERT_EXPORT, GET_ID) are updated in `buffer`, also when it answers
+  // INVALID_LENGTH. Order of checks and statuses: docs/sev-commands.md.
+  FwStatus ExecuteSev(SevCmd cmd, MutableByteSpan buffer);
+  template <typename Buf>
+  requires(std::is_trivially_copyable_v<Buf>&& std::is_standard_layout_v<Buf> &&
+           !std::is_convertible_v<Buf&, MutableByteSpan>) FwStatus
+      ExecuteSev(SevCmd cmd, Buf& buf) {
+    return ExecuteSev(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
+  }
+  statemachine::SevPlatformState sev_state() const;
 
   // What the hypervisor does outside the firmware: WBINVD on every core (needed before
   // SNP_DF_FLUSH can clean ASIDs).

@@ -4,11 +4,8 @@
 // success; -EIO with `error` = firmware status when the firmware refuses; other errnos, with
 // `error` untouched, when the kernel refuses before calling the firmware.
 //
-// The legacy SEV commands (FACTORY_RESET .. PDH_CERT_EXPORT) are complete on the kernel side,
-// but the legacy SEV firmware API is not in emulator::Firmware yet: every legacy firmware
-// command goes through the one private CallLegacy, which answers INVALID_COMMAND (0x11) until
-// issue 6 implements it there. GET_ID, which SNP firmware also serves, is answered there from
-// the chip's identity already.
+// The legacy SEV commands (FACTORY_RESET .. GET_ID2) go through the one private CallLegacy to
+// the firmware model's legacy SEV API (Firmware::ExecuteSev).
 //
 // Thread safety: not thread-safe (the kernel holds sev_cmd_mutex; so does the caller).
 #pragma once
@@ -51,10 +48,9 @@ class SevDevice {
 
  private:
   // The legacy SEV firmware: runs legacy command `legacy_cmd` (SEV_CMD_INIT 0x001 ..
-  // SEV_CMD_GET_ID 0x00C, include/linux/psp-sev.h) with its command buffer, which it may
-  // update in place (lengths). Today only GET_ID is answered; everything else is
-  // INVALID_COMMAND. ISSUE 6 PLUGS IN HERE. Virtual only so tests can stand in a legacy
-  // firmware and reach the kernel paths behind a successful legacy call.
+  // SEV_CMD_INIT_EX 0x00D, include/linux/psp-sev.h) with its command buffer, which it may
+  // update in place (lengths): Firmware::ExecuteSev. Virtual only so tests can stand in a
+  // legacy firmware with behaviour the real one does not have (failures on demand).
   virtual emulator::FwStatus CallLegacy(std::uint32_t legacy_cmd, MutableByteSpan buffer);
 
   struct Ops;  // the per-command handlers (sev_dev.cpp)

@@ -1,0 +1,684 @@
+// The legacy SEV / SEV-ES guest (Firmware::ExecuteSev; docs/sev-commands.md): a full launch
+// driven by the guest-owner library (owner/launch_session.h) for SEV and SEV-ES — session,
+// LAUNCH_START, UPDATE_DATA (and UPDATE_VMSA), LAUNCH_MEASURE checked against the owner's
+// expectation, LAUNCH_SECRET found in the guest's memory, LAUNCH_FINISH, a PEK-signed
+// ATTESTATION report — and every MAC, policy, ASID and state refusal with the API's status and
+// an unchanged Firmware::StateDigest().
+#include "sevemu/statemachine/sev_guest.h"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "emulator_fixture.h"
+#include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/owner/launch_session.h"
+#include "sevemu/rmp/rmp_instructions.h"
+
+namespace sevemu::test {
+namespace {
+
+using emulator::FwStatus;
+using emulator::SevCmd;
+using statemachine::SevGuestState;
+using statemachine::SevPlatformState;
+namespace pol = emulator::sev_policy;
+
+constexpr std::uint32_t kMinSevAsid = 100;  // ES guests 1..99, SEV guests 100..max
+constexpr std::uint32_t kEsAsid = 5;
+constexpr std::uint32_t kSevAsid = 120;
+
+// Host buffers the firmware reads or writes (FIRMWARE pages once SNP is up, as Linux's
+// bounce pages are), and guest memory.
+constexpr std::uint64_t kPdh = 0x200000;
+constexpr std::uint64_t kChain = 0x202000;  // 3 x 0x824: two pages
+constexpr std::uint64_t kSession = 0x205000;
+constexpr std::uint64_t kGodh = 0x206000;
+constexpr std::uint64_t kMeasure = 0x208000;
+constexpr std::uint64_t kSecretHdr = 0x209000;
+constexpr std::uint64_t kSecretTrans = 0x20A000;
+constexpr std::uint64_t kReport = 0x20B000;
+constexpr std::uint64_t kDbg = 0x20C000;
+constexpr std::uint64_t kGuest = 0x400000;  // guest pages, then the VMSA, then the secret
+constexpr int kGuestPages = 3;
+constexpr std::uint64_t kVmsa = kGuest + kGuestPages * 0x1000;
+constexpr std::uint64_t kSecretGpa = kVmsa + 0x1000;
+constexpr std::uint64_t kHvPage = 0x600000;  // stays a hypervisor page
+
+Bytes Pattern(std::size_t n, std::uint8_t seed) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(seed + 7 * i);
+  return b;
+}
+
+struct LegacyFixture {
+  std::unique_ptr<emulator::Firmware> fw;
+  bool snp;
+
+  // A legacy platform, INIT (with SEV-ES and its TMR if `es`), ASIDs clean. With `snp` the host
+  // initialised SNP first, as Linux does, and every buffer page is FIRMWARE.
+  explicit LegacyFixture(bool es = true, bool with_snp = false) : snp(with_snp) {
+    emulator::FirmwareConfig cfg;
+    cfg.memory_size = 64ull << 20;
+    cfg.min_sev_asid = kMinSevAsid;
+    cfg.snp_enabled = snp;
+    auto booted = emulator::Firmware::Boot(SeededPlatform(emulator::Product::kMilan), cfg);
+    REQUIRE(booted.ok());
+    fw = std::move(booted).value();
+    emulator::SevInitBuf init{};
+    if (snp) {
+      REQUIRE(fw->Execute(emulator::SnpCmd::kInit, MutableByteSpan{}) == FwStatus::kSuccess);
+      for (std::uint64_t p = kPdh; p <= kDbg; p += 0x1000) MakeFirmware(p);
+      for (std::uint64_t p = kGuest; p <= kSecretGpa; p += 0x1000) MakeFirmware(p);
+    }
+    if (es) {
+      init.flags = emulator::sev_flags::kConfigEs;
+      init.tmr_paddr = 0x1000000;
+      init.tmr_length = snp ? emulator::kSevEsTmrSizeSnp : emulator::kSevEsTmrSize;
+      if (snp) {
+        for (std::uint64_t p = 0; p < init.tmr_length; p += 0x1000) MakeFirmware(0x1000000 + p);
+      }
+    }
+    REQUIRE(Sev(SevCmd::kInit, init) == FwStatus::kSuccess);
+    fw->Wbinvd();
+    REQUIRE(fw->ExecuteSev(SevCmd::kDfFlush, MutableByteSpan{}) == FwStatus::kSuccess);
+  }
+
+  void MakeFirmware(std::uint64_t spa) {
+    REQUIRE(rmp::RmpUpdate(fw->memory().rmp(), spa, {0, true, false, true, 0}) ==
+            rmp::RmpResult::kSuccess);
+  }
+  template <typename Buf>
+  FwStatus Sev(SevCmd cmd, Buf& buf) {
+    return fw->ExecuteSev(cmd, buf);
+  }
+  void Put(std::uint64_t spa, ByteSpan bytes) {
+    REQUIRE(fw->memory().FirmwareWrite(spa, bytes).ok());
+  }
+  Bytes Get(std::uint64_t spa, std::size_t n) {
+    Bytes b(n);
+    REQUIRE(fw->memory().FirmwareRead(spa, b).ok());
+    return b;
+  }
+  // The guest's view of its memory (decrypted with its key).
+  Bytes GuestView(std::uint32_t asid, std::uint64_t spa, std::size_t n) {
+    Bytes b(n);
+    REQUIRE(fw->memory().FirmwareReadGuest(asid, spa, b) == rmp::RmpViolation::kNone);
+    return b;
+  }
+
+  emulator::SevApiVersion Api() {
+    emulator::SevPlatformStatusBuf st{};
+    REQUIRE(Sev(SevCmd::kPlatformStatus, st) == FwStatus::kSuccess);
+    return {st.api_major, st.api_minor, st.build};
+  }
+  // PDH_CERT_EXPORT: the PDH and the PEK, as a guest owner receives them from the host.
+  struct Chain {
+    crypto::PublicKey pdh, pek;
+  };
+  Chain Export() {
+    emulator::SevPdhCertExportBuf b{kPdh, 0x824, 0, kChain, 0x186C};
+    REQUIRE(Sev(SevCmd::kPdhCertExport, b) == FwStatus::kSuccess);
+    auto pdh = emulator::SevCert::Parse(Get(kPdh, emulator::kSevCertSize));
+    auto pek = emulator::SevCert::Parse(Get(kChain, emulator::kSevCertSize));
+    REQUIRE(pdh.ok());
+    REQUIRE(pek.ok());
+    CHECK(pek->pubkey.usage == emulator::sev_usage::kPek);
+    auto pdh_key = pdh->pubkey.ToCrypto();
+    auto pek_key = pek->pubkey.ToCrypto();
+    REQUIRE(pdh_key.ok());
+    REQUIRE(pek_key.ok());
+    return {*pdh_key, *pek_key};
+  }
+  owner::LaunchSession Session(std::uint32_t policy) {
+    auto ls = owner::MakeLaunchSession(Export().pdh, policy);
+    REQUIRE_MESSAGE(ls.ok(), ls.error().message());
+    return std::move(ls).value();
+  }
+  // Puts the owner's GODH certificate and session where LAUNCH_START reads them.
+  emulator::SevLaunchStartBuf StartBuf(const owner::LaunchSession& ls) {
+    Put(kGodh, ls.godh_cert);
+    Put(kSession, ls.SessionBytes());
+    return {0, ls.policy, kGodh, 0x824, 0, kSession, 0x80};
+  }
+  std::uint32_t Start(const owner::LaunchSession& ls) {
+    auto b = StartBuf(ls);
+    REQUIRE(Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);
+    CHECK(b.handle != 0);
+    return b.handle;
+  }
+  FwStatus Activate(std::uint32_t handle, std::uint32_t asid) {
+    emulator::SevActivateBuf b{handle, asid};
+    return Sev(SevCmd::kActivate, b);
+  }
+  FwStatus Handle(SevCmd cmd, std::uint32_t handle) {
+    emulator::SevHandleBuf b{handle};
+    return Sev(cmd, b);
+  }
+  emulator::SevGuestStatusBuf Status(std::uint32_t handle) {
+    emulator::SevGuestStatusBuf b{handle, 0, 0, 0};
+    REQUIRE(Sev(SevCmd::kGuestStatus, b) == FwStatus::kSuccess);
+    return b;
+  }
+  FwStatus Update(SevCmd cmd, std::uint32_t handle, std::uint64_t spa, std::uint32_t len) {
+    emulator::SevLaunchUpdateBuf b{handle, 0, spa, len};
+    return Sev(cmd, b);
+  }
+  // LAUNCH_MEASURE into kMeasure.
+  emulator::SevMeasureOut Measure(std::uint32_t handle) {
+    emulator::SevLaunchMeasureBuf b{handle, 0, kMeasure, 0x30};
+    REQUIRE(Sev(SevCmd::kLaunchMeasure, b) == FwStatus::kSuccess);
+    auto out = emulator::ParseSevMeasureOut(Get(kMeasure, 0x30));
+    REQUIRE(out.ok());
+    return *out;
+  }
+  emulator::SevLaunchSecretBuf SecretBuf(std::uint32_t handle, const owner::LaunchSecretPacket& p) {
+    Put(kSecretHdr, p.HeaderBytes());
+    Put(kSecretTrans, p.ciphertext);
+    const auto n = static_cast<std::uint32_t>(p.ciphertext.size());
+    return {handle, 0, kSecretHdr, 0x34, 0, kSecretGpa, n, 0, kSecretTrans, n};
+  }
+};
+
+// A guest launched up to a chosen point, with what its owner knows.
+struct Launched {
+  Launched() = default;
+  explicit Launched(owner::LaunchSession s) : ls(std::move(s)) {}
+  owner::LaunchSession ls;
+  std::uint32_t handle = 0;
+  std::uint32_t asid = 0;
+  std::vector<Bytes> measured;  // plaintext passed to UPDATE_DATA / UPDATE_VMSA, in order
+  emulator::SevDigest digest{};
+  emulator::SevMeasureOut measure;
+};
+
+// LAUNCH_START, ACTIVATE, UPDATE_DATA of kGuestPages pages (and UPDATE_VMSA for ES); measured
+// unless `stop_before_measure`.
+Launched LaunchUpTo(LegacyFixture& f, std::uint32_t policy, bool stop_before_measure = false) {
+  Launched l{f.Session(policy)};
+  l.handle = f.Start(l.ls);
+  const bool es = policy & pol::kEs;
+  l.asid = es ? kEsAsid : kSevAsid;
+  REQUIRE(f.Activate(l.handle, l.asid) == FwStatus::kSuccess);
+  for (int i = 0; i < kGuestPages; ++i) {
+    const Bytes page = Pattern(0x1000, static_cast<std::uint8_t>(i + 1));
+    f.Put(kGuest + i * 0x1000, page);
+    REQUIRE(f.Update(SevCmd::kLaunchUpdateData, l.handle, kGuest + i * 0x1000, 0x1000) ==
+            FwStatus::kSuccess);
+    l.measured.push_back(page);
+  }
+  if (es) {
+    const Bytes vmsa = Pattern(0x1000, 0xA5);
+    f.Put(kVmsa, vmsa);
+    REQUIRE(f.Update(SevCmd::kLaunchUpdateVmsa, l.handle, kVmsa, 0x1000) == FwStatus::kSuccess);
+    l.measured.push_back(vmsa);
+  }
+  std::vector<ByteSpan> spans(l.measured.begin(), l.measured.end());
+  auto digest = owner::LegacyLaunchDigest(spans);
+  REQUIRE(digest.ok());
+  l.digest = *digest;
+  if (!stop_before_measure) l.measure = f.Measure(l.handle);
+  return l;
+}
+
+void FullLaunch(bool es, bool snp) {
+  LegacyFixture f(true, snp);
+  const std::uint32_t policy = pol::kNoDbg | pol::kNoKs | (es ? pol::kEs : 0);
+  Launched l = LaunchUpTo(f, policy);
+  CHECK(f.Status(l.handle).state == static_cast<std::uint8_t>(SevGuestState::kLsecret));
+  CHECK(f.fw->sev_state() == SevPlatformState::kWorking);
+
+  // The owner's expected measurement over what it meant to load.
+  const emulator::SevApiVersion api = f.Api();
+  auto expected = owner::ExpectedMeasurement(l.ls.keys, api, policy, l.digest, l.measure.mnonce);
+  REQUIRE(expected.ok());
+  CHECK(*expected == l.measure.measurement);
+  CHECK(owner::VerifyMeasurement(l.ls.keys, api, policy, l.digest, l.measure).ok());
+
+  // The pages are encrypted in place: the host sees ciphertext, the guest its plaintext.
+  for (int i = 0; i < kGuestPages; ++i) {
+    Bytes host(0x1000);
+    REQUIRE(f.fw->memory().HvRead(kGuest + i * 0x1000, host) == rmp::RmpViolation::kNone);
+    CHECK(host != l.measured[i]);
+    CHECK(f.GuestView(l.asid, kGuest + i * 0x1000, 0x1000) == l.measured[i]);
+  }
+
+  // LAUNCH_SECRET: the owner packages a secret for the measured guest; it lands in its memory.
+  const SecretBytes secret(Pattern(48, 0x3C));
+  auto packet = owner::PackageLaunchSecret(l.ls.keys, api, l.measure.measurement, secret);
+  REQUIRE(packet.ok());
+  auto sb = f.SecretBuf(l.handle, *packet);
+  REQUIRE(f.Sev(SevCmd::kLaunchUpdateSecret, sb) == FwStatus::kSuccess);
+  const Bytes seen = f.GuestView(l.asid, kSecretGpa, 48);
+  CHECK(ConstantTimeEquals(seen, secret.span()));
+  CHECK(f.Get(kSecretGpa, 48) != seen);  // ciphertext in DRAM
+
+  REQUIRE(f.Handle(SevCmd::kLaunchFinish, l.handle) == FwStatus::kSuccess);
+  const auto st = f.Status(l.handle);
+  CHECK(st.state == static_cast<std::uint8_t>(SevGuestState::kRunning));
+  CHECK(st.asid == l.asid);
+  CHECK(st.policy == policy);
+
+  // ATTESTATION, verified with the PEK of the exported chain.
+  emulator::SevAttestationBuf ab{l.handle, 0, kReport, {}, 0xD0};
+  for (int i = 0; i < 16; ++i) ab.mnonce[i] = static_cast<std::uint8_t>(0xE0 + i);
+  REQUIRE(f.Sev(SevCmd::kAttestation, ab) == FwStatus::kSuccess);
+  CHECK(ab.length == 0xD0);
+  owner::AttestationExpectations expect;
+  emulator::SevNonce mnonce{};
+  std::memcpy(mnonce.data(), ab.mnonce, 16);
+  expect.mnonce = mnonce;
+  expect.launch_digest = l.digest;
+  expect.policy = policy;
+  auto report = owner::VerifyLegacyAttestationReport(f.Get(kReport, 0xD0), f.Export().pek, expect);
+  CHECK_MESSAGE(report.ok(), (report.ok() ? "" : report.error().message()));
+
+  // Tear down: DECOMMISSION needs DEACTIVATE first; the last guest takes the platform to INIT.
+  CHECK(f.Handle(SevCmd::kDecommission, l.handle) == FwStatus::kActive);
+  REQUIRE(f.Handle(SevCmd::kDeactivate, l.handle) == FwStatus::kSuccess);
+  CHECK(f.Status(l.handle).asid == 0);
+  REQUIRE(f.Handle(SevCmd::kDecommission, l.handle) == FwStatus::kSuccess);
+  CHECK(f.Status(l.handle).state == static_cast<std::uint8_t>(SevGuestState::kUninit));
+  CHECK(f.fw->sev_state() == SevPlatformState::kInit);
+  // The ASID ran: dirty until WBINVD and DF_FLUSH.
+  Launched again{f.Session(policy)};
+  again.handle = f.Start(again.ls);
+  CHECK(f.Activate(again.handle, l.asid) == FwStatus::kDfFlushRequired);
+  f.fw->Wbinvd();
+  REQUIRE(f.fw->ExecuteSev(SevCmd::kDfFlush, MutableByteSpan{}) == FwStatus::kSuccess);
+  CHECK(f.Activate(again.handle, l.asid) == FwStatus::kSuccess);
+}
+
+// Runs `spoil` on a fresh fixture after `setup`, expecting `want` and no state change.
+struct Refusal {
+  const char* rule;
+  std::function<FwStatus(LegacyFixture&)> run;
+  FwStatus want;
+};
+
+void CheckRefusals(const std::function<void(LegacyFixture&)>& setup, const Refusal* rows,
+                   std::size_t n, bool es_platform = true) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const Refusal& r = rows[i];
+    SUBCASE(r.rule) {
+      LegacyFixture f(es_platform);
+      setup(f);
+      const Bytes before = f.fw->StateDigest();
+      CHECK(r.run(f) == r.want);
+      CHECK(f.fw->StateDigest() == before);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("legacy SEV guest: full launch, measurement, secret, attestation") {
+  SUBCASE("SEV") {
+    FullLaunch(false, false);
+  }
+  SUBCASE("SEV-ES") {
+    FullLaunch(true, false);
+  }
+  SUBCASE("SEV with SNP initialised (FIRMWARE pages)") {
+    FullLaunch(false, true);
+  }
+  SUBCASE("SEV-ES with SNP initialised") {
+    FullLaunch(true, true);
+  }
+}
+
+TEST_CASE("LAUNCH_START refusals: session, MACs, policy, key sharing; nothing changes") {
+  constexpr std::uint32_t kPolicy = pol::kNoDbg;
+  const Refusal rows[] = {
+      {"session length not 0x80",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(kPolicy));
+         b.session_len = 0x90;
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kInvalidLength},
+      {"GODH length not 0x824",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(kPolicy));
+         b.dh_cert_len = 0x800;
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kInvalidLength},
+      {"session outside memory",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(kPolicy));
+         b.session_paddr = 1ull << 40;
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kInvalidAddress},
+      {"GODH usage not PDH",
+       [](LegacyFixture& f) {
+         auto ls = f.Session(kPolicy);
+         ls.godh_cert[8] = 0x02;  // usage 0x1002 (PEK)
+         auto b = f.StartBuf(ls);
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kInvalidCertificate},
+      {"WRAP_MAC mismatch",
+       [](LegacyFixture& f) {
+         auto ls = f.Session(kPolicy);
+         ls.session.wrap_mac[0] ^= 1;
+         auto b = f.StartBuf(ls);
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       emulator::kSevWrapMacStatus},
+      {"wrapped keys changed (WRAP_MAC)",
+       [](LegacyFixture& f) {
+         auto ls = f.Session(kPolicy);
+         ls.session.wrap_tk[5] ^= 0x80;
+         auto b = f.StartBuf(ls);
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       emulator::kSevWrapMacStatus},
+      {"POLICY_MAC mismatch: the host changed the policy",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(kPolicy));
+         b.policy = 0;  // drop NODBG
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       emulator::kSevPolicyMacStatus},
+      {"policy: API minimum above the firmware's",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(0xFFu << pol::kApiMajorShift));
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kPolicyFailure},
+      {"policy: reserved bit",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(1u << 6));
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kPolicyFailure},
+      {"key sharing with no such guest",
+       [](LegacyFixture& f) {
+         auto b = f.StartBuf(f.Session(kPolicy));
+         b.handle = 7;
+         return f.Sev(SevCmd::kLaunchStart, b);
+       },
+       FwStatus::kInvalidGuest},
+  };
+  CheckRefusals([](LegacyFixture&) {}, rows, std::size(rows));
+}
+
+TEST_CASE("LAUNCH_START: ES needs an SEV-ES platform; platform state; key sharing rules") {
+  SUBCASE("ES policy on a platform initialised without ES: UNSUPPORTED") {
+    LegacyFixture f(false);
+    auto b = f.StartBuf(f.Session(pol::kEs));
+    const Bytes before = f.fw->StateDigest();
+    CHECK(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kUnsupported);
+    CHECK(f.fw->StateDigest() == before);
+  }
+  SUBCASE("platform UNINIT: INVALID_PLATFORM_STATE") {
+    LegacyFixture f;
+    auto b = f.StartBuf(f.Session(0));
+    REQUIRE(f.fw->ExecuteSev(SevCmd::kShutdown, MutableByteSpan{}) == FwStatus::kSuccess);
+    const Bytes before = f.fw->StateDigest();
+    CHECK(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kInvalidPlatformState);
+    CHECK(f.fw->StateDigest() == before);
+  }
+  SUBCASE("handle != 0 shares the key: same policy, NOKS clear") {
+    LegacyFixture f;
+    Launched first = LaunchUpTo(f, 0, true);
+    // A different policy, or NOKS on the first guest, is refused.
+    auto b = f.StartBuf(f.Session(pol::kNoDbg));
+    b.handle = first.handle;
+    Bytes before = f.fw->StateDigest();
+    CHECK(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kPolicyFailure);
+    CHECK(f.fw->StateDigest() == before);
+    b = f.StartBuf(f.Session(0));
+    b.handle = first.handle;
+    REQUIRE(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);
+    CHECK(b.handle != first.handle);
+    // The sharer, on its own ASID, reads the first guest's memory with the shared key.
+    REQUIRE(f.Activate(b.handle, kSevAsid + 1) == FwStatus::kSuccess);
+    CHECK(f.GuestView(kSevAsid + 1, kGuest, 0x1000) == first.measured[0]);
+
+    LegacyFixture g;
+    Launched noks = LaunchUpTo(g, pol::kNoKs, true);
+    auto c = g.StartBuf(g.Session(pol::kNoKs));
+    c.handle = noks.handle;
+    before = g.fw->StateDigest();
+    CHECK(g.Sev(SevCmd::kLaunchStart, c) == FwStatus::kPolicyFailure);
+    CHECK(g.fw->StateDigest() == before);
+  }
+  SUBCASE("no session: no transport keys, LAUNCH_START still works") {
+    LegacyFixture f;
+    emulator::SevLaunchStartBuf b{0, 0, 0, 0, 0, 0, 0};
+    REQUIRE(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);
+    CHECK(f.Status(b.handle).state == static_cast<std::uint8_t>(SevGuestState::kLupdate));
+  }
+}
+
+TEST_CASE("guest-state and activation refusals change nothing") {
+  // A guest in LUPDATE (handle 1, SEV, activated on kSevAsid) unless the row says otherwise.
+  static Launched l;
+  auto setup = [](LegacyFixture& f) { l = LaunchUpTo(f, pol::kNoDbg, true); };
+  const Refusal rows[] = {
+      {"LAUNCH_SECRET in LUPDATE",
+       [](LegacyFixture& f) {
+         auto p = owner::PackageLaunchSecret(l.ls.keys, f.Api(), emulator::SevMac{},
+                                             SecretBytes(Pattern(16, 1)));
+         REQUIRE(p.ok());
+         auto b = f.SecretBuf(l.handle, *p);
+         return f.Sev(SevCmd::kLaunchUpdateSecret, b);
+       },
+       FwStatus::kInvalidGuestState},
+      {"LAUNCH_FINISH in LUPDATE",
+       [](LegacyFixture& f) { return f.Handle(SevCmd::kLaunchFinish, l.handle); },
+       FwStatus::kInvalidGuestState},
+      {"ATTESTATION in LUPDATE",
+       [](LegacyFixture& f) {
+         emulator::SevAttestationBuf b{l.handle, 0, kReport, {}, 0xD0};
+         return f.Sev(SevCmd::kAttestation, b);
+       },
+       FwStatus::kInvalidGuestState},
+      {"LAUNCH_UPDATE_VMSA for a SEV guest",
+       [](LegacyFixture& f) {
+         return f.Update(SevCmd::kLaunchUpdateVmsa, l.handle, kVmsa, 0x1000);
+       },
+       FwStatus::kUnsupported},
+      {"LAUNCH_UPDATE_VMSA of another length",
+       [](LegacyFixture& f) { return f.Update(SevCmd::kLaunchUpdateVmsa, l.handle, kVmsa, 0x800); },
+       FwStatus::kInvalidLength},
+      {"LAUNCH_UPDATE_DATA misaligned",
+       [](LegacyFixture& f) {
+         return f.Update(SevCmd::kLaunchUpdateData, l.handle, kGuest + 8, 16);
+       },
+       FwStatus::kInvalidAddress},
+      {"LAUNCH_UPDATE_DATA length 0",
+       [](LegacyFixture& f) { return f.Update(SevCmd::kLaunchUpdateData, l.handle, kGuest, 0); },
+       FwStatus::kInvalidLength},
+      {"LAUNCH_UPDATE_DATA unknown handle",
+       [](LegacyFixture& f) { return f.Update(SevCmd::kLaunchUpdateData, 9, kGuest, 16); },
+       FwStatus::kInvalidGuest},
+      {"LAUNCH_MEASURE length probe",
+       [](LegacyFixture& f) {
+         emulator::SevLaunchMeasureBuf b{l.handle, 0, kMeasure, 0x2F};
+         const FwStatus st = f.Sev(SevCmd::kLaunchMeasure, b);
+         CHECK(b.measure_len == 0x30);
+         return st;
+       },
+       FwStatus::kInvalidLength},
+      {"ACTIVATE: already active",
+       [](LegacyFixture& f) { return f.Activate(l.handle, kSevAsid + 1); }, FwStatus::kActive},
+      {"ACTIVATE: ASID 0", [](LegacyFixture& f) { return f.Activate(l.handle, 0); },
+       FwStatus::kInvalidAsid},
+      {"ACTIVATE: ASID owned by another guest",
+       [](LegacyFixture& f) {
+         emulator::SevLaunchStartBuf b{0, 0, 0, 0, 0, 0, 0};
+         REQUIRE(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);
+         const Bytes mid = f.fw->StateDigest();
+         const FwStatus st = f.Activate(b.handle, kSevAsid);
+         CHECK(f.fw->StateDigest() == mid);
+         // Undo the extra guest so the outer digest comparison holds.
+         REQUIRE(f.Handle(SevCmd::kDecommission, b.handle) == FwStatus::kSuccess);
+         return st;
+       },
+       FwStatus::kAsidOwned},
+      {"DECOMMISSION while active",
+       [](LegacyFixture& f) { return f.Handle(SevCmd::kDecommission, l.handle); },
+       FwStatus::kActive},
+      {"DEACTIVATE unknown handle",
+       [](LegacyFixture& f) { return f.Handle(SevCmd::kDeactivate, 2); }, FwStatus::kInvalidGuest},
+      {"DBG_DECRYPT under NODBG",
+       [](LegacyFixture& f) {
+         emulator::SevDbgBuf b{l.handle, 0, kGuest, kDbg, 0x100};
+         return f.Sev(SevCmd::kDbgDecrypt, b);
+       },
+       FwStatus::kPolicyFailure},
+      {"DBG_ENCRYPT under NODBG",
+       [](LegacyFixture& f) {
+         emulator::SevDbgBuf b{l.handle, 0, kDbg, kGuest, 0x100};
+         return f.Sev(SevCmd::kDbgEncrypt, b);
+       },
+       FwStatus::kPolicyFailure},
+  };
+  CheckRefusals(setup, rows, std::size(rows));
+}
+
+TEST_CASE("after LAUNCH_MEASURE: LSECRET refusals, the secret's MAC, length probing") {
+  static Launched l;
+  auto setup = [](LegacyFixture& f) { l = LaunchUpTo(f, pol::kNoDbg); };
+  const Refusal rows[] = {
+      {"LAUNCH_UPDATE_DATA in LSECRET",
+       [](LegacyFixture& f) { return f.Update(SevCmd::kLaunchUpdateData, l.handle, kGuest, 16); },
+       FwStatus::kInvalidGuestState},
+      {"LAUNCH_MEASURE twice",
+       [](LegacyFixture& f) {
+         emulator::SevLaunchMeasureBuf b{l.handle, 0, kMeasure, 0x30};
+         return f.Sev(SevCmd::kLaunchMeasure, b);
+       },
+       FwStatus::kInvalidGuestState},
+      {"LAUNCH_SECRET with a bad MAC",
+       [](LegacyFixture& f) {
+         auto p = owner::PackageLaunchSecret(l.ls.keys, f.Api(), l.measure.measurement,
+                                             SecretBytes(Pattern(32, 9)));
+         REQUIRE(p.ok());
+         p->header.mac[3] ^= 1;
+         auto b = f.SecretBuf(l.handle, *p);
+         return f.Sev(SevCmd::kLaunchUpdateSecret, b);
+       },
+       emulator::kSevSecretMacStatus},
+      {"LAUNCH_SECRET bound to another measurement",
+       [](LegacyFixture& f) {
+         emulator::SevMac other = l.measure.measurement;
+         other[0] ^= 1;
+         auto p =
+             owner::PackageLaunchSecret(l.ls.keys, f.Api(), other, SecretBytes(Pattern(32, 9)));
+         REQUIRE(p.ok());
+         auto b = f.SecretBuf(l.handle, *p);
+         return f.Sev(SevCmd::kLaunchUpdateSecret, b);
+       },
+       emulator::kSevSecretMacStatus},
+      {"LAUNCH_SECRET with another owner's keys",
+       [](LegacyFixture& f) {
+         auto other = owner::RandomSessionInputs();
+         REQUIRE(other.ok());
+         auto p = owner::PackageLaunchSecret(other->keys, f.Api(), l.measure.measurement,
+                                             SecretBytes(Pattern(32, 9)));
+         REQUIRE(p.ok());
+         auto b = f.SecretBuf(l.handle, *p);
+         return f.Sev(SevCmd::kLaunchUpdateSecret, b);
+       },
+       emulator::kSevSecretMacStatus},
+      {"LAUNCH_SECRET lengths differ",
+       [](LegacyFixture& f) {
+         auto p = owner::PackageLaunchSecret(l.ls.keys, f.Api(), l.measure.measurement,
+                                             SecretBytes(Pattern(32, 9)));
+         REQUIRE(p.ok());
+         auto b = f.SecretBuf(l.handle, *p);
+         b.guest_len = 16;
+         return f.Sev(SevCmd::kLaunchUpdateSecret, b);
+       },
+       FwStatus::kInvalidLength},
+      {"LAUNCH_SECRET header length",
+       [](LegacyFixture& f) {
+         auto p = owner::PackageLaunchSecret(l.ls.keys, f.Api(), l.measure.measurement,
+                                             SecretBytes(Pattern(32, 9)));
+         REQUIRE(p.ok());
+         auto b = f.SecretBuf(l.handle, *p);
+         b.hdr_len = 0x30;
+         return f.Sev(SevCmd::kLaunchUpdateSecret, b);
+       },
+       FwStatus::kInvalidLength},
+      {"ATTESTATION length probe",
+       [](LegacyFixture& f) {
+         emulator::SevAttestationBuf b{l.handle, 0, kReport, {}, 0x10};
+         const FwStatus st = f.Sev(SevCmd::kAttestation, b);
+         CHECK(b.length == 0xD0);
+         return st;
+       },
+       FwStatus::kInvalidLength},
+  };
+  CheckRefusals(setup, rows, std::size(rows));
+}
+
+TEST_CASE("ASID ranges: SEV-ES below min_sev_asid, SEV from it; SNP shares the bookkeeping") {
+  LegacyFixture f;
+  Launched es = LaunchUpTo(f, pol::kEs, true);  // activated on kEsAsid
+  emulator::SevLaunchStartBuf b{0, 0, 0, 0, 0, 0, 0};
+  REQUIRE(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);  // a SEV guest
+  const Bytes before = f.fw->StateDigest();
+  CHECK(f.Activate(b.handle, kEsAsid + 1) == FwStatus::kInvalidAsid);  // below min_sev_asid
+  CHECK(f.Activate(b.handle, kEsAsid) == FwStatus::kAsidOwned);
+  CHECK(f.Activate(b.handle, 100000) == FwStatus::kInvalidAsid);
+  CHECK(f.fw->StateDigest() == before);
+  CHECK(f.Activate(b.handle, kMinSevAsid) == FwStatus::kSuccess);
+  // A pending activation never ran: DEACTIVATE leaves the ASID clean.
+  REQUIRE(f.Handle(SevCmd::kDeactivate, b.handle) == FwStatus::kSuccess);
+  CHECK(f.Activate(b.handle, kMinSevAsid) == FwStatus::kSuccess);
+  // An SEV-ES guest may not take a SEV ASID.
+  REQUIRE(f.Handle(SevCmd::kDeactivate, es.handle) == FwStatus::kSuccess);
+  CHECK(f.Activate(es.handle, kMinSevAsid + 1) == FwStatus::kInvalidAsid);
+  CHECK(f.Update(SevCmd::kLaunchUpdateData, es.handle, kGuest, 16) == FwStatus::kInactive);
+}
+
+TEST_CASE("with SNP initialised the firmware writes only FIRMWARE pages") {
+  LegacyFixture f(true, true);
+  Launched l = LaunchUpTo(f, 0, true);
+  const Bytes before = f.fw->StateDigest();
+  CHECK(f.Update(SevCmd::kLaunchUpdateData, l.handle, kHvPage, 0x1000) ==
+        FwStatus::kInvalidPageState);
+  emulator::SevLaunchMeasureBuf m{l.handle, 0, kHvPage, 0x30};
+  CHECK(f.Sev(SevCmd::kLaunchMeasure, m) == FwStatus::kInvalidPageState);
+  CHECK(f.fw->StateDigest() == before);
+}
+
+TEST_CASE("DBG_DECRYPT / DBG_ENCRYPT when the policy allows debugging") {
+  LegacyFixture f;
+  Launched l = LaunchUpTo(f, 0, true);
+  emulator::SevDbgBuf d{l.handle, 0, kGuest, kDbg, 0x100};
+  REQUIRE(f.Sev(SevCmd::kDbgDecrypt, d) == FwStatus::kSuccess);
+  CHECK(f.Get(kDbg, 0x100) == Bytes(l.measured[0].begin(), l.measured[0].begin() + 0x100));
+  const Bytes poke = Pattern(0x20, 0x77);
+  f.Put(kDbg, poke);
+  emulator::SevDbgBuf e{l.handle, 0, kDbg, kGuest + 0x40, 0x20};
+  REQUIRE(f.Sev(SevCmd::kDbgEncrypt, e) == FwStatus::kSuccess);
+  CHECK(f.GuestView(l.asid, kGuest + 0x40, 0x20) == poke);
+  CHECK(f.GuestView(l.asid, kGuest, 0x40) ==
+        Bytes(l.measured[0].begin(), l.measured[0].begin() + 0x40));
+  emulator::SevDbgBuf bad{l.handle, 0, kGuest + 8, kDbg, 0x10};
+  CHECK(f.Sev(SevCmd::kDbgDecrypt, bad) == FwStatus::kInvalidAddress);
+  emulator::SevDbgBuf badlen{l.handle, 0, kGuest, kDbg, 0x18};
+  CHECK(f.Sev(SevCmd::kDbgDecrypt, badlen) == FwStatus::kInvalidLength);
+}
+
+TEST_CASE("GUEST_STATUS: unknown handles read UNINIT; UNINIT platform refused") {
+  LegacyFixture f;
+  emulator::SevGuestStatusBuf b{42, 0x1234, 7, 9};
+  REQUIRE(f.Sev(SevCmd::kGuestStatus, b) == FwStatus::kSuccess);
+  CHECK(b.state == 0);
+  REQUIRE(f.fw->ExecuteSev(SevCmd::kShutdown, MutableByteSpan{}) == FwStatus::kSuccess);
+  CHECK(f.Sev(SevCmd::kGuestStatus, b) == FwStatus::kInvalidPlatformState);
+}
+
+}  // namespace sevemu::test
