@@ -205,6 +205,9 @@ FwStatus SevInitEx(FirmwareState& s, MutableByteSpan buf) {
 // SHUTDOWN: allowed in every state. Non-persistent state goes (configuration, TMR, the CEK);
 // the identity stays, as it lives in the persistent store.
 FwStatus SevShutdown(FirmwareState& s, MutableByteSpan) {
+  // Every legacy guest goes with the platform (AMD-ASPFW sev_clear): deactivated (its ASID
+  // then needs WBINVD + DF_FLUSH before reuse) and dropped.
+  SevClearGuests(s);
   s.sev.machine.Process(SevPlatformEvent::kShutdown);
   s.sev.cek.reset();
   s.sev.config_flags = 0;

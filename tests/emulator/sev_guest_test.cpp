@@ -231,6 +231,9 @@ void FullLaunch(bool es, bool snp) {
   Launched l = LaunchUpTo(f, policy);
   CHECK(f.Status(l.handle).state == static_cast<std::uint8_t>(SevGuestState::kLsecret));
   CHECK(f.fw->sev_state() == SevPlatformState::kWorking);
+  emulator::SevPlatformStatusBuf ps{};
+  REQUIRE(f.Sev(SevCmd::kPlatformStatus, ps) == FwStatus::kSuccess);
+  CHECK(ps.guest_count == 1);
 
   // The owner's expected measurement over what it meant to load.
   const emulator::SevApiVersion api = f.Api();
@@ -449,6 +452,21 @@ TEST_CASE("LAUNCH_START: ES needs an SEV-ES platform; platform state; key sharin
     before = g.fw->StateDigest();
     CHECK(g.Sev(SevCmd::kLaunchStart, c) == FwStatus::kPolicyFailure);
     CHECK(g.fw->StateDigest() == before);
+  }
+  SUBCASE("1024 guests at most: RESOURCE_LIMIT") {
+    LegacyFixture f;
+    for (std::uint32_t i = 1; i <= 1024; ++i) {
+      emulator::SevLaunchStartBuf b{0, 0, 0, 0, 0, 0, 0};
+      REQUIRE(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);
+      REQUIRE(b.handle == i);  // the lowest free handle
+    }
+    emulator::SevLaunchStartBuf b{0, 0, 0, 0, 0, 0, 0};
+    const Bytes before = f.fw->StateDigest();
+    CHECK(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kResourceLimit);
+    CHECK(f.fw->StateDigest() == before);
+    REQUIRE(f.Handle(SevCmd::kDecommission, 7) == FwStatus::kSuccess);
+    REQUIRE(f.Sev(SevCmd::kLaunchStart, b) == FwStatus::kSuccess);
+    CHECK(b.handle == 7);
   }
   SUBCASE("no session: no transport keys, LAUNCH_START still works") {
     LegacyFixture f;
@@ -670,6 +688,30 @@ TEST_CASE("DBG_DECRYPT / DBG_ENCRYPT when the policy allows debugging") {
   CHECK(f.Sev(SevCmd::kDbgDecrypt, bad) == FwStatus::kInvalidAddress);
   emulator::SevDbgBuf badlen{l.handle, 0, kGuest, kDbg, 0x18};
   CHECK(f.Sev(SevCmd::kDbgDecrypt, badlen) == FwStatus::kInvalidLength);
+}
+
+TEST_CASE("SHUTDOWN drops every legacy guest; after INIT the handle is unknown") {
+  LegacyFixture f(false);
+  const std::uint32_t handle = f.Start(f.Session(0));
+  REQUIRE(f.Activate(handle, kMinSevAsid) == FwStatus::kSuccess);
+  CHECK(f.Status(handle).state != 0);
+  emulator::SevPlatformStatusBuf st{};
+  REQUIRE(f.Sev(SevCmd::kPlatformStatus, st) == FwStatus::kSuccess);
+  const std::uint32_t guests_before = st.guest_count;
+  CHECK(guests_before == 1);
+  REQUIRE(f.fw->ExecuteSev(SevCmd::kShutdown, MutableByteSpan{}) == FwStatus::kSuccess);
+  emulator::SevInitBuf init{};
+  REQUIRE(f.Sev(SevCmd::kInit, init) == FwStatus::kSuccess);
+  REQUIRE(f.Sev(SevCmd::kPlatformStatus, st) == FwStatus::kSuccess);
+  const std::uint32_t guests_after = st.guest_count;
+  CHECK(guests_after == 0);
+  CHECK(f.Status(handle).state == 0);  // unknown handles read UNINIT
+  // The ASID the guest had is not reusable until the caches are flushed.
+  const std::uint32_t again = f.Start(f.Session(0));
+  CHECK(f.Activate(again, kMinSevAsid) == FwStatus::kDfFlushRequired);
+  f.fw->Wbinvd();
+  REQUIRE(f.fw->ExecuteSev(SevCmd::kDfFlush, MutableByteSpan{}) == FwStatus::kSuccess);
+  CHECK(f.Activate(again, kMinSevAsid) == FwStatus::kSuccess);
 }
 
 TEST_CASE("GUEST_STATUS: unknown handles read UNINIT; UNINIT platform refused") {
