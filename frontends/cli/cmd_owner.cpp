@@ -76,6 +76,7 @@ Result<emulator::SevCert> ReadSevCert(const std::string& path) {
 int RunOwner(const std::string& name, const Args& args) {
   std::string action, pdh, out, policy_text = "0", tk, api_text, digest_hex, measurement, secret,
                                 dir, report, pek, mnonce_hex;
+  std::vector<std::string> data_files;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
@@ -86,6 +87,7 @@ int RunOwner(const std::string& name, const Args& args) {
       ("tk", po::value(&tk), "measure, secret: the transport keys the session kept (tmp_tk.bin)")
       ("api", po::value(&api_text), "measure, secret: the firmware's API version and build, e.g. 1.55.21")
       ("digest", po::value(&digest_hex), "measure, verify-report: SHA-256 launch digest (hex)")
+      ("data", po::value(&data_files)->composing(), "measure: instead of --digest, the files the VMM launched (LAUNCH_UPDATE_DATA/VMSA plaintext), in order; repeatable")
       ("measurement", po::value(&measurement), "measure, secret: LAUNCH_MEASURE's 48-byte output (file)")
       ("secret", po::value(&secret), "secret: the secret to inject (file; a multiple of 16 bytes)")
       ("dir", po::value(&dir), "verify-chain: directory with pdh/pek/oca/cek/ask/ark.cert")
@@ -141,9 +143,24 @@ int RunOwner(const std::string& name, const Args& args) {
     auto m = emulator::ParseSevMeasureOut(*m_bytes);
     if (!m.ok()) return Fail(name, m.error().Context(measurement));
     if (action == "measure") {
-      if (auto e = need(digest_hex, "digest")) return *e;
-      auto digest = HexArray<emulator::kSevDigestSize>("--digest", digest_hex);
-      if (!digest.ok()) return UsageError(name, digest.error().message());
+      if (digest_hex.empty() == data_files.empty()) {
+        return UsageError(name, "measure needs --digest or --data (one of them)");
+      }
+      Result<emulator::SevDigest> digest = emulator::SevDigest{};
+      if (!digest_hex.empty()) {
+        digest = HexArray<emulator::kSevDigestSize>("--digest", digest_hex);
+        if (!digest.ok()) return UsageError(name, digest.error().message());
+      } else {
+        std::vector<Bytes> contents;
+        for (const auto& f : data_files) {
+          auto b = ReadWholeFile(f, 64u << 20);
+          if (!b.ok()) return Fail(name, b.error());
+          contents.push_back(std::move(b).value());
+        }
+        const std::vector<ByteSpan> spans(contents.begin(), contents.end());
+        digest = owner::LegacyLaunchDigest(spans);
+        if (!digest.ok()) return Fail(name, digest.error());
+      }
       Status st = owner::VerifyMeasurement(*keys, *api, *policy, *digest, *m);
       if (!st.ok()) return Fail(name, st.error());
       std::cout << "measurement matches (policy 0x" << std::hex << *policy << std::dec << ", API "

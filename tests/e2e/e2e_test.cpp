@@ -34,6 +34,7 @@
 #include "report_verifier.h"
 #include "sevemu/common/bytes.h"
 #include "sevemu/emulator/cert_table.h"
+#include "sevemu/owner/launch_session.h"
 #include "sevemu/protocol/wire.h"
 #include "test_util.h"
 
@@ -1507,6 +1508,80 @@ TEST_CASE("configfs-tsm report entries through the shim") {
 }  // namespace sevemu
 
 namespace sevemu {
+
+TEST_CASE("sevemu owner measure and secret: the guest owner's side of LAUNCH_MEASURE/SECRET") {
+  World w(false);
+  // A transport key file as `owner session` writes it (TEK ‖ TIK).
+  Bytes tk(32);
+  for (std::size_t i = 0; i < tk.size(); ++i) tk[i] = static_cast<std::uint8_t>(0x40 + i);
+  const std::string tk_path = w.t / "tmp_tk.bin";
+  test::WriteText(tk_path, std::string(tk.begin(), tk.end()));
+  emulator::SevTransportKeys keys{SecretBytes(ByteSpan(tk).first(16)),
+                                  SecretBytes(ByteSpan(tk).subspan(16))};
+  // What the VMM launched, and the firmware's LAUNCH_MEASURE over it (computed here with the
+  // firmware-side function, as the firmware would).
+  const std::string image = w.t / "image.bin";
+  test::WriteText(image, std::string(8192, 'x'));
+  const Bytes image_bytes(8192, 'x');
+  const std::vector<ByteSpan> launched = {image_bytes};
+  auto digest = owner::LegacyLaunchDigest(launched);
+  REQUIRE(digest.ok());
+  const emulator::SevApiVersion api{1, 55, 21};
+  emulator::SevMeasureOut m{};
+  m.mnonce.fill(0x33);
+  auto mac = emulator::ComputeSevMeasurement(keys.tik, api, 0x1, *digest, m.mnonce);
+  REQUIRE(mac.ok());
+  m.measurement = *mac;
+  const auto m_bytes = emulator::SerializeSevMeasureOut(m);
+  const std::string measure = w.t / "measure.bin";
+  test::WriteText(measure, std::string(m_bytes.begin(), m_bytes.end()));
+
+  auto owner_cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SEVEMU_CLI_PATH, "owner"});
+    return Run(w.t, std::move(args));
+  };
+  RunResult r = owner_cli({"measure", "--tk", tk_path, "--api", "1.55.21", "--policy", "0x1",
+                           "--data", image, "--measurement", measure});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("measurement matches") != std::string::npos);
+  // Another policy, build or image: refused in one line.
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--policy", "0x3", "--api", "1.55.21", "--data", image},
+           {"--policy", "0x1", "--api", "1.55.22", "--data", image},
+           {"--policy", "0x1", "--api", "1.55.21", "--digest", std::string(64, '0')}}) {
+    std::vector<std::string> args = {"measure", "--tk", tk_path, "--measurement", measure};
+    args.insert(args.end(), bad.begin(), bad.end());
+    r = owner_cli(args);
+    CHECK(r.code == 1);
+    CHECK(OneLine(r.err));
+  }
+  CHECK(owner_cli({"measure", "--tk", tk_path, "--api", "1.55", "--measurement", measure, "--data",
+                   image})
+            .code == 2);
+
+  // The secret: the firmware side opens the packet the CLI made, given the same measurement.
+  const std::string secret = w.t / "secret.bin";
+  test::WriteText(secret, "0123456789abcdef0123456789ABCDEF");
+  r = owner_cli({"secret", "--tk", tk_path, "--api", "1.55.21", "--measurement", measure,
+                 "--secret", secret, "--out", w.t / "pkt"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const Bytes hdr_bytes = ReadBytes(w.t / "pkt/packet_header.bin");
+  const Bytes ct = ReadBytes(w.t / "pkt/encrypted_secret.bin");
+  auto hdr = emulator::ParseSevPacketHeader(hdr_bytes);
+  REQUIRE(hdr.ok());
+  CHECK(ct != Bytes(AsBytes("0123456789abcdef0123456789ABCDEF").begin(),
+                    AsBytes("0123456789abcdef0123456789ABCDEF").end()));
+  auto plain = emulator::OpenSevLaunchSecret(keys, *hdr, static_cast<std::uint32_t>(ct.size()), ct,
+                                             m.measurement);
+  REQUIRE(plain.ok());
+  CHECK(std::string(plain->span().begin(), plain->span().end()) ==
+        "0123456789abcdef0123456789ABCDEF");
+  emulator::SevMac other = m.measurement;
+  other[0] ^= 1;
+  CHECK_FALSE(
+      emulator::OpenSevLaunchSecret(keys, *hdr, static_cast<std::uint32_t>(ct.size()), ct, other)
+          .ok());
+}
 
 TEST_CASE("legacy SEV: a guest owner verifies the exported chain and makes a session for its PDH") {
   World w;

@@ -10,7 +10,7 @@ set_target_properties(e2e_uapi_client PROPERTIES C_STANDARD 11 C_STANDARD_REQUIR
 target_compile_options(e2e_uapi_client PRIVATE -Wall -Wextra -Wpedantic -Werror)
 
 sevemu_test_suite(e2e_tests SOURCES e2e/e2e_test.cpp support/report_verifier.cpp
-  LIBS sevemu_emulator sevemu_protocol OpenSSL::Crypto Threads::Threads)
+  LIBS sevemu_owner sevemu_emulator sevemu_protocol OpenSSL::Crypto Threads::Threads)
 
 # In a sanitized build the shim is itself instrumented, so a foreign program must load the
 # sanitizer runtimes before it: LD_PRELOAD=libasan.so:libubsan.so:libsevemu-preload.so.
