@@ -31,7 +31,7 @@ struct Daemon::Impl {
   asio::local::stream_protocol::acceptor acceptor{io};
   asio::signal_set signals{io};
   std::vector<ServedPlatform> platforms;
-  std::map<std::pair<std::size_t, std::string>, GuestMutex> guest_mutexes;
+  std::map<std::pair<std::size_t, std::uint64_t>, GuestMutex> guest_mutexes;  // by launch
   std::set<std::shared_ptr<Session>> sessions;
   LogSink log;
   std::string socket_path;

@@ -272,7 +272,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       return Send(ReplyType(h.type), h.request_id, protocol::EncodeGuestRequestReply(m));
     }
     case MsgType::kGuestLock: {
-      GuestMutex& m = d_.guest_mutexes[{platform_, guest_}];
+      GuestMutex& m = d_.guest_mutexes[{platform_, guest_launch_id_}];
       if (m.owner == this) return SendError(h.request_id, "already_locked", "lock already held");
       if (m.owner == nullptr) {
         m.owner = this;
@@ -282,7 +282,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       return;  // answered when granted
     }
     case MsgType::kGuestUnlock: {
-      GuestMutex& m = d_.guest_mutexes[{platform_, guest_}];
+      GuestMutex& m = d_.guest_mutexes[{platform_, guest_launch_id_}];
       if (m.owner != this) return SendError(h.request_id, "not_locked", "lock not held");
       d_.ReleaseGuestMutex(this);
       return Send(ReplyType(h.type), h.request_id, {});

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace sevemu::shim {
 
@@ -48,9 +49,15 @@ int ConnectDaemon(const std::string& hello, bool cloexec, std::string* reply_jso
 
 Result<protocol::Reply> CallOn(int fd, protocol::MsgType type, ByteSpan payload) {
   protocol::Client c(fd);
-  auto r = c.Call(type, payload);
-  (void)c.Release();  // the descriptor stays the program's
-  return r;
+  std::optional<Result<protocol::Reply>> r;
+  try {
+    r.emplace(c.Call(type, payload));
+  } catch (...) {
+    (void)c.Release();  // the descriptor stays the program's, whatever happens
+    return Error(ErrorCode::kIo, "out of memory talking to the daemon");
+  }
+  (void)c.Release();
+  return std::move(*r);
 }
 
 std::uint64_t SecretsGpaOf(const std::string& hello_reply) {

@@ -8,13 +8,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "daemon_link.h"
 #include "real_libc.h"
@@ -64,7 +67,14 @@ std::shared_ptr<Connection> Identify(int fd) {
       peer.sun_family != AF_UNIX) {
     return nullptr;
   }
-  if (std::string(peer.sun_path) != protocol::DefaultSocketPath()) return nullptr;
+  // The name need not be NUL-terminated when it fills sun_path.
+  const std::size_t max =
+      len > offsetof(sockaddr_un, sun_path)
+          ? std::min<std::size_t>(len - offsetof(sockaddr_un, sun_path), sizeof peer.sun_path)
+          : 0;
+  if (std::string(peer.sun_path, strnlen(peer.sun_path, max)) != protocol::DefaultSocketPath()) {
+    return nullptr;
+  }
   auto r = CallOn(fd, protocol::MsgType::kWhoAmI, {});
   if (!r.ok() || !r->ok()) return nullptr;
   const std::string body(r->payload.begin(), r->payload.end());
@@ -138,39 +148,48 @@ void AtForkParent() {
   g_mu.unlock();
 }
 void AtForkChild() {
-  // Give the child connections of its own: each shared connection is replaced, under the same
-  // descriptor numbers, by a new one with the same hello.
-  std::map<Connection*, std::shared_ptr<Connection>> replaced;
-  for (auto& [fd, conn] : g_fds) {
-    auto it = replaced.find(conn.get());
-    if (it == replaced.end()) {
-      auto fresh = std::make_shared<Connection>();
-      fresh->device = conn->device;
-      fresh->writable = conn->writable;
-      fresh->hello = conn->hello;
-      fresh->secrets_gpa = conn->secrets_gpa;
-      it = replaced.emplace(conn.get(), fresh).first;
-    }
-    const int flags = Real().fcntl(fd, F_GETFD);
-    const int cloexec = (flags >= 0 && (flags & FD_CLOEXEC)) ? O_CLOEXEC : 0;
-    int nfd = ConnectDaemon(conn->hello, false, nullptr);
-    if (nfd < 0) {
-      // No daemon to reconnect to: the child must not use the parent's connection (their
-      // frames would interleave), so the descriptor becomes a socket whose peer is gone and
-      // every call on it fails with EIO.
-      int pair[2];
-      if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
-        Real().close(pair[1]);
-        nfd = pair[0];
-      }
-    }
-    if (nfd >= 0) {
-      Real().dup3(nfd, fd, cloexec);
-      Real().close(nfd);
-    }
-    conn = it->second;
-  }
+  // The child has one thread. Take a copy of the table and release the lock before
+  // reconnecting: connecting may close descriptors, and the shim's close() takes the lock.
+  std::vector<std::pair<int, std::shared_ptr<Connection>>> entries(g_fds.begin(), g_fds.end());
   g_mu.unlock();
+  try {
+    // Give the child connections of its own: each shared connection is replaced, under the
+    // same descriptor numbers, by a new one with the same hello.
+    std::map<Connection*, std::shared_ptr<Connection>> replaced;
+    for (auto& [fd, conn] : entries) {
+      auto it = replaced.find(conn.get());
+      if (it == replaced.end()) {
+        auto fresh = std::make_shared<Connection>();
+        fresh->device = conn->device;
+        fresh->writable = conn->writable;
+        fresh->hello = conn->hello;
+        fresh->secrets_gpa = conn->secrets_gpa;
+        it = replaced.emplace(conn.get(), fresh).first;
+      }
+      const int flags = Real().fcntl(fd, F_GETFD);
+      const int cloexec = (flags >= 0 && (flags & FD_CLOEXEC)) ? O_CLOEXEC : 0;
+      int nfd = ConnectDaemon(conn->hello, false, nullptr);
+      if (nfd < 0) {
+        // No daemon to reconnect to: the child must not use the parent's connection (their
+        // frames would interleave), so the descriptor becomes a socket whose peer is gone and
+        // every call on it fails with EIO.
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
+          Real().close(pair[1]);
+          nfd = pair[0];
+        }
+      }
+      if (nfd >= 0) {
+        Real().dup3(nfd, fd, cloexec);
+        Real().close(nfd);
+      }
+      conn = it->second;
+    }
+    std::lock_guard<std::mutex> lock(g_mu);
+    for (auto& [fd, conn] : entries) g_fds[fd] = conn;
+  } catch (...) {
+    // Out of memory inside fork(): leave the table as it was rather than end the program.
+  }
 }
 
 }  // namespace

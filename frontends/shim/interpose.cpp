@@ -81,14 +81,14 @@ int OpenOurs(int dirfd, const char* path, int flags) {
   if (path == nullptr) return kNotOurs;
   Scope scope;
   if (scope.nested()) return kNotOurs;
-  std::optional<std::string> resolved;
-  if (!Absolute(path)) {
-    resolved = DevicePathAt(dirfd, path);
-    if (!resolved) return kNotOurs;
-    path = resolved->c_str();
-  }
   // No C++ exception may cross into the program's C frames.
   try {
+    std::optional<std::string> resolved;
+    if (!Absolute(path)) {
+      resolved = DevicePathAt(dirfd, path);
+      if (!resolved) return kNotOurs;
+      path = resolved->c_str();
+    }
     const int r = OpenDevice(path, flags);
     if (r != kNotOurs) return r;
     return TsmOpen(path, flags);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -79,8 +80,28 @@ std::optional<TsmPath> Split(const char* path) {
   return out;
 }
 
+// fork() while another thread holds g_mu must not leave the child's lock taken (the shim's
+// close() reaches it).
+void InstallTsmForkHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork([] { g_mu.lock(); }, [] { g_mu.unlock(); }, [] { g_mu.unlock(); });
+  });
+}
+
+// The program closed the descriptor the context talks on (a daemonising program closing
+// everything, say): forget the context without touching the number, which may be reused.
+// REQUIRES: g_mu held.
+void DropContext() {
+  g_ctx.dir.reset();
+  g_ctx.driver.reset();
+  g_ctx.platform.reset();
+  g_ctx.fd = -1;
+}
+
 // REQUIRES: g_mu held. 0 or -errno (-ENOENT outside a guest or without a daemon).
 int EnsureContext() {
+  InstallTsmForkHandler();
   if (g_ctx.dir && g_ctx.pid == getpid()) return 0;
   if (g_ctx.fd >= 0) {
     // Forked: the parent's connection is not ours to use; drop our copy of it.
@@ -251,6 +272,10 @@ bool TsmIsPending(int fd) {
 
 int TsmAfterClose(int fd) {
   std::lock_guard<std::mutex> lock(g_mu);
+  if (fd == g_ctx.fd && g_ctx.pid == getpid()) {
+    DropContext();
+    return 0;
+  }
   auto it = g_pending_fds.find(fd);
   if (it == g_pending_fds.end()) return kNotOurs;
   const std::string entry = it->second;
