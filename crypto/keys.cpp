@@ -12,7 +12,9 @@
 
 #include "key_impl.h"
 #include "ossl_util.h"
+#include "sevemu/crypto/ecdsa_digest.h"
 #include "sevemu/crypto/kdf.h"
+#include "sevemu/crypto/rsa_pss.h"
 
 namespace sevemu::crypto {
 using internal::OsslError;
@@ -69,14 +71,6 @@ Result<Bytes> GetBnParam(EVP_PKEY* pkey, const char* name) {
 
 // Configures a DigestSign/DigestVerify context for RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48,
 // the parameters of every AMD certificate (see docs/certificates.md).
-Status SetPssParams(EVP_PKEY_CTX* pctx) {
-  if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA384", nullptr) != 1) {
-    return OsslError("RSA-PSS parameters");
-  }
-  return Status::Ok();
-}
 
 Result<internal::EvpPkeyPtr> DecodeKey(std::string_view pem, const char* structure, int selection) {
   EVP_PKEY* raw = nullptr;
@@ -251,35 +245,11 @@ Result<Bytes> PublicKey::RsaPublicExponent() const {
 }
 
 Status PublicKey::VerifyEcdsaSha384(ByteSpan message, const EcdsaP384Signature& sig) const {
-  if (kind() != KeyKind::kEcP384) return Error(ErrorCode::kInvalidKey, "not a P-384 key");
-  SEVEMU_ASSIGN_OR_RETURN(Bytes der, sig.ToDer());
-  internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  if (!md || EVP_DigestVerifyInit_ex(md.get(), nullptr, "SHA384", nullptr, nullptr,
-                                     impl_->pkey.get(), nullptr) != 1) {
-    return OsslError("ECDSA verify init");
-  }
-  if (EVP_DigestVerify(md.get(), der.data(), der.size(), message.data(), message.size()) != 1) {
-    ERR_clear_error();
-    return Error(ErrorCode::kAuthFailed, "ECDSA P-384 signature does not verify");
-  }
-  return Status::Ok();
+  return VerifyEcdsaP384(*this, HashAlg::kSha384, message, sig);
 }
 
 Status PublicKey::VerifyRsaPssSha384(ByteSpan message, ByteSpan signature) const {
-  if (kind() != KeyKind::kRsa) return Error(ErrorCode::kInvalidKey, "not an RSA key");
-  internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!md || EVP_DigestVerifyInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr, impl_->pkey.get(),
-                                     nullptr) != 1) {
-    return OsslError("RSA-PSS verify init");
-  }
-  SEVEMU_RETURN_IF_ERROR(SetPssParams(pctx));
-  if (EVP_DigestVerify(md.get(), signature.data(), signature.size(), message.data(),
-                       message.size()) != 1) {
-    ERR_clear_error();
-    return Error(ErrorCode::kAuthFailed, "RSA-PSS signature does not verify");
-  }
-  return Status::Ok();
+  return VerifyRsaPss(*this, HashAlg::kSha384, message, signature);
 }
 
 bool PublicKey::operator==(const PublicKey& other) const {
@@ -475,43 +445,11 @@ Result<SecretBytes> PrivateKey::ToPem() const {
 }
 
 Result<EcdsaP384Signature> PrivateKey::SignEcdsaSha384(ByteSpan message) const {
-  if (kind() != KeyKind::kEcP384) return Error(ErrorCode::kInvalidKey, "not a P-384 key");
-  internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  if (!md || EVP_DigestSignInit_ex(md.get(), nullptr, "SHA384", nullptr, nullptr, impl_->pkey.get(),
-                                   nullptr) != 1) {
-    return OsslError("ECDSA sign init");
-  }
-  std::size_t len = 0;
-  if (EVP_DigestSign(md.get(), nullptr, &len, message.data(), message.size()) != 1) {
-    return OsslError("ECDSA sign");
-  }
-  Bytes der(len);
-  if (EVP_DigestSign(md.get(), der.data(), &len, message.data(), message.size()) != 1) {
-    return OsslError("ECDSA sign");
-  }
-  der.resize(len);
-  return EcdsaP384Signature::FromDer(der);
+  return SignEcdsaP384(*this, HashAlg::kSha384, message);
 }
 
 Result<Bytes> PrivateKey::SignRsaPssSha384(ByteSpan message) const {
-  if (kind() != KeyKind::kRsa) return Error(ErrorCode::kInvalidKey, "not an RSA key");
-  internal::EvpMdCtxPtr md(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!md || EVP_DigestSignInit_ex(md.get(), &pctx, "SHA384", nullptr, nullptr, impl_->pkey.get(),
-                                   nullptr) != 1) {
-    return OsslError("RSA-PSS sign init");
-  }
-  SEVEMU_RETURN_IF_ERROR(SetPssParams(pctx));
-  std::size_t len = 0;
-  if (EVP_DigestSign(md.get(), nullptr, &len, message.data(), message.size()) != 1) {
-    return OsslError("RSA-PSS sign");
-  }
-  Bytes sig(len);
-  if (EVP_DigestSign(md.get(), sig.data(), &len, message.data(), message.size()) != 1) {
-    return OsslError("RSA-PSS sign");
-  }
-  sig.resize(len);
-  return sig;
+  return SignRsaPss(*this, HashAlg::kSha384, message);
 }
 
 Result<SecretBytes> PrivateKey::EcdhP384(const PublicKey& peer) const {
