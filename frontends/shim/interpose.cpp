@@ -97,6 +97,17 @@ int OpenOurs(int dirfd, const char* path, int flags) {
   }
 }
 
+// mkdir/rmdir on a configfs-tsm path: kNotOurs, or the operation's result.
+int TsmPathOp(int (*op)(const char*), const char* path) {
+  if (t_inside || !Absolute(path)) return kNotOurs;
+  Scope scope;
+  try {
+    return op(path);
+  } catch (...) {
+    return -EIO;
+  }
+}
+
 }  // namespace
 }  // namespace sevemu::shim
 
@@ -224,41 +235,14 @@ SEVEMU_EXPORT int fcntl(int fd, int cmd, ...) {
 }
 
 SEVEMU_EXPORT int mkdir(const char* path, mode_t mode) {
-  if (!t_inside && Absolute(path)) {
-    Scope scope;
-    int r;
-    try {
-      r = TsmMkdir(path);
-    } catch (...) {
-      r = -EIO;
-    }
-    if (r != kNotOurs) return static_cast<int>(Ret(r));
-  }
+  if (const int r = TsmPathOp(TsmMkdir, path); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().mkdir(path, mode);
 }
 SEVEMU_EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
-  if (!t_inside && Absolute(path)) {
-    Scope scope;
-    int r;
-    try {
-      r = TsmMkdir(path);
-    } catch (...) {
-      r = -EIO;
-    }
-    if (r != kNotOurs) return static_cast<int>(Ret(r));
-  }
+  if (const int r = TsmPathOp(TsmMkdir, path); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().mkdirat(dirfd, path, mode);
 }
 SEVEMU_EXPORT int rmdir(const char* path) {
-  if (!t_inside && Absolute(path)) {
-    Scope scope;
-    int r;
-    try {
-      r = TsmRmdir(path);
-    } catch (...) {
-      r = -EIO;
-    }
-    if (r != kNotOurs) return static_cast<int>(Ret(r));
-  }
+  if (const int r = TsmPathOp(TsmRmdir, path); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().rmdir(path);
 }
