@@ -10,7 +10,6 @@
 #include "daemon_client.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/emulator/tcb.h"
-#include "sevemu/protocol/wire.h"
 
 namespace sevemu::cli {
 
@@ -96,27 +95,15 @@ int RunHost(const std::string& name, const Args& args) {
     ex.cert_chain_len = 3 * kCert;
     Bytes data(sizeof ex);
     std::memcpy(data.data(), &ex, sizeof ex);
-    protocol::SevIoctlRequest req;
-    req.request = uapi::kSevIssueCmd;
-    req.writable = true;
-    req.arg.cmd = static_cast<std::uint32_t>(uapi::SevUserCmd::kPdhCertExport);
-    req.arg.data = 0x10000;
-    req.regions = {{0x10000, data}, {kPdhAddr, Bytes(kCert)}, {kChainAddr, Bytes(3 * kCert)}};
-    auto reply = c->Call(protocol::MsgType::kSevIoctl, protocol::EncodeSevIoctlRequest(req));
-    if (!reply.ok()) return Fail(name, reply.error());
-    if (!reply->ok())
-      return Fail(name, Error(ErrorCode::kRefused, protocol::DecodeError(reply->payload)));
-    auto r = protocol::DecodeSevIoctlReply(reply->payload);
-    if (!r.ok()) return Fail(name, r.error());
-    HostIoctl result;
-    result.ret = r->ret;
-    result.fw_error = r->arg.error;
-    if (r->ret != 0) {
+    auto result = IssueSevCmd(*c, uapi::SevUserCmd::kPdhCertExport, std::move(data),
+                              {{kPdhAddr, Bytes(kCert)}, {kChainAddr, Bytes(3 * kCert)}});
+    if (!result.ok()) return Fail(name, result.error());
+    if (result->ret != 0) {
       return Fail(name, Error(ErrorCode::kRefused,
-                              DescribeIoctl(uapi::SevUserCmd::kPdhCertExport, result)));
+                              DescribeIoctl(uapi::SevUserCmd::kPdhCertExport, *result)));
     }
     Bytes pdh_bytes, chain;
-    for (const auto& w : r->written) {
+    for (const auto& w : result->written) {
       if (w.addr == kPdhAddr) pdh_bytes = w.bytes;
       if (w.addr == kChainAddr) chain = w.bytes;
     }

@@ -57,6 +57,7 @@ Result<HostIoctl> IssueSevCmd(protocol::Client& c, uapi::SevUserCmd cmd, Bytes d
   for (const auto& w : r->written) {
     if (w.addr == kDataAddr && w.bytes.size() == out.data.size()) out.data = w.bytes;
   }
+  out.written = std::move(r->written);
   return out;
 }
 

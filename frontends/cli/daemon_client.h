@@ -24,7 +24,8 @@ Result<nlohmann::json> ManageCall(protocol::Client& c, const nlohmann::json& req
 struct HostIoctl {
   int ret = 0;
   std::uint32_t fw_error = 0;
-  Bytes data;  // the struct as the driver left it
+  Bytes data;                             // the struct as the driver left it
+  std::vector<uapi::UserRegion> written;  // every region the driver wrote
 };
 Result<HostIoctl> IssueSevCmd(protocol::Client& c, uapi::SevUserCmd cmd, Bytes data,
                               std::vector<uapi::UserRegion> extra = {});
