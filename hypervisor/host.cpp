@@ -1,6 +1,7 @@
 #include "sevemu/hypervisor/host.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "host_impl.h"
@@ -17,15 +18,28 @@ using emulator::SnpCmd;
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
-// Host pages the /dev/sev driver uses for command buffers (SevDevice::kScratchPages), below
-// the allocator's range.
+// Host pages the /dev/sev driver uses for command buffers (SevDevice::kScratchPages), and the
+// 2 MiB SEV-ES TMR it hands the legacy INIT, below the allocator's range.
 constexpr std::uint64_t kSevScratchSpa = 0x100000;
+constexpr std::uint64_t kSevEsTmrSpa = 0x200000;
 
 Error RmpError(const char* what, rmp::RmpResult r) {
   return Error(ErrorCode::kRefused, std::string(what) + ": RMPUPDATE " + rmp::RmpResultName(r));
 }
 
 }  // namespace
+
+const char* GuestTypeName(GuestType t) {
+  switch (t) {
+    case GuestType::kSnp:
+      return "snp";
+    case GuestType::kSev:
+      return "sev";
+    case GuestType::kSevEs:
+      return "sev-es";
+  }
+  return "unknown";
+}
 
 Error CommandError(SnpCmd cmd, FwStatus st) {
   char code[8];
@@ -92,9 +106,18 @@ Status Host::Impl::ReleasePage(std::uint64_t spa) {
 
 void Host::Impl::Teardown(HostGuest& g, bool decommission) {
   if (decommission) {
-    emulator::SnpAddrBuf buf{g.info.gctx_paddr};
-    (void)Run(SnpCmd::kDecommission, buf);
-    // The ASID is reusable after WBINVD + DF_FLUSH (the kernel does this when it recycles).
+    if (g.legacy()) {
+      // KVM's sev_unbind_asid then sev_decommission; DEACTIVATE fails harmlessly for a guest
+      // whose ACTIVATE never ran.
+      emulator::SevHandleBuf handle{g.info.handle};
+      (void)RunSev(emulator::SevCmd::kDeactivate, handle);
+      (void)RunSev(emulator::SevCmd::kDecommission, handle);
+    } else {
+      emulator::SnpAddrBuf buf{g.info.gctx_paddr};
+      (void)Run(SnpCmd::kDecommission, buf);
+    }
+    // The ASID is reusable after WBINVD + DF_FLUSH (the kernel does this when it recycles;
+    // with SNP enabled KVM's sev_flush_asids uses SNP_DF_FLUSH for every kind of guest).
     fw->Wbinvd();
     (void)Run(SnpCmd::kDfFlush, MutableByteSpan{});
   }
@@ -105,7 +128,48 @@ void Host::Impl::Teardown(HostGuest& g, bool decommission) {
   for (std::uint64_t spa : {g.info.gctx_paddr, g.request_spa, g.response_spa}) {
     if (spa != 0) (void)ReleasePage(spa);
   }
-  asids_in_use.erase(g.info.asid);
+  if (g.info.asid != 0) asids_in_use.erase(g.info.asid);
+}
+
+Result<std::uint32_t> Host::Impl::FreeAsid(std::uint32_t first, std::uint32_t end,
+                                           const char* kind) {
+  for (std::uint32_t asid = first; asid < end; ++asid) {
+    if (asids_in_use.count(asid) == 0) return asid;
+  }
+  return Error(ErrorCode::kRefused, std::string("no free ") + kind + " ASID");
+}
+
+Status Host::Impl::RunSev(emulator::SevCmd cmd, MutableByteSpan buf,
+                          std::span<const SevDevice::CmdBuffer> buffers) {
+  std::uint32_t error = 0;
+  const int rc = sev->IssueGuestCmd(cmd, buf, buffers, &error);
+  if (rc == 0) return {};
+  if (rc == -EIO) {
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02x", error);
+    return Error(ErrorCode::kRefused, std::string(emulator::SevCmdName(cmd)) + ": " +
+                                          emulator::FwStatusName(static_cast<FwStatus>(error)) +
+                                          " (" + code + ")");
+  }
+  return Error(ErrorCode::kRefused, std::string(emulator::SevCmdName(cmd)) +
+                                        ": the host could not hand its buffers to the firmware");
+}
+
+Result<std::uint64_t> Host::Impl::CopyBlob(ByteSpan blob) {
+  const std::size_t n = std::max<std::size_t>((blob.size() + kPage - 1) / kPage, 1);
+  SEVEMU_ASSIGN_OR_RETURN(std::uint64_t spa, pages.AllocateContiguous(n));
+  Bytes padded(n * kPage, 0);
+  std::copy(blob.begin(), blob.end(), padded.begin());
+  if (fw->memory().HvWrite(spa, padded) != rmp::RmpViolation::kNone) {
+    ReleaseBlob(spa, blob.size());
+    return Error(ErrorCode::kRefused, "host write to a page it does not own");
+  }
+  return spa;
+}
+
+void Host::Impl::ReleaseBlob(std::uint64_t spa, std::size_t len) {
+  const std::size_t n = std::max<std::size_t>((len + kPage - 1) / kPage, 1);
+  for (std::size_t i = 0; i < n; ++i) (void)ReleasePage(spa + i * kPage);
 }
 
 Result<std::unique_ptr<Host>> Host::Boot(emulator::Platform platform,
@@ -116,7 +180,8 @@ Result<std::unique_ptr<Host>> Host::Boot(emulator::Platform platform,
   impl->fw = std::move(fw).value();
   const std::uint32_t max_asid = emulator::Info(impl->platform.state.chip.product).max_asid;
   impl->asid_limit = config.min_sev_asid != 0 ? config.min_sev_asid : max_asid / 2;
-  impl->sev = std::make_unique<SevDevice>(*impl->fw, kSevScratchSpa);
+  impl->max_asid = max_asid;
+  impl->sev = std::make_unique<SevDevice>(*impl->fw, kSevScratchSpa, kSevEsTmrSpa);
   // What the ccp driver does when SNP is enabled: SNP_INIT, then WBINVD on every CPU and
   // SNP_DF_FLUSH so every ASID starts clean.
   if (FwStatus st = impl->Run(SnpCmd::kInit, MutableByteSpan{}); st != FwStatus::kSuccess) {
@@ -126,6 +191,11 @@ Result<std::unique_ptr<Host>> Host::Boot(emulator::Platform platform,
   if (FwStatus st = impl->Run(SnpCmd::kDfFlush, MutableByteSpan{}); st != FwStatus::kSuccess) {
     return CommandError(SnpCmd::kDfFlush, st);
   }
+  // Then the legacy platform (psp_init_on_probe, Linux's default): INIT with the SEV-ES TMR,
+  // WBINVD, DF_FLUSH. Its failure is not the host's: the kernel logs it and tries again when
+  // a command needs the platform, so /dev/sev stays usable.
+  std::uint32_t legacy_error = 0;
+  (void)impl->sev->PlatformInit(&legacy_error);
   impl->saved_platform_json = emulator::PlatformJson(impl->fw->platform_state());
   return std::unique_ptr<Host>(new Host(std::move(impl)));
 }
@@ -197,6 +267,21 @@ Result<Bytes> Host::ReadGuestMemory(const std::string& name, std::uint64_t gpa, 
     return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
   const HostGuest& g = it->second;
   Bytes out(len);
+  if (g.legacy()) {
+    // No RMP for a legacy guest: what it reads is its memory decrypted with its key.
+    Status st = ForEachGuestPage(
+        g, gpa, len, [&](std::uint64_t spa, std::uint64_t, std::size_t off, std::size_t n) {
+          const auto v = impl_->fw->memory().FirmwareReadGuest(
+              g.info.asid, spa, MutableByteSpan(out).subspan(off, n));
+          if (v != rmp::RmpViolation::kNone) {
+            return Status(
+                Error(ErrorCode::kRefused, std::string("guest read: ") + rmp::RmpViolationName(v)));
+          }
+          return Status();
+        });
+    if (!st.ok()) return st.error();
+    return out;
+  }
   Status st = ForEachGuestPage(
       g, gpa, len, [&](std::uint64_t spa, std::uint64_t at, std::size_t off, std::size_t n) {
         rmp::GuestAccess a{g.info.asid, 0, at, true, false, rmp::kPermRead};
@@ -216,6 +301,23 @@ Status Host::WriteGuestMemory(const std::string& name, std::uint64_t gpa, ByteSp
   if (it == impl_->guests.end())
     return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
   const HostGuest& g = it->second;
+  if (g.legacy()) {
+    // Every page is mapped (checked first, so a failed write writes nothing); no RMP owner.
+    Status st = ForEachGuestPage(
+        g, gpa, data.size(),
+        [](std::uint64_t, std::uint64_t, std::size_t, std::size_t) { return Status(); });
+    if (!st.ok()) return st;
+    return ForEachGuestPage(
+        g, gpa, data.size(), [&](std::uint64_t spa, std::uint64_t, std::size_t off, std::size_t n) {
+          const auto v =
+              impl_->fw->memory().FirmwareWriteGuest(g.info.asid, spa, data.subspan(off, n));
+          if (v != rmp::RmpViolation::kNone) {
+            return Status(Error(ErrorCode::kRefused,
+                                std::string("guest write: ") + rmp::RmpViolationName(v)));
+          }
+          return Status();
+        });
+  }
   // Check every page first, so a write that cannot complete writes nothing.
   Status st = ForEachGuestPage(
       g, gpa, data.size(), [&](std::uint64_t spa, std::uint64_t at, std::size_t, std::size_t) {
@@ -250,6 +352,10 @@ Result<GuestRequestReply> Host::GuestRequest(const std::string& name, ByteSpan r
     return Error(ErrorCode::kInvalidArgument, "a guest request is at most one 4 KiB page");
   }
   const HostGuest& g = it->second;
+  if (g.legacy()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "guest '" + name + "' is a legacy SEV guest: it has no SNP guest requests");
+  }
   GuestRequestReply reply;
   Bytes table;
   if (cert_buffer_len) {

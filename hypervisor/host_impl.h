@@ -2,10 +2,12 @@
 // guest_launch.cpp (the launch sequence). Not part of the public interface.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,7 @@ class PageAllocator {
 
 struct HostGuest {
   GuestInfo info;
+  bool legacy() const { return info.type != GuestType::kSnp; }
   std::map<std::uint64_t, std::uint64_t> gpa_to_spa;  // 4 KiB guest pages
   std::vector<std::uint64_t> vmsa_spas;               // one per vCPU (not guest-addressable)
   std::uint64_t request_spa = 0;                      // shared page the guest writes requests to
@@ -46,8 +49,11 @@ struct Host::Impl {
   PageAllocator pages;
   std::map<std::string, HostGuest> guests;
   std::set<std::uint32_t> asids_in_use;
-  std::uint32_t asid_limit = 0;  // SNP ASIDs are 1 .. asid_limit - 1
-  std::uint64_t launches = 0;    // GuestInfo::launch_id of the last launch
+  // SNP and SEV-ES ASIDs are 1 .. asid_limit - 1, SEV ASIDs asid_limit .. max_asid (KVM's
+  // split at min_sev_asid).
+  std::uint32_t asid_limit = 0;
+  std::uint32_t max_asid = 0;
+  std::uint64_t launches = 0;  // GuestInfo::launch_id of the last launch
 
   std::optional<Bytes> cert_table_set;  // set by the host administrator
   Bytes auto_cert_table;
@@ -64,8 +70,25 @@ struct Host::Impl {
   // Returns a page to the hypervisor (SNP_PAGE_RECLAIM first if the firmware holds it
   // immutable), scrubs it, and frees it.
   Status ReleasePage(std::uint64_t spa);
-  // Tears down what a guest holds: DECOMMISSION (if launched), then every page back.
+  // Tears down what a guest holds: DECOMMISSION (if launched; legacy guests are DEACTIVATEd
+  // first), then every page back.
   void Teardown(HostGuest& g, bool decommission);
+  // The lowest free ASID in [first, end), or kRefused.
+  Result<std::uint32_t> FreeAsid(std::uint32_t first, std::uint32_t end, const char* kind);
+  // A legacy guest command through the driver (SevDevice::IssueGuestCmd); the error names the
+  // command and the firmware status (or the errno when the kernel refused first).
+  Status RunSev(emulator::SevCmd cmd, MutableByteSpan buf,
+                std::span<const SevDevice::CmdBuffer> buffers);
+  template <typename Buf>
+  Status RunSev(emulator::SevCmd cmd, Buf& buf,
+                std::initializer_list<SevDevice::CmdBuffer> buffers = {}) {
+    return RunSev(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)),
+                  std::span(buffers.begin(), buffers.size()));
+  }
+  // Copies `blob` (at most 16 KiB) into freshly allocated contiguous host pages, as
+  // psp_copy_user_blob does into kernel memory; ReleaseBlob gives them back.
+  Result<std::uint64_t> CopyBlob(ByteSpan blob);
+  void ReleaseBlob(std::uint64_t spa, std::size_t len);
   emulator::FwStatus Run(emulator::SnpCmd cmd, MutableByteSpan buf) {
     return fw->Execute(cmd, buf);
   }

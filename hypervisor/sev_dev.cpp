@@ -7,8 +7,8 @@
 // PDH_CERT_EXPORT, PEK_CERT_IMPORT, GET_ID, GET_ID2) are the kernel side here: write access,
 // the implicit INIT before PEK/PDH commands, length probing, the 16 KiB blob rules, the bounce
 // pages in FIRMWARE state once SNP is initialised. Every legacy firmware command goes through
-// SevDevice::CallLegacy to the firmware model's legacy SEV API (Firmware::ExecuteSev). Not yet
-// modelled: the SEV-ES TMR the kernel hands INIT (see PlatformInit).
+// SevDevice::CallLegacy to the firmware model's legacy SEV API (Firmware::ExecuteSev). KVM's
+// side of the driver (sev_platform_init, sev_issue_cmd) is PlatformInit and IssueGuestCmd.
 #include "sevemu/hypervisor/sev_dev.h"
 
 #include <algorithm>
@@ -131,10 +131,12 @@ std::uint64_t PagesOf(std::uint64_t len) {
 
 // A buffer the firmware writes, for the kernel's bounce-buffer handling
 // (snp_populate_cmd_buf_desc_list: cmd_buf_desc).
-struct FwWritable {
-  std::uint64_t spa;
-  std::uint64_t len;
-};
+using FwWritable = SevDevice::CmdBuffer;
+
+// SEV_TMR_SIZE and SNP_TMR_SIZE (sev-dev.c): the TMR is 2 MiB once the RMP exists.
+constexpr std::uint32_t kTmrSize = 1u << 20;
+constexpr std::uint32_t kSnpTmrSize = 2u << 20;
+constexpr std::uint32_t kInitFlagsSevEs = 1;  // SEV_INIT_FLAGS_SEV_ES
 
 }  // namespace
 
@@ -231,6 +233,10 @@ struct SevDevice::Ops {
   // Returns 0, -EIO (the firmware refused) or -EFAULT (a page could not change state).
   static int DoLegacy(SevDevice& d, std::uint32_t cmd, MutableByteSpan buf,
                       std::initializer_list<FwWritable> fw_writable, std::uint32_t* error) {
+    return DoLegacy(d, cmd, buf, std::span(fw_writable.begin(), fw_writable.size()), error);
+  }
+  static int DoLegacy(SevDevice& d, std::uint32_t cmd, MutableByteSpan buf,
+                      std::span<const FwWritable> fw_writable, std::uint32_t* error) {
     std::vector<FwWritable> mapped;
     if (SnpInitialized(d)) {
       for (const FwWritable& b : fw_writable) {
@@ -253,16 +259,26 @@ struct SevDevice::Ops {
 
   // __sev_platform_init_locked: legacy INIT (retried once on SECURE_DATA_INVALID), then
   // WBINVD and DF_FLUSH. `error` gets INIT's status (SEV_RET_NO_FW_CALL if it never ran), then
-  // DF_FLUSH's. The kernel also hands INIT a 2 MiB SEV-ES TMR (SEV_INIT_FLAGS_SEV_ES); that
-  // region belongs to the legacy firmware's lifetime, not to a command, and comes with issue 6:
-  // until then INIT goes without one (flags 0, as on a host without SEV-ES).
+  // DF_FLUSH's. With a TMR, INIT carries SEV_INIT_FLAGS_SEV_ES and the region
+  // (__sev_platform_init_handle_tmr), whose pages the kernel allocated as firmware pages once
+  // SNP was up (sev_fw_alloc).
   static int PlatformInit(SevDevice& d, std::uint32_t* error) {
     if (d.sev_state_ == kSevInit) return 0;
     SevDataInit init{};
+    if (d.tmr_ != 0) {
+      if (SnpInitialized(d) && !d.tmr_firmware_) {
+        if (!MarkFirmware(d, d.tmr_, kSnpTmrSize / kPage)) return -ENOMEM;
+        d.tmr_firmware_ = true;
+      }
+      init.flags = kInitFlagsSevEs;
+      init.tmr_address = d.tmr_;
+      init.tmr_len = SnpInitialized(d) ? kSnpTmrSize : kTmrSize;
+    }
+    const SevDataInit first = init;
     std::uint32_t psp_ret = kNoFwCall;
     int rc = DoLegacy(d, kLegacyInit, AsBytes(init), {}, &psp_ret);
     if (rc != 0 && psp_ret == static_cast<std::uint32_t>(FwStatus::kSecureDataInvalid)) {
-      init = {};
+      init = first;
       rc = DoLegacy(d, kLegacyInit, AsBytes(init), {}, &psp_ret);
     }
     if (error != nullptr) *error = psp_ret;
@@ -513,8 +529,8 @@ struct SevDevice::Ops {
   }
 };
 
-SevDevice::SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa)
-    : fw_(firmware), scratch_(scratch_spa) {
+SevDevice::SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa, std::uint64_t tmr_spa)
+    : fw_(firmware), scratch_(scratch_spa), tmr_(tmr_spa) {
   // Probe (sev_get_api_version): the kernel caches the legacy platform state from
   // PLATFORM_STATUS. Until the legacy firmware exists that command fails and the state stays
   // UNINIT; the real driver would give up /dev/sev there, sevemu keeps SNP usable.
@@ -529,6 +545,15 @@ SevDevice::SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa)
 // enum sev_cmd) and buffers (checked equal in size below).
 emulator::FwStatus SevDevice::CallLegacy(std::uint32_t legacy_cmd, MutableByteSpan buffer) {
   return fw_.ExecuteSev(static_cast<emulator::SevCmd>(legacy_cmd), buffer);
+}
+
+int SevDevice::PlatformInit(std::uint32_t* error) {
+  return Ops::PlatformInit(*this, error);
+}
+
+int SevDevice::IssueGuestCmd(emulator::SevCmd cmd, MutableByteSpan buf,
+                             std::span<const CmdBuffer> buffers, std::uint32_t* error) {
+  return Ops::DoLegacy(*this, static_cast<std::uint32_t>(cmd), buf, buffers, error);
 }
 
 SevIoctlResult SevDevice::Ioctl(unsigned long request, uapi::SevIssueCmdArg& arg,

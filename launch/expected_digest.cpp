@@ -28,14 +28,8 @@ PageType SectionPageType(SevSectionType t) {
 }  // namespace
 
 Result<std::vector<LaunchPage>> PlanSnpLaunch(const OvmfImage& image, const SnpLaunchConfig& cfg) {
-  if (cfg.vcpus == 0 || cfg.vcpus > kMaxVcpus) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "vcpus " + std::to_string(cfg.vcpus) + " not in 1.." + std::to_string(kMaxVcpus));
-  }
-  if (cfg.vcpus > 1 && !image.sev_es_reset_eip) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "OVMF image has no SEV-ES reset block, so it cannot start APs");
-  }
+  SEVEMU_ASSIGN_OR_RETURN(std::vector<VmsaPage> vmsas,
+                          BuildLaunchVmsas(image, cfg.vcpus, cfg.vcpu_signature, cfg.sev_features));
   if (image.image.empty() || image.image.size() % kPage != 0) {
     return Error(ErrorCode::kInvalidArgument, "OVMF image is not whole pages");
   }
@@ -50,12 +44,7 @@ Result<std::vector<LaunchPage>> PlanSnpLaunch(const OvmfImage& image, const SnpL
       pages.push_back({s.base + off, SectionPageType(s.type), {}});
     }
   }
-  for (std::uint32_t i = 0; i < cfg.vcpus; ++i) {
-    VmsaParams p;
-    p.reset_eip = i == 0 ? kBspResetEip : *image.sev_es_reset_eip;
-    p.vcpu_signature = cfg.vcpu_signature;
-    p.sev_features = cfg.sev_features;
-    const VmsaPage vmsa = BuildVmsa(p);
+  for (const VmsaPage& vmsa : vmsas) {
     pages.push_back({kVmsaGpa, PageType::kVmsa, Bytes(vmsa.begin(), vmsa.end())});
   }
   return pages;

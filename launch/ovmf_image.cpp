@@ -26,6 +26,9 @@ constexpr Guid kSevMetadataGuid =
     MakeGuid(0xdc886566, 0x984a, 0x4798, {0xa7, 0x5e, 0x55, 0x85, 0xa7, 0xbf, 0x67, 0xcc});
 constexpr Guid kSevEsResetBlockGuid =
     MakeGuid(0x00f771de, 0x1a7e, 0x4fcb, {0x89, 0x0e, 0x68, 0xc7, 0x7e, 0x2f, 0xb4, 0x4e});
+// QEMU target/i386/sev.c SEV_SECRET_GUID with struct sev_secret_area {u32 base; u32 size;}.
+constexpr Guid kSevSecretGuid =
+    MakeGuid(0x4c2eb361, 0x7d9b, 0x4cc3, {0x80, 0x81, 0x12, 0x7c, 0x90, 0xd3, 0xd2, 0x94});
 
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kResetVectorBytes = 32;  // the image's last 32 bytes, after the table
@@ -48,6 +51,7 @@ Error Corrupt(const std::string& what) {
 struct TableEntries {
   std::optional<ByteSpan> sev_metadata;
   std::optional<ByteSpan> sev_es_reset;
+  std::optional<ByteSpan> sev_secret;
 };
 
 // Walks the GUIDed table backwards from its footer. Entries with GUIDs we do not use are
@@ -74,6 +78,7 @@ Result<TableEntries> ReadTable(ByteSpan img) {
     const std::size_t guid = end - 16;
     if (GuidAt(img, guid, kSevMetadataGuid)) out.sev_metadata = data;
     if (GuidAt(img, guid, kSevEsResetBlockGuid)) out.sev_es_reset = data;
+    if (GuidAt(img, guid, kSevSecretGuid)) out.sev_secret = data;
     end -= len;
   }
   if (end != table_begin) return Corrupt("GUIDed table has trailing bytes before its entries");
@@ -148,24 +153,51 @@ const char* SevSectionTypeName(SevSectionType t) {
   return "UNKNOWN";
 }
 
-Result<OvmfImage> ParseOvmfImage(ByteSpan bytes) {
+namespace {
+
+Result<OvmfImage> ParseImage(ByteSpan bytes, bool need_metadata) {
   if (bytes.empty() || bytes.size() % kPage != 0 || bytes.size() > kMaxOvmfImageSize) {
     return Error(ErrorCode::kInvalidArgument,
                  "OVMF image: size " + std::to_string(bytes.size()) +
                      " is not a non-zero multiple of 4 KiB up to 16 MiB");
   }
   SEVEMU_ASSIGN_OR_RETURN(TableEntries entries, ReadTable(bytes));
-  if (!entries.sev_metadata) {
+  if (!entries.sev_metadata && need_metadata) {
     return Error(ErrorCode::kNotFound, "OVMF image: no SEV metadata entry (not an SEV build)");
   }
   OvmfImage out;
-  SEVEMU_ASSIGN_OR_RETURN(out.sections, ReadMetadata(bytes, *entries.sev_metadata));
+  if (entries.sev_metadata) {
+    SEVEMU_ASSIGN_OR_RETURN(out.sections, ReadMetadata(bytes, *entries.sev_metadata));
+  }
   if (entries.sev_es_reset) {
     if (entries.sev_es_reset->size() < 4) return Corrupt("SEV-ES reset block shorter than 4 bytes");
     out.sev_es_reset_eip = LoadLe32(entries.sev_es_reset->data());
   }
+  if (entries.sev_secret) {
+    if (entries.sev_secret->size() < 8)
+      return Corrupt("SEV secret area entry shorter than 8 bytes");
+    const SevSecretArea area{LoadLe32(entries.sev_secret->data()),
+                             LoadLe32(entries.sev_secret->data() + 4)};
+    // OVMF builds without a launch secret (not OvmfPkg/AmdSev) carry the entry as zeros.
+    if (area.base != 0 || area.size != 0) {
+      if (area.size == 0 || std::uint64_t{area.base} + area.size > (std::uint64_t{1} << 32)) {
+        return Corrupt("SEV secret area is empty or crosses 4 GiB");
+      }
+      out.sev_secret_area = area;
+    }
+  }
   out.image.assign(bytes.begin(), bytes.end());
   return out;
+}
+
+}  // namespace
+
+Result<OvmfImage> ParseOvmfImage(ByteSpan bytes) {
+  return ParseImage(bytes, true);
+}
+
+Result<OvmfImage> ParseLegacyOvmfImage(ByteSpan bytes) {
+  return ParseImage(bytes, false);
 }
 
 }  // namespace sevemu::launch

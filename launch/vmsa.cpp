@@ -91,4 +91,27 @@ VmsaPage BuildVmsa(const VmsaParams& p) {
   return v;
 }
 
+Result<std::vector<VmsaPage>> BuildLaunchVmsas(const OvmfImage& image, std::uint32_t vcpus,
+                                               std::uint32_t vcpu_signature,
+                                               std::uint64_t sev_features) {
+  if (vcpus == 0 || vcpus > kMaxVcpus) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "vcpus " + std::to_string(vcpus) + " not in 1.." + std::to_string(kMaxVcpus));
+  }
+  if (vcpus > 1 && !image.sev_es_reset_eip) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "OVMF image has no SEV-ES reset block, so it cannot start APs");
+  }
+  std::vector<VmsaPage> out;
+  out.reserve(vcpus);
+  for (std::uint32_t i = 0; i < vcpus; ++i) {
+    VmsaParams p;
+    p.reset_eip = i == 0 ? kBspResetEip : *image.sev_es_reset_eip;
+    p.vcpu_signature = vcpu_signature;
+    p.sev_features = sev_features;
+    out.push_back(BuildVmsa(p));
+  }
+  return out;
+}
+
 }  // namespace sevemu::launch

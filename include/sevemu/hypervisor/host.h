@@ -39,8 +39,32 @@ struct GuestLaunchSpec {
   bool author_key_en = false;
 };
 
+// What a guest is: an SEV-SNP guest, or a legacy SEV / SEV-ES guest (QEMU's sev-guest object
+// without and with the policy's ES bit).
+enum class GuestType { kSnp, kSev, kSevEs };
+const char* GuestTypeName(GuestType t);  // "snp", "sev", "sev-es"
+
+// A legacy launch as QEMU runs it with KVM (target/i386/sev.c): the guest owner's session opens
+// the launch, the image is encrypted in place (LAUNCH_UPDATE_DATA), SEV-ES adds the vCPUs'
+// VMSAs, and LAUNCH_MEASURE's answer goes to the owner. The launch then waits, as QEMU does
+// between query-sev-launch-measure and the guest's start, for an optional secret
+// (InjectLaunchSecret) and LAUNCH_FINISH (FinishSevLaunch).
+struct SevGuestLaunchSpec {
+  std::string name;  // as GuestLaunchSpec::name
+  bool es = false;   // SEV-ES; must agree with the policy's ES bit (QEMU derives it from it)
+  Bytes image;       // OVMF image; empty = DefaultGuestImage(). SEV metadata not needed.
+  std::uint32_t policy = 0x1;  // the legacy guest policy (default NODBG)
+  std::uint32_t vcpus = 1;     // SEV-ES: one VMSA each
+  // The guest owner's GODH certificate and session blob (sev-tool's godh.cert and
+  // launch_blob.bin; sevctl's and QEMU's dh-cert-file/session-file, decoded). Both or neither:
+  // without them the launch has no session and the measurement is keyed with zeros.
+  Bytes godh_cert;
+  Bytes session;
+};
+
 struct GuestInfo {
   std::string name;
+  GuestType type = GuestType::kSnp;
   // Unique for the Host's life: a guest destroyed and launched again under the same name is
   // another guest, and connections bound to the first must not reach the second.
   std::uint64_t launch_id = 0;
@@ -54,6 +78,20 @@ struct GuestInfo {
   std::uint64_t cpuid_gpa = 0;
   std::size_t pages = 0;  // 4 KiB pages the guest owns
   bool id_block = false;
+
+  // Legacy guests only (type kSev, kSevEs).
+  std::uint32_t handle = 0;      // the firmware's guest handle
+  bool launch_finished = false;  // LAUNCH_FINISH done; before it, a secret may be injected
+  bool secret_injected = false;
+  // LAUNCH_MEASURE's output: the measurement (HMAC-SHA256 under the TIK) ‖ mnonce; and the
+  // firmware API version it was made with, which the owner needs to check it.
+  std::array<std::uint8_t, 0x30> launch_measure{};
+  std::uint8_t api_major = 0, api_minor = 0, build = 0;
+  // The launch digest of what the VMM handed LAUNCH_UPDATE_DATA/VMSA (launch/sev_launch.h's
+  // prediction for the image; the firmware's own digest never leaves it).
+  std::array<std::uint8_t, 32> launch_digest{};
+  std::uint64_t secret_gpa = 0;  // the image's SEV secret area, mapped for the guest; 0 = none
+  std::uint32_t secret_size = 0;
 };
 
 // What the VMM hands back to the guest after an SNP_GUEST_REQUEST exit.
@@ -84,14 +122,34 @@ class Host {
   Result<GuestInfo> LaunchGuest(const GuestLaunchSpec& spec);
   std::vector<GuestInfo> Guests() const;
   Result<GuestInfo> Guest(const std::string& name) const;
-  // DECOMMISSION, then the pages are reclaimed and returned to the hypervisor.
+  // DECOMMISSION (legacy guests: DEACTIVATE first, as KVM's sev_unbind_asid), then the pages
+  // are reclaimed and returned to the hypervisor.
   Status DestroyGuest(const std::string& name);
 
-  // The guest's own view of its memory (VMPL0, private, decrypted), as its kernel reads it.
+  // A legacy SEV / SEV-ES launch up to LAUNCH_MEASURE (KVM_SEV_INIT or KVM_SEV_ES_INIT,
+  // LAUNCH_START + ACTIVATE, LAUNCH_UPDATE_DATA of the image, LAUNCH_UPDATE_VMSA per vCPU for
+  // SEV-ES, LAUNCH_MEASURE). The legacy platform is initialised first if it is not. On any
+  // failure the guest is torn down; the error names the failing command and its status.
+  Result<GuestInfo> LaunchSevGuest(const SevGuestLaunchSpec& spec);
+  // LAUNCH_SECRET of the owner's packet (0x34-byte header, ciphertext) into the guest at `gpa`
+  // (default: the image's secret area), as QEMU's sev-inject-launch-secret. Only before
+  // FinishSevLaunch. The guest memory it lands in must be contiguous host pages (KVM).
+  Status InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSpan secret,
+                            std::optional<std::uint64_t> gpa);
+  // LAUNCH_FINISH: the guest runs; no more secrets.
+  Result<GuestInfo> FinishSevLaunch(const std::string& name);
+  // ATTESTATION (KVM_SEV_GET_ATTESTATION_REPORT): the 0xD0-byte PEK-signed report over the
+  // guest's launch digest, policy and `mnonce`.
+  Result<Bytes> SevAttestationReport(const std::string& name,
+                                     const std::array<std::uint8_t, 16>& mnonce);
+
+  // The guest's own view of its memory (VMPL0, private, decrypted), as its kernel reads it. For
+  // a legacy guest: its memory decrypted with its key (no RMP ownership to check).
   Result<Bytes> ReadGuestMemory(const std::string& name, std::uint64_t gpa, std::size_t len);
   Status WriteGuestMemory(const std::string& name, std::uint64_t gpa, ByteSpan data);
 
   // The guest's SNP_GUEST_REQUEST exit: `request` (at most 4 KiB) is the shared request page.
+  // Legacy guests have none (kInvalidArgument).
   // `cert_buffer_len` set = an extended request whose certificate buffer has that many bytes;
   // too small ⇒ vmm_error INVALID_LEN and certs_needed, and the firmware is not called (KVM).
   Result<GuestRequestReply> GuestRequest(const std::string& name, ByteSpan request,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/emulator/firmware.h"
@@ -32,7 +33,9 @@ class SevDevice {
 
   // `scratch_spa`: kScratchPages 4 KiB pages of host memory (4 KiB aligned) reserved for this
   // device. Between ioctls they are always in the hypervisor state and zeroed.
-  SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa);
+  // `tmr_spa`: 2 MiB of host memory (2 MiB aligned) the driver hands INIT as the SEV-ES trusted
+  // memory region, or 0 for a host without SEV-ES (INIT then goes without the ES flag).
+  SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa, std::uint64_t tmr_spa = 0);
   virtual ~SevDevice() = default;
   SevDevice(const SevDevice&) = delete;
   SevDevice& operator=(const SevDevice&) = delete;
@@ -45,6 +48,25 @@ class SevDevice {
   // kernel writes `arg` back (every recognised command, whatever the outcome).
   SevIoctlResult Ioctl(unsigned long request, uapi::SevIssueCmdArg& arg, uapi::UserMemory& user,
                        bool writable);
+
+  // ---- what KVM uses of the driver (exported by sev-dev.c) ----
+
+  // sev_platform_init: the legacy INIT (with the SEV-ES TMR), WBINVD and DF_FLUSH, unless the
+  // kernel already holds the platform initialised. 0 or -errno; `error` gets the status of the
+  // last firmware command run.
+  int PlatformInit(std::uint32_t* error);
+
+  // A host range the firmware reads or writes for a guest command.
+  struct CmdBuffer {
+    std::uint64_t spa;  // 4 KiB aligned
+    std::uint64_t len;  // at most 16 KiB
+  };
+  // sev_issue_cmd for a legacy guest command (LAUNCH_*, ACTIVATE, ATTESTATION, ...). Once SNP
+  // is initialised every buffer is moved to the FIRMWARE state for the command and back after,
+  // whatever its outcome (snp_map_cmd_buf_desc_list / snp_unmap_cmd_buf_desc_list). 0, -EIO
+  // (the firmware refused; `error` has its status) or -EFAULT (a page could not change state).
+  int IssueGuestCmd(emulator::SevCmd cmd, MutableByteSpan buf, std::span<const CmdBuffer> buffers,
+                    std::uint32_t* error);
 
  private:
   // The legacy SEV firmware: runs legacy command `legacy_cmd` (SEV_CMD_INIT 0x001 ..
@@ -61,6 +83,8 @@ class SevDevice {
   std::uint8_t sev_state_ = 0;
   emulator::Firmware& fw_;
   std::uint64_t scratch_;
+  std::uint64_t tmr_;
+  bool tmr_firmware_ = false;  // the TMR's pages are FIRMWARE (done once, after SNP_INIT)
 };
 
 }  // namespace sevemu::hypervisor

@@ -26,7 +26,6 @@
 namespace sevemu::launch {
 
 constexpr std::uint64_t kVmsaGpa = 0xFFFFFFFFF000;
-constexpr std::uint32_t kMaxVcpus = 4096;  // KVM_MAX_VCPUS on x86
 
 struct SnpLaunchConfig {
   std::uint32_t vcpus = 1;           // 1..kMaxVcpus

@@ -10,7 +10,10 @@
 // The SEV metadata entry (dc886566-984a-4798-a75e-5585a7bf67cc) holds a u32 offset from the end
 // of the image to the "ASEV" header {char sig[4], u32 len, u32 version, u32 num_desc}, followed by
 // num_desc sections {u32 base, u32 size, u32 type}. The SEV-ES reset block entry
-// (00f771de-1a7e-4fcb-890e-68c77e2fb44e) holds the u32 address where APs start.
+// (00f771de-1a7e-4fcb-890e-68c77e2fb44e) holds the u32 address where APs start. The SEV secret
+// entry (4c2eb361-7d9b-4cc3-8081-127c90d3d294; QEMU target/i386/sev.c SEV_SECRET_GUID) holds
+// {u32 base, u32 size} of the area a legacy launch secret goes to by default (OvmfPkg/AmdSev
+// builds; other builds carry it as zeros).
 //
 // Thread safety: plain value types and a pure function.
 #pragma once
@@ -43,11 +46,19 @@ struct SevMetadataSection {
   friend bool operator==(const SevMetadataSection&, const SevMetadataSection&) = default;
 };
 
+struct SevSecretArea {
+  std::uint32_t base = 0;  // guest physical address
+  std::uint32_t size = 0;
+  friend bool operator==(const SevSecretArea&, const SevSecretArea&) = default;
+};
+
 struct OvmfImage {
   Bytes image;                               // the whole image, mapped so that it ends at 4 GiB
   std::vector<SevMetadataSection> sections;  // in metadata order (the order a VMM launches them)
   // Where APs start (from the SEV-ES reset block); absent in images that only boot one vCPU.
   std::optional<std::uint32_t> sev_es_reset_eip;
+  // Where QEMU's sev-inject-launch-secret puts a secret when not told a GPA.
+  std::optional<SevSecretArea> sev_secret_area;
 
   // Guest physical address of the image's first byte.
   std::uint64_t Gpa() const { return (std::uint64_t{1} << 32) - image.size(); }
@@ -62,7 +73,11 @@ constexpr std::size_t kMaxOvmfImageSize = 16u << 20;
 //   kNotFound         no GUIDed table footer, or no SEV metadata entry in the table;
 //   kCorrupt          the table, an entry, the metadata header or a section is malformed
 //                     (lengths out of bounds, bad "ASEV" signature, version other than 1,
-//                     unknown section type, unaligned, empty or overflowing section).
+//                     unknown section type, unaligned, empty or overflowing section, a
+//                     secret area entry shorter than 8 bytes, empty or crossing 4 GiB).
 Result<OvmfImage> ParseOvmfImage(ByteSpan bytes);
+// The same for a legacy SEV / SEV-ES launch, which needs no SEV metadata (older and non-SNP
+// OVMF builds have none): `sections` is then empty. Metadata that is present is still checked.
+Result<OvmfImage> ParseLegacyOvmfImage(ByteSpan bytes);
 
 }  // namespace sevemu::launch

@@ -12,8 +12,10 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "sevemu/common/result.h"
+#include "sevemu/launch/ovmf_image.h"
 
 namespace sevemu::launch {
 
@@ -59,5 +61,14 @@ struct VmsaParams {
 // The VMSA of a vCPU starting at `reset_eip` in real mode: CS.base = eip & 0xFFFF0000,
 // RIP = eip & 0xFFFF (for the BSP, CS 0xFFFF0000:0xFFF0).
 VmsaPage BuildVmsa(const VmsaParams& p);
+
+constexpr std::uint32_t kMaxVcpus = 4096;  // KVM_MAX_VCPUS on x86
+
+// The VMSAs of `vcpus` vCPUs launched from `image`: the BSP at kBspResetEip, the APs at the
+// image's SEV-ES reset block address. kInvalidArgument if vcpus is 0 or above kMaxVcpus, or if
+// vcpus > 1 and the image has no SEV-ES reset block (APs would have nowhere to start).
+Result<std::vector<VmsaPage>> BuildLaunchVmsas(const OvmfImage& image, std::uint32_t vcpus,
+                                               std::uint32_t vcpu_signature,
+                                               std::uint64_t sev_features);
 
 }  // namespace sevemu::launch
