@@ -66,6 +66,7 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   g.info.asid = asid;
   g.info.policy = spec.policy;
   g.info.vcpus = spec.vcpus;
+  g.info.vcpu_signature = cfg.vcpu_signature;
   g.info.host_data = spec.host_data;
   g.info.measurement = *digest;
   g.info.id_block = !spec.id_block.empty();

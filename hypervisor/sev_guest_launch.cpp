@@ -92,6 +92,7 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   g.info.asid = *asid;
   g.info.policy = spec.policy;
   g.info.vcpus = spec.vcpus;
+  g.info.vcpu_signature = cfg.vcpu_signature;
   g.info.launch_digest = *digest;
   const auto& fw = h.fw->platform_state().current_fw;
   g.info.api_major = fw.major;

@@ -1,90 +1,254 @@
-// sevemu guest launch|list|show|destroy: guests on a running daemon's platform, launched as a
-// VMM launches them (hypervisor::Host::LaunchGuest). A program run with SEVEMU_GUEST=NAME and
-// the preload shim then acts inside the guest.
+// sevemu guest ...: guests on a running daemon's platform, launched as a VMM launches them.
+// SNP guests: hypervisor::Host::LaunchGuest; a program run with SEVEMU_GUEST=NAME and the
+// preload shim then acts inside the guest. Legacy SEV / SEV-ES guests: Host::LaunchSevGuest,
+// driven the way QEMU's sev-guest object and QMP commands drive one — the owner's dh-cert-file
+// and session-file, query-sev-launch-measure (printed at launch), sev-inject-launch-secret
+// (inject-secret), the start of the guest (finish), query-sev-attestation-report (attest).
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <iostream>
 
 #include "cli.h"
 #include "daemon_client.h"
 #include "sevemu/common/file_io.h"
+#include "sevemu/crypto/base64.h"
 
 namespace sevemu::cli {
 
 namespace {
 
 void PrintGuest(const nlohmann::json& g) {
-  std::cout << g["name"].get<std::string>() << ": asid " << g["asid"] << ", policy "
-            << g["policy"].get<std::string>() << ", " << g["vcpus"] << " vCPU(s), " << g["pages"]
-            << " pages\n"
-            << "  measurement " << g["measurement"].get<std::string>() << "\n"
-            << "  host_data   " << g["host_data"].get<std::string>() << "\n";
+  const std::string type = g.value("type", "snp");
+  std::cout << g["name"].get<std::string>() << ": " << type << ", asid " << g["asid"] << ", policy "
+            << g["policy"].get<std::string>() << ", " << g["vcpus"] << " vCPU(s) (CPUID "
+            << g.value("vcpu_sig", "?") << "), " << g["pages"] << " pages\n";
+  if (type == "snp") {
+    std::cout << "  measurement " << g["measurement"].get<std::string>() << "\n"
+              << "  host_data   " << g["host_data"].get<std::string>() << "\n";
+    return;
+  }
+  std::cout << "  handle " << g["handle"] << ", state " << g["state"].get<std::string>()
+            << (g["secret_injected"].get<bool>() ? ", secret injected" : "") << ", API "
+            << g["api"].get<std::string>() << "\n"
+            << "  launch measure " << g["launch_measure"].get<std::string>()
+            << "  (measurement ‖ mnonce)\n"
+            << "  launch digest  " << g["launch_digest"].get<std::string>() << "\n";
+  if (g["secret_gpa"].get<std::uint64_t>() != 0) {
+    std::cout << "  secret area    0x" << std::hex << g["secret_gpa"].get<std::uint64_t>()
+              << std::dec << " (" << g["secret_size"] << " bytes)\n";
+  }
 }
 
 Result<Bytes> ReadBinary(const std::string& path) {
   return ReadWholeFile(path, 16u << 20);
 }
 
+// The legacy launch blobs come as binary files (sev-tool, `sevemu owner`) or base64 text
+// (sevctl, QEMU's dh-cert-file/session-file and QMP arguments): text made only of base64
+// characters is decoded.
+Result<Bytes> ReadBlob(const std::string& path) {
+  auto b = ReadWholeFile(path, 64u << 10);
+  if (!b.ok()) return b.error();
+  const bool text = !b->empty() && std::all_of(b->begin(), b->end(), [](std::uint8_t c) {
+    return std::isalnum(c) || c == '+' || c == '/' || c == '=' || c == '\n' || c == '\r' ||
+           c == ' ' || c == '\t';
+  });
+  if (!text) return b;
+  auto decoded =
+      crypto::Base64Decode(std::string_view(reinterpret_cast<const char*>(b->data()), b->size()));
+  if (!decoded.ok()) return Error(ErrorCode::kInvalidArgument, path + ": not valid base64");
+  return decoded;
+}
+
+Result<std::uint64_t> ParseNumber(const std::string& opt, const std::string& text,
+                                  std::uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 0);
+  if (text.empty() || *end != '\0' || errno != 0 || v > max || text[0] == '-') {
+    return Error(ErrorCode::kInvalidArgument, opt + ": not a number up to " + std::to_string(max));
+  }
+  return v;
+}
+
+// Reads guest memory the way a program inside the guest does: a guest connection.
+int ReadGuest(const std::string& name, const std::string& socket, const std::string& platform,
+              const std::string& guest, std::uint64_t gpa, std::uint64_t len,
+              const std::string& out) {
+  nlohmann::json hello = {{"role", "guest"}, {"guest", guest}};
+  if (!platform.empty()) hello["platform"] = platform;
+  auto c = protocol::Client::Connect(socket.empty() ? protocol::DefaultSocketPath() : socket,
+                                     hello.dump());
+  if (!c.ok()) return Fail(name, c.error());
+  auto reply = c->Call(protocol::MsgType::kGuestMemRead,
+                       protocol::EncodeGuestMemRead({gpa, static_cast<std::uint32_t>(len)}));
+  if (!reply.ok()) return Fail(name, reply.error());
+  if (!reply->ok()) {
+    return Fail(name, Error(ErrorCode::kRefused, protocol::DecodeError(reply->payload)));
+  }
+  if (!out.empty()) {
+    if (Status st = WriteFileAtomic(out, reply->payload, 0600, false); !st.ok()) {
+      return Fail(name, st.error());
+    }
+    std::cout << "wrote " << reply->payload.size() << " bytes to " << out << "\n";
+  } else {
+    std::cout << HexEncode(reply->payload) << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunGuest(const std::string& name, const Args& args) {
-  std::string action, guest, socket, platform, image, policy_text = "0x30000", host_data, id_block,
-                                                      id_auth;
+  std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
+      type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
+      len_text = "64";
   unsigned vcpus = 1;
   bool author_key = false, json = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("action", po::value(&action)->required(), "launch | list | show | destroy")
+      ("action", po::value(&action)->required(), "launch | list | show | destroy | inject-secret | finish | attest | read")
       ("name", po::value(&guest), "guest name")
       ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
       ("platform", po::value(&platform), "platform on the daemon (default: its first)")
-      ("image", po::value(&image), "launch: firmware image with SEV metadata (default: built-in)")
-      ("policy", po::value(&policy_text), "launch: SNP guest policy (default 0x30000)")
+      ("type", po::value(&type), "launch: snp (default), sev or sev-es")
+      ("image", po::value(&image), "launch: OVMF image (default: built-in)")
+      ("policy", po::value(&policy_text), "launch: guest policy (default snp 0x30000, sev 0x1, sev-es 0x5)")
       ("vcpus", po::value(&vcpus), "launch: number of vCPUs (default 1)")
-      ("host-data", po::value(&host_data), "launch: 32 bytes of hex for HOST_DATA")
-      ("id-block", po::value(&id_block), "launch: file with the 96-byte ID block")
-      ("id-auth", po::value(&id_auth), "launch: file with the 4096-byte ID authentication info")
-      ("author-key", po::bool_switch(&author_key), "launch: the ID auth info carries an author key")
+      ("host-data", po::value(&host_data), "launch (snp): 32 bytes of hex for HOST_DATA")
+      ("id-block", po::value(&id_block), "launch (snp): file with the 96-byte ID block")
+      ("id-auth", po::value(&id_auth), "launch (snp): file with the 4096-byte ID authentication info")
+      ("author-key", po::bool_switch(&author_key), "launch (snp): the ID auth info carries an author key")
+      ("dh-cert-file", po::value(&dh_cert), "launch (sev, sev-es): the owner's GODH certificate (godh.cert; binary or base64)")
+      ("session-file", po::value(&session), "launch (sev, sev-es): the owner's session blob (launch_blob.bin; binary or base64)")
+      ("measurement-out", po::value(&measurement_out), "launch (sev, sev-es): write LAUNCH_MEASURE's 48 bytes to this file")
+      ("header", po::value(&header), "inject-secret: the packet header (packet_header.bin; binary or base64)")
+      ("secret", po::value(&secret), "inject-secret: the encrypted secret (encrypted_secret.bin; binary or base64)")
+      ("gpa", po::value(&gpa_text), "inject-secret: guest address (default: the image's secret area); read: address")
+      ("mnonce", po::value(&mnonce), "attest: the owner's 16-byte nonce (hex)")
+      ("out", po::value(&out), "attest: file for the report; read: file for the bytes (default: hex on stdout)")
+      ("len", po::value(&len_text), "read: bytes to read (default 64, at most 1 MiB)")
       ("json", po::bool_switch(&json), "print JSON");
   // clang-format on
   po::positional_options_description pos;
   pos.add("action", 1).add("name", 1);
   int code = 0;
-  auto vm = ParseArgs(name, "launch|list|show|destroy [NAME] [options]", desc, args, code, &pos);
+  auto vm =
+      ParseArgs(name, "launch|list|show|destroy|inject-secret|finish|attest|read [NAME] [options]",
+                desc, args, code, &pos);
   if (!vm) return code;
+  static const char* const kNamed[] = {"show",   "destroy", "launch", "inject-secret",
+                                       "finish", "attest",  "read"};
+  const bool named = std::find(std::begin(kNamed), std::end(kNamed), action) != std::end(kNamed);
+  if (action != "list" && !named) {
+    return UsageError(name, "unknown action '" + action +
+                                "' (launch, list, show, destroy, inject-secret, finish, attest, "
+                                "read)");
+  }
+  if (named && guest.empty()) return UsageError(name, action + " needs a guest NAME");
+
+  if (action == "read") {
+    auto len = ParseNumber("--len", len_text, 1u << 20);
+    if (!len.ok()) return UsageError(name, len.error().message());
+    if (gpa_text.empty()) return UsageError(name, "read needs --gpa");
+    auto gpa = ParseNumber("--gpa", gpa_text, ~0ull);
+    if (!gpa.ok()) return UsageError(name, gpa.error().message());
+    return ReadGuest(name, socket, platform, guest, *gpa, *len, out);
+  }
+
   nlohmann::json req;
   Bytes blob;
   if (action == "list") {
     req = {{"op", "guest.list"}};
-  } else if (action == "show" || action == "destroy" || action == "launch") {
-    if (guest.empty()) return UsageError(name, action + " needs a guest NAME");
-    req = {{"op", "guest." + action}, {"name", guest}};
+  } else if (action == "inject-secret") {
+    req = {{"op", "guest.inject_secret"}, {"name", guest}};
   } else {
-    return UsageError(name, "unknown action '" + action + "' (launch, list, show, destroy)");
+    req = {{"op", "guest." + action}, {"name", guest}};
   }
   if (action == "launch") {
-    char* end = nullptr;
-    const unsigned long long policy = std::strtoull(policy_text.c_str(), &end, 0);
-    if (policy_text.empty() || *end != '\0') return UsageError(name, "--policy: not a number");
-    req["policy"] = policy;
+    if (type != "snp" && type != "sev" && type != "sev-es") {
+      return UsageError(name, "--type must be snp, sev or sev-es");
+    }
+    const bool legacy = type != "snp";
+    if (!policy_text.empty()) {
+      auto policy = ParseNumber("--policy", policy_text, legacy ? 0xFFFFFFFFull : ~0ull);
+      if (!policy.ok()) return UsageError(name, policy.error().message());
+      req["policy"] = *policy;
+    }
+    req["type"] = type;
     req["vcpus"] = vcpus;
-    req["author_key"] = author_key;
-    if (!host_data.empty()) req["host_data"] = host_data;
     if (!image.empty()) {
       auto b = ReadBinary(image);
       if (!b.ok()) return Fail(name, b.error());
       blob = *b;
     }
-    for (auto [opt, file] : {std::pair{"id_block", &id_block}, std::pair{"id_auth", &id_auth}}) {
-      if (file->empty()) continue;
-      auto b = ReadBinary(*file);
-      if (!b.ok()) return Fail(name, b.error());
-      req[opt] = HexEncode(*b);
+    if (legacy) {
+      if (!host_data.empty() || !id_block.empty() || !id_auth.empty() || author_key) {
+        return UsageError(name, "--host-data and the ID block are SNP launch options");
+      }
+      if (dh_cert.empty() != session.empty()) {
+        return UsageError(name, "--dh-cert-file and --session-file go together");
+      }
+      for (auto [opt, file] : {std::pair{"godh_cert", &dh_cert}, std::pair{"session", &session}}) {
+        if (file->empty()) continue;
+        auto b = ReadBlob(*file);
+        if (!b.ok()) return Fail(name, b.error());
+        req[opt] = HexEncode(*b);
+      }
+    } else {
+      if (!dh_cert.empty() || !session.empty() || !measurement_out.empty()) {
+        return UsageError(name,
+                          "--dh-cert-file, --session-file and --measurement-out are for "
+                          "--type sev or sev-es");
+      }
+      req["author_key"] = author_key;
+      if (!host_data.empty()) req["host_data"] = host_data;
+      for (auto [opt, file] : {std::pair{"id_block", &id_block}, std::pair{"id_auth", &id_auth}}) {
+        if (file->empty()) continue;
+        auto b = ReadBinary(*file);
+        if (!b.ok()) return Fail(name, b.error());
+        req[opt] = HexEncode(*b);
+      }
     }
+  } else if (action == "inject-secret") {
+    if (header.empty() || secret.empty()) {
+      return UsageError(name, "inject-secret needs --header and --secret");
+    }
+    auto h = ReadBlob(header);
+    if (!h.ok()) return Fail(name, h.error());
+    auto s = ReadBlob(secret);
+    if (!s.ok()) return Fail(name, s.error());
+    req["header"] = HexEncode(*h);
+    blob = *s;
+    if (!gpa_text.empty()) {
+      auto gpa = ParseNumber("--gpa", gpa_text, ~0ull);
+      if (!gpa.ok()) return UsageError(name, gpa.error().message());
+      req["gpa"] = *gpa;
+    }
+  } else if (action == "attest") {
+    if (mnonce.empty() || out.empty()) return UsageError(name, "attest needs --mnonce and --out");
+    req["mnonce"] = mnonce;
   }
+
   auto c = ConnectHost(socket, platform);
   if (!c.ok()) return Fail(name, c.error());
-  auto reply = ManageCall(*c, req, blob);
+  Bytes reply_blob;
+  auto reply = ManageCall(*c, req, blob, &reply_blob);
   if (!reply.ok()) return Fail(name, reply.error());
+  if (action == "launch" && !measurement_out.empty()) {
+    auto m = HexDecode((*reply)["launch_measure"].get<std::string>());
+    if (!m.ok()) return Fail(name, m.error());
+    if (Status st = WriteFileAtomic(measurement_out, *m, 0644, false); !st.ok()) {
+      return Fail(name, st.error());
+    }
+  }
+  if (action == "attest") {
+    if (Status st = WriteFileAtomic(out, reply_blob, 0644, false); !st.ok()) {
+      return Fail(name, st.error());
+    }
+  }
   if (json) {
     std::cout << reply->dump(2) << "\n";
   } else if (action == "list") {
@@ -92,6 +256,8 @@ int RunGuest(const std::string& name, const Args& args) {
     for (const auto& g : (*reply)["guests"]) PrintGuest(g);
   } else if (action == "destroy") {
     std::cout << "destroyed " << guest << "\n";
+  } else if (action == "attest") {
+    std::cout << "wrote the " << reply_blob.size() << "-byte ATTESTATION report to " << out << "\n";
   } else {
     PrintGuest(*reply);
   }

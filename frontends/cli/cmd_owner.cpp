@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/emulator/sev_cert.h"
+#include "sevemu/hypervisor/host.h"
+#include "sevemu/launch/sev_launch.h"
 #include "sevemu/owner/launch_session.h"
 
 namespace sevemu::cli {
@@ -71,11 +73,52 @@ Result<emulator::SevCert> ReadSevCert(const std::string& path) {
   return c;
 }
 
+// The digest a legacy launch of `image` gives (launch/sev_launch.h), as sev-snp-measure
+// --mode sev|seves computes it.
+Result<emulator::SevDigest> ImageDigest(const std::string& path, const std::string& type,
+                                        unsigned vcpus, const std::string& sig_text,
+                                        const std::string& cpu_model) {
+  if (type != "sev" && type != "sev-es") {
+    return Error(ErrorCode::kInvalidArgument, "--type must be sev or sev-es");
+  }
+  Result<Bytes> bytes = Bytes{};
+  if (path == "builtin") {
+    bytes = hypervisor::DefaultGuestImage();
+  } else {
+    bytes = ReadWholeFile(path, launch::kMaxOvmfImageSize);
+  }
+  if (!bytes.ok()) return bytes.error();
+  auto image = launch::ParseLegacyOvmfImage(*bytes);
+  if (!image.ok()) return image.error().Context(path);
+  launch::SevLaunchConfig cfg;
+  cfg.mode = type == "sev" ? launch::SevLaunchMode::kSev : launch::SevLaunchMode::kSevEs;
+  cfg.vcpus = vcpus;
+  if (cfg.mode == launch::SevLaunchMode::kSevEs) {
+    if (sig_text.empty() == cpu_model.empty()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "--type sev-es needs --vcpu-sig or --vcpu-type (the VMSAs carry it)");
+    }
+    if (!cpu_model.empty()) {
+      SEVEMU_ASSIGN_OR_RETURN(cfg.vcpu_signature, launch::VcpuSignatureOf(cpu_model));
+    } else {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(sig_text.c_str(), &end, 16);
+      if (*end != '\0' || v > 0xFFFFFFFFul) {
+        return Error(ErrorCode::kInvalidArgument, "--vcpu-sig: not a 32-bit hex number");
+      }
+      cfg.vcpu_signature = static_cast<std::uint32_t>(v);
+    }
+  }
+  return launch::ExpectedSevLaunchDigest(*image, cfg);
+}
+
 }  // namespace
 
 int RunOwner(const std::string& name, const Args& args) {
   std::string action, pdh, out, policy_text = "0", tk, api_text, digest_hex, measurement, secret,
-                                dir, report, pek, mnonce_hex;
+                                dir, report, pek, mnonce_hex, image, type = "sev", vcpu_sig,
+                                vcpu_type;
+  unsigned vcpus = 1;
   std::vector<std::string> data_files;
   po::options_description desc("options");
   // clang-format off
@@ -88,6 +131,11 @@ int RunOwner(const std::string& name, const Args& args) {
       ("api", po::value(&api_text), "measure, secret: the firmware's API version and build, e.g. 1.55.21")
       ("digest", po::value(&digest_hex), "measure, verify-report: SHA-256 launch digest (hex)")
       ("data", po::value(&data_files)->composing(), "measure: instead of --digest, the files the VMM launched (LAUNCH_UPDATE_DATA/VMSA plaintext), in order; repeatable")
+      ("image", po::value(&image), "measure: instead of --digest, the OVMF image the guest was launched from ('builtin': sevemu's default image)")
+      ("type", po::value(&type), "measure --image: sev (default) or sev-es (adds the vCPUs' VMSAs)")
+      ("vcpus", po::value(&vcpus), "measure --image --type sev-es: number of vCPUs (default 1)")
+      ("vcpu-sig", po::value(&vcpu_sig), "measure --image --type sev-es: the vCPUs' CPUID signature (hex, e.g. 0xa00f11)")
+      ("vcpu-type", po::value(&vcpu_type), "measure --image --type sev-es: instead of --vcpu-sig, QEMU's CPU model (e.g. EPYC-Milan)")
       ("measurement", po::value(&measurement), "measure, secret: LAUNCH_MEASURE's 48-byte output (file)")
       ("secret", po::value(&secret), "secret: the secret to inject (file; a multiple of 16 bytes)")
       ("dir", po::value(&dir), "verify-chain: directory with pdh/pek/oca/cek/ask/ark.cert")
@@ -143,11 +191,15 @@ int RunOwner(const std::string& name, const Args& args) {
     auto m = emulator::ParseSevMeasureOut(*m_bytes);
     if (!m.ok()) return Fail(name, m.error().Context(measurement));
     if (action == "measure") {
-      if (digest_hex.empty() == data_files.empty()) {
-        return UsageError(name, "measure needs --digest or --data (one of them)");
+      if (int(!digest_hex.empty()) + int(!data_files.empty()) + int(!image.empty()) != 1) {
+        return UsageError(name, "measure needs one of --digest, --data and --image");
       }
       Result<emulator::SevDigest> digest = emulator::SevDigest{};
-      if (!digest_hex.empty()) {
+      if (!image.empty()) {
+        auto d = ImageDigest(image, type, vcpus, vcpu_sig, vcpu_type);
+        if (!d.ok()) return Fail(name, d.error());
+        digest = *d;
+      } else if (!digest_hex.empty()) {
         digest = HexArray<emulator::kSevDigestSize>("--digest", digest_hex);
         if (!digest.ok()) return UsageError(name, digest.error().message());
       } else {

@@ -2,6 +2,7 @@
 // administrator's side of what sevemu simulates — guests, the certificate table, firmware
 // updates — and a status summary. JSON in, JSON (and a blob) out.
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "daemon_impl.h"
 #include "sevemu/emulator/platform_state.h"
@@ -15,16 +16,31 @@ using nlohmann::json;
 json GuestJson(const hypervisor::GuestInfo& g) {
   char policy[24];
   std::snprintf(policy, sizeof policy, "0x%llx", static_cast<unsigned long long>(g.policy));
-  return {{"name", g.name},
-          {"asid", g.asid},
-          {"policy", policy},
-          {"vcpus", g.vcpus},
-          {"measurement", HexEncode(g.measurement)},
-          {"host_data", HexEncode(g.host_data)},
-          {"id_block", g.id_block},
-          {"secrets_gpa", g.secrets_gpa},
-          {"cpuid_gpa", g.cpuid_gpa},
-          {"pages", g.pages}};
+  char vcpu_sig[16];
+  std::snprintf(vcpu_sig, sizeof vcpu_sig, "0x%x", g.vcpu_signature);
+  json j = {{"name", g.name},   {"type", hypervisor::GuestTypeName(g.type)},
+            {"asid", g.asid},   {"policy", policy},
+            {"vcpus", g.vcpus}, {"vcpu_sig", vcpu_sig},
+            {"pages", g.pages}};
+  if (g.type == hypervisor::GuestType::kSnp) {
+    j["measurement"] = HexEncode(g.measurement);
+    j["host_data"] = HexEncode(g.host_data);
+    j["id_block"] = g.id_block;
+    j["secrets_gpa"] = g.secrets_gpa;
+    j["cpuid_gpa"] = g.cpuid_gpa;
+    return j;
+  }
+  // What QEMU's query-sev and query-sev-launch-measure tell the owner, and where it stands.
+  j["handle"] = g.handle;
+  j["state"] = g.launch_finished ? "running" : "launch-secret";
+  j["secret_injected"] = g.secret_injected;
+  j["launch_measure"] = HexEncode(g.launch_measure);
+  j["api"] = std::to_string(g.api_major) + "." + std::to_string(g.api_minor) + "." +
+             std::to_string(g.build);
+  j["launch_digest"] = HexEncode(g.launch_digest);
+  j["secret_gpa"] = g.secret_gpa;
+  j["secret_size"] = g.secret_size;
+  return j;
 }
 
 Result<Bytes> HexField(const json& j, const char* key, std::size_t size) {
@@ -34,7 +50,8 @@ Result<Bytes> HexField(const json& j, const char* key, std::size_t size) {
   auto b = HexDecode(j[key].get<std::string>());
   if (!b.ok() || (size != 0 && b->size() != size)) {
     return Error(ErrorCode::kInvalidArgument,
-                 std::string(key) + ": expected " + std::to_string(size) + " bytes of hex");
+                 std::string(key) + ": expected " +
+                     (size != 0 ? std::to_string(size) + " bytes of hex" : "hex"));
   }
   return b;
 }
@@ -83,6 +100,31 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
   }
   if (op == "guest.launch") {
     if (!writable) return ReadOnly();
+    const std::string type = req.value("type", "snp");
+    if (type == "sev" || type == "sev-es") {
+      hypervisor::SevGuestLaunchSpec spec;
+      spec.name = req.value("name", "");
+      spec.es = type == "sev-es";
+      spec.image = blob;
+      const std::uint64_t policy = req.value("policy", std::uint64_t{spec.es ? 0x5u : 0x1u});
+      if (policy > 0xFFFFFFFFu) {
+        return Error(ErrorCode::kInvalidArgument, "policy: a legacy guest policy is 32 bits");
+      }
+      spec.policy = static_cast<std::uint32_t>(policy);
+      spec.vcpus = req.value("vcpus", 1u);
+      auto cert = HexField(req, "godh_cert", 0);
+      if (!cert.ok()) return cert.error();
+      spec.godh_cert = *cert;
+      auto session = HexField(req, "session", 0);
+      if (!session.ok()) return session.error();
+      spec.session = *session;
+      auto g = host.LaunchSevGuest(spec);
+      if (!g.ok()) return g.error();
+      return Reply(GuestJson(*g));
+    }
+    if (type != "snp") {
+      return Error(ErrorCode::kInvalidArgument, "type must be snp, sev or sev-es");
+    }
     hypervisor::GuestLaunchSpec spec;
     spec.name = req.value("name", "");
     spec.image = blob;
@@ -101,6 +143,35 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
     auto g = host.LaunchGuest(spec);
     if (!g.ok()) return g.error();
     return Reply(GuestJson(*g));
+  }
+  if (op == "guest.inject_secret") {
+    if (!writable) return ReadOnly();
+    auto header = HexField(req, "header", 0);
+    if (!header.ok()) return header.error();
+    std::optional<std::uint64_t> gpa;
+    if (req.contains("gpa")) gpa = req["gpa"].get<std::uint64_t>();
+    if (Status st = host.InjectLaunchSecret(req.value("name", ""), *header, blob, gpa); !st.ok()) {
+      return st.error();
+    }
+    auto g = host.Guest(req.value("name", ""));
+    if (!g.ok()) return g.error();
+    return Reply(GuestJson(*g));
+  }
+  if (op == "guest.finish") {
+    if (!writable) return ReadOnly();
+    auto g = host.FinishSevLaunch(req.value("name", ""));
+    if (!g.ok()) return g.error();
+    return Reply(GuestJson(*g));
+  }
+  if (op == "guest.attest") {
+    auto nonce = HexField(req, "mnonce", 16);
+    if (!nonce.ok()) return nonce.error();
+    if (nonce->empty()) return Error(ErrorCode::kInvalidArgument, "mnonce: 16 bytes of hex needed");
+    std::array<std::uint8_t, 16> mnonce{};
+    std::copy(nonce->begin(), nonce->end(), mnonce.begin());
+    auto report = host.SevAttestationReport(req.value("name", ""), mnonce);
+    if (!report.ok()) return report.error();
+    return Reply({{"bytes", report->size()}}, *report);
   }
   if (op == "guest.destroy") {
     if (!writable) return ReadOnly();

@@ -169,8 +169,11 @@ void Session::Hello(std::uint32_t id) {
     role_ = Role::kGuest;
     guest_ = g->name;
     guest_launch_id_ = g->launch_id;
-    reply["guest"] = {
-        {"name", g->name}, {"asid", g->asid}, {"secrets_gpa", g->secrets_gpa}, {"vmpl", 0}};
+    reply["guest"] = {{"name", g->name},
+                      {"type", hypervisor::GuestTypeName(g->type)},
+                      {"asid", g->asid},
+                      {"secrets_gpa", g->secrets_gpa},
+                      {"vmpl", 0}};
   } else {
     return fail("role must be \"host\" or \"guest\"");
   }

@@ -223,7 +223,15 @@ int OpenDevice(const char* path, int flags) {
   std::string reply;
   const int fd = ConnectDaemon(c->hello, (flags & O_CLOEXEC) != 0, &reply);
   if (fd < 0) return fd;
-  if (device == Device::kSevGuest) c->secrets_gpa = SecretsGpaOf(reply);
+  if (device == Device::kSevGuest) {
+    c->secrets_gpa = SecretsGpaOf(reply);
+    // A legacy SEV / SEV-ES guest has no SNP secrets page, and Linux's sev-guest driver only
+    // probes in SNP guests: no /dev/sev-guest there.
+    if (c->secrets_gpa == 0) {
+      Real().close(fd);
+      return -ENOENT;
+    }
+  }
   std::lock_guard<std::mutex> lock(g_mu);
   g_fds[fd] = std::move(c);
   return fd;

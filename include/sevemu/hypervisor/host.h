@@ -72,6 +72,9 @@ struct GuestInfo {
   std::uint64_t gctx_paddr = 0;
   std::uint64_t policy = 0;
   std::uint32_t vcpus = 0;
+  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): the host CPU's, as with
+  // QEMU's "-cpu host". Owners predicting a measurement need it.
+  std::uint32_t vcpu_signature = 0;
   std::array<std::uint8_t, 32> host_data{};
   emulator::LaunchDigest measurement{};  // the launch digest the firmware computed
   std::uint64_t secrets_gpa = 0;
