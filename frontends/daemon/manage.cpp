@@ -86,6 +86,7 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
                   {"mask_chip_id", s.mask_chip_id},
                   {"mask_chip_key", s.mask_chip_key},
                   {"snp_state", statemachine::SnpPlatformStateName(host.firmware().snp_state())},
+                  {"sev_state", statemachine::SevPlatformStateName(host.firmware().sev_state())},
                   {"guests", host.Guests().size()}});
   }
   if (op == "guest.list") {

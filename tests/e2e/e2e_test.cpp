@@ -1731,8 +1731,10 @@ TEST_CASE("legacy SEV and SEV-ES guests through the daemon: the guest owner's wh
   }
   const auto list = w.SevemuJson({"guest", "list"});
   CHECK(list["guests"].size() == 2);
+  CHECK(w.HostStatus()["sev_state"] == "WORKING");  // legacy guests exist
   REQUIRE(w.Sevemu({"guest", "destroy", "sev-vm"}).code == 0);
   REQUIRE(w.Sevemu({"guest", "destroy", "es-vm"}).code == 0);
+  CHECK(w.HostStatus()["sev_state"] == "INIT");  // the last DECOMMISSION
 }
 
 }  // namespace sevemu
