@@ -4,7 +4,9 @@
 // sev_mcmd_* handlers), sev_plat.c (identity generation: sev_oca_generate, sev_pek_generate,
 // sev_pdh_generate, sev_cek_derive) and sev_es.c (sev_es_reserve_trusted_region);
 // docs/sev-commands.md lists them. Every check precedes the first state change; identities are
-// built on a copy and swapped in at the end, as AMD's handlers build theirs in scratch memory.
+// built on a copy and swapped in at the end, as AMD's handlers build theirs in scratch memory;
+// a handler that changes the identity (the persistent store, sev_nv_store.h) then sets
+// persistent_changed so that the daemon writes sev-nv.json.
 #include <cstring>
 
 #include "firmware_state.h"
@@ -158,6 +160,7 @@ FwStatus InitCommon(FirmwareState& s, const InitParams& in, bool init_ex, bool b
     if (!InMemory(s, in.tmr_paddr, in.tmr_length)) return FwStatus::kInvalidAddress;
   }
   SevIdentity id = s.sev.identity;
+  const bool generate = !HasCert(id.oca_cert) || !HasCert(id.pek_cert) || !HasCert(id.pdh_cert);
   if (!HasCert(id.oca_cert)) {
     if (!GenerateOca(s, id).ok()) return FwStatus::kHwErrorPlatform;
     id.pek.reset();  // sev_pek_delete
@@ -178,6 +181,7 @@ FwStatus InitCommon(FirmwareState& s, const InitParams& in, bool init_ex, bool b
     s.wbinvd_done = false;
   }
   s.sev.identity = std::move(id);
+  if (generate) s.persistent_changed = true;  // the persistent store gained an identity
   s.sev.cek = std::move(cek).value();
   s.sev.config_flags = in.flags;
   s.sev.tmr_paddr = (in.flags & sev_flags::kConfigEs) ? in.tmr_paddr : 0;
@@ -225,6 +229,7 @@ FwStatus SevPlatformReset(FirmwareState& s, MutableByteSpan) {
     return FwStatus::kInvalidPlatformState;
   }
   s.sev.identity = SevIdentity{};
+  s.persistent_changed = true;  // the persistent store is erased (AMD: the SPI store deleted)
   s.sev.machine.Process(SevPlatformEvent::kPlatformReset);
   return FwStatus::kSuccess;
 }
@@ -257,6 +262,7 @@ FwStatus SevPekGen(FirmwareState& s, MutableByteSpan) {
   }
   // ---- nothing above changed state ----
   s.sev.identity = std::move(id);
+  s.persistent_changed = true;
   return FwStatus::kSuccess;
 }
 
@@ -327,6 +333,7 @@ FwStatus SevPekCertImport(FirmwareState& s, MutableByteSpan buf) {
   if (!GeneratePdh(s, id).ok()) return FwStatus::kHwErrorPlatform;
   // ---- nothing above changed state ----
   s.sev.identity = std::move(id);
+  s.persistent_changed = true;
   return FwStatus::kSuccess;
 }
 
@@ -381,6 +388,7 @@ FwStatus SevPdhGen(FirmwareState& s, MutableByteSpan) {
   if (!GeneratePdh(s, id).ok()) return FwStatus::kHwErrorPlatform;
   // ---- nothing above changed state ----
   s.sev.identity = std::move(id);
+  s.persistent_changed = true;
   return FwStatus::kSuccess;
 }
 

@@ -5,6 +5,7 @@
 #include "firmware_state.h"
 #include "sevemu/crypto/hash.h"
 #include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/versioned_keys.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -141,7 +142,15 @@ Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const Firmwa
       cfg.report_version != 5) {
     return Error(ErrorCode::kInvalidArgument, "report version must be 2, 3 or 5");
   }
+  // The legacy persistent store must be whole and this chip's (its PEK signed by the CEK).
+  if (!platform.sev_nv.empty()) {
+    SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey cek, DeriveCek(platform.fuses.chip_unique_key));
+    const crypto::PublicKey cek_public = cek.Public();
+    SEVEMU_RETURN_IF_ERROR(CheckSevNvStore(platform.sev_nv, &cek_public, "SEV persistent store"));
+  }
   auto s = std::make_unique<FirmwareState>(std::move(platform), cfg, std::move(sticks));
+  s->sev.identity = std::move(s->platform.sev_nv);
+  s->platform.sev_nv = SevNvStore{};
   s->vcek = std::move(vcek);
   s->max_asid = max_asid;
   s->asid_use.assign(max_asid + 1, AsidUse::kDirty);
@@ -172,6 +181,9 @@ statemachine::SnpPlatformState Firmware::snp_state() const {
 }
 bool Firmware::persistent_state_changed() const {
   return s_->persistent_changed;
+}
+SevNvStore Firmware::sev_nv_store() const {
+  return s_->sev.identity;
 }
 
 Bytes Firmware::StateDigest() const {

@@ -20,6 +20,7 @@
 #include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/sev_nv_store.h"
 #include "sevemu/emulator/versioned_keys.h"
 #include "sevemu/statemachine/sev_platform.h"
 
@@ -65,13 +66,10 @@ struct SnpGuest {
 
 // The legacy SEV platform's identity: what AMD's firmware keeps in its persistent store (SPI
 // flash, or INIT_EX's NV area) across SHUTDOWN and reboots until PLATFORM_RESET (AMD-ASPFW
-// sev_plat.h sev_persistent_t). A certificate with usage INVALID is "none". The OCA key exists
-// only while the platform owns itself; an imported OCA comes without its key.
-struct SevIdentity {
-  std::optional<crypto::PrivateKey> oca, pek, pdh;
-  SevCert oca_cert, pek_cert, pdh_cert;
-  bool ext_owned = false;  // PLATFORM_STATUS owner flag: the PEK was signed by an imported OCA
-};
+// sev_plat.h sev_persistent_t), hence the state directory's sev-nv.json (sev_nv_store.h).
+// Installed from Platform::sev_nv at boot; every handler that changes it replaces it whole
+// (built on a copy) and sets FirmwareState::persistent_changed.
+using SevIdentity = SevNvStore;
 
 // The legacy SEV platform (AMD-ASPFW sev_t.sev). Handlers: emulator/cmd_sev_platform.cpp.
 struct SevLegacyState {
@@ -92,7 +90,7 @@ struct FirmwareState {
   FirmwareState(Platform p, const FirmwareConfig& c, HashSticks s)
       : platform(std::move(p)), config(c), sticks(std::move(s)), memory(c.memory_size) {}
 
-  Platform platform;
+  Platform platform;  // its sev_nv is moved to sev.identity at boot (the live copy) and empty
   FirmwareConfig config;
   HashSticks sticks;  // from the boot ROM, at platform.state.current_tcb
   std::optional<crypto::PrivateKey> vcek;
@@ -107,6 +105,7 @@ struct FirmwareState {
   bool rmp_initialized = false;
   std::map<std::uint64_t, std::unique_ptr<SnpGuest>> guests;  // by context page SPA
   std::uint32_t guest_count = 0;                              // SNP_PLATFORM_STATUS.guest_count
+  // A command changed what the state directory holds (platform.json or sev-nv.json).
   bool persistent_changed = false;
   // Draws of the firmware's random number generator so far (deterministic platforms only).
   std::uint64_t rng_draws = 0;

@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "sevemu/common/bytes.h"
+#include "sevemu/common/file_io.h"
 #include "sevemu/common/result.h"
 
 namespace sevemu::emulator::internal {
@@ -71,5 +73,36 @@ class JsonFields {
   const nlohmann::json& obj_;
   std::string where_;
 };
+
+// The text of a JSON object; kCorrupt naming `where` otherwise.
+inline Result<nlohmann::json> ParseJsonText(std::string_view text, const std::string& where) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Error(ErrorCode::kCorrupt, where + ": not valid JSON");
+  if (!j.is_object()) return Error(ErrorCode::kCorrupt, where + ": not a JSON object");
+  return j;
+}
+
+// The "format" and "version" every state file starts with (version 1 only).
+inline Status CheckFormat(const JsonFields& f, const std::string& where, const char* format) {
+  SEVEMU_ASSIGN_OR_RETURN(std::string fmt, f.String("format"));
+  if (fmt != format) {
+    return Error(ErrorCode::kCorrupt,
+                 where + ": format is '" + fmt + "', expected '" + format + "'");
+  }
+  SEVEMU_ASSIGN_OR_RETURN(auto version, f.Unsigned("version", 1000));
+  if (version != 1) {
+    return Error(ErrorCode::kCorrupt,
+                 where + ": version " + std::to_string(version) + " is not supported (expected 1)");
+  }
+  return Status::Ok();
+}
+
+// A whole state file of at most `max_size` bytes, as text.
+inline Result<std::string> ReadStateText(const std::string& path, std::size_t max_size) {
+  SEVEMU_ASSIGN_OR_RETURN(Bytes b, ReadWholeFile(path, max_size));
+  std::string text(b.begin(), b.end());
+  SecureZero(b.data(), b.size());  // may be a secret file
+  return text;
+}
 
 }  // namespace sevemu::emulator::internal

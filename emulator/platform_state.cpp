@@ -5,11 +5,14 @@
 
 #include "json_fields.h"
 #include "sevemu/common/file_io.h"
+#include "sevemu/emulator/versioned_keys.h"
 
 namespace sevemu::emulator {
 namespace {
 
+using internal::CheckFormat;
 using internal::JsonFields;
+using internal::ParseJsonText;
 using nlohmann::ordered_json;
 
 constexpr std::size_t kMaxStateFile = 64 * 1024;
@@ -60,30 +63,8 @@ Result<FirmwareVersion> FwFrom(const JsonFields& f, const char* key) {
                          static_cast<std::uint8_t>(build)};
 }
 
-Result<nlohmann::json> ParseJsonText(std::string_view text, const std::string& where) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Error(ErrorCode::kCorrupt, where + ": not valid JSON");
-  if (!j.is_object()) return Error(ErrorCode::kCorrupt, where + ": not a JSON object");
-  return j;
-}
-
-Status CheckFormat(const JsonFields& f, const std::string& where, const char* format) {
-  SEVEMU_ASSIGN_OR_RETURN(std::string fmt, f.String("format"));
-  if (fmt != format) {
-    return Error(ErrorCode::kCorrupt,
-                 where + ": format is '" + fmt + "', expected '" + format + "'");
-  }
-  SEVEMU_ASSIGN_OR_RETURN(auto version, f.Unsigned("version", 1000));
-  if (version != 1) {
-    return Error(ErrorCode::kCorrupt,
-                 where + ": version " + std::to_string(version) + " is not supported (expected 1)");
-  }
-  return Status::Ok();
-}
-
 Result<std::string> ReadStateText(const std::string& path) {
-  SEVEMU_ASSIGN_OR_RETURN(Bytes b, ReadWholeFile(path, kMaxStateFile));
-  return std::string(b.begin(), b.end());
+  return internal::ReadStateText(path, kMaxStateFile);
 }
 
 Result<ChipFuses> LoadFuses(const std::string& path) {
@@ -212,7 +193,15 @@ Result<Platform> LoadPlatform(const std::string& dir) {
     return Error(ErrorCode::kCorrupt, dir + "/amd: AMD root is for " + Info(root.product).name +
                                           " but the platform is " + Info(state.chip.product).name);
   }
-  return Platform{std::move(state), std::move(fuses), std::move(root)};
+  // The legacy store's PEK must carry this chip's CEK signature: the CEK comes from the fuses.
+  SevNvStore sev_nv;
+  if (PathExists(dir + "/" + kSevNvFile)) {
+    auto cek = DeriveCek(fuses.chip_unique_key);
+    if (!cek.ok()) return Error(ErrorCode::kCorrupt, dir + "/" + kFusesFile + ": no CEK derives");
+    const crypto::PublicKey cek_public = cek->Public();
+    SEVEMU_ASSIGN_OR_RETURN(sev_nv, LoadSevNvStore(dir, &cek_public));
+  }
+  return Platform{std::move(state), std::move(fuses), std::move(root), std::move(sev_nv)};
 }
 
 Status SavePlatformState(const std::string& dir, const PlatformState& state) {
@@ -241,6 +230,7 @@ Status SaveNewPlatform(const std::string& dir, const Platform& platform) {
   const Status st = WriteFileAtomic(dir + "/" + kFusesFile, AsBytes(text), 0600, false);
   SecureZero(text.data(), text.size());
   SEVEMU_RETURN_IF_ERROR(st);
+  if (!platform.sev_nv.empty()) SEVEMU_RETURN_IF_ERROR(SaveSevNvStore(dir, platform.sev_nv));
   return SavePlatformState(dir, platform.state);
 }
 

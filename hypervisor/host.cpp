@@ -197,6 +197,8 @@ Result<std::unique_ptr<Host>> Host::Boot(emulator::Platform platform,
   std::uint32_t legacy_error = 0;
   (void)impl->sev->PlatformInit(&legacy_error);
   impl->saved_platform_json = emulator::PlatformJson(impl->fw->platform_state());
+  // Against the store as loaded: an identity the boot INIT generated is a change to persist.
+  impl->saved_sev_nv = emulator::SevNvFingerprint(impl->platform.sev_nv);
   return std::unique_ptr<Host>(new Host(std::move(impl)));
 }
 
@@ -448,11 +450,19 @@ FwStatus Host::DownloadFirmware(ByteSpan image, bool commit) {
   return st;
 }
 
-bool Host::TakePersistentChange() {
+PersistentChange Host::TakePersistentChange() {
+  PersistentChange change;
   std::string now = emulator::PlatformJson(impl_->fw->platform_state());
-  if (now == impl_->saved_platform_json) return false;
-  impl_->saved_platform_json = std::move(now);
-  return true;
+  if (now != impl_->saved_platform_json) {
+    impl_->saved_platform_json = std::move(now);
+    change.platform_json = true;
+  }
+  Bytes sev_nv = emulator::SevNvFingerprint(impl_->fw->sev_nv_store());
+  if (sev_nv != impl_->saved_sev_nv) {
+    impl_->saved_sev_nv = std::move(sev_nv);
+    change.sev_nv = true;
+  }
+  return change;
 }
 
 }  // namespace sevemu::hypervisor

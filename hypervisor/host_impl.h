@@ -58,7 +58,8 @@ struct Host::Impl {
   std::optional<Bytes> cert_table_set;  // set by the host administrator
   Bytes auto_cert_table;
   std::optional<std::uint64_t> auto_cert_tcb;  // reported TCB the automatic table was made for
-  std::string saved_platform_json;
+  std::string saved_platform_json;             // as last taken by TakePersistentChange
+  Bytes saved_sev_nv;                          // SevNvFingerprint, likewise
 
   Impl(emulator::Platform p, std::uint64_t memory_size)
       : platform(std::move(p)), pages(memory_size) {}

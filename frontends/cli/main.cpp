@@ -27,7 +27,8 @@ constexpr Command kCommands[] = {
     {"firmware", sevemu::cli::RunFirmware,
      "simulated firmware images for SNP_DOWNLOAD_FIRMWARE_EX: 'firmware image'"},
     {"guest", sevemu::cli::RunGuest,
-     "guests on a running daemon: 'guest launch|list|show|destroy|inject-secret|finish|attest|read'"},
+     "guests on a running daemon: 'guest "
+     "launch|list|show|destroy|inject-secret|finish|attest|read'"},
     {"host", sevemu::cli::RunHost,
      "administer a running daemon's platform: 'host status|commit|...'"},
     {"owner", sevemu::cli::RunOwner,

@@ -9,7 +9,9 @@
 #include <filesystem>
 
 #include "daemon_impl.h"
+#include "sevemu/common/file_io.h"
 #include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/sev_nv_store.h"
 
 namespace sevemu::daemon {
 
@@ -50,27 +52,47 @@ void Daemon::Impl::Accept() {
   });
 }
 
-void Daemon::Impl::PersistIfChanged(std::size_t i) {
-  ServedPlatform& p = platforms[i];
-  if (!p.host->TakePersistentChange()) return;
-  Status st = emulator::SavePlatformState(p.state_dir, p.host->firmware().platform_state());
-  if (!st.ok()) {
-    Log(true, "persist failed", {{"platform", p.name}, {"error", st.error().message()}});
-  } else {
-    Log(false, "persisted", {{"platform", p.name}, {"state", p.state_dir}});
+Status Daemon::Impl::Persist(const ServedPlatform& p, const hypervisor::PersistentChange& what) {
+  Status result;
+  auto logged = [&](Status st, const char* file) {
+    if (!st.ok()) {
+      // The messages name files and fields, never key material (sev_nv_store.h).
+      Log(true, "persist failed",
+          {{"platform", p.name}, {"file", file}, {"error", st.error().message()}});
+      result = st;
+    } else {
+      Log(false, "persisted", {{"platform", p.name}, {"state", p.state_dir}, {"file", file}});
+    }
+  };
+  if (what.platform_json) {
+    logged(emulator::SavePlatformState(p.state_dir, p.host->firmware().platform_state()),
+           "platform.json");
   }
+  if (what.sev_nv) {
+    logged(emulator::SaveSevNvStore(p.state_dir, p.host->firmware().sev_nv_store()),
+           emulator::kSevNvFile);
+  }
+  return result;
+}
+
+void Daemon::Impl::PersistIfChanged(std::size_t i) {
+  const ServedPlatform& p = platforms[i];
+  const hypervisor::PersistentChange change = p.host->TakePersistentChange();
+  if (change.any()) (void)Persist(p, change);
 }
 
 Status Daemon::Impl::PersistAll() {
   Status result;
   for (auto& p : platforms) {
     (void)p.host->TakePersistentChange();
-    // Always written at a clean stop, so platform.json.bak is the state before this run's last.
-    Status st = emulator::SavePlatformState(p.state_dir, p.host->firmware().platform_state());
-    if (!st.ok()) {
-      Log(true, "persist failed", {{"platform", p.name}, {"error", st.error().message()}});
-      result = st;
-    }
+    // Always written at a clean stop, so platform.json.bak is the state before this run's last,
+    // and a sev-nv.json write that failed earlier is retried (an empty store with no file is
+    // what a missing file means already).
+    hypervisor::PersistentChange all;
+    all.platform_json = true;
+    all.sev_nv = !p.host->firmware().sev_nv_store().empty() ||
+                 PathExists(p.state_dir + "/" + emulator::kSevNvFile);
+    if (Status st = Persist(p, all); !st.ok()) result = st;
   }
   return result;
 }
@@ -168,6 +190,9 @@ Status Daemon::Run() {
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  // What booting changed (the legacy INIT makes the platform's first identity) is written
+  // before any client is served, so a crash cannot lose it.
+  for (std::size_t i = 0; i < d.platforms.size(); ++i) d.PersistIfChanged(i);
   d.Accept();
   d.Log(false, "listening",
         {{"socket", d.socket_path}, {"platforms", std::to_string(d.platforms.size())}});

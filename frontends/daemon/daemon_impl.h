@@ -42,9 +42,13 @@ struct Daemon::Impl {
   void Log(bool error, const std::string& event, const LogFields& fields) const {
     if (log) log(error, event, fields);
   }
-  // Writes platform.json if a command changed it; logs (does not fail the command) on error.
+  // Writes platform.json and sev-nv.json if a command changed them; logs (does not fail the
+  // command) on error.
   void PersistIfChanged(std::size_t platform);
+  // Writes both files of every platform (at a clean stop); the last failure.
   Status PersistAll();
+  // Writes what `what` names, logging each file; the last failure.
+  Status Persist(const ServedPlatform& p, const hypervisor::PersistentChange& what);
   void ReleaseGuestMutex(Session* s);
 };
 

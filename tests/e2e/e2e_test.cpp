@@ -1737,4 +1737,48 @@ TEST_CASE("legacy SEV and SEV-ES guests through the daemon: the guest owner's wh
   CHECK(w.HostStatus()["sev_state"] == "INIT");  // the last DECOMMISSION
 }
 
+TEST_CASE("legacy SEV: the platform identity survives daemon restarts (sev-nv.json)") {
+  World w;
+  const std::string nv = w.daemon.state() + "/sev-nv.json";
+  auto exported = [&w](const std::string& name) {
+    const std::string dir = w.t / name;
+    const RunResult r = w.Sevemu({"host", "sev-export", dir});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    std::map<std::string, Bytes> chain;
+    for (const char* f : {"pdh.cert", "pek.cert", "oca.cert"}) chain[f] = ReadBytes(dir + "/" + f);
+    return chain;
+  };
+  // The host's boot INIT made the identity; the daemon wrote it before serving anyone.
+  const auto first = exported("first");
+  REQUIRE(std::filesystem::exists(nv));
+  CHECK((std::filesystem::status(nv).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  // PEK_GEN: a new OCA, PEK and PDH, not the seeded platform's first ones.
+  const Steps s = w.Client({"host", "legacy-status"});
+  CHECK_STEP(s, "sev_pek_gen", "ret", "0");
+  const auto regenerated = exported("regenerated");
+  CHECK(regenerated.at("pdh.cert") != first.at("pdh.cert"));
+  CHECK(regenerated.at("oca.cert") != first.at("oca.cert"));
+  // Killed: what the command changed was written when it ran.
+  w.daemon.KillHard();
+  w.daemon.Start();
+  CHECK(exported("after-kill") == regenerated);
+  // Stopped cleanly: the same again.
+  REQUIRE(w.daemon.Stop() == 0);
+  w.daemon.Start();
+  CHECK(exported("after-stop") == regenerated);
+  CHECK(w.daemon.Log().find("PRIVATE KEY") == std::string::npos);
+  // A store that is not this chip's is refused at start, in one line naming the field.
+  REQUIRE(w.daemon.Stop() == 0);
+  std::string text = test::ReadText(nv);
+  const auto at = text.find("\"pdh_cert\": \"") + 14 + 2 * 0x41C;  // signature 1, byte 0 of r
+  text[at] = text[at] == '0' ? '1' : '0';
+  test::WriteText(nv, text);
+  const RunResult r = Run(w.t, {SEVEMU_CLI_PATH, "serve", "--check", "--state", w.daemon.state()});
+  CHECK(r.code == 1);
+  CHECK(OneLine(r.err));
+  CHECK(r.err.find("sev-nv.json.pdh_cert is not signed by the PEK") != std::string::npos);
+  CHECK(r.err.find("PRIVATE KEY") == std::string::npos);
+}
+
 }  // namespace sevemu

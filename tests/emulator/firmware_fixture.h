@@ -16,11 +16,13 @@ using emulator::SnpCmd;
 struct FirmwareFixture {
   std::unique_ptr<emulator::Firmware> fw;
 
-  explicit FirmwareFixture(emulator::Product p = emulator::Product::kMilan) {
+  explicit FirmwareFixture(emulator::Product p = emulator::Product::kMilan)
+      : FirmwareFixture(SeededPlatform(p)) {}
+  explicit FirmwareFixture(emulator::Platform platform) {
     emulator::FirmwareConfig cfg;
     cfg.memory_size = 64ull << 20;
-    auto booted = emulator::Firmware::Boot(SeededPlatform(p), cfg);
-    REQUIRE(booted.ok());
+    auto booted = emulator::Firmware::Boot(std::move(platform), cfg);
+    REQUIRE_MESSAGE(booted.ok(), (booted.ok() ? "" : booted.error().message()));
     fw = std::move(booted).value();
   }
 

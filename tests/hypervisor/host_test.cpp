@@ -233,17 +233,47 @@ TEST_CASE("a launch the firmware refuses leaves nothing behind") {
 
 TEST_CASE("host memory changes persist only when platform.json would change") {
   auto host = BootHost();
-  CHECK_FALSE(host->TakePersistentChange());
+  // Booting made the legacy platform's first identity (its INIT): that is sev-nv.json's.
+  const hypervisor::PersistentChange booted = host->TakePersistentChange();
+  CHECK(booted.sev_nv);
+  CHECK_FALSE(booted.platform_json);
+  CHECK_FALSE(host->TakePersistentChange().any());
   REQUIRE(host->LaunchGuest(Spec("x")).ok());
-  CHECK_FALSE(host->TakePersistentChange());
+  CHECK_FALSE(host->TakePersistentChange().any());
   emulator::SnpCommitBuf commit{4};
   REQUIRE(host->firmware().Execute(emulator::SnpCmd::kCommit, commit) == FwStatus::kSuccess);
   // Commit on an already committed platform changes nothing persistent; SNP_CONFIG does.
   emulator::SnpConfigBuf config{};
   config.flags = 1;
   REQUIRE(host->firmware().Execute(emulator::SnpCmd::kConfig, config) == FwStatus::kSuccess);
-  CHECK(host->TakePersistentChange());
-  CHECK_FALSE(host->TakePersistentChange());
+  const hypervisor::PersistentChange change = host->TakePersistentChange();
+  CHECK(change.platform_json);
+  CHECK_FALSE(change.sev_nv);
+  CHECK_FALSE(host->TakePersistentChange().any());
+}
+
+TEST_CASE("the legacy identity's changes are sev-nv.json changes, each reported once") {
+  auto host = BootHost();
+  auto sev = [&host](emulator::SevCmd cmd) {
+    return host->firmware().ExecuteSev(cmd, MutableByteSpan{});
+  };
+  emulator::SevInitBuf init{};
+  // The host's boot ran the first INIT (as Linux does at module load), which made an identity.
+  REQUIRE(host->firmware().sev_state() == statemachine::SevPlatformState::kInit);
+  hypervisor::PersistentChange change = host->TakePersistentChange();
+  CHECK(change.sev_nv);
+  CHECK_FALSE(change.platform_json);
+  CHECK_FALSE(host->TakePersistentChange().any());
+  REQUIRE(sev(emulator::SevCmd::kPdhGen) == FwStatus::kSuccess);
+  CHECK(host->TakePersistentChange().sev_nv);
+  // SHUTDOWN and INIT again keep the identity: nothing to write.
+  REQUIRE(sev(emulator::SevCmd::kShutdown) == FwStatus::kSuccess);
+  REQUIRE(host->firmware().ExecuteSev(emulator::SevCmd::kInit, init) == FwStatus::kSuccess);
+  CHECK_FALSE(host->TakePersistentChange().any());
+  REQUIRE(sev(emulator::SevCmd::kShutdown) == FwStatus::kSuccess);
+  REQUIRE(sev(emulator::SevCmd::kPlatformReset) == FwStatus::kSuccess);
+  CHECK(host->TakePersistentChange().sev_nv);
+  CHECK(host->firmware().sev_nv_store().empty());
 }
 
 }  // namespace sevemu

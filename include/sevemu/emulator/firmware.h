@@ -18,6 +18,7 @@
 #include "sevemu/emulator/fw_status.h"
 #include "sevemu/emulator/platform_state.h"
 #include "sevemu/emulator/sev_abi.h"
+#include "sevemu/emulator/sev_nv_store.h"
 #include "sevemu/emulator/snp_abi.h"
 #include "sevemu/rmp/memory_controller.h"
 #include "sevemu/statemachine/sev_platform.h"
@@ -45,7 +46,9 @@ struct FirmwareState;  // emulator/firmware_state.h (private)
 class Firmware {
  public:
   // Boots over a loaded platform: the boot ROM hands over the hash sticks of the current TCB,
-  // from which the VCEK of the reported TCB is derived. The platform starts UNINIT.
+  // from which the VCEK of the reported TCB is derived. The platform starts UNINIT, with the
+  // legacy identity of platform.sev_nv (checked as CheckSevNvStore does with this chip's CEK:
+  // kCorrupt if it is inconsistent or another chip's).
   static Result<std::unique_ptr<Firmware>> Boot(Platform platform, const FirmwareConfig& config);
   ~Firmware();
 
@@ -82,8 +85,13 @@ class Firmware {
   rmp::MemoryController& memory();
   const PlatformState& platform_state() const;
   statemachine::SnpPlatformState snp_state() const;
-  // True once a command changed what platform.json holds (SNP_CONFIG, SNP_COMMIT, ...).
+  // True once a command changed what the state directory holds: platform.json (SNP_CONFIG,
+  // SNP_COMMIT, ...) or sev-nv.json (INIT generating an identity, PEK_GEN, PDH_GEN,
+  // PEK_CERT_IMPORT, PLATFORM_RESET).
   bool persistent_state_changed() const;
+  // The legacy SEV persistent store as it is now, for sev-nv.json: always a whole identity (or
+  // none), as commands replace it only once they succeed. Holds private keys.
+  SevNvStore sev_nv_store() const;
 
   // For tests and teaching: a digest of every piece of firmware state, to show that a failed
   // command changed nothing.

@@ -3,6 +3,7 @@
 // Directory layout (docs/state-directory.md):
 //   platform.json   identity, TCBs, firmware versions, SNP_CONFIG bits   (0644, with .bak)
 //   fuses.json      the chip's secrets                                    (0600)
+//   sev-nv.json     the legacy SEV persistent store: OCA/PEK/PDH (sev_nv_store.h)  (0600)
 //   amd/            the simulated AMD root that manufactured it (AmdRoot)
 //   lock            held by the process that owns the directory
 // Every file is replaced atomically (write, fsync, rename); platform.json keeps the previous
@@ -17,6 +18,7 @@
 #include "sevemu/common/result.h"
 #include "sevemu/emulator/amd_root.h"
 #include "sevemu/emulator/chip.h"
+#include "sevemu/emulator/sev_nv_store.h"
 #include "sevemu/emulator/tcb.h"
 
 namespace sevemu::emulator {
@@ -48,12 +50,16 @@ struct Platform {
   PlatformState state;
   ChipFuses fuses;
   AmdRoot root;
+  // The legacy SEV identity the firmware keeps until PLATFORM_RESET; empty when new.
+  SevNvStore sev_nv = {};
 };
 
 // Reads and cross-checks a state directory. kNotFound if it holds no platform; kCorrupt,
-// naming the file and field, for anything malformed or inconsistent.
+// naming the file and field, for anything malformed or inconsistent (sev-nv.json included: its
+// PEK must be signed by this chip's CEK). A directory without sev-nv.json has an empty store.
 Result<Platform> LoadPlatform(const std::string& dir);
-// Writes all of it. Used by provisioning (the directory must not yet hold a platform).
+// Writes all of it (sev-nv.json only if the store is not empty). Used by provisioning (the
+// directory must not yet hold a platform).
 Status SaveNewPlatform(const std::string& dir, const Platform& platform);
 // Rewrites platform.json only (the part commands change), keeping a backup.
 Status SavePlatformState(const std::string& dir, const PlatformState& state);

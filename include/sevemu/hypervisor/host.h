@@ -106,6 +106,13 @@ struct GuestRequestReply {
   std::uint32_t certs_needed = 0;  // bytes (whole 4 KiB pages) the certificate table needs
 };
 
+// What of the state directory a command changed (Host::TakePersistentChange).
+struct PersistentChange {
+  bool platform_json = false;  // platform.json: SNP_COMMIT, SNP_CONFIG, a firmware download...
+  bool sev_nv = false;  // sev-nv.json: the legacy identity (INIT, PEK_GEN, PDH_GEN, ownership)
+  bool any() const { return platform_json || sev_nv; }
+};
+
 class Host {
  public:
   // Boots the firmware over `platform` and initialises SNP as the kernel does at module load
@@ -168,9 +175,9 @@ class Host {
   // SNP_DOWNLOAD_FIRMWARE_EX with a simulated image (emulator/firmware_image.h).
   emulator::FwStatus DownloadFirmware(ByteSpan image, bool commit);
 
-  // Returns true once since the last call if platform.json content changed (commands such as
-  // SNP_COMMIT, SNP_CONFIG, firmware download): the daemon then persists it.
-  bool TakePersistentChange();
+  // What changed since the last call (or boot) in what the state directory holds: the daemon
+  // then writes those files. Each change is reported once.
+  PersistentChange TakePersistentChange();
 
  private:
   struct Impl;
