@@ -269,25 +269,13 @@ Result<Bytes> Host::ReadGuestMemory(const std::string& name, std::uint64_t gpa, 
     return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
   const HostGuest& g = it->second;
   Bytes out(len);
-  if (g.legacy()) {
-    // No RMP for a legacy guest: what it reads is its memory decrypted with its key.
-    Status st = ForEachGuestPage(
-        g, gpa, len, [&](std::uint64_t spa, std::uint64_t, std::size_t off, std::size_t n) {
-          const auto v = impl_->fw->memory().FirmwareReadGuest(
-              g.info.asid, spa, MutableByteSpan(out).subspan(off, n));
-          if (v != rmp::RmpViolation::kNone) {
-            return Status(
-                Error(ErrorCode::kRefused, std::string("guest read: ") + rmp::RmpViolationName(v)));
-          }
-          return Status();
-        });
-    if (!st.ok()) return st.error();
-    return out;
-  }
   Status st = ForEachGuestPage(
       g, gpa, len, [&](std::uint64_t spa, std::uint64_t at, std::size_t off, std::size_t n) {
-        rmp::GuestAccess a{g.info.asid, 0, at, true, false, rmp::kPermRead};
-        const auto v = impl_->fw->memory().GuestRead(a, spa, MutableByteSpan(out).subspan(off, n));
+        const MutableByteSpan dst = MutableByteSpan(out).subspan(off, n);
+        // A legacy guest has no RMP to pass: what it reads is its memory under its key.
+        const rmp::GuestAccess a{g.info.asid, 0, at, true, false, rmp::kPermRead};
+        const auto v = g.legacy() ? impl_->fw->memory().FirmwareReadGuest(g.info.asid, spa, dst)
+                                  : impl_->fw->memory().GuestRead(a, spa, dst);
         if (v != rmp::RmpViolation::kNone) {
           return Status(
               Error(ErrorCode::kRefused, std::string("guest read: ") + rmp::RmpViolationName(v)));

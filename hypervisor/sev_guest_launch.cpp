@@ -49,9 +49,15 @@ Status CheckSpec(const SevGuestLaunchSpec& spec) {
   return {};
 }
 
-Error NotLegacy(const std::string& name) {
-  return Error(ErrorCode::kInvalidArgument,
-               "guest '" + name + "' is an SNP guest, not a legacy SEV guest");
+// The legacy guest `name`: kNotFound, or kInvalidArgument for an SNP guest.
+Result<HostGuest*> LegacyGuest(std::map<std::string, HostGuest>& guests, const std::string& name) {
+  auto it = guests.find(name);
+  if (it == guests.end()) return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
+  if (!it->second.legacy()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "guest '" + name + "' is an SNP guest, not a legacy SEV guest");
+  }
+  return &it->second;
 }
 
 }  // namespace
@@ -208,10 +214,9 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
 Status Host::InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSpan secret,
                                 std::optional<std::uint64_t> gpa) {
   Impl& h = *impl_;
-  auto it = h.guests.find(name);
-  if (it == h.guests.end()) return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
-  HostGuest& g = it->second;
-  if (!g.legacy()) return NotLegacy(name);
+  auto found = LegacyGuest(h.guests, name);
+  if (!found.ok()) return found.error();
+  HostGuest& g = **found;
   // QEMU: "SEV: Not in correct state. (LSECRET)".
   if (g.info.launch_finished) {
     return Error(ErrorCode::kRefused,
@@ -280,10 +285,9 @@ Status Host::InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSp
 
 Result<GuestInfo> Host::FinishSevLaunch(const std::string& name) {
   Impl& h = *impl_;
-  auto it = h.guests.find(name);
-  if (it == h.guests.end()) return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
-  HostGuest& g = it->second;
-  if (!g.legacy()) return NotLegacy(name);
+  auto found = LegacyGuest(h.guests, name);
+  if (!found.ok()) return found.error();
+  HostGuest& g = **found;
   if (g.info.launch_finished) {
     return Error(ErrorCode::kRefused, "guest '" + name + "' has already finished its launch");
   }
@@ -296,10 +300,9 @@ Result<GuestInfo> Host::FinishSevLaunch(const std::string& name) {
 Result<Bytes> Host::SevAttestationReport(const std::string& name,
                                          const std::array<std::uint8_t, 16>& mnonce) {
   Impl& h = *impl_;
-  auto it = h.guests.find(name);
-  if (it == h.guests.end()) return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
-  const HostGuest& g = it->second;
-  if (!g.legacy()) return NotLegacy(name);
+  auto found = LegacyGuest(h.guests, name);
+  if (!found.ok()) return found.error();
+  HostGuest& g = **found;
   auto out = h.pages.Allocate();
   if (!out.ok()) return out.error();
   emulator::SevAttestationBuf buf{};
