@@ -49,6 +49,22 @@ Status CheckSpec(const SevGuestLaunchSpec& spec) {
   return {};
 }
 
+// QEMU asks for a blob's length before the blob (sev_launch_get_measure,
+// sev_get_attestation_report): KVM passes a zero-length buffer, the firmware answers
+// INVALID_LENGTH with the length it needs. `len_of` reads that length from the buffer.
+template <typename Buf, typename LenOf>
+Result<std::uint32_t> ProbeLength(SevDevice& dev, SevCmd cmd, Buf buf, LenOf len_of) {
+  std::uint32_t error = 0;
+  const int rc = dev.IssueGuestCmd(
+      cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof buf), {}, &error);
+  if (rc != -EIO || error != static_cast<std::uint32_t>(emulator::FwStatus::kInvalidLength) ||
+      len_of(buf) == 0 || len_of(buf) > kPage) {
+    return Error(ErrorCode::kRefused,
+                 std::string(emulator::SevCmdName(cmd)) + ": the length probe failed");
+  }
+  return len_of(buf);
+}
+
 // The legacy guest `name`: kNotFound, or kInvalidArgument for an SNP guest.
 Result<HostGuest*> LegacyGuest(std::map<std::string, HostGuest>& guests, const std::string& name) {
   auto it = guests.find(name);
@@ -194,10 +210,17 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   g.info.pages = g.gpa_to_spa.size() + g.vmsa_spas.size();
 
   // LAUNCH_MEASURE into a host buffer; the owner gets it (query-sev-launch-measure).
+  auto measure_len = ProbeLength(
+      *h.sev, SevCmd::kLaunchMeasure, emulator::SevLaunchMeasureBuf{g.info.handle, 0, 0, 0},
+      [](const emulator::SevLaunchMeasureBuf& b) { return b.measure_len; });
+  if (!measure_len.ok()) return fail(measure_len.error());
+  if (*measure_len != g.info.launch_measure.size()) {
+    return fail(Error(ErrorCode::kRefused, "LAUNCH_MEASURE: the firmware wants " +
+                                               std::to_string(*measure_len) + " bytes"));
+  }
   auto out = h.pages.Allocate();
   if (!out.ok()) return fail(out.error());
-  emulator::SevLaunchMeasureBuf measure{g.info.handle, 0, *out,
-                                        static_cast<std::uint32_t>(g.info.launch_measure.size())};
+  emulator::SevLaunchMeasureBuf measure{g.info.handle, 0, *out, *measure_len};
   Status measured = h.RunSev(SevCmd::kLaunchMeasure, measure, {{*out, kPage}});
   if (measured.ok() && !h.fw->memory().FirmwareRead(*out, g.info.launch_measure).ok()) {
     measured = Error(ErrorCode::kIo, "reading LAUNCH_MEASURE's output failed");
@@ -303,13 +326,20 @@ Result<Bytes> Host::SevAttestationReport(const std::string& name,
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();
   HostGuest& g = **found;
-  auto out = h.pages.Allocate();
-  if (!out.ok()) return out.error();
   emulator::SevAttestationBuf buf{};
   buf.handle = g.info.handle;
+  auto length = ProbeLength(*h.sev, SevCmd::kAttestation, buf,
+                            [](const emulator::SevAttestationBuf& b) { return b.length; });
+  if (!length.ok()) return length.error();
+  if (*length != emulator::kSevAttestationReportSize) {
+    return Error(ErrorCode::kRefused,
+                 "ATTESTATION: the firmware wants " + std::to_string(*length) + " bytes");
+  }
+  auto out = h.pages.Allocate();
+  if (!out.ok()) return out.error();
   buf.paddr = *out;
   std::memcpy(buf.mnonce, mnonce.data(), mnonce.size());
-  buf.length = static_cast<std::uint32_t>(emulator::kSevAttestationReportSize);
+  buf.length = *length;
   Status st = h.RunSev(SevCmd::kAttestation, buf, {{*out, kPage}});
   Bytes report(emulator::kSevAttestationReportSize);
   if (st.ok() && !h.fw->memory().FirmwareRead(*out, report).ok()) {
