@@ -14,8 +14,7 @@ namespace {
 
 constexpr std::size_t kEcCoordSize = crypto::kFirmwareIntSize;  // 72
 constexpr std::size_t kEcQxOff = 4;
-constexpr std::size_t kEcQyOff = kEcQxOff + kEcCoordSize;   // 0x4C
-constexpr std::size_t kEcKeyEnd = kEcQyOff + kEcCoordSize;  // 0x94
+constexpr std::size_t kEcQyOff = kEcQxOff + kEcCoordSize;  // 0x4C
 constexpr std::size_t kRsaFieldSize = 512;
 constexpr std::size_t kRsaExpOff = 4;
 constexpr std::size_t kRsaModOff = kRsaExpOff + kRsaFieldSize;  // 0x204
@@ -122,9 +121,10 @@ Status SevPubKey::Validate() const {
         !Zero(k + kEcQyOff + coord, kEcCoordSize - coord)) {
       return BadField("EC coordinate wider than its curve");
     }
-    if (!Zero(k + kEcKeyEnd, kSevCertKeySize - kEcKeyEnd)) {
-      return BadField("bytes after the EC key are not zero");
-    }
+    // The rest of the key area (after Qy) is not looked at: AMD's pubkey_is_valid only checks
+    // the curve and that the point is on it (AMD-ASPFW sev_cert.c, ecc.c ecc_pubkey_is_valid),
+    // and tools fill it with whatever their buffer held (virtee/sev 6.0's `sevctl generate`
+    // leaves non-zero bytes there), so refusing it would refuse their OCAs.
     if (curve == kSevCurveP256) {
       if (Zero(k + kEcQxOff, coord) && Zero(k + kEcQyOff, coord)) {
         return BadField("P-256 point is zero");
