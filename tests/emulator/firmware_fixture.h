@@ -6,6 +6,7 @@
 
 #include "emulator_fixture.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/sev_cert.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
 namespace sevemu::test {
@@ -30,6 +31,26 @@ struct FirmwareFixture {
   template <typename Buf>
   FwStatus Run(SnpCmd cmd, Buf buf) {
     return fw->Execute(cmd, buf);
+  }
+
+  // A legacy SEV command (Firmware::ExecuteSev).
+  FwStatus Sev(emulator::SevCmd cmd) { return fw->ExecuteSev(cmd, MutableByteSpan{}); }
+  template <typename Buf>
+  FwStatus Sev(emulator::SevCmd cmd, Buf& buf) {
+    return fw->ExecuteSev(cmd, buf);
+  }
+  // Legacy INIT without SEV-ES.
+  void Init() {
+    emulator::SevInitBuf b{};
+    REQUIRE(Sev(emulator::SevCmd::kInit, b) == FwStatus::kSuccess);
+  }
+  // The SEV certificate the firmware wrote at `spa`, parsed.
+  emulator::SevCert CertAt(std::uint64_t spa) {
+    Bytes b(emulator::kSevCertSize);
+    REQUIRE(fw->memory().FirmwareRead(spa, b).ok());
+    auto c = emulator::SevCert::Parse(b);
+    REQUIRE_MESSAGE(c.ok(), c.error().message());
+    return *c;
   }
 
   // SNP_INIT, then WBINVD + SNP_DF_FLUSH so ASIDs are clean.

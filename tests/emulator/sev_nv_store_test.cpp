@@ -35,26 +35,10 @@ struct Booted : FirmwareFixture {
     InitPlatform();
     for (std::uint64_t p = 0; p < 8; ++p) MakeFirmwarePage(kPage1 + p * 4096);
   }
-  FwStatus Sev(SevCmd cmd) { return fw->ExecuteSev(cmd, MutableByteSpan{}); }
-  template <typename Buf>
-  FwStatus Sev(SevCmd cmd, Buf& buf) {
-    return fw->ExecuteSev(cmd, buf);
-  }
-  void Init() {
-    emulator::SevInitBuf b{};
-    REQUIRE(Sev(SevCmd::kInit, b) == FwStatus::kSuccess);
-  }
   std::uint32_t OwnerFlag() {
     emulator::SevPlatformStatusBuf s{};
     REQUIRE(Sev(SevCmd::kPlatformStatus, s) == FwStatus::kSuccess);
     return s.platform_flags;
-  }
-  SevCert CertAt(std::uint64_t spa) {
-    Bytes b(emulator::kSevCertSize);
-    REQUIRE(fw->memory().FirmwareRead(spa, b).ok());
-    auto c = SevCert::Parse(b);
-    REQUIRE_MESSAGE(c.ok(), c.error().message());
-    return *c;
   }
   struct Exported {
     SevCert pdh, pek, oca;

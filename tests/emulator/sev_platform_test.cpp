@@ -30,26 +30,10 @@ struct SevFixture : FirmwareFixture {
       if (snp) MakeFirmwarePage(kPage1 + p * 4096);
     }
   }
-  FwStatus Sev(SevCmd cmd) { return fw->ExecuteSev(cmd, MutableByteSpan{}); }
-  template <typename Buf>
-  FwStatus Sev(SevCmd cmd, Buf& buf) {
-    return fw->ExecuteSev(cmd, buf);
-  }
-  void Init() {
-    emulator::SevInitBuf b{};
-    REQUIRE(Sev(SevCmd::kInit, b) == FwStatus::kSuccess);
-  }
   emulator::SevPlatformStatusBuf Status() {
     emulator::SevPlatformStatusBuf s{};
     REQUIRE(Sev(SevCmd::kPlatformStatus, s) == FwStatus::kSuccess);
     return s;
-  }
-  SevCert CertAt(std::uint64_t spa) {
-    Bytes b(emulator::kSevCertSize);
-    REQUIRE(fw->memory().FirmwareRead(spa, b).ok());
-    auto c = SevCert::Parse(b);
-    REQUIRE_MESSAGE(c.ok(), c.error().message());
-    return *c;
   }
   // PDH_CERT_EXPORT into kPage1 (PDH) and kPage2 (PEK, OCA, CEK).
   struct Exported {
