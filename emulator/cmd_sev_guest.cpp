@@ -21,14 +21,6 @@ using statemachine::SevPlatformEvent;
 using statemachine::SevPlatformState;
 using statemachine::SnpPlatformState;
 
-bool Working(const FirmwareState& s) {
-  return s.sev.machine.state() == SevPlatformState::kWorking;
-}
-
-bool Aligned16(std::uint64_t v) {
-  return (v & 0xF) == 0;
-}
-
 // sev_es_validate_asid: SEV-ES guests 1 <= asid < MIN_SEV_ASID, others MIN_SEV_ASID..max.
 bool AsidInGuestRange(const FirmwareState& s, const SevGuest& g, std::uint32_t asid) {
   if (g.es) return asid >= 1 && asid < s.config.min_sev_asid;
@@ -78,7 +70,7 @@ FwStatus SevCheckWritable(const FirmwareState& s, std::uint64_t paddr, std::uint
 // (ACTIVE: DEACTIVATE first). The last guest takes the platform back to INIT.
 FwStatus SevDecommission(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SevHandleBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, in.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (g->activation != SevActivation::kInactive) return FwStatus::kActive;
@@ -97,7 +89,7 @@ FwStatus SevDecommission(FirmwareState& s, MutableByteSpan buf) {
 // LAUNCH_FINISH.
 FwStatus SevActivate(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SevActivateBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, in.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (in.asid == 0 || in.asid > s.max_asid) return FwStatus::kInvalidAsid;
@@ -122,7 +114,7 @@ FwStatus SevActivate(FirmwareState& s, MutableByteSpan buf) {
 // DEACTIVATE: WORKING; handle; the guest holds no ASID (INACTIVE).
 FwStatus SevDeactivate(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SevHandleBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, in.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (g->activation == SevActivation::kInactive) return FwStatus::kInactive;
@@ -155,7 +147,7 @@ namespace {
 // firmware-writable once SNP is up; the guest holds an ASID (INACTIVE). No guest-state rule.
 FwStatus DebugCrypt(FirmwareState& s, MutableByteSpan buf, bool encrypt) {
   const auto in = ReadBuf<SevDbgBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   if (!Aligned16(in.src_paddr) || !Aligned16(in.dst_paddr)) return FwStatus::kInvalidAddress;
   if (!Aligned16(in.length)) return FwStatus::kInvalidLength;
   SevGuest* g = SevGuestAt(s, in.handle);

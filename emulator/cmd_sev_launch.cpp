@@ -20,14 +20,6 @@ using statemachine::SevPlatformState;
 
 constexpr std::uint32_t kSevScratchBufLen = 0x5000;  // sev_globals.h SEV_SCRATCH_BUF_LEN
 
-bool Working(const FirmwareState& s) {
-  return s.sev.machine.state() == SevPlatformState::kWorking;
-}
-
-bool Aligned16(std::uint64_t v) {
-  return (v & 0xF) == 0;
-}
-
 SevApiVersion Api(const FirmwareState& s) {
   const auto& fw = s.platform.state.current_fw;
   return {fw.major, fw.minor, fw.build};
@@ -155,7 +147,7 @@ namespace {
 // guest's key. The VMSA's checksum block in the TMR (sev_es_setup_vmsa) is not modelled.
 FwStatus LaunchUpdate(FirmwareState& s, MutableByteSpan buf, bool vmsa) {
   const auto in = ReadBuf<SevLaunchUpdateBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, in.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!g->machine.Accepts(SevGuestEvent::kLaunchUpdate)) return FwStatus::kInvalidGuestState;
@@ -194,7 +186,7 @@ FwStatus SevLaunchUpdateVmsa(FirmwareState& s, MutableByteSpan buf) {
 // digest is finalised, a fresh mnonce drawn and HMAC(TIK, ...) written; LSECRET.
 FwStatus SevLaunchMeasure(FirmwareState& s, MutableByteSpan buf) {
   auto io = ReadBuf<SevLaunchMeasureBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, io.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!g->machine.Accepts(SevGuestEvent::kLaunchMeasure)) return FwStatus::kInvalidGuestState;
@@ -236,7 +228,7 @@ FwStatus SevLaunchMeasure(FirmwareState& s, MutableByteSpan buf) {
 // lands in the guest's memory, encrypted with its key.
 FwStatus SevLaunchSecret(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SevLaunchSecretBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, in.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!Aligned16(in.guest_paddr)) return FwStatus::kInvalidAddress;
@@ -278,7 +270,7 @@ FwStatus SevLaunchSecret(FirmwareState& s, MutableByteSpan buf) {
 // RUNNING.
 FwStatus SevLaunchFinish(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SevHandleBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, in.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!g->machine.Accepts(SevGuestEvent::kLaunchFinish)) return FwStatus::kInvalidGuestState;
@@ -299,7 +291,7 @@ FwStatus SevLaunchFinish(FirmwareState& s, MutableByteSpan buf) {
 // PEK with its certificate's usage and algorithm; 0xD0 is written back as the length.
 FwStatus SevAttestation(FirmwareState& s, MutableByteSpan buf) {
   auto io = ReadBuf<SevAttestationBuf>(buf);
-  if (!Working(s)) return FwStatus::kInvalidPlatformState;
+  if (!SevWorking(s)) return FwStatus::kInvalidPlatformState;
   SevGuest* g = SevGuestAt(s, io.handle);
   if (g == nullptr) return FwStatus::kInvalidGuest;
   if (!g->machine.Accepts(SevGuestEvent::kAttestation)) return FwStatus::kInvalidGuestState;

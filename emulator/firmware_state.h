@@ -176,6 +176,14 @@ FwStatus SevLaunchMeasure(FirmwareState& s, MutableByteSpan buf);
 FwStatus SevLaunchSecret(FirmwareState& s, MutableByteSpan buf);
 FwStatus SevLaunchFinish(FirmwareState& s, MutableByteSpan buf);
 FwStatus SevAttestation(FirmwareState& s, MutableByteSpan buf);
+// The legacy platform is WORKING (it has guests): the state most guest commands need.
+inline bool SevWorking(const FirmwareState& s) {
+  return s.sev.machine.state() == statemachine::SevPlatformState::kWorking;
+}
+// The 16-byte alignment AMD requires of legacy guest addresses and lengths.
+inline bool Aligned16(std::uint64_t v) {
+  return (v & 0xF) == 0;
+}
 // The legacy guests' part of Firmware::StateDigest (cmd_sev_guest.cpp).
 void AppendSevGuestStateDigest(const FirmwareState& s, Bytes& blob);
 // The guest of a valid handle (AMD handle_is_valid + sev_get_guest), or nullptr.
