@@ -22,7 +22,6 @@
 #include "daemon_link.h"
 #include "real_libc.h"
 #include "self_memory.h"
-#include "sevemu/guest/sev_guest_driver.h"
 #include "sevemu/protocol/wire.h"
 #include "sevemu/uapi/staged_memory.h"
 
@@ -141,6 +140,26 @@ int SevIoctl(int fd, Connection& c, unsigned long request, void* arg) {
   return ret;
 }
 
+// /dev/sev-guest: the guest kernel's driver runs in the daemon (GUEST_IOCTL), so the request
+// completes there whatever happens to this process; here the caller's memory is staged and
+// the regions the driver wrote are copied out.
+int GuestIoctl(int fd, unsigned long request, void* arg) {
+  SelfMemory mem;
+  protocol::GuestIoctlRequest req;
+  req.request = request;
+  req.arg = reinterpret_cast<std::uint64_t>(arg);
+  req.regions = uapi::PlanSnpGuestIoctlRegions(request, req.arg, mem);
+  auto r = CallOn(fd, protocol::MsgType::kGuestIoctl, protocol::EncodeGuestIoctlRequest(req));
+  if (!r.ok() || !r->ok()) return -EIO;  // the daemon or the guest went away
+  auto reply = protocol::DecodeGuestIoctlReply(r->payload);
+  if (!reply.ok()) return -EIO;
+  int ret = reply->ret;
+  for (const auto& w : reply->written) {
+    if (!mem.Write(w.addr, w.bytes) && ret == 0) ret = -EFAULT;
+  }
+  return ret;
+}
+
 void AtForkPrepare() {
   g_mu.lock();
 }
@@ -247,10 +266,7 @@ int DeviceIoctl(int fd, unsigned long request, void* arg) {
   if (IsGenericIoctl(request)) return kNotOurs;  // the real ioctl on the socket does it
   std::lock_guard<std::mutex> lock(c->mu);
   if (c->device == Device::kSev) return SevIoctl(fd, *c, request, arg);
-  SocketGuestPlatform platform(fd, c->secrets_gpa);
-  guest::SevGuestDriver driver(platform, 0);
-  SelfMemory mem;
-  return driver.Ioctl(request, reinterpret_cast<std::uint64_t>(arg), mem);
+  return GuestIoctl(fd, request, arg);
 }
 
 void ForgetFd(int fd) {
