@@ -79,7 +79,9 @@ Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode, bool
 }
 
 Result<Bytes> ReadWholeFile(const std::string& path, std::size_t max_size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) for reading must not wait for a writer; the type
+  // check below then refuses it. It changes nothing for a regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return Error(ErrorCode::kNotFound, path + ": file is missing");
     return IoError(path, "open", errno);

@@ -1,10 +1,15 @@
 #include "sevemu/emulator/platform_state.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "json_fields.h"
 #include "sevemu/common/file_io.h"
+#include "sevemu/crypto/hash.h"
 #include "sevemu/emulator/versioned_keys.h"
 
 namespace sevemu::emulator {
@@ -18,6 +23,75 @@ using nlohmann::ordered_json;
 constexpr std::size_t kMaxStateFile = 64 * 1024;
 constexpr char kPlatformFile[] = "platform.json";
 constexpr char kFusesFile[] = "fuses.json";
+constexpr char kFusesCheckLabel[] = "sevemu-fuses-check";
+
+// The files whose presence makes a directory a platform's, whole or damaged (the lock file
+// does not: any process that opened the directory made one).
+constexpr const char* kPlatformFiles[] = {"platform.json", "platform.json.bak", "fuses.json",
+                                          "sev-nv.json", "amd"};
+
+// fuses.json's "check": SHA-384 over a label, the chip ID from platform.json and both fuse
+// values. It catches a damaged or mixed-up fuses file (one changed digit would otherwise load,
+// pass the self-test — the VCEK and its certificate both come from the fuses — and make a
+// different chip). It is not a MAC: whoever can write the file can recompute it.
+Result<Bytes> FusesCheck(const Bytes& chip_id, const ChipFuses& fuses) {
+  Bytes in(kFusesCheckLabel, kFusesCheckLabel + sizeof kFusesCheckLabel - 1);
+  in.insert(in.end(), chip_id.begin(), chip_id.end());
+  const ByteSpan hsr = fuses.hash_stick_root.span(), cuk = fuses.chip_unique_key.span();
+  in.insert(in.end(), hsr.begin(), hsr.end());
+  in.insert(in.end(), cuk.begin(), cuk.end());
+  auto digest = crypto::Sha384(in);
+  SecureZero(in.data(), in.size());
+  return digest;
+}
+
+std::string Octal(mode_t m) {
+  char b[8];
+  std::snprintf(b, sizeof b, "%04o", static_cast<unsigned>(m & 07777));
+  return b;
+}
+
+// Who may touch a state file. The directory and every file must belong to the user running
+// sevemu and be writable by nobody else (a file others can write can make this chip someone
+// else's); secret files (fuses, legacy keys, the AMD root's keys) must be readable by nobody
+// else either. As the daemon's socket-directory check, a refusal names the path and the fix.
+Status CheckAccess(const std::string& path, bool secret, bool directory) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Ok();  // absent: the loader says so
+  if (directory != S_ISDIR(st.st_mode)) {
+    return Error(ErrorCode::kCorrupt,
+                 path + (directory ? ": not a directory" : ": not a regular file"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return Error(ErrorCode::kRefused, path + ": owned by uid " + std::to_string(st.st_uid) +
+                                          ", not by this user (uid " + std::to_string(::geteuid()) +
+                                          "); chown it to use it");
+  }
+  const mode_t forbidden = secret ? 0077 : 0022;
+  if ((st.st_mode & forbidden) != 0) {
+    return Error(ErrorCode::kRefused, path + ": mode " + Octal(st.st_mode) +
+                                          (secret ? " lets other users reach the chip's secrets"
+                                                  : " lets other users change it") +
+                                          "; chmod " + Octal(st.st_mode & ~forbidden) + " " + path +
+                                          " to use it");
+  }
+  return Status::Ok();
+}
+
+Status CheckStateDirAccess(const std::string& dir) {
+  SEVEMU_RETURN_IF_ERROR(CheckAccess(dir, false, true));
+  SEVEMU_RETURN_IF_ERROR(CheckAccess(dir + "/" + kPlatformFile, false, false));
+  SEVEMU_RETURN_IF_ERROR(CheckAccess(dir + "/" + kPlatformFile + ".bak", false, false));
+  SEVEMU_RETURN_IF_ERROR(CheckAccess(dir + "/" + kFusesFile, true, false));
+  SEVEMU_RETURN_IF_ERROR(CheckAccess(dir + "/" + kSevNvFile, true, false));
+  const std::string amd = dir + "/amd";
+  SEVEMU_RETURN_IF_ERROR(CheckAccess(amd, false, true));
+  for (const char* name : {"ark", "ask", "asvk"}) {
+    SEVEMU_RETURN_IF_ERROR(CheckAccess(amd + "/" + name + ".key", true, false));
+    SEVEMU_RETURN_IF_ERROR(CheckAccess(amd + "/" + name + ".pem", false, false));
+  }
+  return CheckAccess(amd + "/kds.json", true, false);
+}
 
 ordered_json TcbJson(const TcbVersion& t) {
   const TcbParts p = t.parts();
@@ -67,7 +141,8 @@ Result<std::string> ReadStateText(const std::string& path) {
   return internal::ReadStateText(path, kMaxStateFile);
 }
 
-Result<ChipFuses> LoadFuses(const std::string& path) {
+// The fuses and, if the file has one, its "check" (files written before it existed have none).
+Result<ChipFuses> LoadFuses(const std::string& path, const Bytes& chip_id) {
   SEVEMU_ASSIGN_OR_RETURN(std::string text, ReadStateText(path));
   auto j = ParseJsonText(text, path);
   SecureZero(text.data(), text.size());
@@ -79,6 +154,16 @@ Result<ChipFuses> LoadFuses(const std::string& path) {
   ChipFuses fuses{SecretBytes(root), SecretBytes(cuk)};
   SecureZero(root.data(), root.size());
   SecureZero(cuk.data(), cuk.size());
+  if (j->contains("check")) {
+    SEVEMU_ASSIGN_OR_RETURN(Bytes check, f.Hex("check", 48));
+    SEVEMU_ASSIGN_OR_RETURN(Bytes want, FusesCheck(chip_id, fuses));
+    if (!ConstantTimeEquals(check, want)) {
+      return Error(ErrorCode::kCorrupt,
+                   path +
+                       ": damaged, or not this chip's (its check does not match its values "
+                       "and the chip ID in platform.json); restore it from a backup");
+    }
+  }
   return fuses;
 }
 
@@ -176,18 +261,47 @@ Result<PlatformState> ParsePlatformJson(std::string_view text, const std::string
   return s;
 }
 
+std::vector<std::string> PlatformFilesIn(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const char* name : kPlatformFiles) {
+    struct stat st {};
+    if (::lstat((dir + "/" + name).c_str(), &st) == 0) found.push_back(name);
+  }
+  return found;
+}
+
 bool HasPlatform(const std::string& dir) {
-  return PathExists(dir + "/" + kPlatformFile);
+  return !PlatformFilesIn(dir).empty();
 }
 
 Result<Platform> LoadPlatform(const std::string& dir) {
   const std::string platform_path = dir + "/" + kPlatformFile;
-  if (!PathExists(platform_path)) {
+  const std::string backup = platform_path + ".bak";
+  const std::vector<std::string> present = PlatformFilesIn(dir);
+  if (present.empty()) {
     return Error(ErrorCode::kNotFound, dir + ": no platform here (run 'sevemu provision')");
   }
-  SEVEMU_ASSIGN_OR_RETURN(std::string text, ReadStateText(platform_path));
-  SEVEMU_ASSIGN_OR_RETURN(PlatformState state, ParsePlatformJson(text, platform_path));
-  SEVEMU_ASSIGN_OR_RETURN(ChipFuses fuses, LoadFuses(dir + "/" + kFusesFile));
+  SEVEMU_RETURN_IF_ERROR(CheckStateDirAccess(dir));
+  // A platform.json that is missing or damaged is never replaced silently: the directory still
+  // holds a chip (its fuses are its identity), so the user is told what is there and how to
+  // restore the previous state from the backup.
+  const bool have_backup = PathExists(backup);
+  const std::string restore =
+      have_backup ? "; " + backup + " holds the previous state: 'cp -p " + backup + " " +
+                        platform_path + "' restores it"
+                  : "; restore it from a backup, or move the directory away to provision anew";
+  if (!PathExists(platform_path)) {
+    std::string held;
+    for (const auto& name : present) held += (held.empty() ? "" : ", ") + name;
+    return Error(ErrorCode::kCorrupt, platform_path + " is missing, but " + dir +
+                                          " holds a platform's files (" + held + ")" + restore);
+  }
+  auto text = ReadStateText(platform_path);
+  if (!text.ok()) return Error(text.error().code(), text.error().message() + restore);
+  auto parsed = ParsePlatformJson(*text, platform_path);
+  if (!parsed.ok()) return Error(parsed.error().code(), parsed.error().message() + restore);
+  PlatformState state = std::move(parsed).value();
+  SEVEMU_ASSIGN_OR_RETURN(ChipFuses fuses, LoadFuses(dir + "/" + kFusesFile, state.chip.chip_id));
   SEVEMU_ASSIGN_OR_RETURN(AmdRoot root, AmdRoot::Load(dir + "/amd"));
   if (root.product != state.chip.product) {
     return Error(ErrorCode::kCorrupt, dir + "/amd: AMD root is for " + Info(root.product).name +
@@ -211,9 +325,10 @@ Status SavePlatformState(const std::string& dir, const PlatformState& state) {
 }
 
 Status SaveNewPlatform(const std::string& dir, const Platform& platform) {
-  if (HasPlatform(dir)) {
+  if (const auto present = PlatformFilesIn(dir); !present.empty()) {
     return Error(ErrorCode::kAlreadyExists,
-                 dir + ": already holds a platform; refusing to overwrite it");
+                 dir + ": already holds a platform's files (" + present.front() +
+                     (present.size() > 1 ? ", ..." : "") + "); refusing to provision over them");
   }
   SEVEMU_RETURN_IF_ERROR(platform.state.Validate());
   SEVEMU_RETURN_IF_ERROR(platform.fuses.Validate());
@@ -226,6 +341,8 @@ Status SaveNewPlatform(const std::string& dir, const Platform& platform) {
   fuses["version"] = 1;
   fuses["hash_stick_root"] = HexEncode(platform.fuses.hash_stick_root.span());
   fuses["chip_unique_key"] = HexEncode(platform.fuses.chip_unique_key.span());
+  SEVEMU_ASSIGN_OR_RETURN(Bytes check, FusesCheck(platform.state.chip.chip_id, platform.fuses));
+  fuses["check"] = HexEncode(check);
   std::string text = fuses.dump(2) + "\n";
   const Status st = WriteFileAtomic(dir + "/" + kFusesFile, AsBytes(text), 0600, false);
   SecureZero(text.data(), text.size());

@@ -48,9 +48,12 @@ int RunProvision(const std::string& name, const Args& args) {
     if (!tcb.ok()) return UsageError(name, "--tcb: " + tcb.error().message());
     opts.tcb = *tcb;
   }
-  if (emulator::HasPlatform(state)) {
-    return Fail(name, Error(ErrorCode::kAlreadyExists,
-                            state + ": already holds a platform; refusing to overwrite it"));
+  if (const auto present = emulator::PlatformFilesIn(state); !present.empty()) {
+    std::string held;
+    for (const auto& f : present) held += (held.empty() ? "" : ", ") + f;
+    return Fail(name,
+                Error(ErrorCode::kAlreadyExists, state + ": already holds a platform's files (" +
+                                                     held + "); refusing to provision over them"));
   }
   if (Status st = MakeDirectories(state, 0700); !st.ok()) return Fail(name, st.error());
   auto lock = DirLock::Acquire(state);

@@ -22,13 +22,23 @@ namespace sevemu::cli {
 
 namespace {
 
-// Loads (provisioning on first start) and boots one platform.
-Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Product product,
-                                            const std::optional<Bytes>& seed, const Logger& log) {
-  if (Status st = MakeDirectories(dir, 0700); !st.ok()) return st.error();
-  auto lock = DirLock::Acquire(dir);
-  if (!lock.ok()) return lock.error();
+// What clients call a platform: its directory's name.
+std::string PlatformName(const std::string& dir) {
+  const std::string name = std::filesystem::path(dir).lexically_normal().filename().string();
+  return name.empty() ? "default" : name;
+}
+
+// Loads one platform, provisioning it first when the directory holds none of a platform's
+// files (first start). `check` (serve --check) writes nothing at all: no directory, no
+// provisioning, no lock file; a directory without a platform is an error then.
+Result<emulator::Platform> LoadOrProvision(const std::string& dir, emulator::Product product,
+                                           const std::optional<Bytes>& seed, const Logger& log,
+                                           bool check) {
   if (!emulator::HasPlatform(dir)) {
+    if (check) {
+      return Error(ErrorCode::kNotFound,
+                   dir + ": no platform here (serve without --check provisions one)");
+    }
     emulator::ProvisionOptions opts;
     opts.product = product;
     opts.seed = seed;
@@ -43,9 +53,11 @@ Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Pr
   auto platform = emulator::LoadPlatform(dir);
   if (!platform.ok()) return platform.error();
   if (Status st = emulator::CheckPlatform(*platform); !st.ok()) return st.error();
-  const auto& s = platform->state;
-  const std::string name = std::filesystem::path(dir).lexically_normal().filename().string();
-  log.Info("platform", {{"name", name},
+  return platform;
+}
+
+void LogPlatform(const Logger& log, const std::string& dir, const emulator::PlatformState& s) {
+  log.Info("platform", {{"name", PlatformName(dir)},
                         {"state", dir},
                         {"product", emulator::Info(s.chip.product).name},
                         {"chip_id", HexEncode(s.chip.chip_id)},
@@ -54,11 +66,33 @@ Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Pr
                         {"firmware", std::to_string(s.current_fw.major) + "." +
                                          std::to_string(s.current_fw.minor) + "." +
                                          std::to_string(s.current_fw.build)}});
+}
+
+// Loads (provisioning on first start), locks and boots one platform.
+Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Product product,
+                                            const std::optional<Bytes>& seed, const Logger& log) {
+  if (Status st = MakeDirectories(dir, 0700); !st.ok()) return st.error();
+  auto lock = DirLock::Acquire(dir);
+  if (!lock.ok()) return lock.error();
+  auto platform = LoadOrProvision(dir, product, seed, log, false);
+  if (!platform.ok()) return platform.error();
+  LogPlatform(log, dir, platform->state);
   // SNP firmware over 1 TiB of sparse simulated memory, initialised as the host kernel does.
   auto host = hypervisor::Host::Boot(std::move(platform).value(), emulator::FirmwareConfig{});
   if (!host.ok()) return host.error();
-  return daemon::ServedPlatform{name.empty() ? "default" : name, dir, std::move(lock).value(),
+  return daemon::ServedPlatform{PlatformName(dir), dir, std::move(lock).value(),
                                 std::move(host).value()};
+}
+
+// serve --check: load, self-test and boot one platform without writing anything (no
+// directory, no provisioning, no lock file).
+Status SelfTestPlatform(const std::string& dir, const Logger& log) {
+  auto platform = LoadOrProvision(dir, emulator::Product::kMilan, std::nullopt, log, true);
+  if (!platform.ok()) return platform.error();
+  LogPlatform(log, dir, platform->state);
+  auto host = hypervisor::Host::Boot(std::move(platform).value(), emulator::FirmwareConfig{});
+  if (!host.ok()) return host.error();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -112,6 +146,13 @@ int RunServe(const std::string& name, const Args& args) {
   if (!check) {
     if (Status st = daemon::CheckSocketFree(socket_path); !st.ok()) return Fail(name, st.error());
   }
+  if (check) {
+    for (const auto& dir : states) {
+      if (Status st = SelfTestPlatform(dir, log); !st.ok()) return Fail(name, st.error());
+    }
+    log.Info("self-test passed", {{"platforms", std::to_string(states.size())}});
+    return kExitOk;
+  }
   std::vector<daemon::ServedPlatform> platforms;
   for (const auto& dir : states) {
     auto p = OpenPlatform(dir, *product, seed, log);
@@ -122,10 +163,6 @@ int RunServe(const std::string& name, const Args& args) {
       }
     }
     platforms.push_back(std::move(p).value());
-  }
-  if (check) {
-    log.Info("self-test passed", {{"platforms", std::to_string(platforms.size())}});
-    return kExitOk;
   }
   auto sink = [&log](bool error, const std::string& event, const daemon::LogFields& fields) {
     if (error) {

@@ -2,11 +2,13 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "test_util.h"
@@ -108,7 +110,7 @@ TEST_CASE("provision refuses to overwrite, and bad arguments get one line and ex
   Run again = Sevemu(d, {"provision", "--state", d / "p"});
   CHECK(again.code == 1);
   CHECK(OneLine(again.err));
-  CHECK(again.err.find("refusing to overwrite") != std::string::npos);
+  CHECK(again.err.find("refusing to provision over them") != std::string::npos);
   CHECK(test::ReadText(d / "p/platform.json") == before);
 
   const std::vector<std::vector<std::string>> bad = {
@@ -152,13 +154,198 @@ TEST_CASE("damaged state: exit 1 with one line naming the file") {
   CHECK_FALSE(std::filesystem::exists(d / "o"));
 }
 
+// The commands that load a state directory, each of which must refuse the same damage.
+std::vector<std::vector<std::string>> Loaders(const test::TempDir& d, const std::string& state) {
+  return {{"show", "--state", state},
+          {"certs", "export", "--state", state, "--out", d / "o"},
+          {"serve", "--check", "--state", state},
+          {"serve", "--state", state, "--socket", d / "never.sock"}};
+}
+
+TEST_CASE("a state directory that lost platform.json is never provisioned over") {
+  test::TempDir d;
+  const std::string state = d / "p";
+  REQUIRE(Sevemu(d, {"provision", "--state", state, "--seed", "05"}).code == 0);
+  const std::string fuses = test::ReadText(state + "/fuses.json");
+  const std::string platform = test::ReadText(state + "/platform.json");
+  std::filesystem::copy_file(state + "/platform.json", state + "/platform.json.bak");
+  std::filesystem::remove(state + "/platform.json");
+  for (const auto& args : Loaders(d, state)) {
+    CAPTURE(args[0] + " " + args[1]);
+    Run r = Sevemu(d, args);
+    CHECK(r.code == 1);
+    CHECK(OneLine(r.err));
+    CHECK(r.err.find("platform.json is missing") != std::string::npos);
+    CHECK(r.err.find("fuses.json") != std::string::npos);  // what is still there
+    CHECK(r.err.find("cp -p " + state + "/platform.json.bak " + state + "/platform.json") !=
+          std::string::npos);
+    CHECK(r.err.find("provisioned") == std::string::npos);
+  }
+  Run again = Sevemu(d, {"provision", "--state", state});
+  CHECK(again.code == 1);
+  CHECK(again.err.find("refusing to provision over them") != std::string::npos);
+  CHECK(test::ReadText(state + "/fuses.json") == fuses);  // the chip's identity is intact
+  CHECK_FALSE(std::filesystem::exists(state + "/platform.json"));
+  CHECK_FALSE(std::filesystem::exists(d / "never.sock"));
+
+  // Without the backup too, and with only the AMD root left: still never provisioned over.
+  std::filesystem::rename(state + "/platform.json.bak", d / "saved.json");
+  Run no_backup = Sevemu(d, {"serve", "--state", state, "--socket", d / "never.sock"});
+  CHECK(no_backup.code == 1);
+  CHECK(no_backup.err.find("move the directory away") != std::string::npos);
+  CHECK(test::ReadText(state + "/fuses.json") == fuses);
+
+  // Restored as the message says, the same chip serves again.
+  std::filesystem::rename(d / "saved.json", state + "/platform.json");
+  CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);
+  CHECK(test::ReadText(state + "/platform.json") == platform);
+
+  // A damaged platform.json beside its backup: the message offers the backup.
+  std::filesystem::copy_file(state + "/platform.json", state + "/platform.json.bak");
+  test::WriteText(state + "/platform.json", "{\"format\": 7}");
+  Run damaged = Sevemu(d, {"serve", "--check", "--state", state});
+  CHECK(damaged.code == 1);
+  CHECK(OneLine(damaged.err));
+  CHECK(damaged.err.find("platform.json.bak holds the previous state") != std::string::npos);
+}
+
+TEST_CASE("state files others can read or change, or another user owns, are refused") {
+  test::TempDir d;
+  const std::string state = d / "p";
+  REQUIRE(Sevemu(d, {"provision", "--state", state, "--seed", "06"}).code == 0);
+  namespace fs = std::filesystem;
+  struct Case {
+    std::string path;
+    fs::perms bad, good;
+    const char* says;
+  };
+  const fs::perms rw = fs::perms::owner_read | fs::perms::owner_write;
+  const fs::perms rwx = rw | fs::perms::owner_exec;
+  const Case cases[] = {
+      {state + "/fuses.json", rw | fs::perms::group_read | fs::perms::others_read, rw,
+       "mode 0644 lets other users reach the chip's secrets; chmod 0600"},
+      {state + "/amd/ark.key",
+       rw | fs::perms::group_read | fs::perms::group_write | fs::perms::others_read |
+           fs::perms::others_write,
+       rw, "mode 0666 lets other users reach the chip's secrets; chmod 0600"},
+      {state, fs::perms::all, rwx, "mode 0777 lets other users change it; chmod 0755"},
+      {state + "/platform.json", rw | fs::perms::others_write, rw | fs::perms::group_read,
+       "mode 0602 lets other users change it"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.path);
+    fs::permissions(c.path, c.bad);
+    for (const auto& args : Loaders(d, state)) {
+      Run r = Sevemu(d, args);
+      CHECK(r.code == 1);
+      CHECK(OneLine(r.err));
+      CHECK_MESSAGE(r.err.find(c.path + ": " + c.says) != std::string::npos, r.err);
+    }
+    fs::permissions(c.path, c.good);
+    CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);
+  }
+  if (geteuid() == 0) {  // only root can give a file away
+    REQUIRE(chown((state + "/fuses.json").c_str(), 65534, 65534) == 0);
+    Run r = Sevemu(d, {"serve", "--check", "--state", state});
+    CHECK(r.code == 1);
+    CHECK(r.err.find("fuses.json: owned by uid 65534, not by this user") != std::string::npos);
+    REQUIRE(chown((state + "/fuses.json").c_str(), 0, 0) == 0);
+    CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);
+  }
+}
+
+TEST_CASE("one changed digit in fuses.json is found: the file carries a check") {
+  test::TempDir d;
+  const std::string state = d / "p";
+  REQUIRE(Sevemu(d, {"provision", "--state", state, "--seed", "07"}).code == 0);
+  auto j = nlohmann::json::parse(test::ReadText(state + "/fuses.json"));
+  REQUIRE(j.contains("check"));
+  for (const char* field : {"hash_stick_root", "chip_unique_key", "check"}) {
+    CAPTURE(field);
+    auto damaged = j;
+    std::string v = damaged[field];
+    v[7] = v[7] == '0' ? '1' : '0';
+    damaged[field] = v;
+    test::WriteText(state + "/fuses.json", damaged.dump(2));
+    for (const auto& args : Loaders(d, state)) {
+      Run r = Sevemu(d, args);
+      CHECK(r.code == 1);
+      CHECK(OneLine(r.err));
+      CHECK(r.err.find("fuses.json: damaged, or not this chip's") != std::string::npos);
+      CHECK(r.err.find(v) == std::string::npos);  // no secret in the message
+    }
+  }
+  // Another chip's fuses, whole and valid on their own, are not this chip's either.
+  REQUIRE(Sevemu(d, {"provision", "--state", d / "q", "--seed", "08"}).code == 0);
+  test::WriteText(state + "/fuses.json", test::ReadText(d / "q/fuses.json"));
+  CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 1);
+  // A file from before the check existed still loads.
+  j.erase("check");
+  test::WriteText(state + "/fuses.json", j.dump(2));
+  CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);
+}
+
+TEST_CASE("a FIFO in place of a state file is refused at once, not waited on") {
+  test::TempDir d;
+  const std::string state = d / "p";
+  REQUIRE(Sevemu(d, {"provision", "--state", state, "--seed", "09"}).code == 0);
+  for (const char* name : {"platform.json", "fuses.json"}) {
+    CAPTURE(name);
+    const std::string path = state + "/" + name;
+    const std::string saved = test::ReadText(path);
+    std::filesystem::remove(path);
+    REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+    for (const auto& args : Loaders(d, state)) {
+      Run r = Sevemu(d, args);  // before the fix, this never returned
+      CHECK(r.code == 1);
+      CHECK(OneLine(r.err));
+      CHECK(r.err.find(path + ": not a regular file") != std::string::npos);
+    }
+    std::filesystem::remove(path);
+    test::WriteText(path, saved);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);
+}
+
+// `sevemu serve` in the background until its socket answers, then SIGTERM; its stderr.
+std::string ServeOnce(const test::TempDir& d, const std::vector<std::string>& env) {
+  const std::string socket = d / "once.sock";
+  const std::string err = d / "once.err";
+  const pid_t daemon = fork();
+  REQUIRE(daemon >= 0);
+  if (daemon == 0) {
+    const int f = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(f, 2);
+    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    execl(SEVEMU_CLI_PATH, SEVEMU_CLI_PATH, "serve", "--socket", socket.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 1500 && !std::filesystem::exists(socket); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(std::filesystem::exists(socket));
+  REQUIRE(kill(daemon, SIGTERM) == 0);
+  int status = 0;
+  REQUIRE(waitpid(daemon, &status, 0) == daemon);
+  CHECK(WIFEXITED(status));
+  return test::ReadText(err);
+}
+
 TEST_CASE("serve provisions the default platform on first start and reuses it after") {
   test::TempDir d;
   const std::string env = "SEVEMU_STATE_DIR=" + (d / "default");
-  Run first = Sevemu(d, {"serve", "--check"}, {env});
-  REQUIRE_MESSAGE(first.code == 0, first.err);
-  CHECK(first.err.find("provisioned") != std::string::npos);
-  CHECK(first.err.find("product=Milan") != std::string::npos);
+  // --check writes nothing: without a platform it is an error, and no directory appears.
+  Run check_first = Sevemu(d, {"serve", "--check"}, {env});
+  CHECK(check_first.code == 1);
+  CHECK(OneLine(check_first.err));
+  CHECK(check_first.err.find("no platform here") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(d / "default"));
+
+  const std::string first = ServeOnce(d, {env});
+  CHECK(first.find("provisioned") != std::string::npos);
+  CHECK(first.find("product=Milan") != std::string::npos);
   const std::string platform = test::ReadText(d / "default/platform.json");
   Run second = Sevemu(d, {"serve", "--check", "--log-format", "json"}, {env});
   REQUIRE(second.code == 0);
@@ -169,7 +356,7 @@ TEST_CASE("serve provisions the default platform on first start and reuses it af
   // No secret from fuses.json appears in the logs.
   const auto fuses = nlohmann::json::parse(test::ReadText(d / "default/fuses.json"));
   CHECK(second.err.find(fuses["hash_stick_root"].get<std::string>()) == std::string::npos);
-  CHECK(first.err.find(fuses["chip_unique_key"].get<std::string>()) == std::string::npos);
+  CHECK(first.find(fuses["chip_unique_key"].get<std::string>()) == std::string::npos);
 }
 
 TEST_CASE("serve holds a lock, refuses a second daemon, and stops cleanly on SIGTERM") {

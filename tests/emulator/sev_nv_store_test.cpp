@@ -314,6 +314,8 @@ TEST_CASE("damaged sev-nv.json: one line naming the file and the field, nothing 
       REQUIRE(emulator::SaveNewPlatform(state, SeededPlatform(Product::kMilan)).ok());
       const std::string path = state + "/sev-nv.json";
       test::WriteText(path, d.text());
+      std::filesystem::permissions(
+          path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
       const std::string before = test::ReadText(path);
       auto loaded = emulator::LoadPlatform(state);
       REQUIRE_FALSE(loaded.ok());

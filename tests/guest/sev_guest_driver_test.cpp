@@ -471,7 +471,6 @@ TEST_CASE("configfs provider: sev_report_new") {
   CHECK(blobs.auxblob.empty());
 }
 
-
 // The daemon runs the driver against memory staged from the caller's (PlanSnpGuestIoctlRegions,
 // shipped in a GUEST_IOCTL frame): every outcome must be what the driver gives on the caller's
 // own memory — the same errno, exitinfo2 and bytes written (reports differ only in their

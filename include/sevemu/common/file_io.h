@@ -20,7 +20,8 @@ namespace sevemu {
 Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode, bool keep_backup);
 
 // Reads a whole regular file of at most `max_size` bytes. kNotFound if it does not exist,
-// kCorrupt if it is larger than `max_size` or not a regular file, kIo for other failures.
+// kCorrupt if it is larger than `max_size` or not a regular file (a FIFO or device is refused
+// without waiting for a writer), kIo for other failures.
 Result<Bytes> ReadWholeFile(const std::string& path, std::size_t max_size);
 
 // Creates `path` (and missing parents) with `mode` if it does not exist.

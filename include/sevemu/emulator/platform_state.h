@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
@@ -54,15 +55,23 @@ struct Platform {
   SevNvStore sev_nv = {};
 };
 
-// Reads and cross-checks a state directory. kNotFound if it holds no platform; kCorrupt,
-// naming the file and field, for anything malformed or inconsistent (sev-nv.json included: its
-// PEK must be signed by this chip's CEK). A directory without sev-nv.json has an empty store.
+// Reads and cross-checks a state directory. kNotFound if it holds none of a platform's files;
+// kRefused if the directory or a file is not this user's, or others may change it (or read a
+// secret one); kCorrupt, naming the file and field, for anything missing, malformed or
+// inconsistent: a platform.json missing beside the other files, fuses.json whose check does not
+// match (sev-nv.json included: its PEK must be signed by this chip's CEK). A message about
+// platform.json says how to restore it from platform.json.bak when there is one. A directory
+// without sev-nv.json has an empty store. Never writes, never blocks on a FIFO.
 Result<Platform> LoadPlatform(const std::string& dir);
-// Writes all of it (sev-nv.json only if the store is not empty). Used by provisioning (the
-// directory must not yet hold a platform).
+// Writes all of it (sev-nv.json only if the store is not empty). Used by provisioning: the
+// directory must hold none of a platform's files (kAlreadyExists otherwise).
 Status SaveNewPlatform(const std::string& dir, const Platform& platform);
 // Rewrites platform.json only (the part commands change), keeping a backup.
 Status SavePlatformState(const std::string& dir, const PlatformState& state);
+// Which of a platform's files (platform.json, platform.json.bak, fuses.json, sev-nv.json, amd)
+// are in `dir`. HasPlatform: any. A directory that holds any of them is never provisioned
+// over, even when platform.json itself is gone: the fuses are the chip's identity.
+std::vector<std::string> PlatformFilesIn(const std::string& dir);
 bool HasPlatform(const std::string& dir);
 
 // Serialization, exposed for tests and the fuzzer: bytes -> state, never throws.
