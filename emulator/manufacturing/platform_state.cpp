@@ -1,0 +1,237 @@
+#include "sevemu/emulator/manufacturing/platform_state.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "json_fields.h"
+#include "sevemu/common/file_io.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
+
+namespace sevemu::emulator {
+namespace {
+
+using internal::CheckFormat;
+using internal::JsonFields;
+using internal::ParseJsonText;
+using nlohmann::ordered_json;
+
+constexpr std::size_t kMaxStateFile = 64 * 1024;
+constexpr char kPlatformFile[] = "platform.json";
+constexpr char kFusesFile[] = "fuses.json";
+
+ordered_json TcbJson(const TcbVersion& t) {
+  const TcbParts p = t.parts();
+  ordered_json j;
+  if (Info(t.product()).tcb_layout.fmc >= 0) j["fmc"] = p.fmc;
+  j["bl"] = p.boot_loader;
+  j["tee"] = p.tee;
+  j["snp"] = p.snp;
+  j["ucode"] = p.microcode;
+  return j;
+}
+
+Result<TcbVersion> TcbFrom(const JsonFields& f, const char* key, Product p) {
+  SEVEMU_ASSIGN_OR_RETURN(JsonFields t, f.Object(key));
+  TcbParts parts;
+  if (Info(p).tcb_layout.fmc >= 0) {
+    SEVEMU_ASSIGN_OR_RETURN(auto fmc, t.Unsigned("fmc", 255));
+    parts.fmc = static_cast<std::uint8_t>(fmc);
+  }
+  SEVEMU_ASSIGN_OR_RETURN(auto bl, t.Unsigned("bl", 255));
+  SEVEMU_ASSIGN_OR_RETURN(auto tee, t.Unsigned("tee", 255));
+  SEVEMU_ASSIGN_OR_RETURN(auto snp, t.Unsigned("snp", 255));
+  SEVEMU_ASSIGN_OR_RETURN(auto ucode, t.Unsigned("ucode", 255));
+  parts.boot_loader = static_cast<std::uint8_t>(bl);
+  parts.tee = static_cast<std::uint8_t>(tee);
+  parts.snp = static_cast<std::uint8_t>(snp);
+  parts.microcode = static_cast<std::uint8_t>(ucode);
+  auto tcb = TcbVersion::FromParts(p, parts);
+  if (!tcb.ok()) return f.Bad(key, tcb.error().message());
+  return tcb;
+}
+
+ordered_json FwJson(const FirmwareVersion& v) {
+  return {{"major", v.major}, {"minor", v.minor}, {"build", v.build}};
+}
+
+Result<FirmwareVersion> FwFrom(const JsonFields& f, const char* key) {
+  SEVEMU_ASSIGN_OR_RETURN(JsonFields v, f.Object(key));
+  SEVEMU_ASSIGN_OR_RETURN(auto major, v.Unsigned("major", 255));
+  SEVEMU_ASSIGN_OR_RETURN(auto minor, v.Unsigned("minor", 255));
+  SEVEMU_ASSIGN_OR_RETURN(auto build, v.Unsigned("build", 255));
+  return FirmwareVersion{static_cast<std::uint8_t>(major), static_cast<std::uint8_t>(minor),
+                         static_cast<std::uint8_t>(build)};
+}
+
+Result<std::string> ReadStateText(const std::string& path) {
+  return internal::ReadStateText(path, kMaxStateFile);
+}
+
+Result<ChipFuses> LoadFuses(const std::string& path) {
+  SEVEMU_ASSIGN_OR_RETURN(std::string text, ReadStateText(path));
+  auto j = ParseJsonText(text, path);
+  SecureZero(text.data(), text.size());
+  if (!j.ok()) return j.error();
+  JsonFields f(*j, path);
+  SEVEMU_RETURN_IF_ERROR(CheckFormat(f, path, "sevemu-fuses"));
+  SEVEMU_ASSIGN_OR_RETURN(Bytes root, f.Hex("hash_stick_root", 48));
+  SEVEMU_ASSIGN_OR_RETURN(Bytes cuk, f.Hex("chip_unique_key", 32));
+  ChipFuses fuses{SecretBytes(root), SecretBytes(cuk)};
+  SecureZero(root.data(), root.size());
+  SecureZero(cuk.data(), cuk.size());
+  return fuses;
+}
+
+}  // namespace
+
+std::string FormatUtc(std::int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<std::int64_t> ParseUtc(const std::string& s) {
+  struct tm tm {};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') {
+    return Error(ErrorCode::kInvalidArgument,
+                 "'" + s + "' is not a UTC time like 2024-01-01T00:00:00Z");
+  }
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+Status PlatformState::Validate() const {
+  SEVEMU_RETURN_IF_ERROR(chip.Validate());
+  if (!reported_tcb.AtOrBelow(committed_tcb)) {
+    return Error(ErrorCode::kInvalidArgument, "reported TCB is above the committed TCB");
+  }
+  if (!committed_tcb.AtOrBelow(current_tcb)) {
+    return Error(ErrorCode::kInvalidArgument, "committed TCB is above the current TCB");
+  }
+  return Status::Ok();
+}
+
+std::string PlatformJson(const PlatformState& s) {
+  const ProductInfo& info = Info(s.chip.product);
+  char fms[16];
+  std::snprintf(fms, sizeof(fms), "0x%08x", s.chip.cpuid_fms());
+  ordered_json j;
+  j["format"] = "sevemu-platform";
+  j["version"] = 1;
+  j["product"] = info.name;
+  j["cpuid"] = {
+      {"family", info.family}, {"model", info.model}, {"stepping", s.chip.stepping}, {"fms", fms}};
+  j["chip_id"] = HexEncode(s.chip.chip_id);
+  j["tcb"] = {{"current", TcbJson(s.current_tcb)},
+              {"committed", TcbJson(s.committed_tcb)},
+              {"reported", TcbJson(s.reported_tcb)}};
+  j["firmware"] = {{"current", FwJson(s.current_fw)}, {"committed", FwJson(s.committed_fw)}};
+  j["config"] = {{"mask_chip_id", s.mask_chip_id}, {"mask_chip_key", s.mask_chip_key}};
+  j["manufactured_at"] = FormatUtc(s.manufactured_at);
+  j["deterministic"] = s.deterministic;
+  return j.dump(2) + "\n";
+}
+
+Result<PlatformState> ParsePlatformJson(std::string_view text, const std::string& where) {
+  SEVEMU_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonText(text, where));
+  JsonFields f(j, where);
+  SEVEMU_RETURN_IF_ERROR(CheckFormat(f, where, "sevemu-platform"));
+  PlatformState s;
+  SEVEMU_ASSIGN_OR_RETURN(std::string product_name, f.String("product"));
+  auto product = ParseProduct(product_name);
+  if (!product.ok()) return f.Bad("product", product.error().message());
+  s.chip.product = *product;
+  SEVEMU_ASSIGN_OR_RETURN(JsonFields cpuid, f.Object("cpuid"));
+  SEVEMU_ASSIGN_OR_RETURN(auto stepping, cpuid.Unsigned("stepping", 15));
+  s.chip.stepping = static_cast<std::uint8_t>(stepping);
+  // family/model/fms are written for humans; they must agree with the product.
+  SEVEMU_ASSIGN_OR_RETURN(auto family, cpuid.Unsigned("family", 255));
+  SEVEMU_ASSIGN_OR_RETURN(auto model, cpuid.Unsigned("model", 255));
+  if (family != Info(s.chip.product).family || model != Info(s.chip.product).model) {
+    return cpuid.Bad("family", "and model do not match product " + product_name);
+  }
+  SEVEMU_ASSIGN_OR_RETURN(s.chip.chip_id, f.Hex("chip_id", kChipIdSize));
+  if (Status st = s.chip.Validate(); !st.ok()) return f.Bad("chip_id", st.error().message());
+  SEVEMU_ASSIGN_OR_RETURN(JsonFields tcb, f.Object("tcb"));
+  SEVEMU_ASSIGN_OR_RETURN(s.current_tcb, TcbFrom(tcb, "current", s.chip.product));
+  SEVEMU_ASSIGN_OR_RETURN(s.committed_tcb, TcbFrom(tcb, "committed", s.chip.product));
+  SEVEMU_ASSIGN_OR_RETURN(s.reported_tcb, TcbFrom(tcb, "reported", s.chip.product));
+  SEVEMU_ASSIGN_OR_RETURN(JsonFields fw, f.Object("firmware"));
+  SEVEMU_ASSIGN_OR_RETURN(s.current_fw, FwFrom(fw, "current"));
+  SEVEMU_ASSIGN_OR_RETURN(s.committed_fw, FwFrom(fw, "committed"));
+  SEVEMU_ASSIGN_OR_RETURN(JsonFields config, f.Object("config"));
+  SEVEMU_ASSIGN_OR_RETURN(s.mask_chip_id, config.Bool("mask_chip_id"));
+  SEVEMU_ASSIGN_OR_RETURN(s.mask_chip_key, config.Bool("mask_chip_key"));
+  SEVEMU_ASSIGN_OR_RETURN(std::string made, f.String("manufactured_at"));
+  auto made_at = ParseUtc(made);
+  if (!made_at.ok()) return f.Bad("manufactured_at", made_at.error().message());
+  s.manufactured_at = *made_at;
+  SEVEMU_ASSIGN_OR_RETURN(s.deterministic, f.Bool("deterministic"));
+  if (Status st = s.Validate(); !st.ok()) {
+    return Error(ErrorCode::kCorrupt, where + ": " + st.error().message());
+  }
+  return s;
+}
+
+bool HasPlatform(const std::string& dir) {
+  return PathExists(dir + "/" + kPlatformFile);
+}
+
+Result<Platform> LoadPlatform(const std::string& dir) {
+  const std::string platform_path = dir + "/" + kPlatformFile;
+  if (!PathExists(platform_path)) {
+    return Error(ErrorCode::kNotFound, dir + ": no platform here (run 'sevemu provision')");
+  }
+  SEVEMU_ASSIGN_OR_RETURN(std::string text, ReadStateText(platform_path));
+  SEVEMU_ASSIGN_OR_RETURN(PlatformState state, ParsePlatformJson(text, platform_path));
+  SEVEMU_ASSIGN_OR_RETURN(ChipFuses fuses, LoadFuses(dir + "/" + kFusesFile));
+  SEVEMU_ASSIGN_OR_RETURN(AmdRoot root, AmdRoot::Load(dir + "/amd"));
+  if (root.product != state.chip.product) {
+    return Error(ErrorCode::kCorrupt, dir + "/amd: AMD root is for " + Info(root.product).name +
+                                          " but the platform is " + Info(state.chip.product).name);
+  }
+  // The legacy store's PEK must carry this chip's CEK signature: the CEK comes from the fuses.
+  SevNvStore sev_nv;
+  if (PathExists(dir + "/" + kSevNvFile)) {
+    auto cek = DeriveCek(fuses.chip_unique_key);
+    if (!cek.ok()) return Error(ErrorCode::kCorrupt, dir + "/" + kFusesFile + ": no CEK derives");
+    const crypto::PublicKey cek_public = cek->Public();
+    SEVEMU_ASSIGN_OR_RETURN(sev_nv, LoadSevNvStore(dir, &cek_public));
+  }
+  return Platform{std::move(state), std::move(fuses), std::move(root), std::move(sev_nv)};
+}
+
+Status SavePlatformState(const std::string& dir, const PlatformState& state) {
+  SEVEMU_RETURN_IF_ERROR(state.Validate());
+  const std::string text = PlatformJson(state);
+  return WriteFileAtomic(dir + "/" + kPlatformFile, AsBytes(text), 0644, true);
+}
+
+Status SaveNewPlatform(const std::string& dir, const Platform& platform) {
+  if (HasPlatform(dir)) {
+    return Error(ErrorCode::kAlreadyExists,
+                 dir + ": already holds a platform; refusing to overwrite it");
+  }
+  SEVEMU_RETURN_IF_ERROR(platform.state.Validate());
+  SEVEMU_RETURN_IF_ERROR(platform.fuses.Validate());
+  SEVEMU_RETURN_IF_ERROR(MakeDirectories(dir, 0700));
+  // platform.json goes last: a directory without it is not a platform, so a crash half-way
+  // leaves nothing that Load would accept.
+  SEVEMU_RETURN_IF_ERROR(platform.root.Save(dir + "/amd"));
+  ordered_json fuses;
+  fuses["format"] = "sevemu-fuses";
+  fuses["version"] = 1;
+  fuses["hash_stick_root"] = HexEncode(platform.fuses.hash_stick_root.span());
+  fuses["chip_unique_key"] = HexEncode(platform.fuses.chip_unique_key.span());
+  std::string text = fuses.dump(2) + "\n";
+  const Status st = WriteFileAtomic(dir + "/" + kFusesFile, AsBytes(text), 0600, false);
+  SecureZero(text.data(), text.size());
+  SEVEMU_RETURN_IF_ERROR(st);
+  if (!platform.sev_nv.empty()) SEVEMU_RETURN_IF_ERROR(SaveSevNvStore(dir, platform.sev_nv));
+  return SavePlatformState(dir, platform.state);
+}
+
+}  // namespace sevemu::emulator
