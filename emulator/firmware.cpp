@@ -4,8 +4,8 @@
 
 #include "firmware_state.h"
 #include "sevemu/crypto/hash.h"
-#include "sevemu/emulator/provision.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/provision.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 
 namespace sevemu::emulator {
 namespace {

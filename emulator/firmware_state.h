@@ -16,12 +16,12 @@
 #include <optional>
 #include <vector>
 
-#include "sev_guest_state.h"
+#include "sev/sev_guest_state.h"
 #include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/sev_cert.h"
-#include "sevemu/emulator/sev_nv_store.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
+#include "sevemu/emulator/manufacturing/sev_nv_store.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 #include "sevemu/statemachine/sev_platform.h"
 
 namespace sevemu::emulator {
@@ -71,7 +71,7 @@ struct SnpGuest {
 // (built on a copy) and sets FirmwareState::persistent_changed.
 using SevIdentity = SevNvStore;
 
-// The legacy SEV platform (AMD-ASPFW sev_t.sev). Handlers: emulator/cmd_sev_platform.cpp.
+// The legacy SEV platform (AMD-ASPFW sev_t.sev). Handlers: emulator/sev/cmd_sev_platform.cpp.
 struct SevLegacyState {
   statemachine::SevPlatformMachine machine;
   std::optional<crypto::PrivateKey> cek;  // derived from the chip-unique key at every INIT

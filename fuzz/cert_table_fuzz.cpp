@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "sevemu/emulator/cert_table.h"
+#include "sevemu/emulator/messages/cert_table.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto entries = sevemu::emulator::ParseCertTable({data, size});

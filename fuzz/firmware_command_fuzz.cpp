@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 #include "sevemu/fixtures/test_root.h"
 #include "sevemu/rmp/rmp_instructions.h"
 

@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/guest_message.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
+#include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/fixtures/test_root.h"
 #include "sevemu/rmp/rmp_instructions.h"
 

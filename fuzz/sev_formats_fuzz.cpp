@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "sevemu/emulator/sev_cert.h"
-#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
+#include "sevemu/emulator/sev/sev_channel.h"
 
 namespace {
 

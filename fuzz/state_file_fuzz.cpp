@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "sevemu/emulator/platform_state.h"
-#include "sevemu/emulator/sev_nv_store.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
+#include "sevemu/emulator/manufacturing/sev_nv_store.h"
 
 namespace {
 

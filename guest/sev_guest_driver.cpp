@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "sevemu/crypto/aes.h"
-#include "sevemu/emulator/guest_message.h"
+#include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/uapi/staged_memory.h"
 
 namespace sevemu::guest {

@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "host_impl.h"
-#include "sevemu/emulator/cert_table.h"
-#include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/messages/cert_table.h"
 #include "sevemu/rmp/rmp_instructions.h"
 #include "sevemu/uapi/linux_sev.h"
 

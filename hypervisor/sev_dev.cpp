@@ -97,7 +97,7 @@ struct SevDataGetId {
 static_assert(sizeof(SevDataGetId) == 12);
 #pragma pack(pop)
 
-// The kernel's buffers are the firmware's (emulator/sev_abi.h).
+// The kernel's buffers are the firmware's (emulator/sev/sev_abi.h).
 static_assert(sizeof(SevDataInit) == sizeof(emulator::SevInitBuf));
 static_assert(sizeof(SevDataPekCsr) == sizeof(emulator::SevAddrLenBuf));
 static_assert(sizeof(SevDataPekCertImport) == sizeof(emulator::SevPekCertImportBuf));

@@ -1,4 +1,4 @@
-// GODH certificates through emulator/sev_cert.h (SEV-ABI-FACTS.md 9.1).
+// GODH certificates through emulator/manufacturing/sev_cert.h (SEV-ABI-FACTS.md 9.1).
 #include "sevemu/owner/godh_cert.h"
 
 namespace sevemu::owner {

@@ -1,5 +1,5 @@
 // Guest-owner side of the legacy SEV channel. The formats and the MAC/KDF code are
-// emulator/sev_channel.cpp's, so owner and firmware cannot drift apart.
+// emulator/sev/sev_channel.cpp's, so owner and firmware cannot drift apart.
 #include "sevemu/owner/launch_session.h"
 
 #include <cstring>

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "sevemu/common/result.h"
-#include "sevemu/emulator/amd_root.h"
-#include "sevemu/emulator/product.h"
+#include "sevemu/emulator/manufacturing/amd_root.h"
+#include "sevemu/emulator/manufacturing/product.h"
 
 namespace sevemu::cli {
 

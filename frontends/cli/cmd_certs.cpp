@@ -5,8 +5,8 @@
 
 #include "cli.h"
 #include "sevemu/common/file_io.h"
-#include "sevemu/emulator/kds.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 
 namespace sevemu::cli {
 

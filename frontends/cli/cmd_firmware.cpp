@@ -1,12 +1,12 @@
 // sevemu firmware image: a simulated SEV firmware image for SNP_DOWNLOAD_FIRMWARE_EX, signed by
-// the platform's simulated AMD root (emulator/firmware_image.h).
+// the platform's simulated AMD root (emulator/manufacturing/firmware_image.h).
 #include <cstdio>
 #include <iostream>
 
 #include "cli.h"
 #include "sevemu/common/file_io.h"
-#include "sevemu/emulator/firmware_image.h"
-#include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/manufacturing/firmware_image.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
 
 namespace sevemu::cli {
 

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "daemon_client.h"
 #include "sevemu/common/file_io.h"
-#include "sevemu/emulator/tcb.h"
+#include "sevemu/emulator/manufacturing/tcb.h"
 
 namespace sevemu::cli {
 

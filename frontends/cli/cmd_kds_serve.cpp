@@ -11,7 +11,7 @@
 #include "kds/kds_http_server.h"
 #include "log.h"
 #include "sevemu/common/bytes.h"
-#include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
 
 namespace sevemu::cli {
 

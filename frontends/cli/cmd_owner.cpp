@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "sevemu/common/file_io.h"
-#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/launch/sev_launch.h"
 #include "sevemu/owner/launch_session.h"

@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/file_io.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 
 namespace sevemu::cli {
 

@@ -14,7 +14,7 @@
 #include "sevemu/common/file_io.h"
 #include "sevemu/daemon/daemon.h"
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/protocol/wire.h"
 

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
 
 namespace sevemu::cli {
 

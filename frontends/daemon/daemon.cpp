@@ -10,8 +10,8 @@
 
 #include "daemon_impl.h"
 #include "sevemu/common/file_io.h"
-#include "sevemu/emulator/platform_state.h"
-#include "sevemu/emulator/sev_nv_store.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
+#include "sevemu/emulator/manufacturing/sev_nv_store.h"
 
 namespace sevemu::daemon {
 

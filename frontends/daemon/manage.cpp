@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "daemon_impl.h"
-#include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
 
 namespace sevemu::daemon {
 

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "sevemu/common/bytes.h"
-#include "sevemu/emulator/chip.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/chip.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 
 namespace sevemu::kds {
 namespace {

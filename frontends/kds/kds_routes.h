@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "sevemu/common/result.h"
-#include "sevemu/emulator/kds.h"
-#include "sevemu/emulator/platform_state.h"
-#include "sevemu/emulator/tcb.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
+#include "sevemu/emulator/manufacturing/tcb.h"
 
 namespace sevemu::kds {
 

@@ -34,7 +34,7 @@
 #include "report_verifier.h"
 #include "sevemu/common/bytes.h"
 #include "sevemu/crypto/base64.h"
-#include "sevemu/emulator/cert_table.h"
+#include "sevemu/emulator/messages/cert_table.h"
 #include "sevemu/owner/launch_session.h"
 #include "sevemu/protocol/wire.h"
 #include "test_util.h"

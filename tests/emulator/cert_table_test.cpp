@@ -1,4 +1,4 @@
-#include "sevemu/emulator/cert_table.h"
+#include "sevemu/emulator/messages/cert_table.h"
 
 #include <doctest/doctest.h>
 

@@ -6,7 +6,7 @@
 
 #include "emulator_fixture.h"
 #include "sevemu/crypto/x509.h"
-#include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/manufacturing/kds.h"
 #include "test_util.h"
 
 namespace sevemu::emulator {

@@ -1,5 +1,5 @@
 // The CPUID page check: AMD's policy rules, the corrections written back, the quirks.
-#include "sevemu/emulator/cpuid_page.h"
+#include "sevemu/emulator/snp/cpuid_page.h"
 
 #include <doctest/doctest.h>
 

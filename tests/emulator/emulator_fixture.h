@@ -6,7 +6,7 @@
 #include <cctype>
 #include <string>
 
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 #include "sevemu/fixtures/test_root.h"
 
 namespace sevemu::test {

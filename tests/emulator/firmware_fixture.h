@@ -6,7 +6,7 @@
 
 #include "emulator_fixture.h"
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
 namespace sevemu::test {

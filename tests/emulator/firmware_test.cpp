@@ -8,10 +8,10 @@
 
 #include "firmware_fixture.h"
 #include "sevemu/crypto/hash.h"
-#include "sevemu/emulator/firmware_image.h"
 #include "sevemu/emulator/firmware_keys.h"
-#include "sevemu/emulator/launch_digest.h"
-#include "sevemu/emulator/snp_policy.h"
+#include "sevemu/emulator/manufacturing/firmware_image.h"
+#include "sevemu/emulator/snp/launch_digest.h"
+#include "sevemu/emulator/snp/snp_policy.h"
 
 namespace sevemu::emulator {
 using test::FirmwareFixture;

@@ -8,8 +8,8 @@
 
 #include "firmware_fixture.h"
 #include "report_verifier.h"
-#include "sevemu/emulator/guest_message.h"
-#include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/messages/guest_message.h"
 #include "test_util.h"
 
 namespace sevemu::emulator {

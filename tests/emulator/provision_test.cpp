@@ -1,6 +1,6 @@
 // Simulated manufacturing and the state directory: determinism, validation, and that bad or
 // damaged state is reported by file and never overwrites what was good.
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 
 #include <doctest/doctest.h>
 

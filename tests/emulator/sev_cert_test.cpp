@@ -1,7 +1,7 @@
-// The legacy SEV certificate formats (emulator/sev_cert.h): byte layout, round trips, every
-// malformed field refused, the chain PDH <- PEK <- (OCA, CEK) <- ASK <- ARK, and wrong or
+// The legacy SEV certificate formats (emulator/manufacturing/sev_cert.h): byte layout, round trips,
+// every malformed field refused, the chain PDH <- PEK <- (OCA, CEK) <- ASK <- ARK, and wrong or
 // tampered signatures refused with the status class the firmware maps them to.
-#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
 
 #include <doctest/doctest.h>
 
@@ -12,7 +12,7 @@
 #include <iterator>
 
 #include "emulator_fixture.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 
 namespace sevemu::emulator {
 namespace {

@@ -14,8 +14,8 @@
 
 #include "emulator_fixture.h"
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/sev_cert.h"
-#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
+#include "sevemu/emulator/sev/sev_channel.h"
 #include "sevemu/owner/launch_session.h"
 #include "sevemu/rmp/rmp_instructions.h"
 

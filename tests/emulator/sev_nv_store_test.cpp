@@ -1,7 +1,7 @@
 // The legacy SEV persistent store in the state directory (sev-nv.json, sev_nv_store.h): round
 // trips, a restart that keeps the identity and an external owner, PLATFORM_RESET emptying it,
 // and every kind of damage refused in one line naming the file and the field.
-#include "sevemu/emulator/sev_nv_store.h"
+#include "sevemu/emulator/manufacturing/sev_nv_store.h"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "firmware_fixture.h"
-#include "sevemu/emulator/platform_state.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 #include "test_util.h"
 
 namespace sevemu::test {

@@ -7,8 +7,8 @@
 #include <functional>
 
 #include "firmware_fixture.h"
-#include "sevemu/emulator/sev_cert.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 
 namespace sevemu::test {
 namespace {

@@ -1,11 +1,11 @@
 // The rollback property of the versioned keys: firmware at TCB t derives every key at or below
 // t (componentwise) and none other.
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 
 #include <doctest/doctest.h>
 
 #include "emulator_fixture.h"
-#include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/manufacturing/kds.h"
 
 namespace sevemu::emulator {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "firmware_fixture.h"
-#include "sevemu/emulator/cert_table.h"
-#include "sevemu/emulator/kds.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/messages/cert_table.h"
 #include "sevemu/guest/guest_platform.h"
 #include "sevemu/uapi/linux_sev.h"
 

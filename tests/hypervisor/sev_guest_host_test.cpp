@@ -8,7 +8,7 @@
 #include <map>
 
 #include "../emulator/emulator_fixture.h"
-#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/hypervisor/sev_dev.h"
 #include "sevemu/launch/ovmf_image.h"

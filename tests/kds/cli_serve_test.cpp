@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "kds_test_util.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 #include "test_util.h"
 
 namespace sevemu {

@@ -7,7 +7,7 @@
 
 #include "kds/kds_http_server.h"
 #include "kds_test_util.h"
-#include "sevemu/emulator/provision.h"
+#include "sevemu/emulator/manufacturing/provision.h"
 
 namespace sevemu::kds {
 namespace {

@@ -5,8 +5,8 @@
 #include <random>
 
 #include "kds_test_util.h"
-#include "sevemu/emulator/provision.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/provision.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 
 namespace sevemu::kds {
 namespace {

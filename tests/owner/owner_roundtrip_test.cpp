@@ -8,7 +8,7 @@
 
 #include "sevemu/crypto/ecdsa_digest.h"
 #include "sevemu/crypto/hash.h"
-#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/emulator/sev/sev_channel.h"
 #include "sevemu/owner/godh_cert.h"
 #include "sevemu/owner/launch_session.h"
 #include "test_util.h"

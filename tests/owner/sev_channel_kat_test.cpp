@@ -1,11 +1,11 @@
 // Known answers for the legacy SEV channel (fixtures/kat/sev_channel.json; each vector names the
 // public tool test it comes from), checked on both sides: the firmware's functions
-// (emulator/sev_channel.h) and the guest owner's (owner/launch_session.h).
+// (emulator/sev/sev_channel.h) and the guest owner's (owner/launch_session.h).
 #include <doctest/doctest.h>
 
 #include <cstring>
 
-#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/emulator/sev/sev_channel.h"
 #include "sevemu/owner/launch_session.h"
 #include "test_util.h"
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "../emulator/firmware_fixture.h"
-#include "sevemu/emulator/kds.h"
-#include "sevemu/emulator/sev_cert.h"
-#include "sevemu/emulator/versioned_keys.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 #include "sevemu/rmp/rmp_instructions.h"
 #include "sevemu/uapi/staged_memory.h"
 

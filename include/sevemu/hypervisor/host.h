@@ -21,8 +21,8 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/launch_digest.h"
-#include "sevemu/emulator/platform_state.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
+#include "sevemu/emulator/snp/launch_digest.h"
 
 namespace sevemu::hypervisor {
 
@@ -172,7 +172,7 @@ class Host {
   void UseAutomaticCertTable();
   Result<Bytes> CertTable();
 
-  // SNP_DOWNLOAD_FIRMWARE_EX with a simulated image (emulator/firmware_image.h).
+  // SNP_DOWNLOAD_FIRMWARE_EX with a simulated image (emulator/manufacturing/firmware_image.h).
   emulator::FwStatus DownloadFirmware(ByteSpan image, bool commit);
 
   // What changed since the last call (or boot) in what the state directory holds: the daemon

@@ -18,8 +18,8 @@
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
-#include "sevemu/emulator/launch_digest.h"
-#include "sevemu/emulator/snp_abi.h"
+#include "sevemu/emulator/snp/launch_digest.h"
+#include "sevemu/emulator/snp/snp_abi.h"
 #include "sevemu/launch/ovmf_image.h"
 #include "sevemu/launch/vmsa.h"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "sevemu/common/result.h"
-#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/emulator/sev/sev_channel.h"
 #include "sevemu/launch/ovmf_image.h"
 #include "sevemu/launch/vmsa.h"
 

@@ -5,8 +5,8 @@
 // only sanity-checks usage and algorithm (AMD-ASPFW sev_cert.c sev_cert_sanity_check, called
 // with PDH / ECDH-SHA256 from sev_channel_open_server).
 //
-// The bytes come from emulator/sev_cert.h's SevCert (the one SEV certificate serializer); these
-// two functions only fix the GODH shape.
+// The bytes come from emulator/manufacturing/sev_cert.h's SevCert (the one SEV certificate
+// serializer); these two functions only fix the GODH shape.
 //
 // Thread-safe: pure functions.
 #pragma once
@@ -16,7 +16,7 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 #include "sevemu/crypto/keys.h"
-#include "sevemu/emulator/sev_cert.h"
+#include "sevemu/emulator/manufacturing/sev_cert.h"
 
 namespace sevemu::owner {
 

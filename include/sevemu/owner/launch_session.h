@@ -8,7 +8,7 @@
 //      with the firmware's in constant time;
 //   3. PackageLaunchSecret: the 0x34-byte header and ciphertext for LAUNCH_SECRET;
 //   4. VerifyLegacyAttestationReport: check a 0xD0-byte ATTESTATION report with the PEK.
-// The byte formats and the crypto are emulator/sev_channel.h's, shared with the firmware.
+// The byte formats and the crypto are emulator/sev/sev_channel.h's, shared with the firmware.
 //
 // Thread-safe: no shared state. TEK/TIK are SecretBytes and never appear in errors.
 #pragma once
@@ -21,7 +21,7 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 #include "sevemu/crypto/keys.h"
-#include "sevemu/emulator/sev_channel.h"
+#include "sevemu/emulator/sev/sev_channel.h"
 #include "sevemu/owner/godh_cert.h"
 
 namespace sevemu::owner {

@@ -1,0 +1,43 @@
+#include "sevemu/emulator/snp/snp_policy.h"
+
+namespace sevemu::emulator {
+
+const char* PolicyRuleName(PolicyRule r) {
+  switch (r) {
+    case PolicyRule::kMaNotAllowed:
+      return "migration agent bound but MIGRATE_MA clear";
+    case PolicyRule::kMaHasMa:
+      return "the migration agent has a migration agent";
+    case PolicyRule::kMustBeOneClear:
+      return "reserved bit 17 must be one";
+    case PolicyRule::kSmtNotAllowed:
+      return "SMT disallowed but enabled on the host";
+    case PolicyRule::kAbiMajorTooNew:
+      return "ABI major above the firmware's";
+    case PolicyRule::kAbiMinorTooNew:
+      return "ABI minor above the firmware's";
+    case PolicyRule::kReservedBits:
+      return "reserved policy bits set";
+    case PolicyRule::kMaNotSingleSocket:
+      return "SINGLE_SOCKET guest with a multi-socket agent";
+  }
+  return "?";
+}
+
+std::optional<PolicyRule> CheckSnpPolicy(std::uint64_t p, const PolicyContext& c) {
+  if (c.ma_en && !(p & policy::kMigrateMa)) return PolicyRule::kMaNotAllowed;
+  if (c.ma_en && c.ma_has_ma) return PolicyRule::kMaHasMa;
+  if (!(p & policy::kReservedMbo)) return PolicyRule::kMustBeOneClear;
+  if (!(p & policy::kSmt) && c.smt_enabled) return PolicyRule::kSmtNotAllowed;
+  const auto major = static_cast<std::uint8_t>((p & policy::kAbiMajorMask) >> 8);
+  const auto minor = static_cast<std::uint8_t>(p & policy::kAbiMinorMask);
+  if (major > c.firmware.major) return PolicyRule::kAbiMajorTooNew;
+  if (major == c.firmware.major && minor > c.firmware.minor) return PolicyRule::kAbiMinorTooNew;
+  if (p & policy::kReservedMask) return PolicyRule::kReservedBits;
+  if (c.ma_en && (p & policy::kSingleSocket) && !(c.ma_policy & policy::kSingleSocket)) {
+    return PolicyRule::kMaNotSingleSocket;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sevemu::emulator
