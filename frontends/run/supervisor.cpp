@@ -23,6 +23,7 @@
 
 #include "devices/daemon_call.h"
 #include "devices/device_paths.h"
+#include "devices/guest_forward.h"
 #include "devices/probes.h"
 #include "devices/process_memory.h"
 #include "devices/sev_forward.h"
@@ -191,6 +192,10 @@ class Supervisor {
         const int fd = devices::ConnectDaemon(hello, true, &reply);
         if (fd < 0) return Answer::Err(fd);
         c.secrets_gpa = devices::SecretsGpaOf(reply);
+        if (c.device == Device::kSevGuest && c.secrets_gpa == 0) {
+          close(fd);  // a legacy SEV / SEV-ES guest: Linux's sev-guest driver does not probe
+          return Answer::Err(-ENOENT);
+        }
         struct stat st {};
         if (fstat(fd, &st) != 0) {
           close(fd);
@@ -308,7 +313,8 @@ class Supervisor {
       r = devices::ForwardSevIoctl(ours, c->writable, static_cast<unsigned long>(request), arg,
                                    mem);
     } else {
-      r = -ENOTTY;  // /dev/sev-guest requests: not yet served under `run`
+      r = devices::ForwardGuestIoctl(ours, c->secrets_gpa, static_cast<unsigned long>(request), arg,
+                                     mem);
     }
     close(ours);
     return r < 0 ? Answer::Err(r) : Answer::Value(r);
