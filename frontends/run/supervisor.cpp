@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "devices/daemon_call.h"
 #include "devices/device_paths.h"
@@ -42,10 +43,17 @@ void Forward(int sig) {
 
 enum class Device { kSev, kSevGuest };
 
+// One open of a device. The program holds `handle`'s peer end of a socket pair, an inert
+// descriptor (reads see end of file) that stands for the open file; the daemon connection
+// `daemon` stays in the supervisor, so no process of the program ever reads or writes the
+// daemon's frames and its dup, fork, exec and close need no help. When the last copy of the
+// program's end closes, `handle` hangs up and the connection is closed.
 struct Conn {
   Device device = Device::kSev;
   bool writable = false;
   std::uint64_t secrets_gpa = 0;
+  int daemon = -1;
+  int handle = -1;
 };
 
 // What a notification becomes.
@@ -196,15 +204,25 @@ class Supervisor {
           close(fd);  // a legacy SEV / SEV-ES guest: Linux's sev-guest driver does not probe
           return Answer::Err(-ENOENT);
         }
+        int pair[2];
         struct stat st {};
-        if (fstat(fd, &st) != 0) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+            fstat(pair[0], &st) != 0) {
           close(fd);
           return Answer::Err(-EIO);
         }
-        // The descriptor is the daemon connection itself: dup, fork, exec and close need no
-        // help, and a later ioctl finds it again by its inode.
+        shutdown(pair[1], SHUT_WR);  // the program's reads see end of file, never block
+        c.daemon = fd;
+        c.handle = pair[1];
+        const Answer a = Inject(req, pair[0], cloexec);
+        if (!a.sent) {
+          close(c.daemon);
+          close(c.handle);
+          return a;
+        }
+        // A later ioctl finds the open by the inode of the program's end.
         conns_[{st.st_dev, st.st_ino}] = c;
-        return Inject(req, fd, cloexec);
+        return a;
       }
       case PathKind::kMsr:
       case PathKind::kKvmAmdParam: {
@@ -294,10 +312,10 @@ class Supervisor {
     const int ours = GetTargetFd(tid, fd);
     if (ours < 0) return Answer::Continue();  // EBADF and the like: the kernel says so itself
     struct stat st {};
-    std::optional<Conn> c;
+    const Conn* c = nullptr;
     if (fstat(ours, &st) == 0 && S_ISSOCK(st.st_mode)) {
       auto it = conns_.find({st.st_dev, st.st_ino});
-      if (it != conns_.end()) c = it->second;
+      if (it != conns_.end()) c = &it->second;
     }
     if (!c) {
       close(ours);
@@ -307,19 +325,37 @@ class Supervisor {
       close(ours);
       return Answer::Err(-ENOENT);
     }
+    close(ours);  // the program's end: only its inode was needed
     devices::ProcessMemory mem(tid);
-    int r;
-    if (c->device == Device::kSev) {
-      r = devices::ForwardSevIoctl(ours, c->writable, static_cast<unsigned long>(request), arg,
-                                   mem);
-    } else {
-      r = devices::ForwardGuestIoctl(ours, c->secrets_gpa, static_cast<unsigned long>(request), arg,
-                                     mem);
-    }
-    close(ours);
+    const auto rq = static_cast<unsigned long>(request);
+    const int r = c->device == Device::kSev
+                      ? devices::ForwardSevIoctl(c->daemon, c->writable, rq, arg, mem)
+                      : devices::ForwardGuestIoctl(c->daemon, c->secrets_gpa, rq, arg, mem);
     return r < 0 ? Answer::Err(r) : Answer::Value(r);
   }
 
+ public:
+  // Adds every open's handle to `p`.
+  void PollSet(std::vector<pollfd>& p) const {
+    for (const auto& [key, c] : conns_) p.push_back({c.handle, POLLIN, 0});
+  }
+  // A handle is readable: the program wrote to its end (discarded), or hung up (every copy
+  // of its end is closed): the open is over.
+  void HandleEvent(int handle) {
+    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+      if (it->second.handle != handle) continue;
+      char buf[4096];
+      const ssize_t n = recv(handle, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(it->second.daemon);
+        close(it->second.handle);
+        conns_.erase(it);
+      }
+      return;
+    }
+  }
+
+ private:
   const RunOptions& o_;
   int nfd_;
   devices::Machine machine_;
@@ -438,14 +474,19 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
   }
   const long pidfd = syscall(SYS_pidfd_open, child, 0);
   Supervisor sup(o, nfd, machine);
+  std::vector<pollfd> p;
   for (;;) {
-    pollfd p[2] = {{nfd, POLLIN, 0}, {static_cast<int>(pidfd), POLLIN, 0}};
-    const int n = poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 100);
+    p.assign({{nfd, POLLIN, 0}, {static_cast<int>(pidfd), POLLIN, 0}});
+    sup.PollSet(p);
+    const int n = poll(p.data(), p.size(), pidfd >= 0 ? -1 : 100);
     if (n < 0 && errno != EINTR) break;
     if (n > 0 && (p[0].revents & POLLIN) != 0) {
       seccomp_notif req{};
       if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) sup.Handle(req);
       continue;  // serve everything that is pending before looking at the exit
+    }
+    for (std::size_t i = 2; n > 0 && i < p.size(); ++i) {
+      if (p[i].revents != 0) sup.HandleEvent(p[i].fd);
     }
     int status = 0;
     const pid_t r = waitpid(child, &status, WNOHANG);
