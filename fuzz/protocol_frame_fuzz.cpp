@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The first byte picks the decoder, so the corpus can steer each one.
   if (size == 0) return 0;
   const ByteSpan payload = in.subspan(1);
-  switch (data[0] % 7) {
+  switch (data[0] % 9) {
     case 0:
       if (auto m = DecodeSevIoctlRequest(payload); m.ok()) {
         auto r = DecodeSevIoctlRequest(EncodeSevIoctlRequest(*m));
@@ -64,6 +64,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (auto m = DecodeGuestMemRead(payload); m.ok()) {
         auto r = DecodeGuestMemRead(EncodeGuestMemRead(*m));
         Check(r.ok() && r->gpa == m->gpa && r->length == m->length);
+      }
+      break;
+    case 6:
+      if (auto m = DecodeGuestIoctlRequest(payload); m.ok()) {
+        auto r = DecodeGuestIoctlRequest(EncodeGuestIoctlRequest(*m));
+        Check(r.ok() && r->request == m->request && r->arg == m->arg &&
+              r->regions.size() == m->regions.size());
+      }
+      if (auto m = DecodeGuestIoctlReply(payload); m.ok()) {
+        auto r = DecodeGuestIoctlReply(EncodeGuestIoctlReply(*m));
+        Check(r.ok() && r->ret == m->ret && r->written.size() == m->written.size());
+      }
+      break;
+    case 7:
+      if (auto m = DecodeTsmReportRequest(payload); m.ok()) {
+        auto r = DecodeTsmReportRequest(EncodeTsmReportRequest(*m));
+        Check(r.ok() && r->privlevel == m->privlevel && r->inblob == m->inblob);
+      }
+      if (auto m = DecodeTsmReportReply(payload); m.ok()) {
+        auto r = DecodeTsmReportReply(EncodeTsmReportReply(*m));
+        Check(r.ok() && r->ret == m->ret && r->outblob == m->outblob && r->auxblob == m->auxblob);
       }
       break;
     default:

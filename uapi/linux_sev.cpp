@@ -15,4 +15,18 @@ const char* SevUserCmdName(std::uint32_t cmd) {
   return "SEV_CMD_UNKNOWN";
 }
 
+const char* SnpGuestIoctlName(unsigned long request) {
+  // The kernel compares the low 32 bits (unsigned int cmd).
+  switch (static_cast<std::uint32_t>(request)) {
+    case static_cast<std::uint32_t>(kSnpGetReport):
+      return "SNP_GET_REPORT";
+    case static_cast<std::uint32_t>(kSnpGetDerivedKey):
+      return "SNP_GET_DERIVED_KEY";
+    case static_cast<std::uint32_t>(kSnpGetExtReport):
+      return "SNP_GET_EXT_REPORT";
+    default:
+      return "SNP_GUEST_IOCTL_UNKNOWN";
+  }
+}
+
 }  // namespace sevemu::uapi

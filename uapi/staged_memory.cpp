@@ -142,4 +142,46 @@ std::vector<UserRegion> PlanSevIssueCmdRegions(const SevIssueCmdArg& arg, UserMe
   return out;
 }
 
+std::vector<UserRegion> PlanSnpGuestIoctlRegions(unsigned long request, std::uint64_t arg,
+                                                 UserMemory& caller) {
+  // snp_guest_ioctl copies the argument struct in before it looks at the request number
+  // (EFAULT, then EINVAL for msg_version 0, then ENOTTY), so it is staged for any request.
+  std::vector<UserRegion> out;
+  UserRegion a{arg, Bytes(sizeof(SnpGuestRequestIoctl))};
+  if (!caller.Read(arg, a.bytes)) return out;
+  SnpGuestRequestIoctl io{};
+  std::memcpy(&io, a.bytes.data(), sizeof io);
+  out.push_back(std::move(a));
+  std::size_t req_size = 0, resp_size = 0;
+  const auto r = static_cast<std::uint32_t>(request);
+  if (r == static_cast<std::uint32_t>(kSnpGetReport)) {
+    req_size = sizeof(SnpReportReq);
+    resp_size = sizeof(SnpReportResp);
+  } else if (r == static_cast<std::uint32_t>(kSnpGetDerivedKey)) {
+    req_size = sizeof(SnpDerivedKeyReq);
+    resp_size = sizeof(SnpDerivedKeyResp);
+  } else if (r == static_cast<std::uint32_t>(kSnpGetExtReport)) {
+    req_size = sizeof(SnpExtReportReq);
+    resp_size = sizeof(SnpReportResp);
+  } else {
+    return out;
+  }
+  UserRegion req{io.req_data, Bytes(req_size)};
+  const bool have_req = io.req_data != 0 && caller.Read(io.req_data, req.bytes);
+  SnpExtReportReq ext{};
+  if (have_req) {
+    if (r == static_cast<std::uint32_t>(kSnpGetExtReport)) {
+      std::memcpy(&ext, req.bytes.data(), sizeof ext);
+    }
+    out.push_back(std::move(req));
+  }
+  if (io.resp_data != 0) {
+    UserRegion resp{io.resp_data, Bytes(resp_size)};
+    if (caller.Read(io.resp_data, resp.bytes)) out.push_back(std::move(resp));
+  }
+  // A certs_len the driver refuses (above 16 KiB) is not staged: it never gets that far.
+  if (ext.certs_len <= kSevFwBlobMaxSize) Stage(out, caller, ext.certs_address, ext.certs_len);
+  return out;
+}
+
 }  // namespace sevemu::uapi

@@ -97,25 +97,6 @@ Status Daemon::Impl::PersistAll() {
   return result;
 }
 
-void Daemon::Impl::ReleaseGuestMutex(Session* s) {
-  for (auto& [key, m] : guest_mutexes) {
-    if (m.owner != s) continue;
-    m.owner = nullptr;
-    while (!m.waiters.empty()) {
-      auto [weak, request_id] = m.waiters.front();
-      m.waiters.pop_front();
-      if (auto next = weak.lock(); next && !next->closed()) {
-        m.owner = next.get();
-        next->Send(
-            static_cast<protocol::MsgType>(
-                static_cast<std::uint16_t>(protocol::MsgType::kGuestLock) | protocol::kReplyBit),
-            request_id, {});
-        break;
-      }
-    }
-  }
-}
-
 Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
                                                std::vector<ServedPlatform> platforms, LogSink log) {
   if (platforms.empty()) return Error(ErrorCode::kInvalidArgument, "no platform to serve");

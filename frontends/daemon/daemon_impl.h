@@ -19,19 +19,11 @@ using Socket = asio::local::stream_protocol::socket;
 
 class Session;
 
-// The guest driver's mutex (the kernel's snp_cmd_mutex), shared by every connection acting in
-// one guest. Waiters get their GUEST_LOCK reply when it is their turn.
-struct GuestMutex {
-  Session* owner = nullptr;
-  std::deque<std::pair<std::weak_ptr<Session>, std::uint32_t>> waiters;
-};
-
 struct Daemon::Impl {
   asio::io_context io;
   asio::local::stream_protocol::acceptor acceptor{io};
   asio::signal_set signals{io};
   std::vector<ServedPlatform> platforms;
-  std::map<std::pair<std::size_t, std::uint64_t>, GuestMutex> guest_mutexes;  // by launch
   std::set<std::shared_ptr<Session>> sessions;
   LogSink log;
   std::string socket_path;
@@ -49,7 +41,6 @@ struct Daemon::Impl {
   Status PersistAll();
   // Writes what `what` names, logging each file; the last failure.
   Status Persist(const ServedPlatform& p, const hypervisor::PersistentChange& what);
-  void ReleaseGuestMutex(Session* s);
 };
 
 class Session : public std::enable_shared_from_this<Session> {

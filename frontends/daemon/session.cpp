@@ -1,7 +1,9 @@
 // One client connection: frames in, replies out, bound to its role by the hello.
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
 #include "daemon_impl.h"
+#include "guest_kernel.h"
 #include "sevemu/hypervisor/sev_dev.h"
 #include "sevemu/uapi/staged_memory.h"
 
@@ -50,7 +52,6 @@ void Session::Close() {
   boost::system::error_code ec;
   sock_.shutdown(Socket::shutdown_both, ec);
   sock_.close(ec);
-  d_.ReleaseGuestMutex(this);
   auto self = shared_from_this();
   d_.sessions.erase(self);
 }
@@ -231,7 +232,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
 
 void Session::GuestFrame(const protocol::FrameHeader& h) {
   hypervisor::Host& host = *d_.platforms[platform_].host;
-  if (auto g = host.Guest(guest_); !g.ok() || g->launch_id != guest_launch_id_) {
+  auto g = host.Guest(guest_);
+  if (!g.ok() || g->launch_id != guest_launch_id_) {
     return SendError(h.request_id, "not_found", "the guest this connection acts in is gone");
   }
   switch (h.type) {
@@ -274,21 +276,49 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       m.certs = std::move(r->certs);
       return Send(ReplyType(h.type), h.request_id, protocol::EncodeGuestRequestReply(m));
     }
-    case MsgType::kGuestLock: {
-      GuestMutex& m = d_.guest_mutexes[{platform_, guest_launch_id_}];
-      if (m.owner == this) return SendError(h.request_id, "already_locked", "lock already held");
-      if (m.owner == nullptr) {
-        m.owner = this;
-        return Send(ReplyType(h.type), h.request_id, {});
+    case MsgType::kGuestIoctl: {
+      auto req = protocol::DecodeGuestIoctlRequest(payload_);
+      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      if (g->secrets_gpa == 0) {
+        // A legacy guest: Linux's sev-guest driver never probes, there is no device.
+        return SendError(h.request_id, "not_found", "this guest has no /dev/sev-guest");
       }
-      m.waiters.emplace_back(weak_from_this(), h.request_id);
-      return;  // answered when granted
+      uapi::StagedUserMemory mem(std::move(req->regions));
+      const int ret = GuestIoctl(host, guest_, g->secrets_gpa, req->request, req->arg, mem);
+      d_.Log(ret != 0, "guest ioctl",
+             {{"session", std::to_string(id_)},
+              {"guest", guest_},
+              {"request", uapi::SnpGuestIoctlName(req->request)},
+              {"ret", std::to_string(ret)}});
+      protocol::GuestIoctlReply reply;
+      reply.ret = ret;
+      reply.written = mem.Written();
+      return Send(ReplyType(h.type), h.request_id, protocol::EncodeGuestIoctlReply(reply));
     }
-    case MsgType::kGuestUnlock: {
-      GuestMutex& m = d_.guest_mutexes[{platform_, guest_launch_id_}];
-      if (m.owner != this) return SendError(h.request_id, "not_locked", "lock not held");
-      d_.ReleaseGuestMutex(this);
-      return Send(ReplyType(h.type), h.request_id, {});
+    case MsgType::kGuestTsmReport: {
+      auto req = protocol::DecodeTsmReportRequest(payload_);
+      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      protocol::TsmReportReply reply;
+      if (g->secrets_gpa == 0) {
+        // A legacy guest: no provider registered with configfs-tsm, whose tsm_report_read
+        // then answers ENOTTY.
+        reply.ret = -ENOTTY;
+        return Send(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
+      }
+      guest::TsmReportDesc desc;
+      desc.inblob = std::move(req->inblob);
+      desc.privlevel = req->privlevel;
+      guest::TsmReportBlobs blobs;
+      reply.ret = GuestTsmReport(host, guest_, g->secrets_gpa, desc, &blobs);
+      d_.Log(reply.ret != 0, "tsm report",
+             {{"session", std::to_string(id_)},
+              {"guest", guest_},
+              {"ret", std::to_string(reply.ret)}});
+      if (reply.ret == 0) {
+        reply.outblob = std::move(blobs.outblob);
+        reply.auxblob = std::move(blobs.auxblob);
+      }
+      return Send(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
     }
     default:
       return SendError(h.request_id, "not_permitted",

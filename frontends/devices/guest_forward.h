@@ -1,5 +1,7 @@
-// /dev/sev-guest's ioctl over a guest connection of the daemon: guest::SevGuestDriver with the
-// caller's memory (the shim's own, or the traced program's under `sevemu run`).
+// /dev/sev-guest's ioctl over a guest connection: the guest kernel's sev-guest driver runs in
+// the daemon (GUEST_IOCTL), so the request completes there whatever happens to the caller;
+// here the caller's memory is staged (uapi::PlanSnpGuestIoctlRegions) and the regions the
+// driver wrote are copied out. `caller` is the shim's own memory or the traced program's.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +10,7 @@
 
 namespace sevemu::devices {
 
-// 0 or -errno, as the sev-guest driver returns.
-int ForwardGuestIoctl(int conn, std::uint64_t secrets_gpa, unsigned long request, std::uint64_t arg,
-                      uapi::UserMemory& caller);
+// 0 or -errno, as the sev-guest driver returns; -EIO when the daemon or the guest went away.
+int ForwardGuestIoctl(int conn, unsigned long request, std::uint64_t arg, uapi::UserMemory& caller);
 
 }  // namespace sevemu::devices

@@ -145,10 +145,10 @@ const char* MsgTypeName(MsgType t) {
       return "GUEST_MEM_WRITE";
     case MsgType::kGuestRequest:
       return "GUEST_REQUEST";
-    case MsgType::kGuestLock:
-      return "GUEST_LOCK";
-    case MsgType::kGuestUnlock:
-      return "GUEST_UNLOCK";
+    case MsgType::kGuestIoctl:
+      return "GUEST_IOCTL";
+    case MsgType::kGuestTsmReport:
+      return "GUEST_TSM_REPORT";
     case MsgType::kError:
       return "ERROR";
   }
@@ -326,6 +326,77 @@ Result<GuestRequestReplyMsg> DecodeGuestRequestReply(ByteSpan payload) {
   m.response = r.Blob(kPage);
   m.certs = r.Blob(uapi::kSevFwBlobMaxSize);
   if (!r.Done()) return Malformed("GUEST_REQUEST reply");
+  return m;
+}
+
+Bytes EncodeGuestIoctlRequest(const GuestIoctlRequest& m) {
+  Writer w;
+  w.U64(m.request);
+  w.U64(m.arg);
+  PutRegions(w, m.regions);
+  return w.Take();
+}
+
+Result<GuestIoctlRequest> DecodeGuestIoctlRequest(ByteSpan payload) {
+  Reader r(payload);
+  GuestIoctlRequest m;
+  m.request = r.U64();
+  m.arg = r.U64();
+  m.regions = GetRegions(r);
+  if (!r.Done()) return Malformed("GUEST_IOCTL");
+  return m;
+}
+
+Bytes EncodeGuestIoctlReply(const GuestIoctlReply& m) {
+  Writer w;
+  w.U32(static_cast<std::uint32_t>(m.ret));
+  PutRegions(w, m.written);
+  return w.Take();
+}
+
+Result<GuestIoctlReply> DecodeGuestIoctlReply(ByteSpan payload) {
+  Reader r(payload);
+  GuestIoctlReply m;
+  m.ret = static_cast<std::int32_t>(r.U32());
+  m.written = GetRegions(r);
+  if (!r.Done()) return Malformed("GUEST_IOCTL reply");
+  return m;
+}
+
+// TSM_INBLOB_MAX (include/linux/tsm.h).
+constexpr std::size_t kTsmInblobMax = 64;
+
+Bytes EncodeTsmReportRequest(const TsmReportRequest& m) {
+  Writer w;
+  w.U32(m.privlevel);
+  w.Blob(m.inblob);
+  return w.Take();
+}
+
+Result<TsmReportRequest> DecodeTsmReportRequest(ByteSpan payload) {
+  Reader r(payload);
+  TsmReportRequest m;
+  m.privlevel = r.U32();
+  m.inblob = r.Blob(kTsmInblobMax);
+  if (!r.Done()) return Malformed("GUEST_TSM_REPORT");
+  return m;
+}
+
+Bytes EncodeTsmReportReply(const TsmReportReply& m) {
+  Writer w;
+  w.U32(static_cast<std::uint32_t>(m.ret));
+  w.Blob(m.outblob);
+  w.Blob(m.auxblob);
+  return w.Take();
+}
+
+Result<TsmReportReply> DecodeTsmReportReply(ByteSpan payload) {
+  Reader r(payload);
+  TsmReportReply m;
+  m.ret = static_cast<std::int32_t>(r.U32());
+  m.outblob = r.Blob(kPage);
+  m.auxblob = r.Blob(uapi::kSevFwBlobMaxSize);
+  if (!r.Done()) return Malformed("GUEST_TSM_REPORT reply");
   return m;
 }
 

@@ -330,7 +330,7 @@ class Supervisor {
     const auto rq = static_cast<unsigned long>(request);
     const int r = c->device == Device::kSev
                       ? devices::ForwardSevIoctl(c->daemon, c->writable, rq, arg, mem)
-                      : devices::ForwardGuestIoctl(c->daemon, c->secrets_gpa, rq, arg, mem);
+                      : devices::ForwardGuestIoctl(c->daemon, rq, arg, mem);
     return r < 0 ? Answer::Err(r) : Answer::Value(r);
   }
 

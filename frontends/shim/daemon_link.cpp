@@ -14,10 +14,6 @@ std::string Env(const char* name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-Error DaemonError(const protocol::Reply& r) {
-  return Error(ErrorCode::kRefused, protocol::DecodeError(r.payload));
-}
-
 }  // namespace
 
 std::string HostHello(bool writable) {
@@ -68,49 +64,17 @@ std::uint64_t SecretsGpaOf(const std::string& hello_reply) {
   return g["secrets_gpa"].get<std::uint64_t>();
 }
 
-Result<Bytes> SocketGuestPlatform::ReadMemory(std::uint64_t gpa, std::size_t len) {
-  auto r = CallOn(fd_, protocol::MsgType::kGuestMemRead,
-                  protocol::EncodeGuestMemRead({gpa, static_cast<std::uint32_t>(len)}));
-  if (!r.ok()) return r.error();
-  if (!r->ok()) return DaemonError(*r);
-  if (r->payload.size() != len) return Error(ErrorCode::kIo, "short guest memory read");
-  return std::move(r->payload);
-}
-
-Status SocketGuestPlatform::WriteMemory(std::uint64_t gpa, ByteSpan data) {
-  auto r = CallOn(fd_, protocol::MsgType::kGuestMemWrite,
-                  protocol::EncodeGuestMemWrite({gpa, Bytes(data.begin(), data.end())}));
-  if (!r.ok()) return r.error();
-  if (!r->ok()) return DaemonError(*r);
-  return {};
-}
-
-Result<guest::GuestRequestReply> SocketGuestPlatform::GuestRequest(
-    ByteSpan request, std::optional<std::uint32_t> cert_buffer_len) {
-  protocol::GuestRequestMsg m{cert_buffer_len, Bytes(request.begin(), request.end())};
-  auto r = CallOn(fd_, protocol::MsgType::kGuestRequest, protocol::EncodeGuestRequest(m));
-  if (!r.ok()) return r.error();
-  if (!r->ok()) return DaemonError(*r);
-  auto d = protocol::DecodeGuestRequestReply(r->payload);
-  if (!d.ok()) return d.error();
-  guest::GuestRequestReply out;
-  out.fw_error = d->fw_error;
-  out.vmm_error = d->vmm_error;
-  out.certs_needed = d->certs_needed;
-  out.response = std::move(d->response);
-  out.certs = std::move(d->certs);
-  return out;
-}
-
-Status SocketGuestPlatform::Lock() {
-  auto r = CallOn(fd_, protocol::MsgType::kGuestLock, {});
-  if (!r.ok()) return r.error();
-  if (!r->ok()) return DaemonError(*r);
-  return {};
-}
-
-void SocketGuestPlatform::Unlock() {
-  (void)CallOn(fd_, protocol::MsgType::kGuestUnlock, {});
+int SocketTsmProvider::ReportNew(const guest::TsmReportDesc& desc, guest::TsmReportBlobs* out) {
+  protocol::TsmReportRequest m{desc.privlevel, desc.inblob};
+  auto r = CallOn(fd_, protocol::MsgType::kGuestTsmReport, protocol::EncodeTsmReportRequest(m));
+  if (!r.ok() || !r->ok()) return -EIO;  // the daemon or the guest went away
+  auto d = protocol::DecodeTsmReportReply(r->payload);
+  if (!d.ok()) return -EIO;
+  if (d->ret == 0) {
+    out->outblob = std::move(d->outblob);
+    out->auxblob = std::move(d->auxblob);
+  }
+  return d->ret;
 }
 
 }  // namespace sevemu::shim

@@ -1,13 +1,14 @@
 // The shim's side of the daemon protocol: hellos built from the environment (SEVEMU_SOCKET,
-// SEVEMU_PLATFORM, SEVEMU_GUEST), connections, calls on a descriptor, and the guest platform
-// a /dev/sev-guest descriptor stands for.
+// SEVEMU_PLATFORM, SEVEMU_GUEST), connections, calls on a descriptor, and the configfs-tsm
+// provider a guest connection stands for.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include "sevemu/guest/guest_platform.h"
+#include "sevemu/guest/sev_guest_driver.h"
+#include "sevemu/guest/tsm_provider.h"
 #include "sevemu/protocol/client.h"
 
 namespace sevemu::shim {
@@ -23,21 +24,17 @@ int ConnectDaemon(const std::string& hello, bool cloexec, std::string* reply_jso
 // One request/reply on a descriptor the shim does not own.
 Result<protocol::Reply> CallOn(int fd, protocol::MsgType type, ByteSpan payload);
 
-// What the guest kernel reaches, over a guest connection.
-class SocketGuestPlatform final : public guest::GuestPlatform {
+// configfs-tsm's report provider over a guest connection: report_new runs in the daemon,
+// where the guest kernel's driver lives (GUEST_TSM_REPORT).
+class SocketTsmProvider final : public guest::TsmProvider {
  public:
-  SocketGuestPlatform(int fd, std::uint64_t secrets_gpa) : fd_(fd), secrets_gpa_(secrets_gpa) {}
-  Result<Bytes> ReadMemory(std::uint64_t gpa, std::size_t len) override;
-  Status WriteMemory(std::uint64_t gpa, ByteSpan data) override;
-  Result<guest::GuestRequestReply> GuestRequest(
-      ByteSpan request, std::optional<std::uint32_t> cert_buffer_len) override;
-  Status Lock() override;
-  void Unlock() override;
-  std::uint64_t SecretsGpa() const override { return secrets_gpa_; }
+  explicit SocketTsmProvider(int fd) : fd_(fd) {}
+  const char* Name() const override { return guest::kSevGuestProviderName; }
+  std::uint32_t PrivlevelFloor() const override { return 0; }  // vmpck_id 0
+  int ReportNew(const guest::TsmReportDesc& desc, guest::TsmReportBlobs* out) override;
 
  private:
   int fd_;
-  std::uint64_t secrets_gpa_;
 };
 
 // secrets_gpa from a guest hello reply; 0 if absent.

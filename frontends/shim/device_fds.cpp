@@ -22,11 +22,11 @@
 #include "daemon_link.h"
 #include "devices/daemon_call.h"
 #include "devices/device_paths.h"
+#include "devices/guest_forward.h"
 #include "devices/probes.h"
 #include "devices/sev_forward.h"
 #include "real_libc.h"
 #include "self_memory.h"
-#include "sevemu/guest/sev_guest_driver.h"
 #include "sevemu/protocol/wire.h"
 #include "sevemu/uapi/staged_memory.h"
 
@@ -248,13 +248,10 @@ int DeviceIoctl(int fd, unsigned long request, void* arg) {
   if (IsGenericIoctl(request)) return kNotOurs;  // the real ioctl on the socket does it
   std::lock_guard<std::mutex> lock(c->mu);
   SelfMemory mem;
-  if (c->device == Device::kSev) {
-    return devices::ForwardSevIoctl(fd, c->writable, request, reinterpret_cast<std::uint64_t>(arg),
-                                    mem);
-  }
-  SocketGuestPlatform platform(fd, c->secrets_gpa);
-  guest::SevGuestDriver driver(platform, 0);
-  return driver.Ioctl(request, reinterpret_cast<std::uint64_t>(arg), mem);
+  const auto addr = reinterpret_cast<std::uint64_t>(arg);
+  if (c->device == Device::kSev)
+    return devices::ForwardSevIoctl(fd, c->writable, request, addr, mem);
+  return devices::ForwardGuestIoctl(fd, request, addr, mem);
 }
 
 void ForgetFd(int fd) {

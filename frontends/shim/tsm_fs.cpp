@@ -23,7 +23,6 @@
 #include "daemon_link.h"
 #include "device_fds.h"
 #include "real_libc.h"
-#include "sevemu/guest/sev_guest_driver.h"
 #include "sevemu/guest/tsm_report.h"
 #include "sevemu/protocol/wire.h"
 
@@ -33,14 +32,13 @@ namespace {
 
 constexpr std::string_view kRoot = "/sys/kernel/config/tsm/report";
 
-// The guest's configfs as this process sees it: a guest connection of its own, the driver
-// acting as the report provider, and the shared entries.
+// The guest's configfs as this process sees it: a guest connection of its own, the report
+// provider behind it (in the daemon, with the guest's driver), and the shared entries.
 struct TsmContext {
   int fd = -1;
   pid_t pid = 0;
   std::string pending_root;  // <backing root>.pending/<entry>/<time>.<pid>.<attr>
-  std::unique_ptr<SocketGuestPlatform> platform;
-  std::unique_ptr<guest::SevGuestDriver> driver;
+  std::unique_ptr<SocketTsmProvider> provider;
   std::unique_ptr<guest::TsmReportDir> dir;
 };
 
@@ -94,8 +92,7 @@ void InstallTsmForkHandler() {
 // REQUIRES: g_mu held.
 void DropContext() {
   g_ctx.dir.reset();
-  g_ctx.driver.reset();
-  g_ctx.platform.reset();
+  g_ctx.provider.reset();
   g_ctx.fd = -1;
 }
 
@@ -106,8 +103,7 @@ int EnsureContext() {
   if (g_ctx.fd >= 0) {
     // Forked: the parent's connection is not ours to use; drop our copy of it.
     g_ctx.dir.reset();
-    g_ctx.driver.reset();
-    g_ctx.platform.reset();
+    g_ctx.provider.reset();
     Real().close(g_ctx.fd);
     g_ctx.fd = -1;
   }
@@ -132,9 +128,8 @@ int EnsureContext() {
   g_ctx.fd = fd;
   g_ctx.pid = getpid();
   g_ctx.pending_root = root + ".pending";
-  g_ctx.platform = std::make_unique<SocketGuestPlatform>(fd, SecretsGpaOf(reply));
-  g_ctx.driver = std::make_unique<guest::SevGuestDriver>(*g_ctx.platform, 0);
-  g_ctx.dir = std::make_unique<guest::TsmReportDir>(root, *g_ctx.driver);
+  g_ctx.provider = std::make_unique<SocketTsmProvider>(fd);
+  g_ctx.dir = std::make_unique<guest::TsmReportDir>(root, *g_ctx.provider);
   return 0;
 }
 

@@ -1193,7 +1193,7 @@ TEST_CASE("no daemon, no guest, or an unknown guest: the devices do not open") {
     RawConn c(w.daemon.socket());
     const auto r = c.Hello(R"({"role":"guest","guest":"nosuch"})");
     CHECK_MESSAGE(IsError(r), (r ? r->payload : "no reply"));
-    CHECK_FALSE(c.Call(MsgType::kGuestLock, "").has_value());  // closed
+    CHECK_FALSE(c.Call(MsgType::kWhoAmI, "").has_value());  // closed
   }
   for (const char* hello : {R"({"role":"guest"})", R"({"role":"guest","guest":""})",
                             R"({"role":"guest","guest":"vm1","platform":"nope"})",
@@ -1447,6 +1447,97 @@ TEST_CASE("several processes in one guest at once: every request succeeds") {
     }
   }
   GuestReport(w, "vm1", w.t / "resp.bin", Hex64(8));
+}
+
+// The message counter the guest driver keeps for VMPCK0 (secrets page OS area, offset 0xA0),
+// read as the guest sees it.
+std::uint32_t Seqno0(World& w, const std::string& guest) {
+  const auto launched = w.SevemuJson({"guest", "show", guest});
+  const std::uint64_t gpa = launched["secrets_gpa"].get<std::uint64_t>() + 0xA0;
+  RawConn c(w.daemon.socket());
+  REQUIRE(IsReply(c.Hello(R"({"role":"guest","guest":")" + guest + R"("})"),
+                  protocol::MsgType::kHello));
+  const Bytes req = protocol::EncodeGuestMemRead({gpa, 4});
+  const auto r = c.Call(protocol::MsgType::kGuestMemRead, std::string(req.begin(), req.end()));
+  REQUIRE(IsReply(r, protocol::MsgType::kGuestMemRead));
+  REQUIRE(r->payload.size() == 4);
+  const Bytes b(r->payload.begin(), r->payload.end());
+  return U32(b, 0);
+}
+
+TEST_CASE("a process gone in the middle of a guest request does not break the guest") {
+  World w;
+  w.Launch("vm1");
+  REQUIRE(ShimBuilt());
+  SUBCASE("a client that sends SNP_GET_REPORT and leaves: the request completes in the daemon") {
+    const std::uint32_t before = Seqno0(w, "vm1");
+    {
+      // The ioctl as the shim forwards it, at made-up addresses of a process that is gone
+      // by the time the daemon answers.
+      uapi::SnpGuestRequestIoctl io{};
+      io.msg_version = 1;
+      io.req_data = 0x20000;
+      io.resp_data = 0x30000;
+      protocol::GuestIoctlRequest req;
+      req.request = uapi::kSnpGetReport;
+      req.arg = 0x10000;
+      req.regions.push_back({0x10000, Bytes(reinterpret_cast<const std::uint8_t*>(&io),
+                                            reinterpret_cast<const std::uint8_t*>(&io + 1))});
+      req.regions.push_back({0x20000, Bytes(sizeof(uapi::SnpReportReq))});
+      req.regions.push_back({0x30000, Bytes(sizeof(uapi::SnpReportResp))});
+      // As the shim does: hello answered, then the ioctl's frame, then the process is gone
+      // before the reply comes.
+      const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      REQUIRE(fd >= 0);
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::strncpy(a.sun_path, w.daemon.socket().c_str(), sizeof a.sun_path - 1);
+      REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+      const std::string hello = R"({"role":"guest","guest":"vm1"})";
+      const Bytes h = protocol::EncodeFrame(protocol::MsgType::kHello, 1, AsBytes(hello));
+      REQUIRE(send(fd, h.data(), h.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(h.size()));
+      std::uint8_t hdr[protocol::kHeaderSize];
+      REQUIRE(recv(fd, hdr, sizeof hdr, MSG_WAITALL) == static_cast<ssize_t>(sizeof hdr));
+      auto hh = protocol::DecodeHeader(hdr);
+      REQUIRE(hh.ok());
+      std::string body(hh->payload_length, '\0');
+      REQUIRE(recv(fd, body.data(), body.size(), MSG_WAITALL) == static_cast<ssize_t>(body.size()));
+      REQUIRE(static_cast<std::uint16_t>(hh->type) ==
+              (static_cast<std::uint16_t>(protocol::MsgType::kHello) | protocol::kReplyBit));
+      const Bytes frame = protocol::EncodeFrame(protocol::MsgType::kGuestIoctl, 2,
+                                                protocol::EncodeGuestIoctlRequest(req));
+      REQUIRE(send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(frame.size()));
+      close(fd);  // no reply is ever read
+    }
+    // The abandoned request consumed its two sequence numbers (request and response)...
+    std::uint32_t after = before;
+    for (int i = 0; i < 100 && after == before; ++i) {
+      std::this_thread::sleep_for(50ms);
+      after = Seqno0(w, "vm1");
+    }
+    CHECK(after == before + 2);
+    // ...and the next process's request is accepted: the counter and the VMPCK are intact.
+    GuestReport(w, "vm1", w.t / "resp.bin", Hex64(9));
+    CHECK(Seqno0(w, "vm1") == before + 4);
+  }
+  SUBCASE("clients killed with SIGKILL at random points of a report loop") {
+    // Before the driver ran in the daemon, one SIGKILL between the firmware's answer and the
+    // driver's write-back left the counter behind: the next request got AEAD_OFLOW, the driver
+    // wiped VMPCK0, and every later request failed with ENOTTY.
+    unsigned delay_ms = 7;
+    for (int i = 0; i < 12; ++i) {
+      SpawnOptions o;
+      o.env = w.ClientEnv("vm1");
+      Child c;
+      c.Spawn({SEVEMU_UAPI_CLIENT_PATH, "guest", "loop", "--rounds", "200"}, o);
+      delay_ms = (delay_ms * 37 + 11) % 180 + 5;  // 5..184 ms, a fixed sequence
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      c.Signal(SIGKILL);
+      CHECK(c.Wait(kRunTimeout).has_value());
+    }
+    GuestReport(w, "vm1", w.t / "resp.bin", Hex64(10));
+  }
 }
 
 TEST_CASE("a daemon with two platforms: SEVEMU_PLATFORM picks the one the devices act on") {

@@ -21,6 +21,8 @@
  *   uapi_client guest ext-report RESP_OUT CERTS_OUT [--first-len N] [--user-data HEX]
  *   uapi_client guest bad-version | bad-ptr | unknown
  *   uapi_client guest fork OUT_PREFIX [--rounds N]    (OUT_PREFIX.parent.I / .child.I)
+ *   uapi_client guest loop [--rounds N]               (N reports and derived keys, in turn,
+ *                                                      nothing written: a process to kill)
  *   uapi_client guest pause-report OUT                (report, wait for a stdin line, report)
  *   uapi_client host pause-status                     (status, wait for a stdin line, status)
  *   uapi_client open-many PATH N                      (N opens left open, then one call on each
@@ -639,6 +641,21 @@ static int Guest(int argc, char** argv, int i) {
     struct snp_report_resp resp;
     GuestIoctl(fd, "nr_7", _IOWR('S', 0x7, struct snp_guest_request_ioctl), 1, &req, &resp, NULL);
     GuestIoctl(fd, "sev_issue_cmd_on_guest", SEV_ISSUE_CMD, 1, &req, &resp, NULL);
+  } else if (strcmp(what, "loop") == 0) {
+    const int rounds = (int)OptNum(argc, argv, i, "--rounds", 100);
+    for (int r = 0; r < rounds; ++r) {
+      struct snp_report_req req;
+      memset(&req, 0, sizeof req);
+      struct snp_report_resp resp;
+      struct snp_derived_key_req kreq;
+      memset(&kreq, 0, sizeof kreq);
+      struct snp_derived_key_resp kresp;
+      char step[32];
+      snprintf(step, sizeof step, "report.%d", r);
+      GuestIoctl(fd, step, SNP_GET_REPORT, 1, &req, &resp, NULL);
+      snprintf(step, sizeof step, "key.%d", r);
+      GuestIoctl(fd, step, SNP_GET_DERIVED_KEY, 1, &kreq, &kresp, NULL);
+    }
   } else if (strcmp(what, "fork") == 0) {
     if (i >= argc) Usage();
     const int rounds = (int)OptNum(argc, argv, i + 1, "--rounds", 3);

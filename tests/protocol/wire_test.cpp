@@ -126,6 +126,56 @@ TEST_CASE("guest messages round-trip and are bounded") {
   CHECK_FALSE(DecodeGuestMemWrite(Bytes(7)).ok());
 }
 
+TEST_CASE(
+    "GUEST_IOCTL and GUEST_TSM_REPORT round-trip; truncation, trailing bytes and sizes refused") {
+  GuestIoctlRequest q;
+  q.request = uapi::kSnpGetExtReport;
+  q.arg = 0x7ffc0000;
+  q.regions.push_back({0x7ffc0000, Bytes(32, 0xAB)});
+  q.regions.push_back({0x1000, Bytes(112, 0x01)});
+  const Bytes qe = EncodeGuestIoctlRequest(q);
+  auto qd = DecodeGuestIoctlRequest(qe);
+  REQUIRE(qd.ok());
+  CHECK(qd->request == uapi::kSnpGetExtReport);
+  CHECK(qd->arg == 0x7ffc0000);
+  REQUIRE(qd->regions.size() == 2);
+  CHECK(qd->regions[1].addr == 0x1000);
+  CHECK(qd->regions[1].bytes == Bytes(112, 0x01));
+  CHECK_FALSE(DecodeGuestIoctlRequest(ByteSpan(qe).first(qe.size() - 1)).ok());
+  Bytes trailing = qe;
+  trailing.push_back(0);
+  CHECK_FALSE(DecodeGuestIoctlRequest(trailing).ok());
+
+  GuestIoctlReply y{-5, {{0x2000, Bytes(4000, 0x22)}}};
+  auto yd = DecodeGuestIoctlReply(EncodeGuestIoctlReply(y));
+  REQUIRE(yd.ok());
+  CHECK(yd->ret == -5);
+  REQUIRE(yd->written.size() == 1);
+  CHECK(yd->written[0].bytes.size() == 4000);
+  CHECK_FALSE(DecodeGuestIoctlReply(Bytes(3)).ok());
+
+  TsmReportRequest t{2, Bytes(64, 0x5A)};
+  auto td = DecodeTsmReportRequest(EncodeTsmReportRequest(t));
+  REQUIRE(td.ok());
+  CHECK(td->privlevel == 2);
+  CHECK(td->inblob == Bytes(64, 0x5A));
+  // TSM_INBLOB_MAX is 64.
+  CHECK_FALSE(DecodeTsmReportRequest(EncodeTsmReportRequest({0, Bytes(65, 1)})).ok());
+
+  TsmReportReply tr{0, Bytes(0x4A0, 7), Bytes(0x100, 8)};
+  auto trd = DecodeTsmReportReply(EncodeTsmReportReply(tr));
+  REQUIRE(trd.ok());
+  CHECK(trd->outblob == tr.outblob);
+  CHECK(trd->auxblob == tr.auxblob);
+  const Bytes tre = EncodeTsmReportReply({-25, {}, {}});
+  auto enotty = DecodeTsmReportReply(tre);
+  REQUIRE(enotty.ok());
+  CHECK(enotty->ret == -25);
+  CHECK_FALSE(DecodeTsmReportReply(ByteSpan(tre).first(tre.size() - 1)).ok());
+  CHECK(std::string(MsgTypeName(MsgType::kGuestIoctl)) == "GUEST_IOCTL");
+  CHECK(std::string(MsgTypeName(MsgType::kGuestTsmReport)) == "GUEST_TSM_REPORT");
+}
+
 TEST_CASE("JSON with a blob; error bodies are one line of JSON") {
   JsonBlob m{R"({"op":"guest.list"})", Bytes{9, 9}};
   auto d = DecodeJsonBlob(EncodeJsonBlob(m));

@@ -51,6 +51,9 @@ constexpr std::uint64_t kExitinfo2Busy = 2ull << 32;        // SNP_GUEST_VMM_ERR
 constexpr std::uint32_t kMaxCertsLen = 0x4000;
 constexpr std::uint64_t kTaskSizeMax = (1ull << 47) - 4096;
 
+// The name configfs-tsm's `provider` attribute shows for this driver (KBUILD_MODNAME).
+inline constexpr const char* kSevGuestProviderName = "sev_guest";
+
 struct SevGuestDriverOptions {
   // Linux retries a request the VMM calls busy every SNP_REQ_RETRY_DELAY (2 s) until
   // SNP_REQ_MAX_RETRY_DURATION (60 s) has passed, then fails it with ETIMEDOUT.
@@ -91,7 +94,7 @@ class SevGuestDriver final : public TsmProvider {
   unsigned vmpck_id() const { return vmpck_id_; }
 
   // ---- TsmProvider: sev_report_new ----
-  const char* Name() const override { return "sev_guest"; }  // KBUILD_MODNAME
+  const char* Name() const override { return kSevGuestProviderName; }
   std::uint32_t PrivlevelFloor() const override { return vmpck_id_; }
   // An extended report with msg_version 1, KEY_SEL 0, vmpl = privlevel and a 16 KiB
   // certificate buffer, through the same path as SNP_GET_EXT_REPORT. -EINVAL unless the inblob

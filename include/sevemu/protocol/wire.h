@@ -40,9 +40,13 @@ enum class MsgType : std::uint16_t {
   kGuestMemRead = 0x20,   // guest: u64 gpa, u32 length
   kGuestMemWrite = 0x21,  // guest: u64 gpa, bytes
   kGuestRequest = 0x22,   // guest: the SNP guest-request exit (GuestRequestMsg)
-  kGuestLock = 0x23,      // guest: acquire the guest's driver mutex (reply when granted)
-  kGuestUnlock = 0x24,    // guest: release it (also released when the connection closes)
-  kError = 0x7F,          // reply: JSON {"code": "...", "message": "..."}
+  // 0x23 and 0x24 were GUEST_LOCK / GUEST_UNLOCK (the driver mutex held across a client's
+  // frames); they are retired: the guest kernel's driver runs in the daemon (kGuestIoctl), so a
+  // request is one frame and no lock outlives it. The numbers are not reused.
+  kGuestIoctl = 0x25,      // guest: ioctl on /dev/sev-guest, run by the daemon's guest driver
+                           // (GuestIoctlRequest)
+  kGuestTsmReport = 0x26,  // guest: configfs-tsm report_new (TsmReportRequest)
+  kError = 0x7F,           // reply: JSON {"code": "...", "message": "..."}
 };
 constexpr std::uint16_t kReplyBit = 0x80;
 const char* MsgTypeName(MsgType t);
@@ -115,6 +119,39 @@ Bytes EncodeGuestRequest(const GuestRequestMsg& m);
 Result<GuestRequestMsg> DecodeGuestRequest(ByteSpan payload);
 Bytes EncodeGuestRequestReply(const GuestRequestReplyMsg& m);
 Result<GuestRequestReplyMsg> DecodeGuestRequestReply(ByteSpan payload);
+
+// An ioctl on /dev/sev-guest. The guest kernel's sev-guest driver runs in the daemon, against
+// the caller's memory as staged by uapi::PlanSnpGuestIoctlRegions, so a request is sealed,
+// sent, checked and its message counter stored in one step that no client can interrupt.
+struct GuestIoctlRequest {
+  std::uint64_t request = 0;  // the ioctl request number
+  std::uint64_t arg = 0;      // the user pointer to struct snp_guest_request_ioctl
+  std::vector<uapi::UserRegion> regions;
+};
+struct GuestIoctlReply {
+  std::int32_t ret = 0;  // 0 or -errno, as snp_guest_ioctl returns
+  std::vector<uapi::UserRegion> written;
+};
+Bytes EncodeGuestIoctlRequest(const GuestIoctlRequest& m);
+Result<GuestIoctlRequest> DecodeGuestIoctlRequest(ByteSpan payload);
+Bytes EncodeGuestIoctlReply(const GuestIoctlReply& m);
+Result<GuestIoctlReply> DecodeGuestIoctlReply(ByteSpan payload);
+
+// configfs-tsm's report_new for one entry: u32 privlevel | blob inblob (at most 64 bytes).
+// Reply: i32 ret | blob outblob | blob auxblob.
+struct TsmReportRequest {
+  std::uint32_t privlevel = 0;
+  Bytes inblob;
+};
+struct TsmReportReply {
+  std::int32_t ret = 0;  // 0 or the -errno a read of outblob/auxblob returns
+  Bytes outblob;
+  Bytes auxblob;
+};
+Bytes EncodeTsmReportRequest(const TsmReportRequest& m);
+Result<TsmReportRequest> DecodeTsmReportRequest(ByteSpan payload);
+Bytes EncodeTsmReportReply(const TsmReportReply& m);
+Result<TsmReportReply> DecodeTsmReportReply(ByteSpan payload);
 
 // Error replies.
 Bytes EncodeError(const std::string& code, const std::string& message);

@@ -40,7 +40,9 @@ enum class SevUserCmd : std::uint32_t {
   kSnpVlekLoad = 12,
   kMax = 13,
 };
-const char* SevUserCmdName(std::uint32_t cmd);  // "SEV_CMD_13" style for unknown ids
+const char* SevUserCmdName(std::uint32_t cmd);  // "SEV_CMD_UNKNOWN" for unknown ids
+// "SNP_GET_REPORT", "SNP_GET_DERIVED_KEY", "SNP_GET_EXT_REPORT", else "SNP_GUEST_IOCTL_UNKNOWN".
+const char* SnpGuestIoctlName(unsigned long request);
 
 #pragma pack(push, 1)
 struct SevIssueCmdArg {  // struct sev_issue_cmd

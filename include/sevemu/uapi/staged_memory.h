@@ -40,4 +40,13 @@ class StagedUserMemory final : public UserMemory {
 // driver faults on it as the kernel would.
 std::vector<UserRegion> PlanSevIssueCmdRegions(const SevIssueCmdArg& arg, UserMemory& caller);
 
+// The regions a /dev/sev-guest ioctl can touch: the 32-byte struct snp_guest_request_ioctl at
+// `arg`, then (for the three SNP_GET_* requests) the request struct at req_data and the
+// response struct at resp_data with the sizes the driver copies (SEV-ABI-FACTS.md 2), and for
+// SNP_GET_EXT_REPORT the certificate buffer its request names (certs_len capped at 16 KiB, as
+// the driver refuses more). Unreadable memory is left out, so the driver faults on it where
+// the kernel would.
+std::vector<UserRegion> PlanSnpGuestIoctlRegions(unsigned long request, std::uint64_t arg,
+                                                 UserMemory& caller);
+
 }  // namespace sevemu::uapi
