@@ -12,6 +12,7 @@ PACKAGES=(
   libboost1.81-dev libboost-program-options1.81-dev
   nlohmann-json3-dev doctest-dev
   linux-libc-dev ovmf
+  libseccomp-dev golang-go
 )
 
 missing=()

@@ -60,5 +60,6 @@ int RunFirmware(const std::string& name, const Args& args);
 int RunGuest(const std::string& name, const Args& args);
 int RunHost(const std::string& name, const Args& args);
 int RunOwner(const std::string& name, const Args& args);
+int RunRun(const std::string& name, const Args& args);
 
 }  // namespace sevemu::cli

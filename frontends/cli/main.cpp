@@ -16,6 +16,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"run", sevemu::cli::RunRun,
+     "run a program with the devices (seccomp user notification): 'run [--guest NAME] -- PROG'"},
     {"serve", sevemu::cli::RunServe, "run the emulator on a platform (provisioned on first start)"},
     {"provision", sevemu::cli::RunProvision,
      "manufacture a simulated platform into a state directory"},

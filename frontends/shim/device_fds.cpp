@@ -20,6 +20,11 @@
 #include <vector>
 
 #include "daemon_link.h"
+#include "devices/daemon_call.h"
+#include "devices/device_paths.h"
+#include "devices/guest_forward.h"
+#include "devices/probes.h"
+#include "devices/sev_forward.h"
 #include "real_libc.h"
 #include "self_memory.h"
 #include "sevemu/protocol/wire.h"
@@ -113,53 +118,6 @@ bool IsGenericIoctl(unsigned long request) {
   }
 }
 
-int SevIoctl(int fd, Connection& c, unsigned long request, void* arg) {
-  // sev_ioctl: anything but SEV_ISSUE_CMD is EINVAL before the argument is read.
-  if (static_cast<unsigned>(request) != uapi::kSevIssueCmd) return -EINVAL;
-  SelfMemory mem;
-  uapi::SevIssueCmdArg a{};
-  const auto arg_addr = reinterpret_cast<std::uint64_t>(arg);
-  if (!mem.Read(arg_addr, {reinterpret_cast<std::uint8_t*>(&a), sizeof a})) return -EFAULT;
-  protocol::SevIoctlRequest req;
-  req.request = request;
-  req.writable = c.writable;
-  req.arg = a;
-  req.regions = uapi::PlanSevIssueCmdRegions(a, mem);
-  auto r = CallOn(fd, protocol::MsgType::kSevIoctl, protocol::EncodeSevIoctlRequest(req));
-  if (!r.ok() || !r->ok()) return -EIO;  // the daemon went away or refused the frame
-  auto reply = protocol::DecodeSevIoctlReply(r->payload);
-  if (!reply.ok()) return -EIO;
-  int ret = reply->ret;
-  for (const auto& w : reply->written) {
-    if (!mem.Write(w.addr, w.bytes) && ret == 0) ret = -EFAULT;
-  }
-  if (reply->copy_back &&
-      !mem.Write(arg_addr, {reinterpret_cast<const std::uint8_t*>(&reply->arg), sizeof a})) {
-    return -EFAULT;
-  }
-  return ret;
-}
-
-// /dev/sev-guest: the guest kernel's driver runs in the daemon (GUEST_IOCTL), so the request
-// completes there whatever happens to this process; here the caller's memory is staged and
-// the regions the driver wrote are copied out.
-int GuestIoctl(int fd, unsigned long request, void* arg) {
-  SelfMemory mem;
-  protocol::GuestIoctlRequest req;
-  req.request = request;
-  req.arg = reinterpret_cast<std::uint64_t>(arg);
-  req.regions = uapi::PlanSnpGuestIoctlRegions(request, req.arg, mem);
-  auto r = CallOn(fd, protocol::MsgType::kGuestIoctl, protocol::EncodeGuestIoctlRequest(req));
-  if (!r.ok() || !r->ok()) return -EIO;  // the daemon or the guest went away
-  auto reply = protocol::DecodeGuestIoctlReply(r->payload);
-  if (!reply.ok()) return -EIO;
-  int ret = reply->ret;
-  for (const auto& w : reply->written) {
-    if (!mem.Write(w.addr, w.bytes) && ret == 0) ret = -EFAULT;
-  }
-  return ret;
-}
-
 void AtForkPrepare() {
   g_mu.lock();
 }
@@ -218,8 +176,32 @@ void InstallForkHandler() {
   std::call_once(once, [] { pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild); });
 }
 
+namespace {
+
+// The machine the probe files describe: a guest when SEVEMU_GUEST names one (its type from the
+// daemon's hello reply), else the host.
+devices::Machine ShimMachine() {
+  devices::Machine m;
+  const auto hello = GuestHello();
+  if (!hello) return m;
+  m.in_guest = true;
+  std::string reply;
+  const int fd = ConnectDaemon(*hello, true, &reply);
+  if (fd >= 0) {
+    Real().close(fd);
+    m.guest_type = devices::GuestTypeOf(reply);
+  }
+  return m;
+}
+
+}  // namespace
+
 int OpenDevice(const char* path, int flags) {
   if (path == nullptr) return kNotOurs;
+  if (const auto probe = devices::ClassifyPath(path);
+      probe.kind == devices::PathKind::kMsr || probe.kind == devices::PathKind::kKvmAmdParam) {
+    return devices::OpenProbe(probe, ShimMachine(), (flags & O_CLOEXEC) != 0);
+  }
   Device device;
   if (std::strcmp(path, "/dev/sev") == 0) {
     device = Device::kSev;
@@ -265,8 +247,11 @@ int DeviceIoctl(int fd, unsigned long request, void* arg) {
   }
   if (IsGenericIoctl(request)) return kNotOurs;  // the real ioctl on the socket does it
   std::lock_guard<std::mutex> lock(c->mu);
-  if (c->device == Device::kSev) return SevIoctl(fd, *c, request, arg);
-  return GuestIoctl(fd, request, arg);
+  SelfMemory mem;
+  const auto addr = reinterpret_cast<std::uint64_t>(arg);
+  if (c->device == Device::kSev)
+    return devices::ForwardSevIoctl(fd, c->writable, request, addr, mem);
+  return devices::ForwardGuestIoctl(fd, request, addr, mem);
 }
 
 void ForgetFd(int fd) {

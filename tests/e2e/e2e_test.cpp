@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -1870,6 +1872,263 @@ TEST_CASE("legacy SEV: the platform identity survives daemon restarts (sev-nv.js
   CHECK(OneLine(r.err));
   CHECK(r.err.find("sev-nv.json.pdh_cert is not signed by the PEK") != std::string::npos);
   CHECK(r.err.find("PRIVATE KEY") == std::string::npos);
+}
+
+}  // namespace sevemu
+
+namespace sevemu {
+
+// ---------------------------------------------------------------------------------------------
+// sevemu run: the same devices through seccomp user notification, for programs the shim cannot
+// reach (static binaries, Go).
+
+namespace {
+
+// `sevemu run [run_opts] -- args...` against w's daemon.
+RunResult SevemuRun(World& w, std::vector<std::string> run_opts, std::vector<std::string> args,
+                    const Env& env = {}) {
+  std::vector<std::string> all = {SEVEMU_CLI_PATH, "run", "--socket", w.daemon.socket()};
+  all.insert(all.end(), run_opts.begin(), run_opts.end());
+  all.push_back("--");
+  all.insert(all.end(), args.begin(), args.end());
+  return Run(w.t, std::move(all), env);
+}
+
+// Whether this kernel lets `sevemu run` work; when not, the test says so and is skipped.
+bool RunSupported(World& w) {
+  static std::optional<bool> supported;
+  if (!supported) {
+    const RunResult r = SevemuRun(w, {}, {"/bin/true"});
+    supported = r.code == 0;
+    if (!*supported) MESSAGE("skipped: sevemu run is not available on this kernel: " << r.err);
+  }
+  return *supported;
+}
+
+// The static C client under `sevemu run`.
+Steps RunClient(World& w, std::vector<std::string> args, const std::string& guest = "") {
+  args.insert(args.begin(), SEVEMU_UAPI_CLIENT_STATIC_PATH);
+  std::vector<std::string> opts;
+  if (!guest.empty()) opts = {"--guest", guest};
+  const RunResult r = SevemuRun(w, opts, std::move(args));
+  Steps s = ParseSteps(r.out);
+  s.code = r.code;
+  s.err = r.err;
+  REQUIRE_MESSAGE(r.code == 0, ClientContext(s));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("sevemu run: a static C program gets a report that verifies, and /dev/sev") {
+  World w;
+  if (!RunSupported(w)) return;
+  w.Launch("vm1");
+  const Steps s =
+      RunClient(w, {"guest", "report", w.t / "resp.bin", "--user-data", Hex64(9)}, "vm1");
+  CHECK_STEP(s, "open", "ret", "0");
+  CHECK_STEP(s, "snp_get_report", "ret", "0");
+  CHECK_STEP(s, "snp_get_report", "exitinfo2", "0x5a5a5a5a5a5a5a5a");  // no copy-back on success
+  CHECK_STEP(s, "snp_get_report.fields", "status", "0x0");
+  const Bytes report = ReportFromResp(w.t / "resp.bin");
+  CHECK(HexEncode(ReportData(report)) == Hex64(9));
+  Kds kds(w.t, w.daemon.state());
+  const auto status = w.HostStatus();
+  CheckVerifies(report, FetchVcekChain(kds, status["product"].get<std::string>(), report));
+
+  // /dev/sev from the host, with the ccp driver's answers.
+  const Steps h = RunClient(w, {"host", "status"});
+  CHECK_STEP(h, "snp_platform_status", "ret", "0");
+  CHECK_STEP(h, "snp_platform_status", "error", "0x0");
+  CHECK_STEP(h, "snp_platform_status.fields", "guest_count", "1");
+  const Steps u = RunClient(w, {"host", "unknown"});
+  CHECK_STEP(u, "other_ioctl", "errname", "EINVAL");
+  CHECK_STEP(u, "other_ioctl", "error", "0xa5a5a5a5");
+  // Bad pointers in the program's memory are EFAULT where the kernel's are.
+  const Steps f = RunClient(w, {"host", "efault"});
+  CHECK_STEP(f, "bad_arg", "errname", "EFAULT");
+  CHECK_STEP(f, "set_config_bad_data", "errname", "EFAULT");
+  const Steps g = RunClient(w, {"guest", "bad-ptr"}, "vm1");
+  CHECK_STEP(g, "bad_req", "errname", "EFAULT");
+  // Outside a guest there is no /dev/sev-guest.
+  const Steps none = RunClient(w, {"guest", "report", w.t / "x.bin"});
+  CHECK_STEP(none, "open", "errname", "ENOENT");
+}
+
+TEST_CASE("sevemu run: derived keys equal the shim's; fork inside works") {
+  World w;
+  if (!RunSupported(w)) return;
+  w.Launch("vm1");
+  const Steps run_key = RunClient(w, {"guest", "key", w.t / "run.key"}, "vm1");
+  CHECK_STEP(run_key, "snp_get_derived_key", "ret", "0");
+  if (ShimBuilt()) {
+    const Steps shim_key = w.Client({"guest", "key", w.t / "shim.key"}, "vm1");
+    CHECK_STEP(shim_key, "snp_get_derived_key", "ret", "0");
+    CHECK(ReadBytes(w.t / "run.key") == ReadBytes(w.t / "shim.key"));
+  }
+  const Steps s = RunClient(w, {"guest", "fork", w.t / "fork", "--rounds", "3"}, "vm1");
+  CHECK_STEP(s, "child_exit", "code", "0");
+  const RunResult got = w.Sevemu({"host", "certs-get", w.t / "table.bin"});
+  REQUIRE_MESSAGE(got.code == 0, got.err);
+  const CertChain chain = ChainFromTable(ReadBytes(w.t / "table.bin"));
+  for (const char* who : {"parent", "child"}) {
+    for (int r = 0; r < 3; ++r) {
+      const std::string step = std::string(who) + "." + std::to_string(r);
+      CHECK_STEP(s, step, "ret", "0");
+      CheckVerifies(ReadBytes(w.t / ("fork." + step)), chain);
+    }
+  }
+  // exec: a shell runs the client, which inherits nothing but finds the devices anew.
+  const RunResult sh = SevemuRun(
+      w, {"--guest", "vm1"},
+      {"/bin/sh", "-c",
+       std::string(SEVEMU_UAPI_CLIENT_STATIC_PATH) + " guest report " + (w.t / "sh.bin")});
+  CHECK_MESSAGE(sh.code == 0, sh.err);
+  CHECK(ParseSteps(sh.out).Ret("snp_get_report") == "0");
+}
+
+TEST_CASE("sevemu run: a Go program's raw ioctls and MSR probe are served, from many threads") {
+  World w;
+  if (!RunSupported(w)) return;
+  if (!std::filesystem::exists("/usr/bin/go")) {
+    MESSAGE("skipped: golang-go is not installed (scripts/install-deps.sh installs it)");
+    return;
+  }
+  w.Launch("vm1");
+  // Built offline from the test's sources: no module download, caches inside the temp dir.
+  const std::string src = w.t / "go_client";
+  std::filesystem::copy(SEVEMU_GO_CLIENT_DIR, src);
+  const std::string bin = w.t / "goclient";
+  const RunResult built =
+      Run(w.t, {"/bin/sh", "-c", "cd '" + src + "' && exec /usr/bin/go build -o '" + bin + "' ."},
+          {{"GOFLAGS", "-mod=mod"},
+           {"GOPROXY", "off"},
+           {"GOCACHE", w.t / "gocache"},
+           {"GOPATH", w.t / "gopath"},
+           {"HOME", w.t.path()},
+           {"CGO_ENABLED", "0"}},
+          std::chrono::seconds(240));
+  REQUIRE_MESSAGE(built.code == 0, built.err);
+  const RunResult r = SevemuRun(w, {"--guest", "vm1"}, {bin, "report", w.t / "go.bin", Hex64(3)});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const Steps s = ParseSteps(r.out);
+  CHECK_STEP(s, "open", "ret", "0");
+  for (int i = 0; i < 4; ++i) CHECK_STEP(s, "report." + std::to_string(i), "ret", "0");
+  const Bytes report = ReportFromResp(w.t / "go.bin");
+  CHECK(HexEncode(ReportData(report)) == Hex64(3));
+  Kds kds(w.t, w.daemon.state());
+  const auto status = w.HostStatus();
+  CheckVerifies(report, FetchVcekChain(kds, status["product"].get<std::string>(), report));
+  const RunResult st = SevemuRun(w, {}, {bin, "status"});
+  CHECK_STEP(ParseSteps(st.out), "status", "ret", "0");
+  CHECK_STEP(ParseSteps(st.out), "status", "api_major", "1");
+  // SEV_STATUS inside an SNP guest: SEV, SEV-ES and SNP enabled (bits 0-2).
+  const RunResult msr = SevemuRun(w, {"--guest", "vm1"}, {bin, "msr"});
+  CHECK_STEP(ParseSteps(msr.out), "msr", "sev_status", "0x7");
+}
+
+TEST_CASE("sevemu run: exit status, unrelated files and the probes' view of the machine") {
+  World w;
+  if (!RunSupported(w)) return;
+  CHECK(SevemuRun(w, {}, {"/bin/sh", "-c", "exit 7"}).code == 7);
+  CHECK(SevemuRun(w, {}, {"/bin/sh", "-c", "kill -9 $$"}).code == 128 + 9);
+  const RunResult missing = SevemuRun(w, {}, {w.t / "no-such-program"});
+  CHECK(missing.code == 127);
+  CHECK(OneLine(missing.err));
+  // Files and descriptors that are not ours are the kernel's, byte for byte.
+  const std::string script = "echo hello > " + (w.t / "f") + " && cat " + (w.t / "f") +
+                             " && stat -c %s:%F " + (w.t / "f") + " /dev/null && ls " + w.t.path() +
+                             " >/dev/null && cat /dev/sev 2>/dev/null; echo $?";
+  const RunResult plain = Run(w.t, {"/bin/sh", "-c", script});
+  const RunResult under = SevemuRun(w, {}, {"/bin/sh", "-c", script});
+  CHECK(under.code == 0);
+  CHECK(LastLine(plain.out) != LastLine(under.out));  // /dev/sev exists only under run
+  CHECK(plain.out.substr(0, plain.out.rfind('\n', plain.out.size() - 2)) ==
+        under.out.substr(0, under.out.rfind('\n', under.out.size() - 2)));
+  // What host and guest probes see (stat, access, sysfs, module parameters).
+  const RunResult host = SevemuRun(
+      w, {},
+      {"/bin/sh", "-c",
+       "stat -c %F /dev/sev; cat /sys/module/kvm_amd/parameters/sev_snp; test -e "
+       "/dev/sev-guest || echo no-guest-dev; test -d /sys/devices/platform/sev-guest || echo "
+       "no-sysfs"});
+  CHECK(host.out == "character special file\nY\nno-guest-dev\nno-sysfs\n");
+  w.Launch("vm1");
+  const RunResult guest = SevemuRun(
+      w, {"--guest", "vm1"},
+      {"/bin/sh", "-c",
+       "stat -c %F /dev/sev-guest; test -d /sys/devices/platform/sev-guest && echo sysfs; test "
+       "-e /sys/module/kvm_amd/parameters/sev || echo no-kvm"});
+  CHECK(guest.out == "character special file\nsysfs\nno-kvm\n");
+}
+
+TEST_CASE("sevemu run: a program killed in the middle of its ioctls leaves the guest working") {
+  World w;
+  if (!RunSupported(w)) return;
+  w.Launch("vm1");
+  SpawnOptions o;
+  o.stdout_path = w.t / "loop.out";
+  o.stderr_path = w.t / "loop.err";
+  Child c;
+  c.Spawn({SEVEMU_CLI_PATH, "run", "--socket", w.daemon.socket(), "--guest", "vm1", "--",
+           SEVEMU_UAPI_CLIENT_STATIC_PATH, "guest", "fork", w.t / "loop", "--rounds", "1000"},
+          o);
+  // Wait for the program's first reports, then SIGKILL it and its forked child (never the
+  // supervisor): whatever request was in flight is abandoned by its caller.
+  const auto deadline = Clock::now() + kRunTimeout;
+  while (!std::filesystem::exists(w.t / "loop.parent.3") && Clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::function<std::vector<pid_t>(pid_t)> descendants = [&](pid_t pid) {
+    std::vector<pid_t> out;
+    std::istringstream kids(test::ReadText("/proc/" + std::to_string(pid) + "/task/" +
+                                           std::to_string(pid) + "/children"));
+    for (pid_t k; kids >> k;) {
+      out.push_back(k);
+      for (pid_t g : descendants(k)) out.push_back(g);
+    }
+    return out;
+  };
+  const std::vector<pid_t> victims = descendants(c.pid());
+  REQUIRE(!victims.empty());
+  for (pid_t v : victims) kill(v, SIGKILL);
+  const auto code = c.Wait(kRunTimeout);
+  REQUIRE(code.has_value());
+  CHECK(*code == 128 + SIGKILL);  // the program's own status
+  // A new program in the same guest gets its report: no lock held, sequence numbers in step.
+  const Steps s = RunClient(w, {"guest", "report", w.t / "after.bin"}, "vm1");
+  CHECK_STEP(s, "snp_get_report", "ret", "0");
+  CHECK(w.daemon.Running());
+}
+
+TEST_CASE("sevemu run without seccomp user notification: one line naming the shim") {
+  World w;
+  // A seccomp policy that refuses seccomp() itself, as some container runtimes do.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int n = open("/dev/null", O_RDWR);
+    dup2(n, 1);
+    const int e = open((w.t / "noseccomp.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(e, 2);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(seccomp), 0);
+    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINVAL), SCMP_SYS(prctl), 1,
+                     SCMP_A0(SCMP_CMP_EQ, PR_SET_SECCOMP));
+    if (seccomp_load(ctx) != 0) _exit(99);
+    execl(SEVEMU_CLI_PATH, SEVEMU_CLI_PATH, "run", "--socket", w.daemon.socket().c_str(), "--",
+          "/bin/true", static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  const std::string err = test::ReadText(w.t / "noseccomp.err");
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_MESSAGE(OneLine(err), err);
+  CHECK_MESSAGE(err.find("preload shim") != std::string::npos, err);
+  CHECK_MESSAGE(err.find("LD_PRELOAD") != std::string::npos, err);
 }
 
 }  // namespace sevemu

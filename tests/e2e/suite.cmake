@@ -9,8 +9,18 @@ set_target_properties(e2e_uapi_client PROPERTIES C_STANDARD 11 C_STANDARD_REQUIR
   C_EXTENSIONS OFF OUTPUT_NAME uapi_client)
 target_compile_options(e2e_uapi_client PRIVATE -Wall -Wextra -Wpedantic -Werror)
 
+# The same program linked statically, for `sevemu run` (no libc to interpose: only seccomp user
+# notification reaches it). Never sanitized: the sanitizer runtimes cannot link -static.
+add_executable(e2e_uapi_client_static e2e/uapi_client.c)
+set_target_properties(e2e_uapi_client_static PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
+  C_EXTENSIONS OFF OUTPUT_NAME uapi_client_static)
+target_compile_options(e2e_uapi_client_static PRIVATE -Wall -Wextra -Wpedantic -Werror
+  -fno-sanitize=all)
+target_link_options(e2e_uapi_client_static PRIVATE -static -fno-sanitize=all)
+
 sevemu_test_suite(e2e_tests SOURCES e2e/e2e_test.cpp support/report_verifier.cpp
-  LIBS sevemu_owner sevemu_emulator sevemu_protocol OpenSSL::Crypto Threads::Threads)
+  LIBS sevemu_owner sevemu_emulator sevemu_protocol OpenSSL::Crypto Threads::Threads
+  PkgConfig::SECCOMP)
 
 # In a sanitized build the shim is itself instrumented, so a foreign program must load the
 # sanitizer runtimes before it: LD_PRELOAD=libasan.so:libubsan.so:libsevemu-preload.so.
@@ -33,6 +43,8 @@ endif()
 target_compile_definitions(e2e_tests PRIVATE
   SEVEMU_CLI_PATH="$<TARGET_FILE:sevemu>"
   SEVEMU_UAPI_CLIENT_PATH="$<TARGET_FILE:e2e_uapi_client>"
+  SEVEMU_UAPI_CLIENT_STATIC_PATH="$<TARGET_FILE:e2e_uapi_client_static>"
+  SEVEMU_GO_CLIENT_DIR="${CMAKE_CURRENT_SOURCE_DIR}/e2e/go_client"
   SEVEMU_PRELOAD_PATH="${_e2e_shim}"
   SEVEMU_SANITIZER_PRELOAD="${_e2e_sanitizer_preload}")
-add_dependencies(e2e_tests sevemu e2e_uapi_client)
+add_dependencies(e2e_tests sevemu e2e_uapi_client e2e_uapi_client_static)

@@ -1,0 +1,505 @@
+#include "run/supervisor.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "devices/daemon_call.h"
+#include "devices/device_paths.h"
+#include "devices/guest_forward.h"
+#include "devices/probes.h"
+#include "devices/process_memory.h"
+#include "devices/sev_forward.h"
+#include "run/notify_filter.h"
+#include "run/target.h"
+
+namespace sevemu::run {
+
+namespace {
+
+volatile sig_atomic_t g_child = 0;
+
+void Forward(int sig) {
+  if (g_child > 0) kill(static_cast<pid_t>(g_child), sig);
+}
+
+enum class Device { kSev, kSevGuest };
+
+// One open of a device. The program holds `handle`'s peer end of a socket pair, an inert
+// descriptor (reads see end of file) that stands for the open file; the daemon connection
+// `daemon` stays in the supervisor, so no process of the program ever reads or writes the
+// daemon's frames and its dup, fork, exec and close need no help. When the last copy of the
+// program's end closes, `handle` hangs up and the connection is closed.
+struct Conn {
+  Device device = Device::kSev;
+  bool writable = false;
+  std::uint64_t secrets_gpa = 0;
+  int daemon = -1;
+  int handle = -1;
+};
+
+// What a notification becomes.
+struct Answer {
+  bool cont = false;  // SECCOMP_USER_NOTIF_FLAG_CONTINUE: not ours, the kernel runs the call
+  bool sent = false;  // already answered (an injected descriptor)
+  long val = 0;
+  int error = 0;  // -errno
+  static Answer Continue() { return {true, false, 0, 0}; }
+  static Answer Value(long v) { return {false, false, v, 0}; }
+  static Answer Err(int neg_errno) { return {false, false, 0, neg_errno}; }
+};
+
+class Supervisor {
+ public:
+  Supervisor(const RunOptions& o, int notify_fd, devices::Machine machine)
+      : o_(o), nfd_(notify_fd), machine_(std::move(machine)) {}
+
+  void Handle(const seccomp_notif& req) {
+    Answer a;
+    try {
+      a = Dispatch(req);
+    } catch (...) {
+      a = Answer::Err(-ENOMEM);
+    }
+    if (a.sent) return;
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    if (a.cont) {
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+      resp.val = a.val;
+      resp.error = a.error;
+    }
+    // ENOENT: the task is gone (killed mid-call) or was interrupted by a signal; nothing to do.
+    (void)ioctl(nfd_, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+
+ private:
+  // Still the same call of a live task? Checked after reading its memory and before acting,
+  // so a pid reused by another process is never answered with what we read (seccomp_unotify(2)).
+  bool StillValid(std::uint64_t id) { return ioctl(nfd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
+
+  // The path argument at `addr` relative to `dirfd`, classified; kNotOurs when it cannot be read.
+  std::pair<devices::DevicePath, std::string> PathArg(const seccomp_notif& req, int dirfd,
+                                                      std::uint64_t addr) {
+    const pid_t tid = static_cast<pid_t>(req.pid);
+    auto s = ReadString(tid, addr);
+    if (!s) return {};
+    // Cheap test before resolving: relative paths are ours only through a directory we serve
+    // or /dev, so only their last segment is worth a look at this point.
+    auto abs = ResolveAt(tid, dirfd, *s);
+    if (!abs) return {};
+    return {devices::ClassifyPath(*abs), *abs};
+  }
+
+  Answer Dispatch(const seccomp_notif& req) {
+    const auto& a = req.data.args;
+    const int nr = req.data.nr;
+    switch (nr) {
+#ifdef SYS_open
+      case SYS_open:
+        return Open(req, AT_FDCWD, a[0], static_cast<int>(a[1]));
+#endif
+      case SYS_openat:
+        return Open(req, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
+#ifdef SYS_openat2
+      case SYS_openat2: {
+        open_how how{};
+        devices::ProcessMemory mem(static_cast<pid_t>(req.pid));
+        if (a[3] < sizeof how.flags ||
+            !mem.Read(a[2], {reinterpret_cast<std::uint8_t*>(&how.flags), sizeof how.flags})) {
+          return Answer::Continue();  // the kernel reports the bad argument itself
+        }
+        return Open(req, static_cast<int>(a[0]), a[1], static_cast<int>(how.flags));
+      }
+#endif
+#ifdef SYS_stat
+      case SYS_stat:
+      case SYS_lstat:
+        return Stat(req, AT_FDCWD, a[0], a[1]);
+#endif
+      case SYS_newfstatat:
+        return Stat(req, static_cast<int>(a[0]), a[1], a[2]);
+      case SYS_statx:
+        return Statx(req, static_cast<int>(a[0]), a[1], static_cast<unsigned>(a[3]), a[4]);
+#ifdef SYS_access
+      case SYS_access:
+        return Access(req, AT_FDCWD, a[0], static_cast<int>(a[1]));
+#endif
+      case SYS_faccessat:
+#ifdef SYS_faccessat2
+      case SYS_faccessat2:
+#endif
+        return Access(req, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
+#ifdef SYS_mkdir
+      case SYS_mkdir:
+        return DirOp(req, AT_FDCWD, a[0]);
+#endif
+      case SYS_mkdirat:
+        return DirOp(req, static_cast<int>(a[0]), a[1]);
+#ifdef SYS_rmdir
+      case SYS_rmdir:
+        return DirOp(req, AT_FDCWD, a[0]);
+#endif
+      case SYS_unlinkat:
+        return DirOp(req, static_cast<int>(a[0]), a[1]);
+      case SYS_ioctl:
+        return Ioctl(req, static_cast<int>(a[0]), a[1], a[2]);
+      default:
+        return Answer::Continue();
+    }
+  }
+
+  Answer Inject(const seccomp_notif& req, int fd, bool cloexec) {
+    const int r = InjectFd(nfd_, req.id, fd, cloexec);
+    close(fd);
+    if (r < 0) return Answer::Err(r);  // the task is gone, or it is out of descriptors (EMFILE)
+    Answer a;
+    a.sent = true;
+    return a;
+  }
+
+  Answer Open(const seccomp_notif& req, int dirfd, std::uint64_t path, int flags) {
+    const auto [p, abs] = PathArg(req, dirfd, path);
+    using devices::PathKind;
+    if (p.kind == PathKind::kNotOurs) return Answer::Continue();
+    if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    const bool cloexec = (flags & O_CLOEXEC) != 0;
+    switch (p.kind) {
+      case PathKind::kSev:
+      case PathKind::kSevGuest: {
+        Conn c;
+        std::string hello;
+        c.writable = (flags & O_ACCMODE) != O_RDONLY;
+        if (p.kind == PathKind::kSev) {
+          hello = devices::HostHello(o_.platform, c.writable);
+        } else {
+          if (!machine_.snp_guest()) return Answer::Err(-ENOENT);
+          c.device = Device::kSevGuest;
+          hello = devices::GuestHello(o_.platform, o_.guest);
+        }
+        std::string reply;
+        const int fd = devices::ConnectDaemon(hello, true, &reply);
+        if (fd < 0) return Answer::Err(fd);
+        c.secrets_gpa = devices::SecretsGpaOf(reply);
+        if (c.device == Device::kSevGuest && c.secrets_gpa == 0) {
+          close(fd);  // a legacy SEV / SEV-ES guest: Linux's sev-guest driver does not probe
+          return Answer::Err(-ENOENT);
+        }
+        int pair[2];
+        struct stat st {};
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+            fstat(pair[0], &st) != 0) {
+          close(fd);
+          return Answer::Err(-EIO);
+        }
+        shutdown(pair[1], SHUT_WR);  // the program's reads see end of file, never block
+        c.daemon = fd;
+        c.handle = pair[1];
+        const Answer a = Inject(req, pair[0], cloexec);
+        if (!a.sent) {
+          close(c.daemon);
+          close(c.handle);
+          return a;
+        }
+        // A later ioctl finds the open by the inode of the program's end.
+        conns_[{st.st_dev, st.st_ino}] = c;
+        return a;
+      }
+      case PathKind::kMsr:
+      case PathKind::kKvmAmdParam: {
+        const int fd = devices::OpenProbe(p, machine_, true);
+        if (fd < 0) return Answer::Err(fd);
+        return Inject(req, fd, cloexec);
+      }
+      case PathKind::kSevGuestSysfs:
+      case PathKind::kKvmAmdDir: {
+        if (!devices::StatOf(p, machine_)) return Answer::Err(-ENOENT);
+        return Answer::Err(-EACCES);  // directories are for stat/access only (docs/run.md)
+      }
+      case PathKind::kTsm:
+      case PathKind::kNotOurs:
+        break;
+    }
+    return Answer::Err(-ENOENT);
+  }
+
+  std::optional<struct stat> StatPath(const seccomp_notif& req, int dirfd, std::uint64_t path,
+                                      bool& ours) {
+    const auto [p, abs] = PathArg(req, dirfd, path);
+    ours = p.kind != devices::PathKind::kNotOurs;
+    if (!ours) return std::nullopt;
+    return devices::StatOf(p, machine_);
+  }
+
+  Answer Stat(const seccomp_notif& req, int dirfd, std::uint64_t path, std::uint64_t buf) {
+    bool ours = false;
+    const auto st = StatPath(req, dirfd, path, ours);
+    if (!ours) return Answer::Continue();
+    if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    if (!st) return Answer::Err(-ENOENT);
+    devices::ProcessMemory mem(static_cast<pid_t>(req.pid));
+    if (!mem.Write(buf, {reinterpret_cast<const std::uint8_t*>(&*st), sizeof *st})) {
+      return Answer::Err(-EFAULT);
+    }
+    return Answer::Value(0);
+  }
+
+  Answer Statx(const seccomp_notif& req, int dirfd, std::uint64_t path, unsigned mask,
+               std::uint64_t buf) {
+    (void)mask;  // everything is known, so everything is reported
+    bool ours = false;
+    const auto st = StatPath(req, dirfd, path, ours);
+    if (!ours) return Answer::Continue();
+    if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    if (!st) return Answer::Err(-ENOENT);
+    struct statx x {};
+    x.stx_mask = STATX_BASIC_STATS;
+    x.stx_blksize = static_cast<std::uint32_t>(st->st_blksize);
+    x.stx_nlink = static_cast<std::uint32_t>(st->st_nlink);
+    x.stx_uid = st->st_uid;
+    x.stx_gid = st->st_gid;
+    x.stx_mode = static_cast<std::uint16_t>(st->st_mode);
+    x.stx_size = static_cast<std::uint64_t>(st->st_size);
+    x.stx_rdev_major = major(st->st_rdev);
+    x.stx_rdev_minor = minor(st->st_rdev);
+    devices::ProcessMemory mem(static_cast<pid_t>(req.pid));
+    if (!mem.Write(buf, {reinterpret_cast<const std::uint8_t*>(&x), sizeof x})) {
+      return Answer::Err(-EFAULT);
+    }
+    return Answer::Value(0);
+  }
+
+  Answer Access(const seccomp_notif& req, int dirfd, std::uint64_t path, int mode) {
+    bool ours = false;
+    const auto st = StatPath(req, dirfd, path, ours);
+    if (!ours) return Answer::Continue();
+    if (!st) return Answer::Err(-ENOENT);
+    // Our files belong to the user (device_paths.cpp): only execute permission can be missing.
+    const mode_t perm = st->st_mode & 0777;
+    if ((mode & X_OK) != 0 && (perm & S_IXUSR) == 0) return Answer::Err(-EACCES);
+    if ((mode & W_OK) != 0 && (perm & S_IWUSR) == 0) return Answer::Err(-EACCES);
+    return Answer::Value(0);
+  }
+
+  Answer DirOp(const seccomp_notif& req, int dirfd, std::uint64_t path) {
+    const auto [p, abs] = PathArg(req, dirfd, path);
+    if (p.kind == devices::PathKind::kNotOurs) return Answer::Continue();
+    if (p.kind != devices::PathKind::kTsm) return Answer::Err(-EPERM);  // sysfs and /dev: no
+    return Answer::Err(-ENOENT);  // configfs-tsm: not yet served under `run`
+  }
+
+  Answer Ioctl(const seccomp_notif& req, int fd, std::uint64_t request, std::uint64_t arg) {
+    const pid_t tid = static_cast<pid_t>(req.pid);
+    const int ours = GetTargetFd(tid, fd);
+    if (ours < 0) return Answer::Continue();  // EBADF and the like: the kernel says so itself
+    struct stat st {};
+    const Conn* c = nullptr;
+    if (fstat(ours, &st) == 0 && S_ISSOCK(st.st_mode)) {
+      auto it = conns_.find({st.st_dev, st.st_ino});
+      if (it != conns_.end()) c = &it->second;
+    }
+    if (!c) {
+      close(ours);
+      return Answer::Continue();
+    }
+    if (!StillValid(req.id)) {
+      close(ours);
+      return Answer::Err(-ENOENT);
+    }
+    close(ours);  // the program's end: only its inode was needed
+    devices::ProcessMemory mem(tid);
+    const auto rq = static_cast<unsigned long>(request);
+    const int r = c->device == Device::kSev
+                      ? devices::ForwardSevIoctl(c->daemon, c->writable, rq, arg, mem)
+                      : devices::ForwardGuestIoctl(c->daemon, rq, arg, mem);
+    return r < 0 ? Answer::Err(r) : Answer::Value(r);
+  }
+
+ public:
+  // Adds every open's handle to `p`.
+  void PollSet(std::vector<pollfd>& p) const {
+    for (const auto& [key, c] : conns_) p.push_back({c.handle, POLLIN, 0});
+  }
+  // A handle is readable: the program wrote to its end (discarded), or hung up (every copy
+  // of its end is closed): the open is over.
+  void HandleEvent(int handle) {
+    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+      if (it->second.handle != handle) continue;
+      char buf[4096];
+      const ssize_t n = recv(handle, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(it->second.daemon);
+        close(it->second.handle);
+        conns_.erase(it);
+      }
+      return;
+    }
+  }
+
+ private:
+  const RunOptions& o_;
+  int nfd_;
+  devices::Machine machine_;
+  std::map<std::pair<dev_t, ino_t>, Conn> conns_;
+};
+
+bool RecvFd(int sock, int& fd) {
+  char byte = 0;
+  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&byte, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = buf;
+  msg.msg_controllen = sizeof buf;
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return false;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return false;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return true;
+}
+
+bool SendFd(int sock, int fd) {
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = buf;
+  msg.msg_controllen = sizeof buf;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
+}
+
+int ExitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+int RunSupervised(const RunOptions& o, const std::string& prefix) {
+  auto fail = [&](const std::string& m) {
+    std::fprintf(stderr, "%s: %s\n", prefix.c_str(), m.c_str());
+    return 1;
+  };
+  if (o.argv.empty()) return fail("no program to run");
+  if (auto s = CheckUserNotifSupport(); !s.ok()) {
+    return fail("seccomp user notification is not available here (" + s.error().message() +
+                "); use the preload shim instead: LD_PRELOAD=libsevemu-preload.so PROGRAM");
+  }
+  devices::Machine machine;
+  if (!o.guest.empty()) {
+    // Fail before the program starts if the guest cannot be reached; its type decides what
+    // the probes show.
+    std::string reply;
+    const int fd = devices::ConnectDaemon(devices::GuestHello(o.platform, o.guest), true, &reply);
+    if (fd < 0) {
+      return fail("cannot reach guest '" + o.guest + "' on the daemon at " +
+                  protocol::DefaultSocketPath() + ": " + std::strerror(-fd));
+    }
+    close(fd);
+    machine.in_guest = true;
+    machine.guest_type = devices::GuestTypeOf(reply);
+  }
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return fail(std::string("socketpair: ") + std::strerror(errno));
+  }
+  std::vector<char*> argv;
+  for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t child = fork();
+  if (child < 0) return fail(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    close(sv[0]);
+    // Without the supervisor, every served call would fail with ENOSYS: end with it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    auto nfd = LoadNotifyFilter();
+    if (!nfd.ok()) {
+      std::fprintf(stderr, "%s: %s\n", prefix.c_str(), nfd.error().message().c_str());
+      _exit(127);
+    }
+    if (!SendFd(sv[1], *nfd)) _exit(127);
+    close(*nfd);
+    close(sv[1]);
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "%s: %s: %s\n", prefix.c_str(), argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(sv[1]);
+  g_child = child;
+  struct sigaction sa {};
+  sa.sa_handler = Forward;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  int nfd = -1;
+  const bool got = RecvFd(sv[0], nfd);
+  close(sv[0]);
+  if (!got) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    return ExitStatus(status);  // it said why on stderr
+  }
+  const long pidfd = syscall(SYS_pidfd_open, child, 0);
+  Supervisor sup(o, nfd, machine);
+  std::vector<pollfd> p;
+  for (;;) {
+    p.assign({{nfd, POLLIN, 0}, {static_cast<int>(pidfd), POLLIN, 0}});
+    sup.PollSet(p);
+    const int n = poll(p.data(), p.size(), pidfd >= 0 ? -1 : 100);
+    if (n < 0 && errno != EINTR) break;
+    if (n > 0 && (p[0].revents & POLLIN) != 0) {
+      seccomp_notif req{};
+      if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) sup.Handle(req);
+      continue;  // serve everything that is pending before looking at the exit
+    }
+    for (std::size_t i = 2; n > 0 && i < p.size(); ++i) {
+      if (p[i].revents != 0) sup.HandleEvent(p[i].fd);
+    }
+    int status = 0;
+    const pid_t r = waitpid(child, &status, WNOHANG);
+    if (r == child) {
+      close(nfd);
+      if (pidfd >= 0) close(static_cast<int>(pidfd));
+      return ExitStatus(status);
+    }
+    if (r < 0 && errno == ECHILD) break;
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return ExitStatus(status);
+}
+
+}  // namespace sevemu::run

@@ -1,0 +1,3 @@
+module sevemu.test/goclient
+
+go 1.19
