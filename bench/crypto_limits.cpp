@@ -140,8 +140,6 @@ void RegisterLimitBenchmarks() {
   benchmark::RegisterBenchmark("limit_sev_pages",
                                [](benchmark::State& s) { Pages(s, EVP_sha256(), false); })
       ->Arg(16)
-      ->Arg(64)
-      ->Arg(256)
       ->Unit(benchmark::kMillisecond)
       ->Iterations(1)
       ->UseRealTime();

@@ -2,7 +2,8 @@
 // firmware's command interface: input = u16 command id, u8 setup selector, then the command
 // buffer. Each input runs against a freshly booted, initialised platform that has a
 // guest in LAUNCH with an activated ASID, a FIRMWARE page and a PRE_GUEST page, so the fuzzer
-// reaches deep checks. Any status is fine; a crash, sanitizer report or a changed state on a
+// reaches deep checks. The boot reuses keys derived once (BootKeys): the state is rebuilt, the
+// fuses' keys are not. Any status is fine; a crash, sanitizer report or a changed state on a
 // refusal is not.
 #include "firmware_command_harness.h"
 
@@ -32,6 +33,17 @@ const sevemu::emulator::Platform& BasePlatform() {
   return platform;
 }
 
+// The boot ROM's keys, derived once: without them each input would spend most of its time
+// re-deriving the same hash sticks and VCEK (docs/performance.md).
+const sevemu::emulator::BootKeys& BaseKeys() {
+  static const sevemu::emulator::BootKeys keys = [] {
+    auto k = sevemu::emulator::BootKeys::Derive(BasePlatform());
+    if (!k.ok()) std::abort();
+    return std::move(k).value();
+  }();
+  return keys;
+}
+
 }  // namespace
 
 namespace sevemu::fuzz {
@@ -40,7 +52,7 @@ void RunFirmwareCommandInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return;
   sevemu::emulator::FirmwareConfig cfg;
   cfg.memory_size = 16ull << 20;
-  auto fw = sevemu::emulator::Firmware::Boot(BasePlatform(), cfg);
+  auto fw = sevemu::emulator::Firmware::Boot(BasePlatform(), cfg, BaseKeys());
   if (!fw.ok()) std::abort();
   auto& f = **fw;
   if (data[2] & 1) {  // an initialised platform with a guest in LAUNCH

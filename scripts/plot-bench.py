@@ -92,7 +92,8 @@ def main():
         return [(int(a), runs[(f, a)][field] / (1 << 20)) for (f, a) in runs
                 if f == fn and a and field in runs[(f, a)]]
 
-    series = [("SNP launch", "#c0392b", "", curve("snp_launch", "bytes_per_second")),
+    series = [("SNP LAUNCH_UPDATE", "#c0392b", "", curve("snp_launch_update", "bytes_per_second")),
+              ("SNP launch (OVMF)", "#e67e22", "", curve("snp_launch", "bytes_per_second")),
               ("SHA-384 + XTS", "#c0392b", "6,4", curve("limit_snp_pages", "bytes_per_second")),
               ("legacy launch", "#2471a3", "", curve("sev_launch", "bytes_per_second")),
               ("SHA-256 + XTS", "#2471a3", "6,4", curve("limit_sev_pages", "bytes_per_second"))]
