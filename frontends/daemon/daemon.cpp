@@ -32,6 +32,13 @@ bool SomeoneListens(const std::string& path) {
 }  // namespace
 
 Status CheckSocketFree(const std::string& path) {
+  // lstat, not stat: a symlink at the path is not ours to follow or remove either.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {};  // nothing there
+  if (!S_ISSOCK(st.st_mode)) {
+    return Error(ErrorCode::kAlreadyExists,
+                 path + " exists and is not a socket; not replacing it (choose another --socket)");
+  }
   if (SomeoneListens(path)) return Error(ErrorCode::kBusy, "a daemon already listens on " + path);
   return {};
 }
@@ -142,12 +149,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
                                             ": owned by another user or writable by others");
     }
   }
-  if (std::filesystem::exists(path, fec)) {
-    if (SomeoneListens(path)) {
-      return Error(ErrorCode::kBusy, "a daemon already listens on " + path);
-    }
-    std::filesystem::remove(path, fec);  // stale, left by a daemon that was killed
-  }
+  if (Status st = CheckSocketFree(path); !st.ok()) return st.error();
+  // What is left is nothing or a socket nobody answers on: stale, left by a daemon that was
+  // killed. ::unlink removes only that (never a directory).
+  ::unlink(path.c_str());
   auto impl = std::make_unique<Impl>();
   impl->platforms = std::move(platforms);
   impl->log = std::move(log);

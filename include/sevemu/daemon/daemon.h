@@ -39,12 +39,14 @@ struct DaemonOptions {
   mode_t socket_mode = 0600;
 };
 
-// kBusy if a daemon already answers at `path` (checked before anything is provisioned).
+// kBusy if a daemon already answers at `path`, kAlreadyExists if something other than a socket
+// is there (checked before anything is provisioned). A socket nobody answers on is free.
 Status CheckSocketFree(const std::string& path);
 
 class Daemon {
  public:
-  // Binds the socket (refusing a path where a daemon already answers; replacing a stale one).
+  // Binds the socket (refusing a path where a daemon already answers or that is not a socket;
+  // replacing a stale socket).
   // The first platform is the default for hellos that name none.
   static Result<std::unique_ptr<Daemon>> Create(const DaemonOptions& options,
                                                 std::vector<ServedPlatform> platforms, LogSink log);
