@@ -8,6 +8,10 @@
 
 namespace sevemu::cli {
 
+// `s` with control characters and backslashes escaped as JSON escapes them (\n, \u001b, \\):
+// what the text format writes for every event, key and value.
+std::string EscapeForLog(const std::string& s);
+
 class Logger {
  public:
   enum class Format { kText, kJson };

@@ -1348,6 +1348,28 @@ TEST_CASE("garbage on the daemon's socket is refused; the daemon keeps serving")
   CHECK(HexEncode(ReportData(report)) == Hex64(9));
 }
 
+TEST_CASE("client-supplied strings cannot forge daemon log lines") {
+  World w;
+  using protocol::MsgType;
+  {
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"host"})"), MsgType::kHello));
+    const std::string op = "x\n2026-01-01T00:00:00Z info FORGED by=client\r\x1b[31mred\\";
+    const std::string req = nlohmann::json({{"op", op}}).dump();
+    const Bytes blob = protocol::EncodeJsonBlob({req, {}});
+    CHECK(IsError(c.Call(MsgType::kManage, std::string(blob.begin(), blob.end()))));
+  }
+  REQUIRE(w.daemon.Stop() == 0);
+  const std::string log = w.daemon.Log();
+  CHECK_MESSAGE(log.find("\n2026-01-01T00:00:00Z info FORGED") == std::string::npos, log);
+  CHECK_MESSAGE(log.find('\r') == std::string::npos, log);
+  CHECK_MESSAGE(log.find('\x1b') == std::string::npos, log);
+  // The text is all there, escaped as the JSON format escapes it.
+  CHECK_MESSAGE(log.find(R"(x\n2026-01-01T00:00:00Z info FORGED by=client\r\u001b[31mred\\)") !=
+                    std::string::npos,
+                log);
+}
+
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
   World w;
   w.Launch("vm1");
