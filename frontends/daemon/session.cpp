@@ -3,6 +3,7 @@
 
 #include "daemon_impl.h"
 #include "sevemu/hypervisor/sev_dev.h"
+#include "sevemu/protocol/errors.h"
 #include "sevemu/uapi/staged_memory.h"
 
 namespace sevemu::daemon {
@@ -11,31 +12,8 @@ using protocol::MsgType;
 
 namespace {
 
-// Error codes on the wire are snake_case words ("invalid_argument", "not_found").
 const char* CodeString(ErrorCode c) {
-  switch (c) {
-    case ErrorCode::kInvalidArgument:
-      return "invalid_argument";
-    case ErrorCode::kInvalidKey:
-      return "invalid_key";
-    case ErrorCode::kAuthFailed:
-      return "auth_failed";
-    case ErrorCode::kRefused:
-      return "refused";
-    case ErrorCode::kCrypto:
-      return "crypto";
-    case ErrorCode::kIo:
-      return "io";
-    case ErrorCode::kNotFound:
-      return "not_found";
-    case ErrorCode::kCorrupt:
-      return "corrupt";
-    case ErrorCode::kAlreadyExists:
-      return "already_exists";
-    case ErrorCode::kBusy:
-      return "busy";
-  }
-  return "error";
+  return protocol::errc::ForErrorCode(c);
 }
 
 MsgType ReplyType(MsgType t) {
@@ -87,7 +65,7 @@ void Session::ReadHeader() {
           d_.Log(true, "bad frame",
                  {{"session", std::to_string(id_)}, {"error", h.error().message()}});
           close_after_write_ = true;
-          return SendError(0, "bad_frame", h.error().message());
+          return SendError(0, protocol::errc::kBadFrame, h.error().message());
         }
         payload_.assign(h->payload_length, 0);
         asio::async_read(sock_, asio::buffer(payload_),
@@ -108,7 +86,7 @@ void Session::OnFrame(const protocol::FrameHeader& h) {
   } catch (const std::exception& e) {
     d_.Log(true, "request failed", {{"session", std::to_string(id_)}, {"error", e.what()}});
     close_after_write_ = true;
-    SendError(h.request_id, "internal", std::string("request failed: ") + e.what());
+    SendError(h.request_id, protocol::errc::kInternal, std::string("request failed: ") + e.what());
   }
 }
 
@@ -120,7 +98,7 @@ void Session::Dispatch(const protocol::FrameHeader& h) {
   switch (role_) {
     case Role::kNone:
       close_after_write_ = true;
-      return SendError(h.request_id, "no_hello", "the first frame must be HELLO");
+      return SendError(h.request_id, protocol::errc::kNoHello, "the first frame must be HELLO");
     case Role::kHost:
       return HostFrame(h);
     case Role::kGuest:
@@ -129,11 +107,11 @@ void Session::Dispatch(const protocol::FrameHeader& h) {
 }
 
 void Session::Hello(std::uint32_t id) {
-  if (role_ != Role::kNone) return SendError(id, "hello_twice", "already said hello");
+  if (role_ != Role::kNone) return SendError(id, protocol::errc::kHelloTwice, "already said hello");
   const auto j = nlohmann::json::parse(payload_.begin(), payload_.end(), nullptr, false);
   auto fail = [&](const std::string& msg) {
     close_after_write_ = true;
-    SendError(id, "bad_hello", msg);
+    SendError(id, protocol::errc::kBadHello, msg);
   };
   if (!j.is_object() || !j.contains("role") || !j["role"].is_string()) {
     return fail("hello must be a JSON object with a \"role\"");
@@ -192,7 +170,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
   ServedPlatform& p = d_.platforms[platform_];
   if (h.type == MsgType::kSevIoctl) {
     auto req = protocol::DecodeSevIoctlRequest(payload_);
-    if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+    if (!req.ok())
+      return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
     uapi::StagedUserMemory mem(std::move(req->regions));
     // The ABI struct is packed; an aligned copy keeps its fields naturally aligned for the
     // driver (it sits at an odd offset inside the decoded request).
@@ -216,7 +195,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
   }
   if (h.type == MsgType::kManage) {
     auto req = protocol::DecodeJsonBlob(payload_);
-    if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+    if (!req.ok())
+      return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
     auto r = Manage(p, writable_, *req);
     d_.PersistIfChanged(platform_);
     if (!r.ok()) {
@@ -225,7 +205,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     }
     return Send(ReplyType(h.type), h.request_id, protocol::EncodeJsonBlob(*r));
   }
-  SendError(h.request_id, "not_permitted",
+  SendError(h.request_id, protocol::errc::kNotPermitted,
             std::string(protocol::MsgTypeName(h.type)) + " is not a host operation");
 }
 
