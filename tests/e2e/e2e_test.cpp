@@ -1370,6 +1370,19 @@ TEST_CASE("client-supplied strings cannot forge daemon log lines") {
                 log);
 }
 
+TEST_CASE("the daemon's refusals reach the CLI user as one plain line") {
+  World w;
+  w.Launch("vm1");
+  const RunResult r = w.Sevemu({"guest", "read", "vm1", "--gpa", "0", "--len", "16"});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(OneLine(r.err), r.err);
+  CHECK_MESSAGE(r.err == "sevemu guest: guest page 0x0 is not mapped\n", r.err);
+  const RunResult show = w.Sevemu({"guest", "show", "nosuch"});
+  CHECK(show.code == 1);
+  CHECK_MESSAGE(OneLine(show.err), show.err);
+  CHECK_MESSAGE(show.err.find('{') == std::string::npos, show.err);
+}
+
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
   World w;
   w.Launch("vm1");
