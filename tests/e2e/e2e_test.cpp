@@ -669,11 +669,11 @@ struct World {
     if (start) daemon.Start();
   }
 
-  RunResult Sevemu(std::vector<std::string> args) {
+  RunResult Sevemu(std::vector<std::string> args, const Env& env = {}) {
     args.insert(args.begin(), SEVEMU_CLI_PATH);
     args.push_back("--socket");
     args.push_back(daemon.socket());
-    return Run(t, std::move(args));
+    return Run(t, std::move(args), env);
   }
 
   nlohmann::json SevemuJson(std::vector<std::string> args) {
@@ -1381,6 +1381,28 @@ TEST_CASE("the daemon's refusals reach the CLI user as one plain line") {
   CHECK(show.code == 1);
   CHECK_MESSAGE(OneLine(show.err), show.err);
   CHECK_MESSAGE(show.err.find('{') == std::string::npos, show.err);
+}
+
+TEST_CASE("SEVEMU_PLATFORM is the CLI's default platform too") {
+  World w(/*start=*/false);
+  w.daemon.AddState(w.t / "p2");
+  w.daemon.Start();
+  const Env p2 = {{"SEVEMU_PLATFORM", "p2"}};
+  RunResult r = w.Sevemu({"host", "status"}, p2);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["platform"] == "p2");
+  r = w.Sevemu({"guest", "launch", "vm2"}, p2);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(w.HostStatus()["guests"] == 0);  // not on the first platform
+  r = w.Sevemu({"guest", "show", "vm2"}, p2);
+  CHECK_MESSAGE(r.code == 0, r.err);
+  // --platform still wins over the variable.
+  r = w.Sevemu({"host", "status", "--platform", "p"}, p2);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["platform"] == "p");
+  r = w.Sevemu({"host", "status"}, {{"SEVEMU_PLATFORM", "nope"}});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(OneLine(r.err), r.err);
 }
 
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
