@@ -39,8 +39,11 @@ struct Daemon::Impl {
   bool stopping = false;
 
   void Accept();
+  void Log(LogLevel level, const std::string& event, const LogFields& fields) const {
+    if (log) log(level, event, fields);
+  }
   void Log(bool error, const std::string& event, const LogFields& fields) const {
-    if (log) log(error, event, fields);
+    Log(error ? LogLevel::kError : LogLevel::kInfo, event, fields);
   }
   // Writes platform.json and sev-nv.json if a command changed them; logs (does not fail the
   // command) on error.

@@ -157,7 +157,7 @@ void Session::Hello(std::uint32_t id) {
   }
   platform_ = index;
   d_.Log(
-      false, "hello",
+      LogLevel::kDebug, "hello",
       {{"session", std::to_string(id_)}, {"role", role}, {"platform", p.name}, {"guest", guest_}});
   const std::string body = reply.dump();
   reply["role"] = role;
@@ -180,7 +180,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     const auto r =
         p.host->sev_device().Ioctl(static_cast<std::uint32_t>(req->request), arg, mem, writable_);
     req->arg = arg;
-    d_.Log(r.ret != 0, "ioctl",
+    d_.Log(r.ret != 0 ? LogLevel::kError : LogLevel::kDebug, "ioctl",
            {{"session", std::to_string(id_)},
             {"cmd", uapi::SevUserCmdName(req->arg.cmd)},
             {"ret", std::to_string(r.ret)},

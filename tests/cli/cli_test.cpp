@@ -124,6 +124,7 @@ TEST_CASE("provision refuses to overwrite, and bad arguments get one line and ex
       {"provision", "--state", d / "x", "--root", d / "r", "--mint-root"},
       {"certs", "import", "--out", d / "o"},
       {"serve", "--log-format", "xml"},
+      {"serve", "--log-level", "loud"},
       {"nosuchcommand"},
   };
   for (const auto& args : bad) {

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -269,6 +270,7 @@ class Daemon {
     child_ = std::make_unique<Child>();
     std::vector<std::string> args = {SEVEMU_CLI_PATH, "serve", "--state", state_};
     for (const auto& dir : extra_states_) args.insert(args.end(), {"--state", dir});
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     args.insert(args.end(), {"--seed", "01", "--socket", socket_});
     child_->Spawn(std::move(args), o);
     const auto deadline = Clock::now() + kBootTimeout;
@@ -287,6 +289,10 @@ class Daemon {
   }
   // Another platform for the next Start (served second, named after the directory).
   void AddState(const std::string& dir) { extra_states_.push_back(dir); }
+  // More options for the next Start.
+  void AddArgs(const std::vector<std::string>& args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
   void KillHard() { child_->Kill(); }
   bool Running() { return child_ && child_->Running(); }
   Child& child() { return *child_; }
@@ -296,7 +302,8 @@ class Daemon {
 
  private:
   std::string state_, socket_, log_;
-  std::vector<std::string> extra_states_;
+  std::vector<std::string> extra_states_, extra_args_;
+  rlim_t max_files_ = 0;
   int starts_ = 0;
   std::unique_ptr<Child> child_;
 };
@@ -1348,6 +1355,12 @@ TEST_CASE("garbage on the daemon's socket is refused; the daemon keeps serving")
   CHECK(HexEncode(ReportData(report)) == Hex64(9));
 }
 
+std::size_t CountOf(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
 TEST_CASE("client-supplied strings cannot forge daemon log lines") {
   World w;
   using protocol::MsgType;
@@ -1403,6 +1416,25 @@ TEST_CASE("SEVEMU_PLATFORM is the CLI's default platform too") {
   r = w.Sevemu({"host", "status"}, {{"SEVEMU_PLATFORM", "nope"}});
   CHECK(r.code == 1);
   CHECK_MESSAGE(OneLine(r.err), r.err);
+}
+
+TEST_CASE("hellos and successful ioctls are logged only at --log-level debug") {
+  for (const bool debug : {false, true}) {
+    CAPTURE(debug);
+    World w(/*start=*/false);
+    if (debug) w.daemon.AddArgs({"--log-level", "debug"});
+    w.daemon.Start();
+    for (int i = 0; i < 3; ++i) w.HostStatus();
+    const Steps s = w.Client({"host", "status"});
+    CHECK_STEP(s, "snp_platform_status", "ret", "0");
+    REQUIRE(w.daemon.Stop() == 0);
+    const std::string log = w.daemon.Log();
+    // Three CLI connections and the shim's.
+    CHECK_MESSAGE((CountOf(log, " debug hello ") >= 4) == debug, log);
+    CHECK_MESSAGE((CountOf(log, " debug ioctl ") >= 1) == debug, log);
+    CHECK_MESSAGE(CountOf(log, " info hello ") == 0u, log);
+    CHECK(log.find(" info listening ") != std::string::npos);  // the rest is still there
+  }
 }
 
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {

@@ -24,8 +24,11 @@
 namespace sevemu::daemon {
 
 using LogFields = std::vector<std::pair<std::string, std::string>>;
+// kDebug is per-connection chatter (hellos, each successful ioctl): off unless asked for.
+enum class LogLevel { kDebug, kInfo, kError };
 // Receives one event per line; fields are public values only (names, ids, statuses).
-using LogSink = std::function<void(bool error, const std::string& event, const LogFields& fields)>;
+using LogSink =
+    std::function<void(LogLevel level, const std::string& event, const LogFields& fields)>;
 
 struct ServedPlatform {
   std::string name;       // what clients name in their hello ("platform")
