@@ -45,12 +45,24 @@ Status CheckSocketFree(const std::string& path) {
 
 void Daemon::Impl::Accept() {
   acceptor.async_accept([this](const boost::system::error_code& ec, Socket sock) {
+    if (ec == asio::error::operation_aborted || stopping) return;
     if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        Log(true, "accept failed", {{"error", ec.message()}});
-        if (!stopping) Accept();
+      // Out of descriptors (EMFILE, ENFILE) or memory: the connection stays queued in the
+      // kernel, so accepting again at once fails again at once, a busy loop. Wait, then retry;
+      // the connections already accepted are served meanwhile.
+      if (!accept_failing) {
+        Log(true, "accept failed, retrying every 100 ms", {{"error", ec.message()}});
       }
+      accept_failing = true;
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](const boost::system::error_code& tec) {
+        if (!tec && !stopping) Accept();
+      });
       return;
+    }
+    if (accept_failing) {
+      accept_failing = false;
+      Log(false, "accepting again", {});
     }
     auto s = std::make_shared<Session>(*this, std::move(sock), next_session++);
     sessions.insert(s);

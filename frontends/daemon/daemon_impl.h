@@ -37,6 +37,9 @@ struct Daemon::Impl {
   std::string socket_path;
   std::uint64_t next_session = 1;
   bool stopping = false;
+  // Accepting failed (out of descriptors): retried on this timer, logged once per episode.
+  asio::steady_timer accept_retry{io};
+  bool accept_failing = false;
 
   void Accept();
   void Log(LogLevel level, const std::string& event, const LogFields& fields) const {

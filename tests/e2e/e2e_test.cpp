@@ -82,6 +82,7 @@ struct SpawnOptions {
   std::string stderr_path = "/dev/null";
   bool pipe_stdin = false;
   bool pipe_stdout = false;
+  rlim_t max_files = 0;  // RLIMIT_NOFILE for the child; 0: inherited
 };
 
 // A child process, SIGKILLed and reaped when it goes away unless it was waited for.
@@ -122,6 +123,10 @@ class Child {
       }
       const int e = open(o.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(e, 2);
+      if (o.max_files != 0) {
+        const rlimit lim{o.max_files, o.max_files};
+        setrlimit(RLIMIT_NOFILE, &lim);
+      }
       execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
@@ -267,6 +272,7 @@ class Daemon {
     std::filesystem::remove(log_ + "." + std::to_string(starts_));
     SpawnOptions o;
     o.stderr_path = log_ + "." + std::to_string(starts_);
+    o.max_files = max_files_;
     child_ = std::make_unique<Child>();
     std::vector<std::string> args = {SEVEMU_CLI_PATH, "serve", "--state", state_};
     for (const auto& dir : extra_states_) args.insert(args.end(), {"--state", dir});
@@ -289,6 +295,8 @@ class Daemon {
   }
   // Another platform for the next Start (served second, named after the directory).
   void AddState(const std::string& dir) { extra_states_.push_back(dir); }
+  // RLIMIT_NOFILE of the next Start.
+  void LimitFiles(rlim_t n) { max_files_ = n; }
   // More options for the next Start.
   void AddArgs(const std::vector<std::string>& args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
@@ -1435,6 +1443,32 @@ TEST_CASE("hellos and successful ioctls are logged only at --log-level debug") {
     CHECK_MESSAGE(CountOf(log, " info hello ") == 0u, log);
     CHECK(log.find(" info listening ") != std::string::npos);  // the rest is still there
   }
+}
+
+TEST_CASE("out of descriptors, the daemon backs off, logs once and serves the connections it has") {
+  World w(/*start=*/false);
+  w.daemon.LimitFiles(64);
+  w.daemon.Start();
+  using protocol::MsgType;
+  RawConn served(w.daemon.socket());
+  REQUIRE(IsReply(served.Hello(R"({"role":"host"})"), MsgType::kHello));
+  {
+    // More connections than the daemon has descriptors for: the rest wait in the listen queue.
+    std::vector<std::unique_ptr<RawConn>> held;
+    for (int i = 0; i < 80; ++i) held.push_back(std::make_unique<RawConn>(w.daemon.socket()));
+    // Time for a daemon that re-arms accept at once to log thousands of lines.
+    std::this_thread::sleep_for(500ms);
+    CHECK(IsReply(served.Call(MsgType::kWhoAmI, ""), MsgType::kWhoAmI));
+    const std::string log = w.daemon.Log();
+    CHECK_MESSAGE(CountOf(log, "accept failed") == 1, log.substr(0, 2000));
+  }
+  // The held connections are gone: the waiting ones are accepted (and see EOF), new clients are
+  // served again.
+  CHECK(w.HostStatus()["platform"] == "p");
+  CHECK(IsReply(served.Call(MsgType::kWhoAmI, ""), MsgType::kWhoAmI));
+  const std::string log = w.daemon.Log();
+  CHECK_MESSAGE(CountOf(log, "accept failed") == 1, log.substr(0, 2000));
+  CHECK_MESSAGE(CountOf(log, "accepting again") == 1, log.substr(0, 2000));
 }
 
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
