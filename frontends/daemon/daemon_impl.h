@@ -58,6 +58,11 @@ struct Daemon::Impl {
   void ReleaseGuestMutex(Session* s);
 };
 
+// A connection's requests are not read while more than this many bytes of its replies wait to
+// be sent (docs/protocol.md, "Flow control"): a client that sends without reading cannot make
+// the daemon queue without limit. Reading resumes as the queue drains.
+constexpr std::size_t kReplyQueueLimit = 1u << 20;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Daemon::Impl& d, Socket sock, std::uint64_t id)
@@ -71,6 +76,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader();
+  // Reads the next frame, unless one is being read, the connection is closing or its replies
+  // back up (kReplyQueueLimit).
+  void ReadNext();
   void OnFrame(const protocol::FrameHeader& h);
   void Dispatch(const protocol::FrameHeader& h);
   void DoWrite();
@@ -91,6 +99,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<std::uint8_t, protocol::kHeaderSize> header_{};
   Bytes payload_;
   std::deque<Bytes> out_;
+  std::size_t out_bytes_ = 0;  // the sum of out_'s sizes
+  bool reading_ = false;       // a frame's read is outstanding
   bool close_after_write_ = false;
   bool closed_ = false;
 };

@@ -36,6 +36,7 @@ void Session::Close() {
 void Session::Send(MsgType type, std::uint32_t request_id, Bytes payload) {
   if (closed_) return;
   out_.push_back(protocol::EncodeFrame(type, request_id, payload));
+  out_bytes_ += out_.back().size();
   if (out_.size() == 1) DoWrite();
 }
 
@@ -49,13 +50,24 @@ void Session::DoWrite() {
   asio::async_write(sock_, asio::buffer(out_.front()),
                     [this, self](const boost::system::error_code& ec, std::size_t) {
                       if (ec) return Close();
+                      out_bytes_ -= out_.front().size();
                       out_.pop_front();
-                      if (!out_.empty()) return DoWrite();
-                      if (close_after_write_) Close();
+                      if (!out_.empty()) {
+                        DoWrite();
+                      } else if (close_after_write_) {
+                        return Close();
+                      }
+                      ReadNext();  // resumes a connection whose replies had backed up
                     });
 }
 
+void Session::ReadNext() {
+  if (closed_ || close_after_write_ || reading_ || out_bytes_ > kReplyQueueLimit) return;
+  ReadHeader();
+}
+
 void Session::ReadHeader() {
+  reading_ = true;
   auto self = shared_from_this();
   asio::async_read(
       sock_, asio::buffer(header_), [this, self](const boost::system::error_code& ec, std::size_t) {
@@ -71,8 +83,9 @@ void Session::ReadHeader() {
         asio::async_read(sock_, asio::buffer(payload_),
                          [this, self, hdr = *h](const boost::system::error_code& ec2, std::size_t) {
                            if (ec2) return Close();
+                           reading_ = false;
                            OnFrame(hdr);
-                           if (!closed_ && !close_after_write_) ReadHeader();
+                           ReadNext();
                          });
       });
 }

@@ -1471,6 +1471,96 @@ TEST_CASE("out of descriptors, the daemon backs off, logs once and serves the co
   CHECK_MESSAGE(CountOf(log, "accepting again") == 1, log.substr(0, 2000));
 }
 
+// Resident memory of a process, in KiB.
+long RssKib(pid_t pid) {
+  const std::string status = test::ReadText("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmRSS:");
+  REQUIRE(at != std::string::npos);
+  return std::stol(status.substr(at + 6));
+}
+
+TEST_CASE("a client that sends without reading cannot make the daemon queue without limit") {
+  World w;
+  const auto guest = w.Launch("vm1");
+  const auto gpa = guest["secrets_gpa"].get<std::uint64_t>();
+  using protocol::MsgType;
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, w.daemon.socket().c_str(), sizeof a.sun_path - 1);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto recv_frame = [&](std::string& payload) -> std::optional<protocol::FrameHeader> {
+    std::string hdr(protocol::kHeaderSize, '\0');
+    auto read_all = [&](std::string& buf) {
+      std::size_t got = 0;
+      while (got < buf.size()) {
+        const ssize_t n = recv(fd, buf.data() + got, buf.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        got += static_cast<std::size_t>(n);
+      }
+      return true;
+    };
+    if (!read_all(hdr)) return std::nullopt;
+    auto h = protocol::DecodeHeader(
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(hdr.data()), hdr.size()));
+    if (!h.ok()) return std::nullopt;
+    payload.assign(h->payload_length, '\0');
+    if (!read_all(payload)) return std::nullopt;
+    return *h;
+  };
+  const std::string hello = R"({"role":"guest","guest":"vm1"})";
+  const Bytes hf = protocol::EncodeFrame(MsgType::kHello, 1, Bytes(hello.begin(), hello.end()));
+  REQUIRE(send(fd, hf.data(), hf.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hf.size()));
+  std::string payload;
+  REQUIRE(recv_frame(payload).has_value());
+
+  const long before = RssKib(w.daemon.child().pid());
+  // 4 KiB reads, pipelined, never reading a reply: 30,000 of them would be 120 MiB of replies.
+  Bytes requests;
+  constexpr int kRequests = 30000;
+  for (int i = 0; i < kRequests; ++i) {
+    const Bytes f = protocol::EncodeFrame(MsgType::kGuestMemRead, static_cast<std::uint32_t>(i + 2),
+                                          protocol::EncodeGuestMemRead({gpa, 4096}));
+    requests.insert(requests.end(), f.begin(), f.end());
+  }
+  const std::size_t frame_size = requests.size() / kRequests;
+  std::size_t sent = 0;
+  long peak = before;
+  while (sent < requests.size()) {
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 1000) <= 0) break;  // the daemon stopped reading: what a bound looks like
+    const ssize_t n =
+        send(fd, requests.data() + sent, requests.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    REQUIRE(n > 0);
+    sent += static_cast<std::size_t>(n);
+    peak = std::max(peak, RssKib(w.daemon.child().pid()));
+  }
+  for (int i = 0; i < 10; ++i) {  // whatever it still had to handle
+    std::this_thread::sleep_for(100ms);
+    peak = std::max(peak, RssKib(w.daemon.child().pid()));
+  }
+  CHECK_MESSAGE(peak - before < 48 * 1024,
+                "daemon grew from " << before << " KiB to " << peak << " KiB; sent " << sent);
+  // Others are served meanwhile.
+  CHECK(w.HostStatus()["guests"] == 1);
+  // And every request that was sent whole is answered, in order, once the client reads.
+  const std::size_t whole = sent / frame_size;
+  for (std::size_t i = 0; i < whole; ++i) {
+    const auto h = recv_frame(payload);
+    REQUIRE_MESSAGE(h.has_value(), "reply " << i << " of " << whole);
+    CHECK(h->request_id == i + 2);
+    CHECK(h->type == static_cast<MsgType>(static_cast<std::uint16_t>(MsgType::kGuestMemRead) |
+                                          protocol::kReplyBit));
+    CHECK(payload.size() == 4096);
+  }
+  close(fd);
+}
+
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
   World w;
   w.Launch("vm1");
