@@ -1561,6 +1561,49 @@ TEST_CASE("a client that sends without reading cannot make the daemon queue with
   close(fd);
 }
 
+TEST_CASE("the ASID split is a platform setting: provision --min-sev-asid, kept in platform.json") {
+  World w(/*start=*/false);
+  // The default is recorded at provisioning: Milan's 509 ASIDs split at 254, so 253 SNP guests.
+  RunResult r = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.t / "d", "--seed", "01"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(test::ReadText(w.t / "d/platform.json"))["bios"]["min_sev_asid"] ==
+        254);
+  for (const char* bad : {"1", "511", "x"}) {
+    CAPTURE(bad);
+    r = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.t / "bad", "--min-sev-asid", bad});
+    CHECK(r.code == 2);
+    CHECK_MESSAGE(OneLine(r.err), r.err);
+    CHECK_FALSE(std::filesystem::exists(w.t / "bad/platform.json"));
+  }
+  r = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.daemon.state(), "--seed", "01",
+                "--min-sev-asid", "3"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(
+            test::ReadText(w.daemon.state() + "/platform.json"))["bios"]["min_sev_asid"] == 3);
+  for (int start = 0; start < 2; ++start) {  // loaded back after a restart
+    CAPTURE(start);
+    w.daemon.Start();
+    const auto st = w.HostStatus();
+    CHECK(st["min_sev_asid"] == 3);
+    CHECK(st["max_asid"] == 509);
+    if (start == 0) {
+      // ASIDs 1 and 2 are all SNP and SEV-ES guests get.
+      CHECK(w.Launch("vm1")["asid"] == 1);
+      CHECK(w.Launch("vm2")["asid"] == 2);
+      const RunResult third = w.Sevemu({"guest", "launch", "vm3"});
+      CHECK(third.code == 1);
+      CHECK_MESSAGE(third.err == "sevemu guest: no free SNP ASID\n", third.err);
+      const RunResult es = w.Sevemu({"guest", "launch", "es1", "--type", "sev-es"});
+      CHECK(es.code == 1);
+      // A plain SEV guest takes an ASID from min_sev_asid up.
+      CHECK(w.Launch("sev1", "", {"--type", "sev"})["asid"] == 3);
+    }
+    REQUIRE(w.daemon.Stop() == 0);
+  }
+  CHECK(nlohmann::json::parse(
+            test::ReadText(w.daemon.state() + "/platform.json"))["bios"]["min_sev_asid"] == 3);
+}
+
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {
   World w;
   w.Launch("vm1");
