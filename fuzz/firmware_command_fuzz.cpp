@@ -1,5 +1,5 @@
-// libFuzzer entry of the SNP firmware's command interface; the input format and what counts as
-// a failure: firmware_command_harness.cpp.
+// libFuzzer entry of the firmware's command interface (SNP and legacy); the input format and what
+// counts as a failure: firmware_command_harness.cpp.
 #include <cstddef>
 #include <cstdint>
 
