@@ -60,6 +60,12 @@ const CommandSpec* FindCommand(SnpCmd id) {
 
 }  // namespace
 
+std::vector<SnpCmd> ImplementedSnpCommands() {
+  std::vector<SnpCmd> out;
+  for (const auto& c : kSnpCommands) out.push_back(c.id);
+  return out;
+}
+
 const char* SnpCmdName(SnpCmd c) {
   switch (c) {
     case SnpCmd::kInit:

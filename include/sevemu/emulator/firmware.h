@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
@@ -67,6 +68,18 @@ class BootKeys {
   crypto::PrivateKey vcek_;
   SecretBytes root_;  // the fuses' hash-stick root they came from
 };
+
+// The commands the firmware implements, read from its dispatch tables (firmware.cpp's SNP
+// table, sev/sev_dispatch.cpp's legacy one), in table order: what capabilities report.
+std::vector<SnpCmd> ImplementedSnpCommands();
+std::vector<SevCmd> ImplementedSevCommands();
+// The guest message request types SNP_GUEST_REQUEST answers (messages/cmd_snp_guest_request's
+// table): type number and ABI name ("MSG_REPORT_REQ").
+struct ImplementedGuestMessage {
+  std::uint8_t type;
+  const char* name;
+};
+std::vector<ImplementedGuestMessage> ImplementedGuestMessages();
 
 class Firmware {
  public:
