@@ -2,11 +2,13 @@
 // snp_mcmd_guest_request). Failures of the transport — context, state, pages, header,
 // authentication, sequence number, type, version — fail the command and change nothing (the
 // sequence counter does not move). Failures of the requested operation are reported inside an
-// encrypted, successfully delivered response.
+// encrypted, successfully delivered response. The migration-agent messages' effects on guest
+// contexts (messages/ma_messages.h) take place only once that response is sealed.
 #include <cstring>
 
 #include "firmware_state.h"
 #include "messages/guest_msg_handlers.h"
+#include "messages/ma_messages.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -45,6 +47,8 @@ FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
   if (h.msg_version == 0 || h.msg_version > kMaxMsgVersion) return FwStatus::kInvalidParam;
 
   const MsgContext ctx{s, *g, h.vmpck};
+  const MaContext ma{s, *g, in.gctx_paddr, h.vmpck};
+  MaCommit commit;  // a migration-agent message's effect, run once the response is sealed
   Bytes response;
   switch (h.type) {
     case GuestMsgType::kReportReq:
@@ -56,13 +60,23 @@ FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
     case GuestMsgType::kTscInfoReq:
       response = HandleTscInfoReq(ctx, plain->span());
       break;
-    case GuestMsgType::kCpuidReq:
     case GuestMsgType::kExportReq:
+      response = HandleExportReq(ma, plain->span(), commit);
+      break;
     case GuestMsgType::kImportReq:
+      response = HandleImportReq(ma, plain->span(), commit);
+      break;
     case GuestMsgType::kAbsorbReq:
+      response = HandleAbsorbReq(ma, plain->span(), commit);
+      break;
     case GuestMsgType::kVmrkReq:
+      response = HandleVmrkReq(ma, plain->span(), commit);
+      break;
     case GuestMsgType::kAbsorbNomaReq:
-      return FwStatus::kUnsupported;  // CPUID and migration-agent messages: not yet modelled
+      response = HandleAbsorbNomaReq(ma, plain->span(), commit);
+      break;
+    case GuestMsgType::kCpuidReq:
+      return FwStatus::kUnsupported;  // MSG_CPUID_REQ: not yet modelled
     default:
       return FwStatus::kInvalidParam;  // not a request type
   }
@@ -81,7 +95,11 @@ FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
   std::memcpy(out.data(), hdr.data(), hdr.size());
   std::memcpy(out.data() + kGuestMsgHeaderSize, sealed->data(), sealed->size());
   (void)s.memory.FirmwareWrite(in.res_paddr, out);
-  g->msg_count[h.vmpck] += 2;
+  if (commit) commit();
+  // A guest that exported itself with IMI_EN=0 is gone; otherwise its counter moves (after an
+  // ABSORB_NOMA, the counter it took from the incoming context: AMD-ASPFW increments through
+  // the same pointer after the copy).
+  if (s.guests.count(in.gctx_paddr) != 0) g->msg_count[h.vmpck] += 2;
   return FwStatus::kSuccess;
 }
 

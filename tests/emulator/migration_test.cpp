@@ -1,0 +1,536 @@
+// The migration-agent guest messages between two simulated platforms (two Firmware instances,
+// of different products and TCBs): an agent guest on each, its guest exported by the source
+// agent and imported by the destination agent; what a report says afterwards; and every
+// refusal with its status and no state change (docs/migration.md).
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <functional>
+#include <optional>
+
+#include "firmware_fixture.h"
+#include "report_verifier.h"
+#include "sevemu/emulator/manufacturing/kds.h"
+#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/emulator/messages/migration_context.h"
+#include "sevemu/emulator/snp/snp_policy.h"
+
+namespace sevemu::emulator {
+namespace {
+
+constexpr std::uint64_t kReq = 0x500000, kRsp = 0x501000;
+constexpr std::uint64_t kSecretsGpa = 0x801000, kDataGpa = 0x900000;
+constexpr std::uint64_t kPolicy = 0x30000;  // SMT allowed, bit 17
+constexpr std::uint64_t kMigratable = kPolicy | policy::kMigrateMa;
+
+// A guest as its sev-guest driver sees it: where its context is on the platform it runs on,
+// its VMPCKs (read from its secrets page) and the last sequence number used per VMPCK.
+struct Driver {
+  std::uint64_t gctx = 0;
+  std::array<Bytes, 4> vmpck;
+  std::array<std::uint64_t, 4> seqno{};
+};
+
+struct LaunchSpec {
+  std::uint64_t gctx = 0;
+  std::uint32_t asid = 0;
+  std::uint64_t policy = kPolicy;
+  std::optional<std::uint64_t> ma;  // MA_EN with this agent context
+  bool imi_en = false;
+  bool secrets = true;     // a secrets page (not an IMI page)
+  bool data_page = false;  // one NORMAL page at kDataGpa, `data_imi` its IMI_PAGE bit
+  bool data_imi = false;
+  bool finish = true;        // LAUNCH_FINISH
+  std::uint8_t fill = 0x5A;  // the data page's contents
+};
+
+LaunchSpec Spec(std::uint64_t gctx, std::uint32_t asid, std::uint64_t policy = kPolicy,
+                std::optional<std::uint64_t> ma = std::nullopt) {
+  LaunchSpec l;
+  l.gctx = gctx;
+  l.asid = asid;
+  l.policy = policy;
+  l.ma = ma;
+  return l;
+}
+
+// One simulated platform and its host: pages handed to the firmware, guests launched.
+struct Host {
+  test::FirmwareFixture f;
+  std::uint64_t next_page = 0x300000;  // guest pages, one 4 KiB page each
+
+  Host(Product p, std::uint8_t seed) : f(test::SeededPlatform(p, seed)) {
+    f.InitPlatform();
+    f.MakeFirmwarePage(kRsp);
+  }
+
+  FwStatus Launch(const LaunchSpec& l, Driver* out) {
+    if (FwStatus st = f.GctxCreate(l.gctx); st != FwStatus::kSuccess) return st;
+    SnpLaunchStartBuf ls = f.LaunchStartBuf(l.gctx, l.policy);
+    if (l.ma) {
+      ls.flags |= 1;
+      ls.ma_gctx_paddr = *l.ma;
+    }
+    if (l.imi_en) ls.flags |= 2;
+    if (FwStatus st = f.Run(SnpCmd::kLaunchStart, ls); st != FwStatus::kSuccess) return st;
+    REQUIRE(f.Run(SnpCmd::kActivate, SnpActivateBuf{l.gctx, l.asid}) == FwStatus::kSuccess);
+    if (l.data_page) {
+      const std::uint64_t spa = next_page;
+      next_page += 0x1000;
+      f.MakePreGuestPage(spa, kDataGpa, l.asid, Bytes(4096, l.fill));
+      auto u = f.UpdateBuf(l.gctx, spa, PageType::kNormal);
+      if (l.data_imi) u.page_info |= 1u << 4;
+      REQUIRE(f.Run(SnpCmd::kLaunchUpdate, u) == FwStatus::kSuccess);
+    }
+    std::uint64_t secrets = 0;
+    if (l.secrets) {
+      secrets = next_page;
+      next_page += 0x1000;
+      f.MakePreGuestPage(secrets, kSecretsGpa, l.asid, Bytes(4096, 0));
+      REQUIRE(f.Run(SnpCmd::kLaunchUpdate, f.UpdateBuf(l.gctx, secrets, PageType::kSecrets)) ==
+              FwStatus::kSuccess);
+    }
+    if (l.finish) {
+      REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{l.gctx, 0, 0, 0, {}}) ==
+              FwStatus::kSuccess);
+    }
+    if (out != nullptr) {
+      out->gctx = l.gctx;
+      if (l.secrets) {
+        Bytes page(4096);
+        REQUIRE(f.fw->memory().GuestRead({l.asid, 0, kSecretsGpa, true, false, rmp::kPermRead},
+                                         secrets, page) == rmp::RmpViolation::kNone);
+        for (int i = 0; i < 4; ++i)
+          out->vmpck[i].assign(page.begin() + 0x20 + 32 * i, page.begin() + 0x40 + 32 * i);
+      }
+    }
+    return FwStatus::kSuccess;
+  }
+
+  void Post(const Driver& d, GuestMsgType type, const Bytes& payload, std::uint8_t k,
+            std::uint64_t seq) {
+    GuestMsgHeader h;
+    h.seqno = seq;
+    h.type = type;
+    h.msg_size = static_cast<std::uint16_t>(payload.size());
+    h.vmpck = k;
+    auto ct = SealGuestMsg(h, payload, d.vmpck[k]);
+    REQUIRE(ct.ok());
+    Bytes page(4096, 0);
+    const auto hdr = SerializeGuestMsgHeader(h);
+    std::memcpy(page.data(), hdr.data(), hdr.size());
+    std::memcpy(page.data() + 0x60, ct->data(), ct->size());
+    REQUIRE(f.fw->memory().HvWrite(kReq, page) == rmp::RmpViolation::kNone);
+  }
+  FwStatus Issue(const Driver& d) {
+    return f.Run(SnpCmd::kGuestRequest, SnpGuestRequestBuf{d.gctx, kReq, kRsp});
+  }
+  // One exchange by the driver's rules; the decrypted response payload.
+  Bytes Exchange(Driver& d, GuestMsgType type, const Bytes& payload, std::uint8_t k = 0) {
+    const std::uint64_t seq = d.seqno[k] + 1;
+    Post(d, type, payload, k, seq);
+    const FwStatus st = Issue(d);
+    REQUIRE_MESSAGE(st == FwStatus::kSuccess, FwStatusName(st));
+    Bytes page(4096);
+    REQUIRE(f.fw->memory().FirmwareRead(kRsp, page).ok());
+    auto h = ParseGuestMsgHeader(page);
+    REQUIRE(h.ok());
+    CHECK(h->seqno == seq + 1);
+    CHECK(static_cast<int>(h->type) == static_cast<int>(type) + 1);
+    auto plain = OpenGuestMsg(*h, ByteSpan(page).subspan(0x60, h->msg_size), d.vmpck[k]);
+    REQUIRE(plain.ok());
+    d.seqno[k] += 2;
+    return Bytes(plain->data(), plain->data() + plain->size());
+  }
+  static FwStatus StatusOf(const Bytes& rsp) { return static_cast<FwStatus>(LoadLe32(rsp.data())); }
+
+  Bytes Report(Driver& d, std::uint8_t fill = 0x11, std::uint8_t k = 0) {
+    Bytes req(0x60, 0);
+    std::memset(req.data(), fill, 64);
+    StoreLe32(req.data() + 0x40, k);  // VMPL = the VMPCK's
+    const Bytes rsp = Exchange(d, GuestMsgType::kReportReq, req, k);
+    REQUIRE(StatusOf(rsp) == FwStatus::kSuccess);
+    return Bytes(rsp.begin() + 0x20, rsp.begin() + 0x20 + 0x4A0);
+  }
+  // The exported context (the status must be SUCCESS).
+  Bytes Export(Driver& agent, std::uint64_t target, bool imi_en) {
+    const Bytes rsp = Exchange(agent, GuestMsgType::kExportReq, ExportReq(target, imi_en));
+    REQUIRE(rsp.size() == kExportRspSize);
+    REQUIRE(StatusOf(rsp) == FwStatus::kSuccess);
+    CHECK(LoadLe32(rsp.data() + 4) == 0x300);
+    CHECK(LoadLe32(rsp.data() + 8) == 3);
+    return Bytes(rsp.begin() + kExportRspGctx, rsp.begin() + kExportRspGctx + kGctxExportSize);
+  }
+  static Bytes ExportReq(std::uint64_t target, bool imi_en) {
+    Bytes r(kExportReqSize, 0);
+    StoreLe64(r.data(), target);
+    StoreLe32(r.data() + 8, imi_en ? 1 : 0);
+    return r;
+  }
+  static Bytes ImportReq(std::uint64_t target, const Bytes& gctx_image) {
+    Bytes r(kImportReqSize, 0);
+    StoreLe64(r.data(), target);
+    StoreLe32(r.data() + 8, kGctxExportSize);
+    StoreLe32(r.data() + 12, kGctxExportVersion);
+    std::memcpy(r.data() + kImportReqGctx, gctx_image.data(), kGctxExportSize);
+    return r;
+  }
+  FwStatus MsgStatus(Driver& agent, GuestMsgType type, const Bytes& payload, std::uint8_t k = 0) {
+    return StatusOf(Exchange(agent, type, payload, k));
+  }
+  std::optional<SnpGuestStatusPage> Status(std::uint64_t gctx) {
+    f.MakeFirmwarePage(0x600000);
+    if (f.Run(SnpCmd::kGuestStatus, SnpGuestStatusBuf{gctx, 0x600000}) != FwStatus::kSuccess) {
+      return std::nullopt;
+    }
+    SnpGuestStatusPage out{};
+    REQUIRE(f.fw->memory()
+                .FirmwareRead(0x600000, {reinterpret_cast<std::uint8_t*>(&out), sizeof out})
+                .ok());
+    return out;
+  }
+};
+
+// Stands in for SNP_PAGE_SWAP_OUT with the root metadata entry kept in the context (issue 12):
+// the entry an export carries once the guest's pages are out. The agent may set it because the
+// firmware trusts the agent with the whole context.
+void MarkRootEntryValid(Bytes& gctx_image) {
+  gctx_image[gctx::kRootMdValid] |= 1;
+}
+
+Bytes Field(const Bytes& b, std::size_t off, std::size_t n) {
+  return Bytes(b.begin() + static_cast<long>(off), b.begin() + static_cast<long>(off + n));
+}
+
+bool SignedBy(const Bytes& report, const crypto::Certificate& vcek) {
+  auto key = vcek.SubjectPublicKey();
+  auto sig = crypto::EcdsaP384Signature::FromFirmwareLayout(ByteSpan(report).subspan(0x2A0, 144));
+  return key.ok() && sig.ok() && key->VerifyEcdsaSha384(ByteSpan(report).first(0x2A0), *sig).ok();
+}
+
+crypto::Certificate VcekOf(Product p, std::uint8_t seed) {
+  const Platform platform = test::SeededPlatform(p, seed);
+  auto vcek = Kds(platform.root)
+                  .Vcek(platform.state.chip, platform.fuses, platform.state.reported_tcb,
+                        platform.state.manufactured_at);
+  REQUIRE(vcek.ok());
+  return *vcek;
+}
+
+constexpr std::uint64_t kMaCtx = 0x100000, kGuestCtx = 0x101000, kSpareCtx = 0x102000;
+
+// Source A (Milan, seed 1): agent MA_A and its guest G. Destination B (Genoa, seed 2): agent
+// MA_B and an empty context for G.
+struct Pair {
+  Host a{Product::kMilan, 1};
+  Host b{Product::kGenoa, 2};
+  Driver ma_a, g, ma_b;
+  Pair() {
+    REQUIRE(a.Launch(Spec(kMaCtx, 1), &ma_a) == FwStatus::kSuccess);
+    REQUIRE(a.Launch(Spec(kGuestCtx, 2, kMigratable, kMaCtx), &g) == FwStatus::kSuccess);
+    REQUIRE(b.Launch(Spec(kMaCtx, 1), &ma_b) == FwStatus::kSuccess);
+    REQUIRE(b.f.GctxCreate(kGuestCtx) == FwStatus::kSuccess);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("migration A -> B: the guest keeps its keys, counters and measurement") {
+  Pair p;
+  const Bytes report_a = p.a.Report(p.g, 0x21);
+  (void)p.a.Report(p.g, 0x22, 1);  // VMPCK1 in use too
+  const Bytes vmrk_key_a = p.a.Exchange(p.g, GuestMsgType::kKeyReq, [] {
+    Bytes r(0x20, 0);
+    StoreLe32(r.data(), 1);  // rooted in the VMRK
+    return r;
+  }());
+  const Bytes ma_a_report = p.a.Report(p.ma_a);
+  CHECK(Field(report_a, 0x160, 32) == Field(ma_a_report, 0x140, 32));  // REPORT_ID_MA = MA_A's
+
+  Bytes image = p.a.Export(p.ma_a, kGuestCtx, false);
+  CHECK(Field(image, gctx::kLd, 48) == Field(report_a, 0x90, 48));
+  CHECK(Field(image, gctx::kVmpck0, 32) == p.g.vmpck[0]);
+  CHECK(Field(image, gctx::kReportId, 32) == Field(report_a, 0x140, 32));
+  CHECK(LoadLe64(image.data() + gctx::kMsgCount0) == p.g.seqno[0]);
+  CHECK(LoadLe64(image.data() + gctx::kMsgCount0 + 8) == p.g.seqno[1]);
+  CHECK(LoadLe64(image.data() + gctx::kPolicy) == kMigratable);
+  CHECK(image[gctx::kState] == 2);
+  CHECK(LoadLe64(image.data() + gctx::kLaunchTcb) == LoadLe64(report_a.data() + 0x1F0));
+  CHECK(Field(image, gctx::kOek, 32) != Bytes(32, 0));
+  // IMI_EN=0: the guest is gone from A, its context page back to FIRMWARE.
+  CHECK_FALSE(p.a.Status(kGuestCtx).has_value());
+  CHECK(p.a.f.fw->memory().rmp().Get(kGuestCtx).State() == rmp::PageState::kFirmware);
+
+  MarkRootEntryValid(image);
+  const Bytes ok =
+      p.b.Exchange(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image));
+  REQUIRE(ok.size() == kMaStatusRspSize);
+  CHECK(Host::StatusOf(ok) == FwStatus::kSuccess);
+  auto st = p.b.Status(kGuestCtx);
+  REQUIRE(st.has_value());
+  CHECK(st->state == 2);  // INIT -> RUNNING
+  CHECK(st->policy == kMigratable);
+  REQUIRE(p.b.f.Run(SnpCmd::kActivate, SnpActivateBuf{kGuestCtx, 2}) == FwStatus::kSuccess);
+
+  // The guest's driver carries on on B with the next sequence numbers of the same VMPCKs.
+  p.g.gctx = kGuestCtx;
+  const Bytes report_b = p.b.Report(p.g, 0x23);
+  (void)p.b.Report(p.g, 0x24, 1);
+  const Bytes ma_b_report = p.b.Report(p.ma_b);
+  CHECK(Field(report_b, 0x90, 48) == Field(report_a, 0x90, 48));       // MEASUREMENT
+  CHECK(Field(report_b, 0x140, 32) != Field(report_a, 0x140, 32));     // a fresh REPORT_ID
+  CHECK(Field(report_b, 0x160, 32) == Field(ma_b_report, 0x140, 32));  // REPORT_ID_MA = MA_B's
+  CHECK(LoadLe64(report_b.data() + 0x1F0) == LoadLe64(report_a.data() + 0x1F0));  // LAUNCH_TCB
+  const PlatformState& pb = p.b.f.fw->platform_state();
+  CHECK(LoadLe64(report_b.data() + 0x180) == pb.reported_tcb.raw());
+  CHECK(Field(report_b, 0x1A0, 64) == pb.chip.chip_id);
+  CHECK(Field(report_b, 0x1A0, 64) != Field(report_a, 0x1A0, 64));
+  CHECK(report_b[0x188] == 0x19);  // Genoa: family 19h, model 11h
+  CHECK(report_b[0x189] == 0x11);
+  const crypto::Certificate vcek_a = VcekOf(Product::kMilan, 1);
+  const crypto::Certificate vcek_b = VcekOf(Product::kGenoa, 2);
+  CHECK(SignedBy(report_a, vcek_a));
+  CHECK(SignedBy(report_b, vcek_b));
+  CHECK_FALSE(SignedBy(report_b, vcek_a));
+  // The VMRK came along: a VMRK-rooted key is the same on B.
+  const Bytes vmrk_key_b = p.b.Exchange(p.g, GuestMsgType::kKeyReq, [] {
+    Bytes r(0x20, 0);
+    StoreLe32(r.data(), 1);
+    return r;
+  }());
+  CHECK(Host::StatusOf(vmrk_key_b) == FwStatus::kSuccess);
+  CHECK(vmrk_key_b == vmrk_key_a);
+  // The counters in the context B now holds are the driver's.
+  const Bytes again = p.b.Export(p.ma_b, kGuestCtx, true);
+  CHECK(LoadLe64(again.data() + gctx::kMsgCount0) == p.g.seqno[0]);
+  CHECK(Field(again, gctx::kRootMdEntry, 64) == Bytes(64, 0));  // IMI_EN=1: not exported
+  CHECK(p.b.Status(kGuestCtx).has_value());                     // and the guest stays
+}
+
+namespace {
+
+Bytes TscReq() {
+  return Bytes(0x80, 0);
+}
+
+// Twin pairs: two identical runs (seeded platforms are deterministic). A refusal delivered in a
+// response still advances the requester's counter and writes the response page; so the twin
+// sends a message that changes nothing (MSG_TSC_INFO_REQ) instead, and both then send the same
+// one, which leaves the same response page. Equal digests on both platforms then mean the
+// refused message changed nothing else.
+struct Twins {
+  Pair x, y;
+  void ExpectNoEffect(bool on_b, Driver Pair::*who) {
+    Host& hy = on_b ? y.b : y.a;
+    CHECK(Host::StatusOf(hy.Exchange(y.*who, GuestMsgType::kTscInfoReq, TscReq())) ==
+          FwStatus::kSuccess);
+    Host& hx = on_b ? x.b : x.a;
+    (void)hx.Exchange(x.*who, GuestMsgType::kTscInfoReq, TscReq());
+    (void)hy.Exchange(y.*who, GuestMsgType::kTscInfoReq, TscReq());
+    CHECK(x.a.f.fw->StateDigest() == y.a.f.fw->StateDigest());
+    CHECK(x.b.f.fw->StateDigest() == y.b.f.fw->StateDigest());
+  }
+};
+
+Bytes ExportedG(Pair& p) {
+  Bytes image = p.a.Export(p.ma_a, kGuestCtx, false);
+  MarkRootEntryValid(image);
+  return image;
+}
+
+}  // namespace
+
+TEST_CASE("export refusals: each with its status, nothing changed") {
+  Twins t;
+  SUBCASE("a guest whose policy forbids migration has no agent to export it") {
+    for (Pair* p : {&t.x, &t.y}) {
+      REQUIRE(p->a.Launch(Spec(kSpareCtx, 3), nullptr) == FwStatus::kSuccess);
+    }
+    CHECK(t.x.a.MsgStatus(t.x.ma_a, GuestMsgType::kExportReq, Host::ExportReq(kSpareCtx, false)) ==
+          FwStatus::kInvalidGuest);
+    t.ExpectNoEffect(false, &Pair::ma_a);
+  }
+  SUBCASE("an agent that is not the guest's") {
+    Driver other_x, other_y;
+    REQUIRE(t.x.a.Launch(Spec(kSpareCtx, 3), &other_x) == FwStatus::kSuccess);
+    REQUIRE(t.y.a.Launch(Spec(kSpareCtx, 3), &other_y) == FwStatus::kSuccess);
+    CHECK(t.x.a.MsgStatus(other_x, GuestMsgType::kExportReq, Host::ExportReq(kGuestCtx, false)) ==
+          FwStatus::kInvalidGuest);
+    // The twin's stand-in runs on MA_A; move the other agent's exchange over to it.
+    CHECK(t.y.a.MsgStatus(other_y, GuestMsgType::kTscInfoReq, TscReq()) == FwStatus::kSuccess);
+    (void)t.x.a.Exchange(other_x, GuestMsgType::kTscInfoReq, TscReq());
+    (void)t.y.a.Exchange(other_y, GuestMsgType::kTscInfoReq, TscReq());
+    CHECK(t.x.a.f.fw->StateDigest() == t.y.a.f.fw->StateDigest());
+  }
+  SUBCASE("a bound guest exporting itself") {
+    CHECK(t.x.a.MsgStatus(t.x.g, GuestMsgType::kExportReq, Host::ExportReq(kGuestCtx, false)) ==
+          FwStatus::kInvalidGuest);
+    t.ExpectNoEffect(false, &Pair::g);
+  }
+  SUBCASE("a guest not RUNNING, a page that is no context, reserved bits") {
+    for (Pair* p : {&t.x, &t.y}) {
+      LaunchSpec l = Spec(kSpareCtx, 3, kMigratable, kMaCtx);
+      l.finish = false;
+      REQUIRE(p->a.Launch(l, nullptr) == FwStatus::kSuccess);
+    }
+    CHECK(t.x.a.MsgStatus(t.x.ma_a, GuestMsgType::kExportReq, Host::ExportReq(kSpareCtx, false)) ==
+          FwStatus::kInvalidGuestState);
+    CHECK(t.x.a.MsgStatus(t.x.ma_a, GuestMsgType::kExportReq, Host::ExportReq(0x200000, false)) ==
+          FwStatus::kInvalidGuest);
+    Bytes reserved = Host::ExportReq(kGuestCtx, false);
+    reserved[8] = 2;  // IMI_EN's reserved neighbour
+    CHECK(t.x.a.MsgStatus(t.x.ma_a, GuestMsgType::kExportReq, reserved) == FwStatus::kInvalidParam);
+    CHECK(t.x.a.MsgStatus(t.x.ma_a, GuestMsgType::kExportReq,
+                          Host::ExportReq(kGuestCtx | 8, false)) == FwStatus::kInvalidParam);
+    // Four refused exchanges on x: four harmless ones on y.
+    for (int i = 0; i < 3; ++i) (void)t.y.a.Exchange(t.y.ma_a, GuestMsgType::kTscInfoReq, TscReq());
+    t.ExpectNoEffect(false, &Pair::ma_a);
+  }
+  SUBCASE("self-export under VMPCK1") {
+    CHECK(t.x.a.MsgStatus(t.x.ma_a, GuestMsgType::kExportReq, Host::ExportReq(kMaCtx, false), 1) ==
+          FwStatus::kInvalidGuest);
+    CHECK(t.y.a.MsgStatus(t.y.ma_a, GuestMsgType::kTscInfoReq, TscReq(), 1) == FwStatus::kSuccess);
+    (void)t.x.a.Exchange(t.x.ma_a, GuestMsgType::kTscInfoReq, TscReq(), 1);
+    (void)t.y.a.Exchange(t.y.ma_a, GuestMsgType::kTscInfoReq, TscReq(), 1);
+    CHECK(t.x.a.f.fw->StateDigest() == t.y.a.f.fw->StateDigest());
+  }
+}
+
+TEST_CASE("launch binding: MA_EN needs MIGRATE_MA and an agent without one") {
+  Pair p;
+  REQUIRE(p.a.f.GctxCreate(kSpareCtx) == FwStatus::kSuccess);
+  const Bytes before = p.a.f.fw->StateDigest();
+  auto start = [&](std::uint64_t policy, std::uint64_t ma) {
+    SnpLaunchStartBuf ls = p.a.f.LaunchStartBuf(kSpareCtx, policy);
+    ls.flags = 1;
+    ls.ma_gctx_paddr = ma;
+    return p.a.f.Run(SnpCmd::kLaunchStart, ls);
+  };
+  CHECK(start(kPolicy, kMaCtx) == FwStatus::kPolicyFailure);         // MIGRATE_MA clear
+  CHECK(start(kMigratable, kGuestCtx) == FwStatus::kPolicyFailure);  // G is bound: no agent
+  CHECK(start(kMigratable, kSpareCtx) == FwStatus::kPolicyFailure);  // itself, never launched
+  CHECK(start(kMigratable, 0x200000) == FwStatus::kInvalidGuest);    // not a context
+  CHECK(p.a.f.fw->StateDigest() == before);
+  CHECK(start(kMigratable, kMaCtx) == FwStatus::kSuccess);
+}
+
+TEST_CASE("import refusals: each with its status, nothing changed") {
+  Twins t;
+  Bytes image_x = ExportedG(t.x), image_y = ExportedG(t.y);
+  REQUIRE(image_x == image_y);  // the twins really are twins
+  SUBCASE("into a context not in INIT") {
+    for (Pair* p : {&t.x, &t.y}) {
+      LaunchSpec l = Spec(kSpareCtx, 3);
+      l.finish = false;
+      REQUIRE(p->b.Launch(l, nullptr) == FwStatus::kSuccess);
+    }
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq,
+                          Host::ImportReq(kSpareCtx, image_x)) == FwStatus::kInvalidGuestState);
+    t.ExpectNoEffect(true, &Pair::ma_b);
+  }
+  SUBCASE("into a running guest (the agent itself)") {
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kMaCtx, image_x)) ==
+          FwStatus::kInvalidGuestState);
+    t.ExpectNoEffect(true, &Pair::ma_b);
+  }
+  SUBCASE("the same context imported twice") {
+    for (Pair* p : {&t.x, &t.y}) {
+      REQUIRE(p->b.MsgStatus(p->ma_b, GuestMsgType::kImportReq,
+                             Host::ImportReq(kGuestCtx, p == &t.x ? image_x : image_y)) ==
+              FwStatus::kSuccess);
+    }
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq,
+                          Host::ImportReq(kGuestCtx, image_x)) == FwStatus::kInvalidGuestState);
+    t.ExpectNoEffect(true, &Pair::ma_b);
+  }
+  SUBCASE("pages not swapped out: no valid root entry") {
+    Bytes unswapped = image_x;
+    unswapped[gctx::kRootMdValid] &= 0xFE;
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq,
+                          Host::ImportReq(kGuestCtx, unswapped)) == FwStatus::kInvalidMdataEntry);
+    t.ExpectNoEffect(true, &Pair::ma_b);
+  }
+  SUBCASE("size, version, reserved bytes, a page that is no context") {
+    Bytes req = Host::ImportReq(kGuestCtx, image_x);
+    Bytes v2 = req, size = req, reserved = req;
+    StoreLe32(v2.data() + 12, 2);
+    StoreLe32(size.data() + 8, 0x2FF);
+    reserved[0x18] = 1;
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq, v2) == FwStatus::kInvalidParam);
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq, size) == FwStatus::kInvalidParam);
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq, reserved) == FwStatus::kInvalidParam);
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kImportReq, Host::ImportReq(0x200000, image_x)) ==
+          FwStatus::kInvalidGuest);
+    for (int i = 0; i < 3; ++i) (void)t.y.b.Exchange(t.y.ma_b, GuestMsgType::kTscInfoReq, TscReq());
+    t.ExpectNoEffect(true, &Pair::ma_b);
+  }
+}
+
+TEST_CASE("a tampered context: the host flips a bit of the agent's sealed message") {
+  Pair p;
+  Bytes image = ExportedG(p);
+  // The export response, as the host holds it, hides the context: no key byte in the clear.
+  Bytes rsp_page(4096);
+  REQUIRE(p.a.f.fw->memory().FirmwareRead(kRsp, rsp_page).ok());
+  const Bytes vmpck0 = Field(image, gctx::kVmpck0, 32);
+  CHECK(std::search(rsp_page.begin(), rsp_page.end(), vmpck0.begin(), vmpck0.end()) ==
+        rsp_page.end());
+  // On its way to B's firmware, inside MA_B's request: refused by the transport.
+  const Bytes before = p.b.f.fw->StateDigest();
+  p.b.Post(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image), 0,
+           p.ma_b.seqno[0] + 1);
+  Bytes page(4096);
+  REQUIRE(p.b.f.fw->memory().HvRead(kReq, page) == rmp::RmpViolation::kNone);
+  page[0x60 + 0x20 + gctx::kPolicy] ^= 0x08;  // the context's policy, as ciphertext
+  REQUIRE(p.b.f.fw->memory().HvWrite(kReq, page) == rmp::RmpViolation::kNone);
+  CHECK(p.b.Issue(p.ma_b) == FwStatus::kInvalidParam);
+  CHECK(p.b.f.fw->StateDigest() == before);
+  // Nothing moved: the untampered message, with the same sequence number, is accepted.
+  CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image)) ==
+        FwStatus::kSuccess);
+}
+
+TEST_CASE("the firmware does not stop a clone: a second fresh context takes the same export") {
+  Pair p;
+  const Bytes image = ExportedG(p);
+  REQUIRE(p.b.f.GctxCreate(kSpareCtx) == FwStatus::kSuccess);
+  CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image)) ==
+        FwStatus::kSuccess);
+  CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kSpareCtx, image)) ==
+        FwStatus::kSuccess);
+  // Two guests with one measurement and one set of VMPCKs; only their REPORT_IDs differ.
+  Driver clone = p.g;
+  p.g.gctx = kGuestCtx;
+  clone.gctx = kSpareCtx;
+  const Bytes r1 = p.b.Report(p.g), r2 = p.b.Report(clone);
+  CHECK(Field(r1, 0x90, 48) == Field(r2, 0x90, 48));
+  CHECK(Field(r1, 0x160, 32) == Field(r2, 0x160, 32));
+  CHECK(Field(r1, 0x140, 32) != Field(r2, 0x140, 32));
+}
+
+TEST_CASE("a migrated guest's reports: what a verifier sees") {
+  Pair p;
+  const Bytes before = p.a.Report(p.g, 0x31);
+  const Bytes image = ExportedG(p);
+  REQUIRE(p.b.MsgStatus(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image)) ==
+          FwStatus::kSuccess);
+  p.g.gctx = kGuestCtx;
+  const Bytes after = p.b.Report(p.g, 0x31);
+  // A verifier of the signature chain, MEASUREMENT, POLICY and REPORT_DATA: both pass.
+  const crypto::Certificate vcek_a = VcekOf(Product::kMilan, 1);
+  const crypto::Certificate vcek_b = VcekOf(Product::kGenoa, 2);
+  auto naive = [](const Bytes& r, const crypto::Certificate& vcek, const Bytes& measurement) {
+    return SignedBy(r, vcek) && Field(r, 0x90, 48) == measurement &&
+           LoadLe64(r.data() + 0x08) == kMigratable && Field(r, 0x50, 64) == Bytes(64, 0x31);
+  };
+  const Bytes measurement = Field(before, 0x90, 48);
+  CHECK(naive(before, vcek_a, measurement));
+  CHECK(naive(after, vcek_b, measurement));
+  // What tells them apart: the agent, the launch TCB against the reported one, the chip.
+  CHECK(Field(before, 0x160, 32) != Field(after, 0x160, 32));                // REPORT_ID_MA
+  CHECK(LoadLe64(after.data() + 0x1F0) == LoadLe64(before.data() + 0x1F0));  // LAUNCH_TCB: A's
+  CHECK(LoadLe64(after.data() + 0x1F0) != LoadLe64(after.data() + 0x180));   // not B's
+  CHECK(Field(before, 0x1A0, 64) != Field(after, 0x1A0, 64));                // CHIP_ID
+}
+
+}  // namespace sevemu::emulator
