@@ -533,4 +533,195 @@ TEST_CASE("a migrated guest's reports: what a verifier sees") {
   CHECK(Field(before, 0x1A0, 64) != Field(after, 0x1A0, 64));                // CHIP_ID
 }
 
+namespace {
+
+Bytes AbsorbReq(std::uint64_t target, const Bytes& image) {
+  return Host::ImportReq(target, image);  // the same layout
+}
+Bytes VmrkReq(std::uint64_t target, std::uint8_t fill) {
+  Bytes r(kVmrkReqSize, 0);
+  StoreLe64(r.data(), target);
+  std::memset(r.data() + 0x20, fill, 32);
+  return r;
+}
+Bytes VmrkKeyReq() {
+  Bytes r(0x20, 0);
+  StoreLe32(r.data(), 1);  // ROOT_KEY_SELECT: the VMRK
+  return r;
+}
+
+}  // namespace
+
+// G on A with one IMI page (its IMD is that page's digest), and the empty guest D on B at
+// kSpareCtx: IMI_EN, launched from exactly G's IMI pages, never finished. Returns G's context
+// as MA_A exports it with IMI_EN=1, and G's report on A.
+Bytes SetUpImi(Pair& p, Bytes& report_a) {
+  REQUIRE(p.a.f.Run(SnpCmd::kDecommission, SnpAddrBuf{kGuestCtx}) == FwStatus::kSuccess);
+  LaunchSpec gs = Spec(kSpareCtx, 3, kMigratable, kMaCtx);
+  gs.data_page = gs.data_imi = true;
+  REQUIRE(p.a.Launch(gs, &p.g) == FwStatus::kSuccess);
+  report_a = p.a.Report(p.g);
+  LaunchSpec ds = Spec(kSpareCtx, 3);
+  ds.imi_en = ds.data_page = ds.data_imi = true;
+  ds.secrets = ds.finish = false;
+  REQUIRE(p.b.Launch(ds, nullptr) == FwStatus::kSuccess);
+  return p.a.Export(p.ma_a, kSpareCtx, true);
+}
+
+TEST_CASE("IMI: an empty guest on B absorbs a guest that keeps running on A") {
+  Pair p;
+  Bytes report_a;
+  const Bytes image = SetUpImi(p, report_a);
+  CHECK(p.b.f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{kSpareCtx, 0, 0, 0, {}}) ==
+        FwStatus::kInvalidGuestState);       // an IMI guest runs only by being absorbed
+  CHECK(p.a.Status(kSpareCtx)->state == 2);  // IMI_EN=1: G still runs on A
+  CHECK(Field(image, gctx::kRootMdEntry, 64) == Bytes(64, 0));
+  CHECK(Field(image, gctx::kImd, 48) != Bytes(48, 0));
+
+  SUBCASE("absorbed") {
+    CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kAbsorbReq, AbsorbReq(kSpareCtx, image)) ==
+          FwStatus::kSuccess);
+    CHECK(p.b.Status(kSpareCtx)->state == 2);  // LAUNCH -> RUNNING
+    Driver on_b = p.g;
+    on_b.gctx = kSpareCtx;
+    const Bytes report_b = p.b.Report(on_b);
+    const Bytes ma_b_report = p.b.Report(p.ma_b);
+    CHECK(Field(report_b, 0x90, 48) == Field(report_a, 0x90, 48));
+    CHECK(Field(report_b, 0x140, 32) != Field(report_a, 0x140, 32));  // D's own REPORT_ID
+    CHECK(Field(report_b, 0x160, 32) == Field(ma_b_report, 0x140, 32));
+    // Absorbed once: D is no longer in LAUNCH.
+    CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kAbsorbReq, AbsorbReq(kSpareCtx, image)) ==
+          FwStatus::kInvalidGuestState);
+  }
+  SUBCASE("a context from another guest: its IMD is not D's launch digest") {
+    Twins t;
+    Bytes unused;
+    Bytes foreign = SetUpImi(t.x, unused);
+    REQUIRE(SetUpImi(t.y, unused) == foreign);
+    foreign[gctx::kImd] ^= 1;
+    CHECK(t.x.b.MsgStatus(t.x.ma_b, GuestMsgType::kAbsorbReq, AbsorbReq(kSpareCtx, foreign)) ==
+          FwStatus::kBadMeasurement);
+    t.ExpectNoEffect(true, &Pair::ma_b);
+    CHECK(t.x.b.Status(kSpareCtx)->state == 1);  // still LAUNCH
+  }
+  SUBCASE("into a guest without IMI_EN, or one already running") {
+    CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kAbsorbReq, AbsorbReq(kMaCtx, image)) ==
+          FwStatus::kInvalidGuestState);
+    REQUIRE(p.b.f.GctxCreate(kGuestCtx + 0x10000) == FwStatus::kSuccess);
+    CHECK(p.b.MsgStatus(p.ma_b, GuestMsgType::kAbsorbReq, AbsorbReq(kGuestCtx + 0x10000, image)) ==
+          FwStatus::kInvalidGuestState);  // INIT
+  }
+}
+
+TEST_CASE("MSG_VMRK_REQ: the agent installs a guest's VMRK during its launch") {
+  Pair p;
+  auto launch_unfinished = [&](std::uint64_t gctx, std::uint32_t asid, Driver* d) {
+    LaunchSpec l = Spec(gctx, asid, kMigratable, kMaCtx);
+    l.finish = false;
+    REQUIRE(p.a.Launch(l, d) == FwStatus::kSuccess);
+  };
+  Driver g2, g3, g4;
+  launch_unfinished(0x110000, 4, &g2);
+  launch_unfinished(0x111000, 5, &g3);
+  launch_unfinished(0x112000, 6, &g4);
+  CHECK(p.a.MsgStatus(p.ma_a, GuestMsgType::kVmrkReq, VmrkReq(0x110000, 0xC3)) ==
+        FwStatus::kSuccess);
+  CHECK(p.a.MsgStatus(p.ma_a, GuestMsgType::kVmrkReq, VmrkReq(0x111000, 0xC3)) ==
+        FwStatus::kSuccess);
+  CHECK(p.a.MsgStatus(p.ma_a, GuestMsgType::kVmrkReq, VmrkReq(0x112000, 0x3C)) ==
+        FwStatus::kSuccess);
+  // Refusals: VMPCK1; an agent that is not the guest's; a guest past its launch; reserved.
+  CHECK(p.a.MsgStatus(p.ma_a, GuestMsgType::kVmrkReq, VmrkReq(0x110000, 1), 1) ==
+        FwStatus::kInvalidParam);
+  Driver other;
+  REQUIRE(p.a.Launch(Spec(0x113000, 7), &other) == FwStatus::kSuccess);
+  CHECK(p.a.MsgStatus(other, GuestMsgType::kVmrkReq, VmrkReq(0x110000, 1)) ==
+        FwStatus::kInvalidGuest);
+  CHECK(p.a.MsgStatus(p.ma_a, GuestMsgType::kVmrkReq, VmrkReq(kGuestCtx, 1)) ==
+        FwStatus::kInvalidGuestState);
+  Bytes reserved = VmrkReq(0x110000, 1);
+  reserved[0x10] = 1;
+  CHECK(p.a.MsgStatus(p.ma_a, GuestMsgType::kVmrkReq, reserved) == FwStatus::kInvalidParam);
+  for (std::uint64_t gctx : {0x110000, 0x111000, 0x112000}) {
+    REQUIRE(p.a.f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{gctx, 0, 0, 0, {}}) ==
+            FwStatus::kSuccess);
+  }
+  // The same VMRK, the same VMRK-rooted key (the launches are alike); another VMRK, another.
+  auto key = [&](Driver& d) {
+    const Bytes rsp = p.a.Exchange(d, GuestMsgType::kKeyReq, VmrkKeyReq());
+    REQUIRE(Host::StatusOf(rsp) == FwStatus::kSuccess);
+    return Field(rsp, 0x20, 32);
+  };
+  const Bytes k2 = key(g2);
+  CHECK(k2 == key(g3));
+  CHECK(k2 != key(g4));
+  CHECK(k2 != key(p.g));  // G's own VMRK, from its LAUNCH_START
+}
+
+TEST_CASE("MSG_ABSORB_NOMA_REQ: no agent anywhere") {
+  Pair p;
+  // S on A: no agent, an IMI data page and an IMI secrets page (IMD = LD).
+  Driver src;
+  REQUIRE(p.a.f.GctxCreate(kSpareCtx) == FwStatus::kSuccess);
+  auto launch_all_imi = [](Host& h, std::uint64_t gctx, std::uint32_t asid, Driver* d) {
+    REQUIRE(h.f.Run(SnpCmd::kLaunchStart, h.f.LaunchStartBuf(gctx, kPolicy)) == FwStatus::kSuccess);
+    REQUIRE(h.f.Run(SnpCmd::kActivate, SnpActivateBuf{gctx, asid}) == FwStatus::kSuccess);
+    const std::uint64_t data = h.next_page, secrets = h.next_page + 0x1000;
+    h.next_page += 0x2000;
+    h.f.MakePreGuestPage(data, kDataGpa, asid, Bytes(4096, 0x77));
+    h.f.MakePreGuestPage(secrets, kSecretsGpa, asid, Bytes(4096, 0));
+    auto u = h.f.UpdateBuf(gctx, data, PageType::kNormal);
+    u.page_info |= 1u << 4;
+    REQUIRE(h.f.Run(SnpCmd::kLaunchUpdate, u) == FwStatus::kSuccess);
+    u = h.f.UpdateBuf(gctx, secrets, PageType::kSecrets);
+    u.page_info |= 1u << 4;
+    REQUIRE(h.f.Run(SnpCmd::kLaunchUpdate, u) == FwStatus::kSuccess);
+    REQUIRE(h.f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{gctx, 0, 0, 0, {}}) ==
+            FwStatus::kSuccess);
+    Bytes page(4096);
+    REQUIRE(h.f.fw->memory().GuestRead({asid, 0, kSecretsGpa, true, false, rmp::kPermRead}, secrets,
+                                       page) == rmp::RmpViolation::kNone);
+    d->gctx = gctx;
+    for (int i = 0; i < 4; ++i)
+      d->vmpck[i].assign(page.begin() + 0x20 + 32 * i, page.begin() + 0x40 + 32 * i);
+  };
+  launch_all_imi(p.a, kSpareCtx, 3, &src);
+  (void)p.a.Report(src);
+  (void)p.a.Report(src, 0x11, 2);
+  Driver n;
+  REQUIRE(p.b.f.GctxCreate(kSpareCtx) == FwStatus::kSuccess);
+  launch_all_imi(p.b, kSpareCtx, 3, &n);
+  // S exports itself (VMPCK0 only; MIGRATE_MA is not asked for) and keeps running.
+  CHECK(p.a.MsgStatus(src, GuestMsgType::kExportReq, Host::ExportReq(kSpareCtx, true), 1) ==
+        FwStatus::kInvalidGuest);
+  const Bytes image = p.a.Export(src, kSpareCtx, true);
+  CHECK(p.a.Status(kSpareCtx)->state == 2);
+
+  // Refusals first: a guest with an agent; another guest's context; a reserved field.
+  Bytes req = AbsorbReq(0, image);
+  CHECK(p.a.MsgStatus(p.g, GuestMsgType::kAbsorbNomaReq, req) == FwStatus::kInvalidGuest);
+  Bytes foreign = req;
+  foreign[kImportReqGctx + gctx::kImd + 5] ^= 1;
+  CHECK(p.b.MsgStatus(n, GuestMsgType::kAbsorbNomaReq, foreign) == FwStatus::kBadMeasurement);
+  Bytes reserved = req;
+  reserved[0] = 1;
+  CHECK(p.b.MsgStatus(n, GuestMsgType::kAbsorbNomaReq, reserved) == FwStatus::kInvalidParam);
+
+  // N takes S's context: the answer still comes under N's old VMPCK0 ...
+  CHECK(p.b.MsgStatus(n, GuestMsgType::kAbsorbNomaReq, req) == FwStatus::kSuccess);
+  // ... and from now on S's driver speaks for it, its counters continuing: VMPCK0's from the
+  // export exchange (the context's count, advanced by two for the ABSORB_NOMA exchange, as
+  // AMD-ASPFW increments after the copy), VMPCK2's as they were.
+  Driver moved = src;
+  moved.gctx = kSpareCtx;
+  CHECK(LoadLe64(image.data() + gctx::kMsgCount0) + 2 == moved.seqno[0]);
+  const Bytes r0 = p.b.Report(moved);
+  const Bytes r2 = p.b.Report(moved, 0x12, 2);
+  CHECK(Field(r0, 0x140, 32) == Field(r2, 0x140, 32));
+  CHECK(LoadLe64(r0.data() + 0x1F0) == p.a.f.fw->platform_state().committed_tcb.raw());
+  // N's own keys are gone.
+  p.b.Post(n, GuestMsgType::kTscInfoReq, TscReq(), 0, n.seqno[0] + 1);
+  CHECK(p.b.Issue(n) == FwStatus::kInvalidParam);
+}
+
 }  // namespace sevemu::emulator
