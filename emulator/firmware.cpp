@@ -40,6 +40,10 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kActivateEx,          &SnpActivateEx,      sizeof(SnpActivateExBuf)         },
   { SnpCmd::kDbgDecrypt,          &SnpDbgDecrypt,      sizeof(SnpDbgBuf)                },
   { SnpCmd::kDbgEncrypt,          &SnpDbgEncrypt,      sizeof(SnpDbgBuf)                },
+  { SnpCmd::kPageSwapOut,         &SnpPageSwapOut,     sizeof(SnpPageSwapOutBuf)        },
+  { SnpCmd::kPageSwapIn,          &SnpPageSwapIn,      sizeof(SnpPageSwapInBuf)         },
+  { SnpCmd::kPageMove,            &SnpPageMove,        sizeof(SnpPageMoveBuf)           },
+  { SnpCmd::kPageMdInit,          &SnpPageMdInit,      sizeof(SnpPageMdInitBuf)         },
   { SnpCmd::kPageSetState,        &SnpPageSetState,    sizeof(SnpPageSetStateBuf)       },
   { SnpCmd::kPageReclaim,         &SnpPageReclaim,     sizeof(SnpAddrBuf)               },
   { SnpCmd::kPageUnsmash,         &SnpPageUnsmash,     sizeof(SnpAddrBuf)               },
@@ -211,6 +215,8 @@ Bytes Firmware::StateDigest() const {
     put(g->host_data.data(), g->host_data.size());
     put(g->id_key_digest.data(), g->id_key_digest.size());
     for (std::uint64_t c : g->msg_count) put64(c);
+    put64(g->oek_iv_count);
+    put(g->root_md_entry.data(), g->root_md_entry.size());
   }
   AppendSevStateDigest(*s_, blob);
   // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the

@@ -62,6 +62,13 @@ struct SnpGuest {
   // Guest-message sequence counters per VMPCK: the last sequence number used (requests odd,
   // responses even).
   std::array<std::uint64_t, 4> msg_count{};
+  // Page swapping (emulator/snp/cmd_snp_swap.cpp). The offline encryption key, drawn at
+  // SNP_LAUNCH_START (AMD-ASPFW snp_mcmd_launch_start), wraps swapped-out pages with
+  // AES-256-GCM; oek_iv_count is the next IV (AEAD_OFLOW at UINT64_MAX - 1). Both, and the root
+  // metadata entry, are part of the guest context a migration agent exports.
+  SecretBytes oek;
+  std::uint64_t oek_iv_count = 0;
+  std::array<std::uint8_t, 64> root_md_entry{};
 };
 
 // The legacy SEV platform's identity: what AMD's firmware keeps in its persistent store (SPI
@@ -137,6 +144,10 @@ FwStatus SnpLaunchFinish(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageUnsmash(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageSwapOut(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageSwapIn(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageMove(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageMdInit(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgDecrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);

@@ -62,7 +62,13 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf) {
   auto vmrk = FirmwareRandom(s, 32);
   auto report_id = FirmwareRandom(s, 32);
   if (!vmrk.ok() || !report_id.ok()) return FwStatus::kHwErrorPlatform;
+  // The offline encryption key (AMD draws it first; drawn last here so that a seeded
+  // platform's VMPCKs and report IDs stay what they were before page swapping existed).
+  auto oek = FirmwareRandom(s, 32);
+  if (!oek.ok()) return FwStatus::kHwErrorPlatform;
   // ---- nothing above changed state ----
+  g->oek = std::move(oek).value();
+  g->oek_iv_count = 0;
   g->policy = in.policy;
   g->vmpck = std::move(vmpck);
   g->vmrk = std::move(vmrk).value();

@@ -48,13 +48,18 @@ TEST_CASE("SNP platform machine: every event in every state") {
 TEST_CASE("SNP guest machine: every event in every state") {
   using E = SnpGuestEvent;
   using S = SnpGuestStateId;
-  const E events[] = {E::kLaunchStart, E::kLaunchUpdate, E::kLaunchFinish, E::kActivate,
-                      E::kGuestRequest};
+  const E events[] = {E::kLaunchStart, E::kLaunchUpdate, E::kLaunchFinish,
+                      E::kActivate,    E::kGuestRequest, E::kPageSwapOut,
+                      E::kPageSwapIn,  E::kPageMove,     E::kPageMdInit};
+  constexpr int kEvents = 9;
   // accepted[state][event], and where an accepted event leads.
-  const bool accepted[3][5] = {
-      {true, false, false, false, false},  // INIT: only LAUNCH_START
-      {false, true, true, true, false},    // LAUNCH: UPDATE, FINISH, ACTIVATE
-      {false, false, false, true, true},   // RUNNING: ACTIVATE, GUEST_REQUEST
+  const bool accepted[3][kEvents] = {
+      // INIT: only LAUNCH_START
+      {true, false, false, false, false, false, false, false, false},
+      // LAUNCH: UPDATE, FINISH, ACTIVATE, the page commands
+      {false, true, true, true, false, true, true, true, true},
+      // RUNNING: ACTIVATE, GUEST_REQUEST, the page commands
+      {false, false, false, true, true, true, true, true, true},
   };
   auto next = [](S from, E e) {
     if (from == S::kInit && e == E::kLaunchStart) return S::kLaunch;
@@ -62,7 +67,7 @@ TEST_CASE("SNP guest machine: every event in every state") {
     return from;
   };
   for (S from : {S::kInit, S::kLaunch, S::kRunning}) {
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < kEvents; ++i) {
       CAPTURE(SnpGuestStateName(from));
       CAPTURE(SnpGuestEventName(events[i]));
       SnpGuestMachine m;
@@ -74,7 +79,7 @@ TEST_CASE("SNP guest machine: every event in every state") {
       CHECK(m.state() == (want ? next(from, events[i]) : from));
     }
   }
-  CHECK(SnpGuestMachine::Table().size() == 6);
+  CHECK(SnpGuestMachine::Table().size() == 14);
 }
 
 TEST_CASE("legacy SEV platform machine: every event in every state") {

@@ -20,6 +20,10 @@ enum class SnpGuestEvent {
   kLaunchFinish,  // LAUNCH -> RUNNING
   kActivate,      // LAUNCH or RUNNING
   kGuestRequest,  // RUNNING
+  kPageSwapOut,   // LAUNCH or RUNNING (AMD-ASPFW snp_mcmd_swap_out)
+  kPageSwapIn,    // LAUNCH or RUNNING
+  kPageMove,      // LAUNCH or RUNNING
+  kPageMdInit,    // LAUNCH or RUNNING
 };
 const char* SnpGuestEventName(SnpGuestEvent e);
 
