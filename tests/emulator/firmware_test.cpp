@@ -749,7 +749,10 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
       {SnpCmd::kGuestRequest, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
       {SnpCmd::kVlekLoad, FwStatus::kBadSvn, U, FwStatus::kBadSvn, I},  // no state rule
       {SnpCmd::kFeatureInfo, FwStatus::kSuccess, U, FwStatus::kSuccess, I},
-      {SnpCmd::kPageMove, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
+      {SnpCmd::kPageSwapOut, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageSwapIn, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageMove, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageMdInit, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
   };
   auto buffer = [](SnpCmd cmd) -> Bytes {
     switch (cmd) {
@@ -855,6 +858,23 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
         Bytes b(16, 0);
         b[0] = 16;
         StoreLe64(b.data() + 8, 0x500000);
+        return b;
+      }
+      case SnpCmd::kPageSwapOut:
+      case SnpCmd::kPageSwapIn: {
+        Bytes b(sizeof(SnpPageSwapBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        return b;
+      }
+      case SnpCmd::kPageMove: {
+        Bytes b(sizeof(SnpPageMoveBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        return b;
+      }
+      case SnpCmd::kPageMdInit: {
+        Bytes b(sizeof(SnpPageMdInitBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        StoreLe64(b.data() + 8, 0x200000);
         return b;
       }
       case SnpCmd::kDownloadFirmwareEx: {

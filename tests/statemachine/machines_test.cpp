@@ -51,16 +51,18 @@ TEST_CASE("SNP platform machine: every event in every state") {
 TEST_CASE("SNP guest machine: every event in every state") {
   using E = SnpGuestEvent;
   using S = SnpGuestStateId;
-  const E events[] = {E::kLaunchStart, E::kLaunchUpdate, E::kLaunchFinish,
-                      E::kActivate,    E::kGuestRequest, E::kImport,
-                      E::kAbsorb,      E::kVmrk,         E::kExport};
+  const E events[] = {E::kLaunchStart,  E::kLaunchUpdate, E::kLaunchFinish, E::kActivate,
+                      E::kGuestRequest, E::kPageSwapOut,  E::kPageSwapIn,   E::kPageMove,
+                      E::kPageMdInit,   E::kImport,       E::kAbsorb,       E::kVmrk,
+                      E::kExport};
+  constexpr int kEvents = 13;
   // accepted[state][event], and where an accepted event leads (AMD-ASPFW sev_guest.c
-  // state_tbl_snp and the state checks of snp_mcmd_guest_request).
-  const bool accepted[3][9] = {
-      // START  UPDATE FINISH ACTIV  GREQ   IMPORT ABSORB VMRK   EXPORT
-      {true, false, false, false, false, true, false, false, false},  // INIT
-      {false, true, true, true, false, false, true, true, false},     // LAUNCH
-      {false, false, false, true, true, false, false, false, true},   // RUNNING
+  // state_tbl_snp and the state checks of the page commands and of snp_mcmd_guest_request).
+  const bool accepted[3][kEvents] = {
+      // START UPDATE FINISH ACTIV GREQ | SWAPOUT SWAPIN MOVE MDINIT | IMPORT ABSORB VMRK EXPORT
+      {true, false, false, false, false, false, false, false, false, true, false, false, false},
+      {false, true, true, true, false, true, true, true, true, false, true, true, false},
+      {false, false, false, true, true, true, true, true, true, false, false, false, true},
   };
   auto next = [](S from, E e) {
     if (from == S::kInit && e == E::kLaunchStart) return S::kLaunch;
@@ -70,7 +72,7 @@ TEST_CASE("SNP guest machine: every event in every state") {
     return from;
   };
   for (S from : {S::kInit, S::kLaunch, S::kRunning}) {
-    for (int i = 0; i < 9; ++i) {
+    for (int i = 0; i < kEvents; ++i) {
       CAPTURE(SnpGuestStateName(from));
       CAPTURE(SnpGuestEventName(events[i]));
       SnpGuestMachine m;
@@ -82,7 +84,7 @@ TEST_CASE("SNP guest machine: every event in every state") {
       CHECK(m.state() == (want ? next(from, events[i]) : from));
     }
   }
-  CHECK(SnpGuestMachine::Table().size() == 10);
+  CHECK(SnpGuestMachine::Table().size() == 18);
 }
 
 TEST_CASE("SNP migration-agent machine: every event in every state") {

@@ -21,6 +21,10 @@ enum class SnpGuestEvent {
   kLaunchFinish,  // LAUNCH -> RUNNING
   kActivate,      // LAUNCH or RUNNING
   kGuestRequest,  // RUNNING (the requesting guest)
+  kPageSwapOut,   // LAUNCH or RUNNING (AMD-ASPFW snp_mcmd_swap_out)
+  kPageSwapIn,    // LAUNCH or RUNNING
+  kPageMove,      // LAUNCH or RUNNING
+  kPageMdInit,    // LAUNCH or RUNNING
   // Migration-agent messages, as events of the context they act on (docs/migration.md):
   kImport,  // INIT -> RUNNING
   kAbsorb,  // LAUNCH -> RUNNING
