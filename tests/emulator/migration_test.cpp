@@ -13,7 +13,9 @@
 #include "sevemu/emulator/manufacturing/kds.h"
 #include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
+#include "sevemu/emulator/snp/snp_abi.h"
 #include "sevemu/emulator/snp/snp_policy.h"
+#include "sevemu/rmp/rmp_instructions.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -27,6 +29,7 @@ constexpr std::uint64_t kMigratable = kPolicy | policy::kMigrateMa;
 // its VMPCKs (read from its secrets page) and the last sequence number used per VMPCK.
 struct Driver {
   std::uint64_t gctx = 0;
+  std::uint64_t data_spa = 0;  // its data page (LaunchSpec::data_page) on the launch platform
   std::array<Bytes, 4> vmpck;
   std::array<std::uint64_t, 4> seqno{};
 };
@@ -77,6 +80,7 @@ struct Host {
     if (l.data_page) {
       const std::uint64_t spa = next_page;
       next_page += 0x1000;
+      if (out != nullptr) out->data_spa = spa;
       f.MakePreGuestPage(spa, kDataGpa, l.asid, Bytes(4096, l.fill));
       auto u = f.UpdateBuf(l.gctx, spa, PageType::kNormal);
       if (l.data_imi) u.page_info |= 1u << 4;
@@ -191,11 +195,36 @@ struct Host {
   }
 };
 
-// Stands in for SNP_PAGE_SWAP_OUT with the root metadata entry kept in the context (issue 12):
-// the entry an export carries once the guest's pages are out. The agent may set it because the
-// firmware trusts the agent with the whole context.
-void MarkRootEntryValid(Bytes& gctx_image) {
-  gctx_image[gctx::kRootMdValid] |= 1;
+constexpr std::uint64_t kSwapOut = 0x580000, kSwapSrc = 0x590000, kSwapDst = 0x5A0000;
+
+// The host swaps the guest's data page out under its OEK (SNP_PAGE_SWAP_OUT, ROOT_MDATA_EN: the
+// entry stays in the guest context, which an export then carries) and keeps the ciphertext.
+Bytes SwapOutRoot(Host& h, const Driver& d, std::uint32_t asid) {
+  REQUIRE(rmp::RmpUpdate(h.f.fw->memory().rmp(), d.data_spa, {kDataGpa, true, false, true, asid}) ==
+          rmp::RmpResult::kSuccess);  // GUEST_VALID -> PRE_SWAP
+  h.f.MakeFirmwarePage(kSwapOut);
+  REQUIRE(h.f.Run(SnpCmd::kPageSwapOut, SnpPageSwapBuf{d.gctx, d.data_spa, kSwapOut, 0, 0,
+                                                       SwapFlags(SwapPageType::kData, false,
+                                                                 true)}) == FwStatus::kSuccess);
+  Bytes cipher(rmp::kPageSize);
+  REQUIRE(h.f.fw->memory().HvRead(kSwapOut, cipher) == rmp::RmpViolation::kNone);
+  return cipher;
+}
+
+// On the destination: the ciphertext back in through the imported root entry, into a fresh page
+// of the guest's ASID; what the guest then reads there.
+Bytes SwapInRoot(Host& h, const Driver& d, std::uint32_t asid, const Bytes& cipher) {
+  REQUIRE(h.f.fw->memory().HvWrite(kSwapSrc, cipher) == rmp::RmpViolation::kNone);
+  REQUIRE(rmp::RmpUpdate(h.f.fw->memory().rmp(), kSwapDst, {0, true, false, true, asid}) ==
+          rmp::RmpResult::kSuccess);  // PRE_GUEST
+  REQUIRE(h.f.Run(SnpCmd::kPageSwapIn, SnpPageSwapBuf{d.gctx, kSwapSrc, kSwapDst, 0, 0,
+                                                      SwapFlags(SwapPageType::kData, false,
+                                                                true)}) == FwStatus::kSuccess);
+  REQUIRE(h.f.Run(SnpCmd::kPageReclaim, SnpAddrBuf{kSwapDst}) == FwStatus::kSuccess);
+  Bytes out(rmp::kPageSize);
+  REQUIRE(h.f.fw->memory().GuestRead({asid, 0, kDataGpa, true, false, rmp::kPermRead}, kSwapDst,
+                                     out) == rmp::RmpViolation::kNone);
+  return out;
 }
 
 Bytes Field(const Bytes& b, std::size_t off, std::size_t n) {
@@ -227,7 +256,9 @@ struct Pair {
   Driver ma_a, g, ma_b;
   Pair() {
     REQUIRE(a.Launch(Spec(kMaCtx, 1), &ma_a) == FwStatus::kSuccess);
-    REQUIRE(a.Launch(Spec(kGuestCtx, 2, kMigratable, kMaCtx), &g) == FwStatus::kSuccess);
+    LaunchSpec gs = Spec(kGuestCtx, 2, kMigratable, kMaCtx);
+    gs.data_page = true;
+    REQUIRE(a.Launch(gs, &g) == FwStatus::kSuccess);
     REQUIRE(b.Launch(Spec(kMaCtx, 1), &ma_b) == FwStatus::kSuccess);
     REQUIRE(b.f.GctxCreate(kGuestCtx) == FwStatus::kSuccess);
   }
@@ -247,7 +278,11 @@ TEST_CASE("migration A -> B: the guest keeps its keys, counters and measurement"
   const Bytes ma_a_report = p.a.Report(p.ma_a);
   CHECK(Field(report_a, 0x160, 32) == Field(ma_a_report, 0x140, 32));  // REPORT_ID_MA = MA_A's
 
+  const Bytes cipher = SwapOutRoot(p.a, p.g, 2);
+  CHECK(cipher != Bytes(4096, 0x5A));
   Bytes image = p.a.Export(p.ma_a, kGuestCtx, false);
+  CHECK((image[gctx::kRootMdValid] & 1) == 1);  // the root entry SWAP_OUT wrote
+  CHECK(LoadLe64(image.data() + gctx::kOekIvCount) == 1);
   CHECK(Field(image, gctx::kLd, 48) == Field(report_a, 0x90, 48));
   CHECK(Field(image, gctx::kVmpck0, 32) == p.g.vmpck[0]);
   CHECK(Field(image, gctx::kReportId, 32) == Field(report_a, 0x140, 32));
@@ -261,7 +296,6 @@ TEST_CASE("migration A -> B: the guest keeps its keys, counters and measurement"
   CHECK_FALSE(p.a.Status(kGuestCtx).has_value());
   CHECK(p.a.f.fw->memory().rmp().Get(kGuestCtx).State() == rmp::PageState::kFirmware);
 
-  MarkRootEntryValid(image);
   const Bytes ok =
       p.b.Exchange(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image));
   REQUIRE(ok.size() == kMaStatusRspSize);
@@ -271,6 +305,16 @@ TEST_CASE("migration A -> B: the guest keeps its keys, counters and measurement"
   CHECK(st->state == 2);  // INIT -> RUNNING
   CHECK(st->policy == kMigratable);
   REQUIRE(p.b.f.Run(SnpCmd::kActivate, SnpActivateBuf{kGuestCtx, 2}) == FwStatus::kSuccess);
+  // Its page comes back under the OEK the context brought: the guest reads what it wrote on A.
+  p.g.gctx = kGuestCtx;
+  CHECK(SwapInRoot(p.b, p.g, 2, cipher) == Bytes(4096, 0x5A));
+  // The root entry is used up: the same ciphertext replayed is refused.
+  REQUIRE(rmp::RmpUpdate(p.b.f.fw->memory().rmp(), kSwapDst + 0x1000, {0, true, false, true, 2}) ==
+          rmp::RmpResult::kSuccess);
+  CHECK(
+      p.b.f.Run(SnpCmd::kPageSwapIn, SnpPageSwapBuf{kGuestCtx, kSwapSrc, kSwapDst + 0x1000, 0, 0,
+                                                    SwapFlags(SwapPageType::kData, false, true)}) ==
+      FwStatus::kInvalidMdataEntry);
 
   // The guest's driver carries on on B with the next sequence numbers of the same VMPCKs.
   p.g.gctx = kGuestCtx;
@@ -332,10 +376,10 @@ struct Twins {
   }
 };
 
+// G's pages swapped out under the root entry, then G exported by MA_A.
 Bytes ExportedG(Pair& p) {
-  Bytes image = p.a.Export(p.ma_a, kGuestCtx, false);
-  MarkRootEntryValid(image);
-  return image;
+  (void)SwapOutRoot(p.a, p.g, 2);
+  return p.a.Export(p.ma_a, kGuestCtx, false);
 }
 
 }  // namespace
