@@ -43,8 +43,9 @@ struct LaunchSpec {
   bool secrets = true;     // a secrets page (not an IMI page)
   bool data_page = false;  // one NORMAL page at kDataGpa, `data_imi` its IMI_PAGE bit
   bool data_imi = false;
-  bool finish = true;        // LAUNCH_FINISH
-  std::uint8_t fill = 0x5A;  // the data page's contents
+  bool finish = true;              // LAUNCH_FINISH
+  std::uint64_t finish_flags = 0;  // its flags (bit 2 VCEK_DIS)
+  std::uint8_t fill = 0x5A;        // the data page's contents
 };
 
 LaunchSpec Spec(std::uint64_t gctx, std::uint32_t asid, std::uint64_t policy = kPolicy,
@@ -95,7 +96,7 @@ struct Host {
               FwStatus::kSuccess);
     }
     if (l.finish) {
-      REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{l.gctx, 0, 0, 0, {}}) ==
+      REQUIRE(f.Run(SnpCmd::kLaunchFinish, SnpLaunchFinishBuf{l.gctx, 0, 0, l.finish_flags, {}}) ==
               FwStatus::kSuccess);
     }
     if (out != nullptr) {
@@ -766,6 +767,38 @@ TEST_CASE("MSG_ABSORB_NOMA_REQ: no agent anywhere") {
   // N's own keys are gone.
   p.b.Post(n, GuestMsgType::kTscInfoReq, TscReq(), 0, n.seqno[0] + 1);
   CHECK(p.b.Issue(n) == FwStatus::kInvalidParam);
+}
+
+TEST_CASE("what an import does not take: VCEK_DIS, and the platform's guest count") {
+  Pair p;
+  LaunchSpec gs = Spec(0x110000, 4, kMigratable, kMaCtx);
+  gs.data_page = true;
+  gs.finish_flags = 4;  // VCEK_DIS: this guest's reports are never VCEK-signed on A
+  Driver g;
+  REQUIRE(p.a.Launch(gs, &g) == FwStatus::kSuccess);
+  Bytes req(0x60, 0);
+  StoreLe32(req.data() + 0x44, 1);  // KEY_SEL: the VCEK
+  CHECK(Host::StatusOf(p.a.Exchange(g, GuestMsgType::kReportReq, req)) == FwStatus::kInvalidKey);
+  (void)SwapOutRoot(p.a, g, 4);
+  const Bytes image = p.a.Export(p.ma_a, 0x110000, false);
+  CHECK((LoadLe32(image.data() + gctx::kFlags) & 4) == 4);  // exported ...
+  auto count = [](Host& h) {
+    h.f.MakeFirmwarePage(0x610000);
+    REQUIRE(h.f.Run(SnpCmd::kPlatformStatus, SnpAddrBuf{0x610000}) == FwStatus::kSuccess);
+    SnpPlatformStatusPage st{};
+    REQUIRE(h.f.fw->memory()
+                .FirmwareRead(0x610000, {reinterpret_cast<std::uint8_t*>(&st), sizeof st})
+                .ok());
+    return st.guest_count;
+  };
+  const std::uint32_t before = count(p.b);
+  REQUIRE(p.b.MsgStatus(p.ma_b, GuestMsgType::kImportReq, Host::ImportReq(kGuestCtx, image)) ==
+          FwStatus::kSuccess);
+  CHECK(count(p.b) == before);  // AMD-ASPFW counts launches only
+  g.gctx = kGuestCtx;
+  const Bytes rsp = p.b.Exchange(g, GuestMsgType::kReportReq, req);
+  CHECK(Host::StatusOf(rsp) == FwStatus::kSuccess);  // ... but not imported: VCEK-signed on B
+  CHECK(SignedBy(Field(rsp, 0x20, 0x4A0), VcekOf(Product::kGenoa, 2)));
 }
 
 }  // namespace sevemu::emulator
