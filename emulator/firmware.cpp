@@ -1,5 +1,6 @@
 #include "sevemu/emulator/firmware.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "firmware_state.h"
@@ -231,11 +232,14 @@ Bytes Firmware::StateDigest() const {
     put(g->gosvw.data(), g->gosvw.size());
     put64(g->desired_tsc_khz);
     // The keys enter as one SHA-384, so the blob never holds them.
-    SecretBytes keys(4 * 32 + 32 + 32);
-    for (int i = 0; i < 4; ++i)
-      std::memcpy(keys.data() + 32 * i, g->vmpck[i].data(), g->vmpck[i].size());
-    std::memcpy(keys.data() + 128, g->vmrk.data(), g->vmrk.size());
-    std::memcpy(keys.data() + 160, g->oek.data(), g->oek.size());
+    SecretBytes keys(6 * 32);
+    auto key_at = [&keys](std::size_t slot, const SecretBytes& k) {
+      if (!k.empty())
+        std::memcpy(keys.data() + 32 * slot, k.data(), std::min<std::size_t>(32, k.size()));
+    };
+    for (std::size_t i = 0; i < 4; ++i) key_at(i, g->vmpck[i]);
+    key_at(4, g->vmrk);  // unset (empty) until SNP_LAUNCH_START
+    key_at(5, g->oek);
     auto keys_digest = crypto::Sha384(keys.span());
     if (keys_digest.ok()) put(keys_digest->data(), keys_digest->size());
   }
