@@ -76,7 +76,7 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
   f.committed_build = p.committed_fw.build;
   f.committed_minor = p.committed_fw.minor;
   f.committed_major = p.committed_fw.major;
-  f.launch_tcb = g.launch_tcb.raw();
+  f.launch_tcb = g.launch_tcb;
   out = EncodeReport(f);
   if (f.signing_key != SigningKey::kNone) {
     const auto& key = f.signing_key == SigningKey::kVlek ? s.vlek : s.vcek;

@@ -202,7 +202,9 @@ namespace sevemu::emulator {
 // SNP_FEATURE_INFO (SEV-ABI-FACTS.md 8.2): CPUID-like leaves describing this firmware. Leaf 0:
 // EAX the highest leaf (1), EBX bit0 legacy SEV commands / bit1 SEV-TIO (neither yet), ECX
 // bit0 VLEK and bit1 X86_SNP_SHUTDOWN (both supported). Leaf 1: EAX bit n = guest message type
-// group n supported (KEY 1, REPORT 2, TSC_INFO 8). Leaves above 1 read as zero, as CPUID's do.
+// group n supported (type 2n+1: KEY 1, REPORT 2, the migration-agent messages EXPORT 3 ..
+// ABSORB_NOMA 7, TSC_INFO 8; AMD-ASPFW sev_mcmd.h SEV_FEATURE_INFO_x01_EAX sets all nine, CPUID
+// 0 is not modelled yet). Leaves above 1 read as zero, as CPUID's do.
 // The output page follows SNP_PLATFORM_STATUS's rule (FIRMWARE or DEFAULT once initialised).
 FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpFeatureInfoBuf>(buf);
@@ -217,7 +219,7 @@ FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
     StoreLe32(out + 0, 1);
     StoreLe32(out + 8, (1u << 0) | (1u << 1));
   } else if (in.ecx_in == 1) {
-    StoreLe32(out + 0, (1u << 1) | (1u << 2) | (1u << 8));
+    StoreLe32(out + 0, (1u << 1) | (1u << 2) | (0x1Fu << 3) | (1u << 8));
   }
   (void)s.memory.FirmwareWrite(in.feature_info_paddr, out);
   return FwStatus::kSuccess;
