@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/hypervisor/sev_dev.h"
 
@@ -61,8 +62,9 @@ struct Host::Impl {
   std::optional<Bytes> cert_table_set;  // set by the host administrator
   Bytes auto_cert_table;
   std::optional<std::uint64_t> auto_cert_tcb;  // reported TCB the automatic table was made for
-  std::string saved_platform_json;             // as last taken by TakePersistentChange
-  Bytes saved_sev_nv;                          // SevNvFingerprint, likewise
+  FaultSet faults;  // injected by the daemon's ctl ops; consulted by Run and SevDevice
+  std::string saved_platform_json;  // as last taken by TakePersistentChange
+  Bytes saved_sev_nv;               // SevNvFingerprint, likewise
 
   Impl(emulator::Platform p, std::uint64_t memory_size)
       : platform(std::move(p)), pages(memory_size) {}
@@ -92,6 +94,8 @@ struct Host::Impl {
   // Copies `blob` (at most 16 KiB) into freshly allocated contiguous host pages, as
   // psp_copy_user_blob does into kernel memory; ReleaseBlob gives them back.
   Result<std::uint64_t> CopyBlob(ByteSpan blob);
+  // The certificate table `guest` gets, after the certificate faults (faults.h).
+  Result<Bytes> FaultedCertTable(const std::string& guest, Bytes table);
   void ReleaseBlob(std::uint64_t spa, std::size_t len);
   // Legacy migration (sev_guest_migrate.cpp): this platform's PDH and PEK ‖ OCA ‖ CEK as
   // SEV_PDH_CERT_EXPORT gives them; one packet out (SEND_UPDATE_DATA/_VMSA of the page at
@@ -101,12 +105,15 @@ struct Host::Impl {
                                                 std::uint64_t spa, std::uint32_t hdr_len);
   Status ReceivePacket(emulator::SevCmd cmd, std::uint32_t handle, std::uint64_t spa,
                        const SevMigrationStream::Packet& p);
+  // Every SNP command the host issues itself: an injected fault answers instead of the
+  // firmware (faults.h).
   emulator::FwStatus Run(emulator::SnpCmd cmd, MutableByteSpan buf) {
+    if (auto st = faults.Command(false, static_cast<std::uint32_t>(cmd))) return *st;
     return fw->Execute(cmd, buf);
   }
   template <typename Buf>
   emulator::FwStatus Run(emulator::SnpCmd cmd, Buf& buf) {
-    return fw->Execute(cmd, buf);
+    return Run(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
   }
 };
 

@@ -52,6 +52,7 @@ Status CheckSpec(const SevGuestLaunchSpec& spec) {
 }  // namespace
 
 Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
+  const FaultSet::ActingFor acting(impl_->faults, spec.name);
   Impl& h = *impl_;
   if (Status st = CheckSpec(spec); !st.ok()) return st.error();
   if (h.guests.count(spec.name) != 0) {
@@ -209,6 +210,7 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
 
 Status Host::InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSpan secret,
                                 std::optional<std::uint64_t> gpa) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   Impl& h = *impl_;
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();
@@ -280,6 +282,7 @@ Status Host::InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSp
 }
 
 Result<GuestInfo> Host::FinishSevLaunch(const std::string& name) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   Impl& h = *impl_;
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();
@@ -295,6 +298,7 @@ Result<GuestInfo> Host::FinishSevLaunch(const std::string& name) {
 
 Result<Bytes> Host::SevAttestationReport(const std::string& name,
                                          const std::array<std::uint8_t, 16>& mnonce) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   Impl& h = *impl_;
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();

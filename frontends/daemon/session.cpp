@@ -161,6 +161,7 @@ void Session::Hello(std::uint32_t id) {
     role_ = Role::kGuest;
     guest_ = g->name;
     guest_launch_id_ = g->launch_id;
+    guest_boot_ = p.boot;
     reply["guest"] = {{"name", g->name},
                       {"type", hypervisor::GuestTypeName(g->type)},
                       {"asid", g->asid},
@@ -211,7 +212,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     auto req = protocol::DecodeJsonBlob(payload_);
     if (!req.ok())
       return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
-    auto r = Manage(d_.platforms, platform_, writable_, *req);
+    std::optional<Result<protocol::JsonBlob>> ctl = Ctl(d_, platform_, writable_, *req);
+    auto r = ctl ? std::move(*ctl) : Manage(d_.platforms, platform_, writable_, *req);
     // An operation may reach another platform too (guest.migrate).
     for (std::size_t i = 0; i < d_.platforms.size(); ++i) d_.PersistIfChanged(i);
     if (!r.ok()) {
@@ -227,7 +229,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
 void Session::GuestFrame(const protocol::FrameHeader& h) {
   hypervisor::Host& host = *d_.platforms[platform_].host;
   auto g = host.Guest(guest_);
-  if (!g.ok() || g->launch_id != guest_launch_id_) {
+  if (!g.ok() || g->launch_id != guest_launch_id_ || d_.platforms[platform_].boot != guest_boot_) {
     return SendError(h.request_id, protocol::errc::kNotFound,
                      "the guest this connection acts in is gone");
   }
