@@ -40,6 +40,7 @@ json GuestJson(const hypervisor::GuestInfo& g) {
   j["launch_digest"] = HexEncode(g.launch_digest);
   j["secret_gpa"] = g.secret_gpa;
   j["secret_size"] = g.secret_size;
+  j["received"] = g.received;
   return j;
 }
 
@@ -207,7 +208,49 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
   return Error(ErrorCode::kInvalidArgument, "unknown operation '" + op + "'");
 }
 
+// guest.migrate: a legacy guest of platform `from` moved to the platform named "to" with
+// SEND_*/RECEIVE_* (hypervisor::MigrateSevGuest), as two hosts' VMMs would move it.
+Result<protocol::JsonBlob> Migrate(std::vector<ServedPlatform>& platforms, std::size_t from,
+                                   bool writable, const json& req) {
+  if (!writable) return ReadOnly();
+  const std::string name = req.value("name", "");
+  const std::string to = req.value("to", "");
+  if (to.empty()) return Error(ErrorCode::kInvalidArgument, "to: the destination platform");
+  std::size_t dest = platforms.size();
+  for (std::size_t i = 0; i < platforms.size(); ++i) {
+    if (platforms[i].name == to) dest = i;
+  }
+  if (dest == platforms.size()) {
+    return Error(ErrorCode::kNotFound, "no platform named '" + to + "'");
+  }
+  if (dest == from) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "guest '" + name + "' is already on platform '" + to + "'");
+  }
+  auto g = hypervisor::MigrateSevGuest(*platforms[from].host, *platforms[dest].host, name);
+  if (!g.ok()) {
+    return g.error().Context("migrating '" + name + "' to '" + to + "'");
+  }
+  json j = GuestJson(*g);
+  j["from"] = platforms[from].name;
+  j["to"] = to;
+  return Reply(j);
+}
+
 }  // namespace
+
+Result<protocol::JsonBlob> Manage(std::vector<ServedPlatform>& platforms, std::size_t platform,
+                                  bool writable, const protocol::JsonBlob& request) {
+  const json req = json::parse(request.json, nullptr, false);
+  if (req.is_object() && req.value("op", json()) == "guest.migrate") {
+    try {
+      return Migrate(platforms, platform, writable, req);
+    } catch (const json::exception&) {
+      return Error(ErrorCode::kInvalidArgument, "a field of the request has the wrong type");
+    }
+  }
+  return Manage(platforms[platform], writable, request);
+}
 
 Result<protocol::JsonBlob> Manage(ServedPlatform& p, bool writable,
                                   const protocol::JsonBlob& request) {

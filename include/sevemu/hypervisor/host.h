@@ -96,6 +96,41 @@ struct GuestInfo {
   std::array<std::uint8_t, 32> launch_digest{};
   std::uint64_t secret_gpa = 0;  // the image's SEV secret area, mapped for the guest; 0 = none
   std::uint32_t secret_size = 0;
+  // The guest arrived here by RECEIVE_* (Host::ReceiveSevGuest) rather than a launch: no
+  // launch ran on this host, so launch_measure and launch_digest are zero, and so is the
+  // digest the firmware's ATTESTATION reports (AMD's RECEIVE_* never set it).
+  bool received = false;
+};
+
+// What a destination host hands the source for SEND_START (as `sevctl export --full` and the
+// KDS give it): its PDH (PDH_CERT_EXPORT), PEK ‖ OCA ‖ CEK with the CEK as AMD's KDS serves it
+// (signed by the ASK), and AMD's ASK ‖ ARK in AMD's format.
+struct SevMigrationTarget {
+  Bytes pdh;         // 0x824
+  Bytes plat_certs;  // 3 × 0x824
+  Bytes amd_certs;   // ASK ‖ ARK
+};
+
+// A legacy guest on its way between hosts, as the source's VMM streams it: SEND_START's
+// session and the sender's PDH, then one transport packet (header ‖ ciphertext) per guest page
+// and, for SEV-ES, per vCPU VMSA. The rest is the VMM's own description of the machine.
+struct SevMigrationStream {
+  struct Packet {
+    std::uint64_t gpa = 0;  // data pages: the guest address; VMSAs: the vCPU index
+    Bytes hdr;              // 0x34-byte packet header (flags, IV, MAC)
+    Bytes trans;            // the page under the TEK
+  };
+  std::string name;
+  GuestType type = GuestType::kSev;
+  std::uint32_t policy = 0;  // SEND_START's output: the guest's policy, bound by the session
+  Bytes session;             // 0x80: transport keys wrapped for the receiver
+  Bytes sender_pdh;          // the source platform's PDH, for RECEIVE_START
+  std::vector<Packet> pages;
+  std::vector<Packet> vmsas;
+  std::uint32_t vcpus = 0;
+  std::uint32_t vcpu_signature = 0;
+  std::uint64_t secret_gpa = 0;
+  std::uint32_t secret_size = 0;
 };
 
 // What the VMM hands back to the guest after an SNP_GUEST_REQUEST exit.
@@ -157,6 +192,28 @@ class Host {
   Result<Bytes> SevAttestationReport(const std::string& name,
                                      const std::array<std::uint8_t, 16>& mnonce);
 
+  // ---- legacy migration (hypervisor/sev_guest_migrate.cpp; KVM_SEV_SEND_* / RECEIVE_*) ----
+
+  // This host as a migration destination: PDH_CERT_EXPORT through /dev/sev (initialising the
+  // legacy platform if needed), the KDS's CEK certificate, AMD's ASK ‖ ARK.
+  Result<SevMigrationTarget> SevMigrationTargetCerts();
+  // The source side up to the last packet: SEND_START for `target` (session length queried
+  // first), SEND_UPDATE_DATA of every guest page (header length queried first), SEND_UPDATE_VMSA
+  // of every vCPU for SEV-ES. The guest is then SUPDATE: FinishSevSend or CancelSevSend. A
+  // refused SEND_START leaves the guest running as it was; a later failure cancels the send.
+  Result<SevMigrationStream> SendSevGuest(const std::string& name,
+                                          const SevMigrationTarget& target);
+  // SEND_FINISH (SENT), then the source's copy is destroyed: DEACTIVATE, DECOMMISSION, pages
+  // reclaimed, as KVM's sev_vm_destroy after a completed migration.
+  Status FinishSevSend(const std::string& name);
+  // SEND_CANCEL: the guest runs again on this host.
+  Status CancelSevSend(const std::string& name);
+  // The destination side: KVM_SEV_INIT / ES_INIT (a new ASID), RECEIVE_START with the sender's
+  // PDH and session, ACTIVATE (sev_bind_asid), RECEIVE_UPDATE_DATA per page and
+  // RECEIVE_UPDATE_VMSA per vCPU into fresh host pages, RECEIVE_FINISH. On any failure the
+  // partly received guest is torn down and nothing remains.
+  Result<GuestInfo> ReceiveSevGuest(const SevMigrationStream& stream);
+
   // The guest's own view of its memory (VMPL0, private, decrypted), as its kernel reads it. For
   // a legacy guest: its memory decrypted with its key (no RMP ownership to check).
   Result<Bytes> ReadGuestMemory(const std::string& name, std::uint64_t gpa, std::size_t len);
@@ -188,6 +245,13 @@ class Host {
   explicit Host(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A legacy guest moved from `from` to `to` as two VMMs and their kernels move it: the target's
+// certificates, SendSevGuest, ReceiveSevGuest, then FinishSevSend, or CancelSevSend when the
+// destination failed (the source then runs on). The source's refusals (NOSEND, DOMAIN, SEV and
+// the API minimum, all SEND_START's) leave it running. `to` must be another host with no guest
+// of that name.
+Result<GuestInfo> MigrateSevGuest(Host& from, Host& to, const std::string& name);
 
 // A small built-in guest firmware image: OVMF's table and SEV metadata layout (SNP_SEC_MEM,
 // SECRETS, CPUID) around a tiny body, for launches that do not name an image.
