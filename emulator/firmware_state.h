@@ -19,6 +19,7 @@
 #include "sev/sev_guest_state.h"
 #include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
 #include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/emulator/manufacturing/sev_nv_store.h"
 #include "sevemu/emulator/manufacturing/versioned_keys.h"
@@ -124,7 +125,16 @@ struct FirmwareState {
   // Draws of the firmware's random number generator so far (deterministic platforms only).
   std::uint64_t rng_draws = 0;
   SevLegacyState sev;  // the legacy SEV API's platform
+  // SNP_INIT_EX's RAPL_DIS and CIPHERTEXT_HIDING_EN as the running firmware acted on them
+  // (only ABIs with FirmwareAbi::platform_features do; cleared by every SNP_INIT(_EX)).
+  bool rapl_disabled = false;
+  bool ciphertext_hiding = false;
 };
+
+// What the running firmware's ABI implements (firmware_abi.h).
+inline const FirmwareAbi& Abi(const FirmwareState& s) {
+  return AbiOf(s.platform.state.current_fw);
+}
 
 // The firmware's randomness (guest memory keys, VMPCKs, VMRK, report IDs). On a platform
 // provisioned from a seed it is a deterministic stream — SevKdf(fuses, "sevemu-firmware-rng",

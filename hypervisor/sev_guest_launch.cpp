@@ -64,7 +64,8 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   launch::SevLaunchConfig cfg;
   cfg.mode = spec.es ? launch::SevLaunchMode::kSevEs : launch::SevLaunchMode::kSev;
   cfg.vcpus = spec.vcpus;
-  cfg.vcpu_signature = h.fw->platform_state().chip.cpuid_fms();
+  cfg.vcpu_signature =
+      spec.vcpu_signature != 0 ? spec.vcpu_signature : h.fw->platform_state().chip.cpuid_fms();
   auto vmsas = launch::PlanSevEsVmsas(*image, cfg);
   if (!vmsas.ok()) return vmsas.error();
   auto digest = launch::ExpectedSevLaunchDigest(*image, cfg);

@@ -17,8 +17,19 @@ using rmp::PageState;
 using statemachine::SnpGuestEvent;
 using statemachine::SnpPlatformEvent;
 
-// The highest message version this firmware speaks for every type (1 in ABI 1.55).
-constexpr std::uint8_t kMaxMsgVersion = 1;
+// The highest MSG_VERSION the running ABI accepts for a request type (AMD-ASPFW checks only
+// the request types it knows; others fail later, as unknown types).
+std::uint8_t MaxMsgVersion(const FirmwareState& s, GuestMsgType type) {
+  const FirmwareAbi& abi = Abi(s);
+  switch (type) {
+    case GuestMsgType::kKeyReq:
+      return abi.max_key_req_version;
+    case GuestMsgType::kReportReq:
+      return abi.max_report_req_version;
+    default:
+      return 1;
+  }
+}
 
 using MsgHandler = Bytes (*)(const MsgContext&, ByteSpan);
 // Migration-agent messages: their effect is returned in `commit`, run once the response is
@@ -82,9 +93,12 @@ FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
   if (!plain.ok()) return FwStatus::kInvalidParam;
   // Exactly the next sequence number: replays and reordering fail here.
   if (h.seqno != g->msg_count[h.vmpck] + 1 || h.seqno >= ~0ull - 1) return FwStatus::kAeadOverflow;
-  if (h.msg_version == 0 || h.msg_version > kMaxMsgVersion) return FwStatus::kInvalidParam;
+  if (h.msg_version == 0 || h.msg_version > MaxMsgVersion(s, h.type)) {
+    return FwStatus::kInvalidParam;
+  }
 
-  const MsgContext ctx{s, *g, h.vmpck};
+  MsgContext ctx{s, *g, h.vmpck};
+  ctx.msg_version = h.msg_version;
   const MaContext ma{s, *g, in.gctx_paddr, h.vmpck};
   MaCommit commit;  // a migration-agent message's effect, run once the response is sealed
   const GuestMsgSpec* spec = nullptr;
@@ -100,7 +114,9 @@ FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
   GuestMsgHeader rsp;
   rsp.seqno = h.seqno + 1;
   rsp.type = static_cast<GuestMsgType>(static_cast<std::uint8_t>(h.type) + 1);
-  rsp.msg_version = kMaxMsgVersion;
+  // The response answers in the request's version: Linux's sev-guest accepts a response only
+  // if its MSG_VERSION equals the request's (verify_and_dec_payload).
+  rsp.msg_version = h.msg_version;
   rsp.msg_size = static_cast<std::uint16_t>(response.size());
   rsp.vmpck = h.vmpck;
   auto sealed = SealGuestMsg(rsp, response, g->vmpck[h.vmpck].span());

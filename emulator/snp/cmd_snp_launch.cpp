@@ -43,6 +43,10 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf) {
   if (!g->machine.Accepts(SnpGuestEvent::kLaunchStart)) return FwStatus::kInvalidGuestState;
   PolicyContext ctx;
   ctx.firmware = s.platform.state.current_fw;
+  ctx.defined_bits = Abi(s).policy_bits;
+  ctx.aes_256_xts = HasAes256Xts(s.platform.state.chip.product);
+  ctx.rapl_disabled = s.rapl_disabled;
+  ctx.ciphertext_hiding = s.ciphertext_hiding;
   ctx.smt_enabled = s.config.smt_enabled;
   SnpGuest* ma = nullptr;
   if (in.flags & kMaEn) {

@@ -15,6 +15,7 @@
 #include "daemon_client.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/crypto/base64.h"
+#include "sevemu/launch/vmsa.h"
 
 namespace sevemu::cli {
 
@@ -27,7 +28,8 @@ void PrintGuest(const nlohmann::json& g) {
             << g.value("vcpu_sig", "?") << "), " << g["pages"] << " pages\n";
   if (type == "snp") {
     std::cout << "  measurement " << g["measurement"].get<std::string>() << "\n"
-              << "  host_data   " << g["host_data"].get<std::string>() << "\n";
+              << "  host_data   " << g["host_data"].get<std::string>() << "\n"
+              << "  features    " << g.value("guest_features", "?") << " (SEV_FEATURES)\n";
     return;
   }
   std::cout << "  handle " << g["handle"] << ", state " << g["state"].get<std::string>()
@@ -109,7 +111,7 @@ int ReadGuest(const std::string& name, const std::string& socket, const std::str
 int RunGuest(const std::string& name, const Args& args) {
   std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
       type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
-      len_text = "64", to;
+      len_text = "64", to, vcpu_type, vcpu_sig, guest_features;
   unsigned vcpus = 1;
   bool author_key = false, json = false;
   po::options_description desc("options");
@@ -123,6 +125,9 @@ int RunGuest(const std::string& name, const Args& args) {
       ("image", po::value(&image), "launch: OVMF image (default: built-in)")
       ("policy", po::value(&policy_text), "launch: guest policy (default snp 0x30000, sev 0x1, sev-es 0x5)")
       ("vcpus", po::value(&vcpus), "launch: number of vCPUs (default 1)")
+      ("vcpu-type", po::value(&vcpu_type), "launch: QEMU's CPU model, e.g. EPYC-Milan (sets the vCPUs' signature; default: the host's)")
+      ("vcpu-sig", po::value(&vcpu_sig), "launch: instead of --vcpu-type, the vCPUs' CPUID signature (hex, e.g. 0xa10f11)")
+      ("guest-features", po::value(&guest_features), "launch (snp): the VMSAs' SEV_FEATURES (hex, default 0x1 = SNPActive)")
       ("host-data", po::value(&host_data), "launch (snp): 32 bytes of hex for HOST_DATA")
       ("id-block", po::value(&id_block), "launch (snp): file with the 96-byte ID block")
       ("id-auth", po::value(&id_auth), "launch (snp): file with the 4096-byte ID authentication info")
@@ -186,6 +191,25 @@ int RunGuest(const std::string& name, const Args& args) {
     }
     req["type"] = type;
     req["vcpus"] = vcpus;
+    if (!vcpu_type.empty() && !vcpu_sig.empty()) {
+      return UsageError(name, "--vcpu-type and --vcpu-sig exclude each other");
+    }
+    if (!vcpu_type.empty()) {
+      auto sig = launch::VcpuSignatureOf(vcpu_type);
+      if (!sig.ok()) return UsageError(name, "--vcpu-type: " + sig.error().message());
+      req["vcpu_sig"] = *sig;
+    }
+    if (!vcpu_sig.empty()) {
+      auto sig = ParseNumber("--vcpu-sig", vcpu_sig, 0xFFFFFFFFull);
+      if (!sig.ok()) return UsageError(name, sig.error().message());
+      req["vcpu_sig"] = *sig;
+    }
+    if (!guest_features.empty()) {
+      if (legacy) return UsageError(name, "--guest-features is an SNP launch option");
+      auto f = ParseNumber("--guest-features", guest_features, ~0ull);
+      if (!f.ok()) return UsageError(name, f.error().message());
+      req["guest_features"] = *f;
+    }
     if (!image.empty()) {
       auto b = ReadBinary(image);
       if (!b.ok()) return Fail(name, b.error());

@@ -34,6 +34,11 @@ struct GuestLaunchSpec {
   Bytes image;       // firmware image with SEV metadata (OVMF); empty = DefaultGuestImage()
   std::uint64_t policy = 0x30000;  // SNP guest policy (ABI >= 0.0, SMT allowed, bit 17 set)
   std::uint32_t vcpus = 1;
+  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): QEMU's -cpu model picks it;
+  // 0 = the host CPU's ("-cpu host").
+  std::uint32_t vcpu_signature = 0;
+  // The VMSAs' SEV_FEATURES (sev-snp-measure's --guest-features): bit 0 SNPActive must be set.
+  std::uint64_t sev_features = 1;
   std::array<std::uint8_t, 32> host_data{};
   Bytes id_block;  // empty, or the 0x60-byte ID block for LAUNCH_FINISH
   Bytes id_auth;   // empty, or the 0x1000-byte ID authentication info
@@ -54,8 +59,9 @@ struct SevGuestLaunchSpec {
   std::string name;  // as GuestLaunchSpec::name
   bool es = false;   // SEV-ES; must agree with the policy's ES bit (QEMU derives it from it)
   Bytes image;       // OVMF image; empty = DefaultGuestImage(). SEV metadata not needed.
-  std::uint32_t policy = 0x1;  // the legacy guest policy (default NODBG)
-  std::uint32_t vcpus = 1;     // SEV-ES: one VMSA each
+  std::uint32_t policy = 0x1;        // the legacy guest policy (default NODBG)
+  std::uint32_t vcpus = 1;           // SEV-ES: one VMSA each
+  std::uint32_t vcpu_signature = 0;  // SEV-ES VMSAs' RDX, as GuestLaunchSpec's; 0 = the host's
   // The guest owner's GODH certificate and session blob (sev-tool's godh.cert and
   // launch_blob.bin; sevctl's and QEMU's dh-cert-file/session-file, decoded). Both or neither:
   // without them the launch has no session and the measurement is keyed with zeros.
@@ -73,9 +79,10 @@ struct GuestInfo {
   std::uint64_t gctx_paddr = 0;
   std::uint64_t policy = 0;
   std::uint32_t vcpus = 0;
-  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): the host CPU's, as with
-  // QEMU's "-cpu host". Owners predicting a measurement need it.
+  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): the launch's, by default the
+  // host CPU's, as with QEMU's "-cpu host". Owners predicting a measurement need it.
   std::uint32_t vcpu_signature = 0;
+  std::uint64_t sev_features = 0;  // the VMSAs' SEV_FEATURES (SNP guests)
   std::array<std::uint8_t, 32> host_data{};
   emulator::LaunchDigest measurement{};  // the launch digest the firmware computed
   std::uint64_t secrets_gpa = 0;
