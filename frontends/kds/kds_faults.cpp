@@ -81,9 +81,11 @@ bool KdsFaultSet::Clear(std::uint64_t id) {
   return false;
 }
 
-void KdsFaultSet::ClearAll() {
+std::size_t KdsFaultSet::ClearAll() {
   std::lock_guard lock(mu_);
+  const std::size_t n = faults_.size();
   faults_.clear();
+  return n;
 }
 
 std::optional<KdsFault> KdsFaultSet::Fire(KdsEndpoint endpoint) {

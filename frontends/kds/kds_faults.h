@@ -13,6 +13,7 @@
 // Thread safety: every member may be called from many threads at once (one mutex).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -73,7 +74,7 @@ class KdsFaultSet {
   Result<std::uint64_t> Add(const KdsFaultSpec& spec);
   std::vector<KdsFault> List() const;
   bool Clear(std::uint64_t id);  // false if no such id
-  void ClearAll();
+  std::size_t ClearAll();        // how many were cleared
   // A request to `endpoint` arrived: the fault that fires on it (a copy, `fired` updated), if
   // one does.
   std::optional<KdsFault> Fire(KdsEndpoint endpoint);

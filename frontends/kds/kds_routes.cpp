@@ -344,7 +344,7 @@ Response KdsService::Control(const Request& request, std::string_view path) cons
       return {405, kTextContentType, "only DELETE\n", {{"Allow", "DELETE"}}};
     }
     if (!faults_.Clear(id)) return Text(404, "no such fault " + std::to_string(id));
-    return json(200, {{"cleared", id}});
+    return json(200, {{"cleared", 1}});
   }
   if (request.method == "GET") {
     nlohmann::json list = nlohmann::json::array();
@@ -363,8 +363,7 @@ Response KdsService::Control(const Request& request, std::string_view path) cons
     return json(200, {{"faults", std::move(list)}});
   }
   if (request.method == "DELETE") {
-    faults_.ClearAll();
-    return json(200, {{"cleared", "all"}});
+    return json(200, {{"cleared", faults_.ClearAll()}});
   }
   if (request.method != "POST") {
     return {405, kTextContentType, "only GET, POST and DELETE\n", {{"Allow", "GET, POST, DELETE"}}};
