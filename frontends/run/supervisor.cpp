@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -607,6 +608,15 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
   int status = 0;
   waitpid(child, &status, 0);
   return ExitStatus(status);
+}
+
+void RemoveGuestTsmStore(const RunOptions& o) {
+  if (o.guest.empty() || std::getenv("SEVEMU_TSM_DIR") != nullptr) return;
+  const std::string root = devices::TsmBackingRoot(o.platform, o.guest);
+  std::error_code ec;
+  for (const char* suffix : {"", ".pending", ".views"}) {
+    std::filesystem::remove_all(root + suffix, ec);
+  }
 }
 
 }  // namespace sevemu::run

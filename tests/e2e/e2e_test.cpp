@@ -2106,6 +2106,17 @@ TEST_CASE("sevemu run: configfs-tsm for a static C program, a Go program and a s
   // Outside a guest there is no configfs-tsm.
   const RunResult host = SevemuRun(w, {}, {"/bin/mkdir", d});
   CHECK(host.code != 0);
+
+  // --launch's guest takes its entries with it; vm1's stay (the directory views are gone).
+  const RunResult eph = SevemuRun(w, {"--launch"}, {"/bin/mkdir", d});
+  CHECK_MESSAGE(eph.code == 0, eph.err);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(w.t / "tsm/default")) {
+    left.push_back(e.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"vm1", "vm1.pending", "vm1.views"});
+  CHECK(std::filesystem::is_empty(w.t / "tsm/default/vm1.views"));
 }
 
 TEST_CASE("the shim answers the probes `sevemu run` answers: stat, lstat, statx, access") {
