@@ -43,8 +43,9 @@ struct TsmPath {
   std::string attr;   // kAttr: the name as given (it may not be an attribute)
 };
 
-// nullopt when `abs` (absolute; "." and ".." are resolved lexically) is not /sys/kernel/config/tsm or below, or names
-// something deeper than an entry's attribute (which configfs would not have: ENOENT).
+// nullopt when `abs` (absolute; "." and ".." are resolved lexically) is not
+// /sys/kernel/config/tsm or below, or names something deeper than an entry's attribute (which
+// configfs would not have: ENOENT).
 std::optional<TsmPath> SplitTsmPath(std::string_view abs);
 
 // The backing directory of `guest`'s entries on `platform` ("" = the daemon's first):
