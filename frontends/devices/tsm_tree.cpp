@@ -130,7 +130,10 @@ int TsmTree::Mkdir(const TsmPath& p) {
     case TsmPath::Level::kReport:
       return -EEXIST;
     case TsmPath::Level::kAttr:
-      return dir_->HasEntry(p.entry) ? -EEXIST : -ENOENT;
+      // An attribute's name exists (the VFS says EEXIST); any other name in an entry reaches
+      // configfs_mkdir, which refuses items without group operations (fs/configfs/dir.c).
+      if (!dir_->HasEntry(p.entry)) return -ENOENT;
+      return guest::TsmAttrByName(p.attr) ? -EEXIST : -EPERM;
     case TsmPath::Level::kEntry:
       break;
   }

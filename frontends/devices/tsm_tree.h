@@ -71,8 +71,8 @@ class TsmTree {
   // or -EIO when the backing directories cannot be made.
   static int Make(const std::string& backing_root, int conn, std::unique_ptr<TsmTree>* out);
 
-  // mkdir: an entry (TsmReportDir::MakeEntry); -EEXIST for the directories that exist; -EINVAL
-  // for names reserved by the backing store.
+  // mkdir: an entry (TsmReportDir::MakeEntry); -EEXIST for what exists; -EPERM inside an
+  // entry; -ENOENT below a missing one; -EINVAL for names reserved by the backing store.
   int Mkdir(const TsmPath& p);
   // rmdir: an entry (its pending stores go with it); -EBUSY for the directories above.
   int Rmdir(const TsmPath& p);
