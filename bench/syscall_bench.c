@@ -1,9 +1,9 @@
-/* The workloads of bench/run-overhead.sh (docs/performance.md), one per mode:
+/* The workloads of scripts/bench-run-overhead.sh (docs/performance.md), one per mode:
  *
- *   syscall_bench files DIR N    stat + open + read + close of N small files in DIR (made on
+ *   bench_syscall files DIR N    stat + open + read + close of N small files in DIR (made on
  *                                first use, outside the timing): a syscall-heavy program that
  *                                touches no device
- *   syscall_bench reports N      N SNP_GET_REPORT ioctls on one /dev/sev-guest descriptor
+ *   bench_syscall reports N      N SNP_GET_REPORT ioctls on one /dev/sev-guest descriptor
  *
  * Prints one line: "mode=M n=N seconds=S per_second=R". Dynamically linked, so the same binary
  * runs plain, under the preload shim and under `sevemu run`. */
@@ -88,6 +88,6 @@ static int Reports(long n) {
 int main(int argc, char** argv) {
   if (argc == 4 && strcmp(argv[1], "files") == 0) return Files(argv[2], atol(argv[3]));
   if (argc == 3 && strcmp(argv[1], "reports") == 0) return Reports(atol(argv[2]));
-  fprintf(stderr, "usage: syscall_bench files DIR N | reports N\n");
+  fprintf(stderr, "usage: bench_syscall files DIR N | reports N\n");
   return 2;
 }

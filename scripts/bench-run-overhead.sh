@@ -4,25 +4,24 @@
 # files, plain vs under `sevemu run`), and attestation reports per second under `sevemu run`
 # vs the preload shim. Each configuration runs ROUNDS times, interleaved; medians are printed.
 #
-#   bench/run-overhead.sh [ROUNDS]        (default 9; build the release preset first)
+#   scripts/bench-run-overhead.sh [ROUNDS]        (default 9)
 #
-# Environment: SEVEMU, SHIM (default: the release build's), FILES (10000), REPORTS (300).
+# Environment: FILES (10000), REPORTS (300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-9}
-SEVEMU=${SEVEMU:-$PWD/build/release/frontends/cli/sevemu}
-SHIM=${SHIM:-$PWD/build/release/frontends/shim/libsevemu-preload.so}
 FILES=${FILES:-10000}
 REPORTS=${REPORTS:-300}
-for f in "$SEVEMU" "$SHIM"; do
-  [[ -e $f ]] || { echo "missing $f: cmake --preset release && cmake --build --preset release --target sevemu sevemu-preload" >&2; exit 1; }
-done
+cmake --preset release >/dev/null
+cmake --build --preset release --target sevemu sevemu-preload bench_syscall
+SEVEMU=$PWD/build/release/frontends/cli/sevemu
+SHIM=$PWD/build/release/frontends/shim/libsevemu-preload.so
+BENCH=$PWD/build/release/bench/bench_syscall
 
 T=$(mktemp -d)
 SERVE=
 cleanup() { [[ -n $SERVE ]] && kill "$SERVE" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-cc -O2 -o "$T/syscall_bench" bench/syscall_bench.c
 export SEVEMU_SOCKET=$T/s.sock
 "$SEVEMU" serve --state "$T/state" --socket "$SEVEMU_SOCKET" --seed 01 2>"$T/serve.log" &
 SERVE=$!
@@ -33,13 +32,13 @@ for _ in $(seq 100); do [[ -S $SEVEMU_SOCKET ]] && break; sleep 0.1; done
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
-"$T/syscall_bench" files "$T/files" "$FILES" >/dev/null  # make the files, warm the cache
+"$BENCH" files "$T/files" "$FILES" >/dev/null  # make the files, warm the cache
 : >"$T/plain"; : >"$T/run"; : >"$T/shim_r"; : >"$T/run_r"
 for _ in $(seq "$ROUNDS"); do
-  "$T/syscall_bench" files "$T/files" "$FILES" | field seconds >>"$T/plain"
-  "$SEVEMU" run -- "$T/syscall_bench" files "$T/files" "$FILES" | field seconds >>"$T/run"
-  SEVEMU_GUEST=bench LD_PRELOAD=$SHIM "$T/syscall_bench" reports "$REPORTS" | field per_second >>"$T/shim_r"
-  "$SEVEMU" run --guest bench -- "$T/syscall_bench" reports "$REPORTS" | field per_second >>"$T/run_r"
+  "$BENCH" files "$T/files" "$FILES" | field seconds >>"$T/plain"
+  "$SEVEMU" run -- "$BENCH" files "$T/files" "$FILES" | field seconds >>"$T/run"
+  SEVEMU_GUEST=bench LD_PRELOAD=$SHIM "$BENCH" reports "$REPORTS" | field per_second >>"$T/shim_r"
+  "$SEVEMU" run --guest bench -- "$BENCH" reports "$REPORTS" | field per_second >>"$T/run_r"
 done
 plain=$(median <"$T/plain"); run=$(median <"$T/run")
 shim_r=$(median <"$T/shim_r"); run_r=$(median <"$T/run_r")
