@@ -97,6 +97,7 @@ int RunRun(const std::string& name, const Args& args) {
     Args d = {"destroy", guest};
     d.insert(d.end(), common.begin(), common.end());
     (void)GuestOnStderr(d);
+    run::RemoveGuestTsmStore(o);
   }
   return status;
 }

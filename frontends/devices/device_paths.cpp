@@ -1,9 +1,12 @@
 #include "devices/device_paths.h"
 
+#include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <filesystem>
 
 namespace sevemu::devices {
@@ -113,6 +116,34 @@ std::optional<struct stat> StatOf(const DevicePath& p, const Machine& machine) {
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+struct statx ToStatx(const struct stat& st) {
+  struct statx x {};
+  x.stx_mask = STATX_BASIC_STATS;
+  x.stx_blksize = static_cast<std::uint32_t>(st.st_blksize);
+  x.stx_nlink = static_cast<std::uint32_t>(st.st_nlink);
+  x.stx_uid = st.st_uid;
+  x.stx_gid = st.st_gid;
+  x.stx_mode = static_cast<std::uint16_t>(st.st_mode);
+  x.stx_ino = st.st_ino;
+  x.stx_size = static_cast<std::uint64_t>(st.st_size);
+  x.stx_rdev_major = major(st.st_rdev);
+  x.stx_rdev_minor = minor(st.st_rdev);
+  return x;
+}
+
+int AccessOf(const struct stat& st, int mode) {
+  const mode_t perm = st.st_mode & 0777;
+  // Root overrides read and write permission, and execute where any execute bit is set (Linux
+  // fs/namei.c generic_permission, CAP_DAC_OVERRIDE).
+  if (geteuid() == 0) {
+    return (mode & X_OK) != 0 && (perm & 0111) == 0 && !S_ISDIR(st.st_mode) ? -EACCES : 0;
+  }
+  if ((mode & X_OK) != 0 && (perm & S_IXUSR) == 0) return -EACCES;
+  if ((mode & W_OK) != 0 && (perm & S_IWUSR) == 0) return -EACCES;
+  if ((mode & R_OK) != 0 && (perm & S_IRUSR) == 0) return -EACCES;
+  return 0;
 }
 
 }  // namespace sevemu::devices

@@ -42,4 +42,12 @@ struct Machine {
 // left to the configfs code (nullopt here).
 std::optional<struct stat> StatOf(const DevicePath& p, const Machine& machine);
 
+// statx() of a file that stat() describes as `st` (every basic field known, so all reported).
+struct statx ToStatx(const struct stat& st);
+
+// access()/faccessat() of a file of ours: our files belong to the user who runs the emulated
+// machine (StatOf), so only a permission bit the mode lacks refuses, as the kernel's check does
+// (root overriding it): 0 or -EACCES.
+int AccessOf(const struct stat& st, int mode);
+
 }  // namespace sevemu::devices

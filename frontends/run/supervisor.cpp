@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -16,8 +17,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -28,6 +32,7 @@
 #include "devices/probes.h"
 #include "devices/process_memory.h"
 #include "devices/sev_forward.h"
+#include "devices/tsm_tree.h"
 #include "run/notify_filter.h"
 #include "run/target.h"
 
@@ -36,6 +41,10 @@ namespace sevemu::run {
 namespace {
 
 volatile sig_atomic_t g_child = 0;
+
+// include/uapi/linux/seccomp.h (Linux 6.6), absent from older headers.
+constexpr unsigned long kSeccompIoctlNotifSetFlags = _IOW('!', 4, std::uint64_t);
+constexpr unsigned long kSeccompUserNotifFdSyncWakeUp = 1;
 
 void Forward(int sig) {
   if (g_child > 0) kill(static_cast<pid_t>(g_child), sig);
@@ -71,6 +80,21 @@ class Supervisor {
  public:
   Supervisor(const RunOptions& o, int notify_fd, devices::Machine machine)
       : o_(o), nfd_(notify_fd), machine_(std::move(machine)) {}
+  ~Supervisor() {
+    for (auto& [key, c] : conns_) {
+      close(c.daemon);
+      close(c.handle);
+    }
+    if (inotify_ >= 0) close(inotify_);
+    if (!views_dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(views_dir_, ec);
+    }
+    tsm_.reset();
+    if (tsm_conn_ >= 0) close(tsm_conn_);
+  }
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
 
   void Handle(const seccomp_notif& req) {
     Answer a;
@@ -107,6 +131,7 @@ class Supervisor {
     // or /dev, so only their last segment is worth a look at this point.
     auto abs = ResolveAt(tid, dirfd, *s);
     if (!abs) return {};
+    FromView(*abs);
     return {devices::ClassifyPath(*abs), *abs};
   }
 
@@ -151,16 +176,16 @@ class Supervisor {
         return Access(req, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
 #ifdef SYS_mkdir
       case SYS_mkdir:
-        return DirOp(req, AT_FDCWD, a[0]);
+        return DirOp(req, AT_FDCWD, a[0], true);
 #endif
       case SYS_mkdirat:
-        return DirOp(req, static_cast<int>(a[0]), a[1]);
+        return DirOp(req, static_cast<int>(a[0]), a[1], true);
 #ifdef SYS_rmdir
       case SYS_rmdir:
-        return DirOp(req, AT_FDCWD, a[0]);
+        return DirOp(req, AT_FDCWD, a[0], false);
 #endif
-      case SYS_unlinkat:
-        return DirOp(req, static_cast<int>(a[0]), a[1]);
+      case SYS_unlinkat:  // the filter passes only AT_REMOVEDIR: rmdir
+        return DirOp(req, static_cast<int>(a[0]), a[1], false);
       case SYS_ioctl:
         return Ioctl(req, static_cast<int>(a[0]), a[1], a[2]);
       default:
@@ -236,10 +261,64 @@ class Supervisor {
         return Answer::Err(-EACCES);  // directories are for stat/access only (docs/run.md)
       }
       case PathKind::kTsm:
+        return OpenTsm(req, abs, flags);
       case PathKind::kNotOurs:
         break;
     }
     return Answer::Err(-ENOENT);
+  }
+
+  // configfs-tsm, inside an SNP guest only: the tree over the supervisor's own guest
+  // connection, made on first use. 0 or -errno.
+  int EnsureTsm() {
+    if (tsm_) return 0;
+    if (!machine_.snp_guest()) return -ENOENT;
+    std::string reply;
+    const int fd = devices::ConnectDaemon(devices::GuestHello(o_.platform, o_.guest), true, &reply);
+    if (fd < 0) return fd;
+    const std::string root = devices::TsmBackingRoot(o_.platform, o_.guest);
+    if (const int rc = devices::TsmTree::Make(root, fd, &tsm_); rc != 0) {
+      close(fd);
+      return rc;
+    }
+    tsm_conn_ = fd;
+    views_dir_ = root + ".views/run-" + std::to_string(getpid());
+    return 0;
+  }
+
+  // A path inside a directory view the program opened (openat on its descriptor, fchdir)
+  // stands for the configfs directory the view shows.
+  void FromView(std::string& abs) const {
+    if (views_dir_.empty() || abs.compare(0, views_dir_.size() + 1, views_dir_ + "/") != 0) {
+      return;
+    }
+    const std::size_t name_end = abs.find('/', views_dir_.size() + 1);
+    auto it = views_.find(abs.substr(0, name_end));
+    if (it == views_.end()) return;
+    abs = it->second.shows + (name_end == std::string::npos ? "" : abs.substr(name_end));
+  }
+
+  Answer OpenTsm(const seccomp_notif& req, const std::string& abs, int flags) {
+    const auto p = devices::SplitTsmPath(abs);
+    if (!p) return Answer::Err(-ENOENT);
+    if (const int rc = EnsureTsm(); rc != 0) return Answer::Err(rc);
+    const bool cloexec = (flags & O_CLOEXEC) != 0;
+    if (p->level == devices::TsmPath::Level::kAttr) {
+      bool pending = false;
+      const int fd = tsm_->OpenAttr(*p, flags, &pending);
+      if (fd < 0) return Answer::Err(fd);
+      return Inject(req, fd, cloexec);
+    }
+    std::string view;
+    const int fd = tsm_->OpenView(*p, flags, views_dir_, &view);
+    if (fd < 0) return Answer::Err(fd);
+    // The view goes when its last descriptor closes (inotify reports the final close).
+    if (inotify_ < 0) inotify_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    const int wd =
+        inotify_ < 0 ? -1
+                     : inotify_add_watch(inotify_, view.c_str(), IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+    views_[view] = View{abs, wd};
+    return Inject(req, fd, cloexec);
   }
 
   std::optional<struct stat> StatPath(const seccomp_notif& req, int dirfd, std::uint64_t path,
@@ -247,6 +326,11 @@ class Supervisor {
     const auto [p, abs] = PathArg(req, dirfd, path);
     ours = p.kind != devices::PathKind::kNotOurs;
     if (!ours) return std::nullopt;
+    if (p.kind == devices::PathKind::kTsm) {
+      const auto t = devices::SplitTsmPath(abs);
+      if (!t || EnsureTsm() != 0) return std::nullopt;
+      return tsm_->Stat(*t);
+    }
     return devices::StatOf(p, machine_);
   }
 
@@ -271,16 +355,7 @@ class Supervisor {
     if (!ours) return Answer::Continue();
     if (!StillValid(req.id)) return Answer::Err(-ENOENT);
     if (!st) return Answer::Err(-ENOENT);
-    struct statx x {};
-    x.stx_mask = STATX_BASIC_STATS;
-    x.stx_blksize = static_cast<std::uint32_t>(st->st_blksize);
-    x.stx_nlink = static_cast<std::uint32_t>(st->st_nlink);
-    x.stx_uid = st->st_uid;
-    x.stx_gid = st->st_gid;
-    x.stx_mode = static_cast<std::uint16_t>(st->st_mode);
-    x.stx_size = static_cast<std::uint64_t>(st->st_size);
-    x.stx_rdev_major = major(st->st_rdev);
-    x.stx_rdev_minor = minor(st->st_rdev);
+    const struct statx x = devices::ToStatx(*st);
     devices::ProcessMemory mem(static_cast<pid_t>(req.pid));
     if (!mem.Write(buf, {reinterpret_cast<const std::uint8_t*>(&x), sizeof x})) {
       return Answer::Err(-EFAULT);
@@ -293,18 +368,20 @@ class Supervisor {
     const auto st = StatPath(req, dirfd, path, ours);
     if (!ours) return Answer::Continue();
     if (!st) return Answer::Err(-ENOENT);
-    // Our files belong to the user (device_paths.cpp): only execute permission can be missing.
-    const mode_t perm = st->st_mode & 0777;
-    if ((mode & X_OK) != 0 && (perm & S_IXUSR) == 0) return Answer::Err(-EACCES);
-    if ((mode & W_OK) != 0 && (perm & S_IWUSR) == 0) return Answer::Err(-EACCES);
+    if (const int rc = devices::AccessOf(*st, mode); rc != 0) return Answer::Err(rc);
     return Answer::Value(0);
   }
 
-  Answer DirOp(const seccomp_notif& req, int dirfd, std::uint64_t path) {
+  Answer DirOp(const seccomp_notif& req, int dirfd, std::uint64_t path, bool make) {
     const auto [p, abs] = PathArg(req, dirfd, path);
     if (p.kind == devices::PathKind::kNotOurs) return Answer::Continue();
+    if (!StillValid(req.id)) return Answer::Err(-ENOENT);
     if (p.kind != devices::PathKind::kTsm) return Answer::Err(-EPERM);  // sysfs and /dev: no
-    return Answer::Err(-ENOENT);  // configfs-tsm: not yet served under `run`
+    const auto t = devices::SplitTsmPath(abs);
+    if (!t) return Answer::Err(-ENOENT);
+    if (const int rc = EnsureTsm(); rc != 0) return Answer::Err(rc);
+    const int rc = make ? tsm_->Mkdir(*t) : tsm_->Rmdir(*t);
+    return rc < 0 ? Answer::Err(rc) : Answer::Value(0);
   }
 
   Answer Ioctl(const seccomp_notif& req, int fd, std::uint64_t request, std::uint64_t arg) {
@@ -338,10 +415,12 @@ class Supervisor {
   // Adds every open's handle to `p`.
   void PollSet(std::vector<pollfd>& p) const {
     for (const auto& [key, c] : conns_) p.push_back({c.handle, POLLIN, 0});
+    if (inotify_ >= 0) p.push_back({inotify_, POLLIN, 0});
   }
   // A handle is readable: the program wrote to its end (discarded), or hung up (every copy
   // of its end is closed): the open is over.
   void HandleEvent(int handle) {
+    if (handle == inotify_) return ViewsClosed();
     for (auto it = conns_.begin(); it != conns_.end(); ++it) {
       if (it->second.handle != handle) continue;
       char buf[4096];
@@ -356,10 +435,43 @@ class Supervisor {
   }
 
  private:
+  // A view's directory was closed for the last time: it is removed.
+  void ViewsClosed() {
+    alignas(inotify_event) char buf[4096];
+    for (;;) {
+      const ssize_t n = read(inotify_, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t off = 0; off < n;) {
+        const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+        off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+        // Events for files inside a view (len > 0) are not the view's own close.
+        if (e->len != 0 || (e->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) == 0) continue;
+        for (auto it = views_.begin(); it != views_.end(); ++it) {
+          if (it->second.wd != e->wd) continue;
+          inotify_rm_watch(inotify_, e->wd);
+          std::error_code ec;
+          std::filesystem::remove_all(it->first, ec);
+          views_.erase(it);
+          break;
+        }
+      }
+    }
+  }
+
+  struct View {
+    std::string shows;  // the configfs directory, /sys/kernel/config/tsm/...
+    int wd = -1;
+  };
+
   const RunOptions& o_;
   int nfd_;
   devices::Machine machine_;
   std::map<std::pair<dev_t, ino_t>, Conn> conns_;
+  int tsm_conn_ = -1;
+  std::unique_ptr<devices::TsmTree> tsm_;
+  std::string views_dir_;  // <backing root>.views/run-<pid>: this supervisor's views
+  std::map<std::string, View> views_;
+  int inotify_ = -1;
 };
 
 bool RecvFd(int sock, int& fd) {
@@ -472,6 +584,10 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
     waitpid(child, &status, 0);
     return ExitStatus(status);  // it said why on stderr
   }
+  // The program blocks in each notifying call until the answer: ask the scheduler to switch
+  // to the supervisor and back on the same CPU instead of waking it elsewhere (Linux 6.6
+  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP; older kernels refuse it and nothing changes).
+  (void)ioctl(nfd, kSeccompIoctlNotifSetFlags, kSeccompUserNotifFdSyncWakeUp);
   const long pidfd = syscall(SYS_pidfd_open, child, 0);
   Supervisor sup(o, nfd, machine);
   std::vector<pollfd> p;
@@ -500,6 +616,15 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
   int status = 0;
   waitpid(child, &status, 0);
   return ExitStatus(status);
+}
+
+void RemoveGuestTsmStore(const RunOptions& o) {
+  if (o.guest.empty() || std::getenv("SEVEMU_TSM_DIR") != nullptr) return;
+  const std::string root = devices::TsmBackingRoot(o.platform, o.guest);
+  std::error_code ec;
+  for (const char* suffix : {"", ".pending", ".views"}) {
+    std::filesystem::remove_all(root + suffix, ec);
+  }
 }
 
 }  // namespace sevemu::run

@@ -20,4 +20,8 @@ struct RunOptions {
 // begins the message).
 int RunSupervised(const RunOptions& o, const std::string& prefix);
 
+// After `--launch`'s guest is destroyed: its configfs-tsm entries go with it (the backing
+// directories devices::TsmBackingRoot names), unless $SEVEMU_TSM_DIR chose them.
+void RemoveGuestTsmStore(const RunOptions& o);
+
 }  // namespace sevemu::run

@@ -64,17 +64,4 @@ std::uint64_t SecretsGpaOf(const std::string& hello_reply) {
   return g["secrets_gpa"].get<std::uint64_t>();
 }
 
-int SocketTsmProvider::ReportNew(const guest::TsmReportDesc& desc, guest::TsmReportBlobs* out) {
-  protocol::TsmReportRequest m{desc.privlevel, desc.inblob};
-  auto r = CallOn(fd_, protocol::MsgType::kGuestTsmReport, protocol::EncodeTsmReportRequest(m));
-  if (!r.ok() || !r->ok()) return -EIO;  // the daemon or the guest went away
-  auto d = protocol::DecodeTsmReportReply(r->payload);
-  if (!d.ok()) return -EIO;
-  if (d->ret == 0) {
-    out->outblob = std::move(d->outblob);
-    out->auxblob = std::move(d->auxblob);
-  }
-  return d->ret;
-}
-
 }  // namespace sevemu::shim

@@ -1,14 +1,11 @@
 // The shim's side of the daemon protocol: hellos built from the environment (SEVEMU_SOCKET,
-// SEVEMU_PLATFORM, SEVEMU_GUEST), connections, calls on a descriptor, and the configfs-tsm
-// provider a guest connection stands for.
+// SEVEMU_PLATFORM, SEVEMU_GUEST), connections and calls on a descriptor.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include "sevemu/guest/sev_guest_driver.h"
-#include "sevemu/guest/tsm_provider.h"
 #include "sevemu/protocol/client.h"
 
 namespace sevemu::shim {
@@ -23,19 +20,6 @@ int ConnectDaemon(const std::string& hello, bool cloexec, std::string* reply_jso
 
 // One request/reply on a descriptor the shim does not own.
 Result<protocol::Reply> CallOn(int fd, protocol::MsgType type, ByteSpan payload);
-
-// configfs-tsm's report provider over a guest connection: report_new runs in the daemon,
-// where the guest kernel's driver lives (GUEST_TSM_REPORT).
-class SocketTsmProvider final : public guest::TsmProvider {
- public:
-  explicit SocketTsmProvider(int fd) : fd_(fd) {}
-  const char* Name() const override { return guest::kSevGuestProviderName; }
-  std::uint32_t PrivlevelFloor() const override { return 0; }  // vmpck_id 0
-  int ReportNew(const guest::TsmReportDesc& desc, guest::TsmReportBlobs* out) override;
-
- private:
-  int fd_;
-};
 
 // secrets_gpa from a guest hello reply; 0 if absent.
 std::uint64_t SecretsGpaOf(const std::string& hello_reply);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "self_memory.h"
 #include "sevemu/protocol/wire.h"
 #include "sevemu/uapi/staged_memory.h"
+#include "tsm_fs.h"
 
 namespace sevemu::shim {
 
@@ -195,6 +197,22 @@ devices::Machine ShimMachine() {
 }
 
 }  // namespace
+
+int StatDevice(const char* path, struct stat* st) {
+  const auto p = devices::ClassifyPath(path);
+  if (p.kind == devices::PathKind::kNotOurs) return kNotOurs;
+  std::optional<struct stat> got;
+  if (p.kind == devices::PathKind::kTsm) {
+    int err = 0;
+    got = TsmStat(path, &err);
+    if (!got) return err != 0 ? err : -ENOENT;  // deeper than configfs goes
+  } else {
+    got = devices::StatOf(p, ShimMachine());
+  }
+  if (!got) return -ENOENT;
+  *st = *got;
+  return 0;
+}
 
 int OpenDevice(const char* path, int flags) {
   if (path == nullptr) return kNotOurs;

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "device_fds.h"
+#include "devices/device_paths.h"
 #include "real_libc.h"
 #include "tsm_fs.h"
 
@@ -95,6 +96,39 @@ int OpenOurs(int dirfd, const char* path, int flags) {
   } catch (...) {
     return -EIO;
   }
+}
+
+// The stat and access family on one of the paths `sevemu run` answers (devices::ClassifyPath):
+// kNotOurs, or 0 with `*st` filled, or -errno. Relative paths are looked at only where they
+// may name a device (DevicePathAt), so ordinary calls cost a prefix comparison.
+int StatOurs(int dirfd, const char* path, int flags, struct stat* st) {
+  if (path == nullptr || t_inside) return kNotOurs;
+  if ((flags & AT_EMPTY_PATH) != 0 && path[0] == '\0') return kNotOurs;  // the descriptor itself
+  Scope scope;
+  try {
+    std::optional<std::string> resolved;
+    if (!Absolute(path)) {
+      resolved = DevicePathAt(dirfd, path);
+      if (!resolved) return kNotOurs;
+      path = resolved->c_str();
+    }
+    return StatDevice(path, st);
+  } catch (...) {
+    return -EIO;
+  }
+}
+
+int AccessOurs(int dirfd, const char* path, int mode) {
+  struct stat st {};
+  const int r = StatOurs(dirfd, path, 0, &st);
+  if (r != 0) return r;  // kNotOurs or -errno
+  return sevemu::devices::AccessOf(st, mode);
+}
+
+// struct stat64 is struct stat on LP64 glibc targets (bits/struct_stat.h).
+static_assert(sizeof(struct stat) == sizeof(struct stat64));
+struct stat* AsStat(struct stat64* st) {
+  return reinterpret_cast<struct stat*>(st);
 }
 
 // mkdir/rmdir on a configfs-tsm path: kNotOurs, or the operation's result.
@@ -245,4 +279,69 @@ SEVEMU_EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
 SEVEMU_EXPORT int rmdir(const char* path) {
   if (const int r = TsmPathOp(TsmRmdir, path); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().rmdir(path);
+}
+
+// The probes tools make before they open anything (docs/devices.md "Probes"): the same answers
+// as `sevemu run` gives. Binaries built against glibc before 2.33 call __xstat and friends,
+// which are not interposed.
+SEVEMU_EXPORT int stat(const char* path, struct stat* st) {
+  if (const int r = StatOurs(AT_FDCWD, path, 0, st); r != kNotOurs) return static_cast<int>(Ret(r));
+  return Real().stat(path, st);
+}
+SEVEMU_EXPORT int stat64(const char* path, struct stat64* st) {
+  if (const int r = StatOurs(AT_FDCWD, path, 0, AsStat(st)); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().stat64(path, st);
+}
+SEVEMU_EXPORT int lstat(const char* path, struct stat* st) {
+  if (const int r = StatOurs(AT_FDCWD, path, 0, st); r != kNotOurs) return static_cast<int>(Ret(r));
+  return Real().lstat(path, st);
+}
+SEVEMU_EXPORT int lstat64(const char* path, struct stat64* st) {
+  if (const int r = StatOurs(AT_FDCWD, path, 0, AsStat(st)); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().lstat64(path, st);
+}
+SEVEMU_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  if (const int r = StatOurs(dirfd, path, flags, st); r != kNotOurs)
+    return static_cast<int>(Ret(r));
+  return Real().fstatat(dirfd, path, st, flags);
+}
+SEVEMU_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) {
+  if (const int r = StatOurs(dirfd, path, flags, AsStat(st)); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().fstatat64(dirfd, path, st, flags);
+}
+SEVEMU_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* out) {
+  struct stat st {};
+  if (const int r = StatOurs(dirfd, path, flags, &st); r != kNotOurs) {
+    if (r == 0) *out = sevemu::devices::ToStatx(st);
+    return static_cast<int>(Ret(r));
+  }
+  return Real().statx(dirfd, path, flags, mask, out);
+}
+SEVEMU_EXPORT int access(const char* path, int mode) {
+  if (const int r = AccessOurs(AT_FDCWD, path, mode); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().access(path, mode);
+}
+SEVEMU_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) {
+  if (const int r = AccessOurs(dirfd, path, mode); r != kNotOurs) return static_cast<int>(Ret(r));
+  return Real().faccessat(dirfd, path, mode, flags);
+}
+SEVEMU_EXPORT int euidaccess(const char* path, int mode) {
+  if (const int r = AccessOurs(AT_FDCWD, path, mode); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().euidaccess(path, mode);
+}
+SEVEMU_EXPORT int eaccess(const char* path, int mode) {
+  if (const int r = AccessOurs(AT_FDCWD, path, mode); r != kNotOurs) {
+    return static_cast<int>(Ret(r));
+  }
+  return Real().eaccess(path, mode);
 }

@@ -33,6 +33,17 @@ RealLibc Load() {
   Resolve(r.mkdir, "mkdir");
   Resolve(r.mkdirat, "mkdirat");
   Resolve(r.rmdir, "rmdir");
+  Resolve(r.stat, "stat");
+  Resolve(r.stat64, "stat64");
+  Resolve(r.lstat, "lstat");
+  Resolve(r.lstat64, "lstat64");
+  Resolve(r.fstatat, "fstatat");
+  Resolve(r.fstatat64, "fstatat64");
+  Resolve(r.statx, "statx");
+  Resolve(r.access, "access");
+  Resolve(r.faccessat, "faccessat");
+  Resolve(r.euidaccess, "euidaccess");
+  Resolve(r.eaccess, "eaccess");
   return r;
 }
 

@@ -31,6 +31,18 @@ struct RealLibc {
   int (*mkdir)(const char*, mode_t);
   int (*mkdirat)(int, const char*, mode_t);
   int (*rmdir)(const char*);
+
+  int (*stat)(const char*, struct stat*);
+  int (*stat64)(const char*, struct stat64*);
+  int (*lstat)(const char*, struct stat*);
+  int (*lstat64)(const char*, struct stat64*);
+  int (*fstatat)(int, const char*, struct stat*, int);
+  int (*fstatat64)(int, const char*, struct stat64*, int);
+  int (*statx)(int, const char*, int, unsigned, struct statx*);
+  int (*access)(const char*, int);
+  int (*faccessat)(int, const char*, int, int);
+  int (*euidaccess)(const char*, int);
+  int (*eaccess)(const char*, int);
 };
 
 const RealLibc& Real();

@@ -2274,6 +2274,34 @@ Steps RunClient(World& w, std::vector<std::string> args, const std::string& gues
   return s;
 }
 
+std::string Text(const Bytes& b) {
+  return std::string(b.begin(), b.end());
+}
+
+// tests/e2e/go_client built with Debian's golang-go into w's temp dir; "" (the test says why
+// and is skipped) when Go is not installed.
+std::string BuildGoClient(World& w) {
+  if (!std::filesystem::exists("/usr/bin/go")) {
+    MESSAGE("skipped: golang-go is not installed (scripts/install-deps.sh installs it)");
+    return "";
+  }
+  // Built offline from the test's sources: no module download, caches inside the temp dir.
+  const std::string src = w.t / "go_client";
+  std::filesystem::copy(SEVEMU_GO_CLIENT_DIR, src);
+  const std::string bin = w.t / "goclient";
+  const RunResult built =
+      Run(w.t, {"/bin/sh", "-c", "cd '" + src + "' && exec /usr/bin/go build -o '" + bin + "' ."},
+          {{"GOFLAGS", "-mod=mod"},
+           {"GOPROXY", "off"},
+           {"GOCACHE", w.t / "gocache"},
+           {"GOPATH", w.t / "gopath"},
+           {"HOME", w.t.path()},
+           {"CGO_ENABLED", "0"}},
+          std::chrono::seconds(240));
+  REQUIRE_MESSAGE(built.code == 0, built.err);
+  return bin;
+}
+
 }  // namespace
 
 TEST_CASE("sevemu run: a static C program gets a report that verifies, and /dev/sev") {
@@ -2346,25 +2374,9 @@ TEST_CASE("sevemu run: derived keys equal the shim's; fork inside works") {
 TEST_CASE("sevemu run: a Go program's raw ioctls and MSR probe are served, from many threads") {
   World w;
   if (!RunSupported(w)) return;
-  if (!std::filesystem::exists("/usr/bin/go")) {
-    MESSAGE("skipped: golang-go is not installed (scripts/install-deps.sh installs it)");
-    return;
-  }
   w.Launch("vm1");
-  // Built offline from the test's sources: no module download, caches inside the temp dir.
-  const std::string src = w.t / "go_client";
-  std::filesystem::copy(SEVEMU_GO_CLIENT_DIR, src);
-  const std::string bin = w.t / "goclient";
-  const RunResult built =
-      Run(w.t, {"/bin/sh", "-c", "cd '" + src + "' && exec /usr/bin/go build -o '" + bin + "' ."},
-          {{"GOFLAGS", "-mod=mod"},
-           {"GOPROXY", "off"},
-           {"GOCACHE", w.t / "gocache"},
-           {"GOPATH", w.t / "gopath"},
-           {"HOME", w.t.path()},
-           {"CGO_ENABLED", "0"}},
-          std::chrono::seconds(240));
-  REQUIRE_MESSAGE(built.code == 0, built.err);
+  const std::string bin = BuildGoClient(w);
+  if (bin.empty()) return;
   const RunResult r = SevemuRun(w, {"--guest", "vm1"}, {bin, "report", w.t / "go.bin", Hex64(3)});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const Steps s = ParseSteps(r.out);
@@ -2381,6 +2393,150 @@ TEST_CASE("sevemu run: a Go program's raw ioctls and MSR probe are served, from 
   // SEV_STATUS inside an SNP guest: SEV, SEV-ES and SNP enabled (bits 0-2).
   const RunResult msr = SevemuRun(w, {"--guest", "vm1"}, {bin, "msr"});
   CHECK_STEP(ParseSteps(msr.out), "msr", "sev_status", "0x7");
+}
+
+TEST_CASE("sevemu run: configfs-tsm for a static C program, a Go program and a shell") {
+  World w;
+  if (!RunSupported(w)) return;
+  w.Launch("vm1", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100");
+  const RunResult table = w.Sevemu({"host", "certs-get", w.t / "table.bin"});
+  REQUIRE_MESSAGE(table.code == 0, table.err);
+  const CertChain chain = ChainFromTable(ReadBytes(w.t / "table.bin"));
+
+  // The static C client: the shim's configfs test, step for step.
+  const Steps s = RunClient(
+      w, {"tsm", "e2e0", w.t / "outblob.bin", w.t / "auxblob.bin", "--user-data", Hex64(0x11)},
+      "vm1");
+  CHECK_STEP(s, "mkdir", "ret", "0");
+  CHECK_STEP(s, "read_provider.fields", "value", "sev_guest");
+  CHECK_STEP(s, "read_outblob_early", "errname", "EINVAL");  // no inblob yet
+  CHECK_STEP(s, "write_inblob", "bytes", "64");
+  CHECK_STEP(s, "read_generation.fields", "value", "1");
+  CHECK_STEP(s, "read_outblob", "ret", "0");
+  CHECK_STEP(s, "rmdir", "ret", "0");
+  const Bytes report = ReadBytes(w.t / "outblob.bin");
+  REQUIRE_MESSAGE(report.size() == kReportSize, ClientContext(s));
+  CHECK(HexEncode(ReportData(report)) == Hex64(0x11));
+  CHECK(Lower(HexEncode(HostData(report))) ==
+        "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100");
+  CheckVerifies(report, ChainFromTable(ReadBytes(w.t / "auxblob.bin")));
+  CheckVerifies(report, chain);
+
+  // A Go program: os.Mkdir, os.ReadDir of the report directory and of the entry (getdents on
+  // the directories' views), os.WriteFile, os.ReadFile, os.Remove.
+  const std::string bin = BuildGoClient(w);
+  if (!bin.empty()) {
+    const RunResult r = SevemuRun(w, {"--guest", "vm1"},
+                                  {bin, "tsm", "go0", w.t / "go.out", w.t / "go.aux", Hex64(0x22)});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    const Steps g = ParseSteps(r.out);
+    CHECK_STEP(g, "mkdir", "ret", "0");
+    CHECK_STEP(g, "list_root", "names", "go0");
+    CHECK_STEP(g, "list_entry", "names",
+               "auxblob,generation,inblob,outblob,privlevel,privlevel_floor,provider");
+    CHECK_STEP(g, "read_generation", "value", "1");
+    CHECK_STEP(g, "read_outblob", "ret", "0");
+    CHECK_STEP(g, "rmdir", "gone", "true");
+    const Bytes go_report = ReadBytes(w.t / "go.out");
+    REQUIRE_MESSAGE(go_report.size() == kReportSize, r.out);
+    CHECK(HexEncode(ReportData(go_report)) == Hex64(0x22));
+    CheckVerifies(go_report, chain);
+  }
+
+  // One entry, many processes: a shell's mkdir, `>` redirection, cat, ls and rmdir are each a
+  // process of their own; the store made by one is what the next one reads.
+  const std::string d = "/sys/kernel/config/tsm/report/sh1";
+  const std::string script =
+      "mkdir " + d + " && printf %064d 7 > " + d + "/inblob && cat " + d + "/generation && ls " +
+      d + "/.. && test -d " + d + " && test -f " + d + "/outblob && test ! -e " + d +
+      "/nothing && cat " + d + "/outblob > " + (w.t / "sh.out") + " && ls -l " + d +
+      "/outblob | cut -c1-10 && rmdir " + d + " && ls /sys/kernel/config/tsm/report && echo done";
+  const RunResult sh = SevemuRun(w, {"--guest", "vm1"}, {"/bin/sh", "-c", script});
+  CHECK_MESSAGE(sh.code == 0, sh.err);
+  CHECK(sh.out == "1\nsh1\n-r--r--r--\ndone\n");
+  const Bytes sh_report = ReadBytes(w.t / "sh.out");
+  REQUIRE(sh_report.size() == kReportSize);
+  CHECK(Text(ReportData(sh_report)) == std::string(63, '0') + "7");
+  CheckVerifies(sh_report, chain);
+
+  // Outside a guest there is no configfs-tsm.
+  const RunResult host = SevemuRun(w, {}, {"/bin/mkdir", d});
+  CHECK(host.code != 0);
+
+  // --launch's guest takes its entries with it; vm1's stay (the directory views are gone).
+  const RunResult eph = SevemuRun(w, {"--launch"}, {"/bin/mkdir", d});
+  CHECK_MESSAGE(eph.code == 0, eph.err);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(w.t / "tsm/default")) {
+    left.push_back(e.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"vm1", "vm1.pending", "vm1.views"});
+  CHECK(std::filesystem::is_empty(w.t / "tsm/default/vm1.views"));
+}
+
+TEST_CASE("the shim answers the probes `sevemu run` answers: stat, lstat, statx, access") {
+  World w;
+  REQUIRE(ShimBuilt());
+  // dash's `test` calls stat64 and faccessat, coreutils' stat statx, ls lstat: all through
+  // glibc, so the shim sees them.
+  const std::string host_probe =
+      "stat -c %F /dev/sev; test -c /dev/sev && echo chr; test -e "
+      "/sys/module/kvm_amd/parameters/sev "
+      "&& echo kvm; test -r /sys/module/kvm_amd/parameters/sev_snp && echo readable; "
+      "test -e /dev/sev-guest || echo no-guest-dev; test -d /sys/devices/platform/sev-guest || "
+      "echo no-sysfs";
+  const RunResult host = Run(w.t, {"/bin/sh", "-c", host_probe}, w.ClientEnv(""));
+  CHECK_MESSAGE(host.out == "character special file\nchr\nkvm\nreadable\nno-guest-dev\nno-sysfs\n",
+                host.err);
+  w.Launch("vm1");
+  const std::string guest_probe =
+      "stat -c %F /dev/sev-guest; test -r /dev/sev-guest && echo readable; test -d "
+      "/sys/devices/platform/sev-guest && echo sysfs; ls -ld /sys/bus/platform/devices/sev-guest "
+      "| cut -c1; test -e /sys/module/kvm_amd/parameters/sev || echo no-kvm; test -d "
+      "/sys/kernel/config/tsm/report && echo tsm";
+  const RunResult guest = Run(w.t, {"/bin/sh", "-c", guest_probe}, w.ClientEnv("vm1"));
+  CHECK_MESSAGE(guest.out == "character special file\nreadable\nsysfs\nd\nno-kvm\ntsm\n",
+                guest.err);
+  // The same script under `sevemu run` says the same.
+  if (RunSupported(w)) {
+    CHECK(SevemuRun(w, {}, {"/bin/sh", "-c", host_probe}).out == host.out);
+    CHECK(SevemuRun(w, {"--guest", "vm1"}, {"/bin/sh", "-c", guest_probe}).out == guest.out);
+  }
+  // Paths that are not ours are the kernel's: a missing file stays missing, a real one real.
+  const RunResult other = Run(w.t,
+                              {"/bin/sh", "-c",
+                               "test -e /dev/sevx || echo none; stat -c %F /dev/null; test -e "
+                               "/sys/devices/platform/sev-guest-not || echo none"},
+                              w.ClientEnv("vm1"));
+  CHECK(other.out == "none\ncharacter special file\nnone\n");
+}
+
+TEST_CASE("configfs-tsm entries are shared by `sevemu run` and the shim") {
+  World w;
+  if (!RunSupported(w) || !ShimBuilt()) return;
+  w.Launch("vm1");
+  const std::string d = "/sys/kernel/config/tsm/report/both";
+  const RunResult made = SevemuRun(w, {"--guest", "vm1"}, {"/bin/mkdir", d});
+  REQUIRE_MESSAGE(made.code == 0, made.err);
+  // The shim sees the entry run made (stat, interposed), stores an inblob into it...
+  const RunResult shim =
+      Run(w.t,
+          {"/bin/sh", "-c",
+           "test -d " + d + " && printf %064d 5 > " + d + "/inblob && cat " + d + "/generation"},
+          w.ClientEnv("vm1"));
+  CHECK_MESSAGE(shim.code == 0, shim.err);
+  CHECK(shim.out == "1\n");
+  // ... and run reads the report of that inblob, then removes the entry.
+  const RunResult got = SevemuRun(
+      w, {"--guest", "vm1"},
+      {"/bin/sh", "-c", "cat " + d + "/outblob > " + (w.t / "both.out") + " && rmdir " + d});
+  CHECK_MESSAGE(got.code == 0, got.err);
+  const Bytes report = ReadBytes(w.t / "both.out");
+  REQUIRE(report.size() == kReportSize);
+  CHECK(Text(ReportData(report)) == std::string(63, '0') + "5");
+  const RunResult gone = Run(w.t, {"/bin/sh", "-c", "test -e " + d}, w.ClientEnv("vm1"));
+  CHECK(gone.code == 1);
 }
 
 TEST_CASE("sevemu run: exit status, unrelated files and the probes' view of the machine") {

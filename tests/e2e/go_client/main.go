@@ -5,6 +5,8 @@
 //	goclient report OUT USER_DATA_HEX   SNP_GET_REPORT; the 4000-byte response to OUT
 //	goclient status                     SEV_ISSUE_CMD(SNP_PLATFORM_STATUS) on /dev/sev
 //	goclient msr                        SEV_STATUS (MSR 0xC0010131) through /dev/cpu/0/msr
+//	goclient tsm NAME OUT AUX HEX       configfs-tsm: mkdir, inblob, outblob and auxblob to OUT and
+//	                                    AUX, the directory listings, rmdir (as go-configfs-tsm)
 //
 // Output: "step=NAME ret=R errno=E" plus fields, one line per step, as tests/e2e/uapi_client.c.
 package main
@@ -14,6 +16,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -114,6 +118,58 @@ func msr() int {
 	return 0
 }
 
+func names(dir string) string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "error:" + err.Error()
+	}
+	var n []string
+	for _, e := range ents {
+		n = append(n, e.Name())
+	}
+	return strings.Join(n, ",")
+}
+
+func tsm(name, out, aux, userData string) int {
+	const root = "/sys/kernel/config/tsm/report"
+	dir := filepath.Join(root, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		fmt.Printf("step=mkdir ret=-1 err=%q\n", err.Error())
+		return 0
+	}
+	fmt.Printf("step=mkdir ret=0\n")
+	ud, err := hex.DecodeString(userData)
+	if err != nil || len(ud) != 64 {
+		return 2
+	}
+	fmt.Printf("step=list_root ret=0 names=%s\n", names(root))
+	fmt.Printf("step=list_entry ret=0 names=%s\n", names(dir))
+	if err := os.WriteFile(filepath.Join(dir, "inblob"), ud, 0o200); err != nil {
+		fmt.Printf("step=write_inblob ret=-1 err=%q\n", err.Error())
+		return 0
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "generation"))
+	fmt.Printf("step=read_generation ret=0 value=%s\n", strings.TrimSpace(string(gen)))
+	for _, b := range []struct{ attr, to string }{{"outblob", out}, {"auxblob", aux}} {
+		data, err := os.ReadFile(filepath.Join(dir, b.attr))
+		if err != nil {
+			fmt.Printf("step=read_%s ret=-1 err=%q\n", b.attr, err.Error())
+			continue
+		}
+		fmt.Printf("step=read_%s ret=0 bytes=%d\n", b.attr, len(data))
+		if err := os.WriteFile(b.to, data, 0o600); err != nil {
+			return 1
+		}
+	}
+	if err := os.Remove(dir); err != nil {
+		fmt.Printf("step=rmdir ret=-1 err=%q\n", err.Error())
+		return 0
+	}
+	_, err = os.Stat(dir)
+	fmt.Printf("step=rmdir ret=0 gone=%t\n", os.IsNotExist(err))
+	return 0
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: goclient report OUT HEX | status | msr")
@@ -129,6 +185,11 @@ func main() {
 		os.Exit(status())
 	case "msr":
 		os.Exit(msr())
+	case "tsm":
+		if len(os.Args) != 6 {
+			os.Exit(2)
+		}
+		os.Exit(tsm(os.Args[2], os.Args[3], os.Args[4], os.Args[5]))
 	}
 	os.Exit(2)
 }
