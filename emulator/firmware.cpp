@@ -137,7 +137,7 @@ Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const Firmwa
   SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey vcek, DeriveVcek(reported));
   const std::uint32_t max_asid = Info(platform.state.chip.product).max_asid;
   FirmwareConfig cfg = config;
-  if (cfg.min_sev_asid == 0) cfg.min_sev_asid = max_asid / 2;
+  if (cfg.min_sev_asid == 0) cfg.min_sev_asid = MinSevAsid(platform.state);  // the BIOS's
   if (cfg.min_sev_asid < 2 || cfg.min_sev_asid > max_asid + 1) {
     return Error(ErrorCode::kInvalidArgument,
                  "min_sev_asid outside 2.." + std::to_string(max_asid + 1));

@@ -180,7 +180,8 @@ Result<std::unique_ptr<Host>> Host::Boot(emulator::Platform platform,
   auto impl = std::make_unique<Impl>(std::move(platform), config.memory_size);
   impl->fw = std::move(fw).value();
   const std::uint32_t max_asid = emulator::Info(impl->platform.state.chip.product).max_asid;
-  impl->asid_limit = config.min_sev_asid != 0 ? config.min_sev_asid : max_asid / 2;
+  impl->asid_limit =
+      config.min_sev_asid != 0 ? config.min_sev_asid : emulator::MinSevAsid(impl->platform.state);
   impl->max_asid = max_asid;
   impl->sev = std::make_unique<SevDevice>(*impl->fw, kSevScratchSpa, kSevEsTmrSpa);
   // What the ccp driver does when SNP is enabled: SNP_INIT, then WBINVD on every CPU and

@@ -30,8 +30,15 @@ for t in "${targets[@]}"; do
   corpus_name="${t%_fuzz}"
   work="$(mktemp -d)"
   cp fuzz/corpus/"$corpus_name"/* "$work"/
-  build/fuzz/fuzz/"$t" "$work" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
+  # A sanitizer report aborts the target (-fno-sanitize-recover=all, CMakeLists.txt); one that
+  # was printed without stopping it fails the run too.
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    build/fuzz/fuzz/"$t" "$work" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
     -artifact_prefix="$work/" 2>"$work/log" || { tail -40 "$work/log"; exit 1; }
+  if grep -Eq 'runtime error:|ERROR: [A-Za-z]+Sanitizer' "$work/log"; then
+    grep -E -A20 'runtime error:|ERROR: [A-Za-z]+Sanitizer' "$work/log" | head -40
+    exit 1
+  fi
   echo "$t: $(grep -o 'Done [0-9]* runs' "$work/log") without a crash"
   rm -rf "$work"
 done

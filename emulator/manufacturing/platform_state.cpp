@@ -196,7 +196,17 @@ Status PlatformState::Validate() const {
   if (!committed_tcb.AtOrBelow(current_tcb)) {
     return Error(ErrorCode::kInvalidArgument, "committed TCB is above the current TCB");
   }
+  // At least one SEV-ES/SNP ASID (the firmware runs SNP); max_asid + 1 leaves none for SEV.
+  const std::uint32_t max_asid = Info(chip.product).max_asid;
+  if (min_sev_asid != 0 && (min_sev_asid < 2 || min_sev_asid > max_asid + 1)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "min_sev_asid must be 2.." + std::to_string(max_asid + 1));
+  }
   return Status::Ok();
+}
+
+std::uint32_t MinSevAsid(const PlatformState& s) {
+  return s.min_sev_asid != 0 ? s.min_sev_asid : Info(s.chip.product).max_asid / 2;
 }
 
 std::string PlatformJson(const PlatformState& s) {
@@ -217,6 +227,7 @@ std::string PlatformJson(const PlatformState& s) {
   j["config"] = {{"mask_chip_id", s.mask_chip_id}, {"mask_chip_key", s.mask_chip_key}};
   j["manufactured_at"] = FormatUtc(s.manufactured_at);
   j["deterministic"] = s.deterministic;
+  if (s.min_sev_asid != 0) j["bios"] = {{"min_sev_asid", s.min_sev_asid}};
   return j.dump(2) + "\n";
 }
 
@@ -255,6 +266,12 @@ Result<PlatformState> ParsePlatformJson(std::string_view text, const std::string
   if (!made_at.ok()) return f.Bad("manufactured_at", made_at.error().message());
   s.manufactured_at = *made_at;
   SEVEMU_ASSIGN_OR_RETURN(s.deterministic, f.Bool("deterministic"));
+  if (j.contains("bios")) {  // optional: absent in files from before it
+    SEVEMU_ASSIGN_OR_RETURN(JsonFields bios, f.Object("bios"));
+    SEVEMU_ASSIGN_OR_RETURN(auto min_sev_asid, bios.Unsigned("min_sev_asid", 0xFFFFFFFFu));
+    if (min_sev_asid == 0) return bios.Bad("min_sev_asid", "must not be 0");
+    s.min_sev_asid = static_cast<std::uint32_t>(min_sev_asid);
+  }
   if (Status st = s.Validate(); !st.ok()) {
     return Error(ErrorCode::kCorrupt, where + ": " + st.error().message());
   }

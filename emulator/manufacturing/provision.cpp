@@ -51,6 +51,8 @@ Result<Platform> Provision(const ProvisionOptions& opts, AmdRoot root) {
   s.current_fw = s.committed_fw = {info.api_major, info.api_minor, info.build};
   s.deterministic = opts.seed.has_value();
   s.manufactured_at = opts.seed ? kSeededManufactureTime : opts.now;
+  s.min_sev_asid = opts.min_sev_asid.value_or(info.max_asid / 2);
+  SEVEMU_RETURN_IF_ERROR(s.Validate());
 
   ChipFuses fuses;
   SEVEMU_ASSIGN_OR_RETURN(fuses.hash_stick_root,

@@ -47,6 +47,11 @@ int UsageError(const std::string& command, const std::string& message) {
   return kExitUsage;
 }
 
+std::string DefaultPlatform() {
+  const char* p = std::getenv("SEVEMU_PLATFORM");
+  return p != nullptr ? p : "";
+}
+
 std::string DefaultStateDir() {
   if (const char* dir = std::getenv("SEVEMU_STATE_DIR"); dir != nullptr && *dir != '\0') {
     return dir;

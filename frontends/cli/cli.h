@@ -35,6 +35,10 @@ std::optional<po::variables_map> ParseArgs(const std::string& command, const std
 int Fail(const std::string& command, const Error& error);
 int UsageError(const std::string& command, const std::string& message);
 
+// $SEVEMU_PLATFORM ("" if unset: the daemon's first platform), the platform the CLI's daemon
+// commands act on unless --platform says otherwise, as the shim's devices do.
+std::string DefaultPlatform();
+
 // $SEVEMU_STATE_DIR, else $XDG_STATE_HOME/sevemu/default, else ~/.local/state/sevemu/default.
 std::string DefaultStateDir();
 

@@ -112,7 +112,7 @@ int RunGuest(const std::string& name, const Args& args) {
       ("action", po::value(&action)->required(), "launch | list | show | destroy | inject-secret | finish | attest | read | swap-out | swap-in | move-page")
       ("name", po::value(&guest), "guest name")
       ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
-      ("platform", po::value(&platform), "platform on the daemon (default: its first)")
+      ("platform", po::value(&platform)->default_value(DefaultPlatform(), ""), "platform on the daemon (default: $SEVEMU_PLATFORM, else its first)")
       ("type", po::value(&type), "launch: snp (default), sev or sev-es")
       ("image", po::value(&image), "launch: OVMF image (default: built-in)")
       ("policy", po::value(&policy_text), "launch: guest policy (default snp 0x30000, sev 0x1, sev-es 0x5)")

@@ -22,7 +22,7 @@ int RunHost(const std::string& name, const Args& args) {
       ("action", po::value(&action)->required(), "status | commit | set-config | vlek-load | certs-get | certs-set | certs-auto | firmware-update | sev-export")
       ("file", po::value(&arg), "vlek-load: wrapped VLEK (432 bytes); certs-set: certificate table; firmware-update: image; certs-get: output file; sev-export: output directory")
       ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
-      ("platform", po::value(&platform), "platform on the daemon (default: its first)")
+      ("platform", po::value(&platform)->default_value(DefaultPlatform(), ""), "platform on the daemon (default: $SEVEMU_PLATFORM, else its first)")
       ("reported-tcb", po::value(&tcb_text), "set-config: reported TCB (default 0 = committed)")
       ("mask-chip-id", po::bool_switch(&mask_chip_id), "set-config: MASK_CHIP_ID")
       ("mask-chip-key", po::bool_switch(&mask_chip_key), "set-config: MASK_CHIP_KEY")

@@ -12,6 +12,7 @@ namespace sevemu::cli {
 int RunProvision(const std::string& name, const Args& args) {
   std::string state, product_name, seed_hex, tcb_text, root_dir;
   int stepping = -1;
+  std::uint32_t min_sev_asid = 0;
   bool mint = false;
   po::options_description desc("options");
   // clang-format off
@@ -21,6 +22,7 @@ int RunProvision(const std::string& name, const Args& args) {
       ("seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")
       ("stepping", po::value(&stepping), "CPUID stepping (default: the product's)")
       ("tcb", po::value(&tcb_text), "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")
+      ("min-sev-asid", po::value(&min_sev_asid), "the BIOS's Minimum SEV non-ES ASID: ASIDs below it are for SNP and SEV-ES guests (default: the product's ASID count / 2, 254 on Milan)")
       ("root", po::value(&root_dir), "manufacture with the AMD root in this directory")
       ("mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
   // clang-format on
@@ -47,6 +49,14 @@ int RunProvision(const std::string& name, const Args& args) {
     auto tcb = emulator::ParseTcb(opts.product, tcb_text);
     if (!tcb.ok()) return UsageError(name, "--tcb: " + tcb.error().message());
     opts.tcb = *tcb;
+  }
+  if (vm->count("min-sev-asid")) {
+    const std::uint32_t max_asid = emulator::Info(opts.product).max_asid;
+    if (min_sev_asid < 2 || min_sev_asid > max_asid + 1) {
+      return UsageError(name, "--min-sev-asid must be 2.." + std::to_string(max_asid + 1) + " on " +
+                                  emulator::Info(opts.product).name);
+    }
+    opts.min_sev_asid = min_sev_asid;
   }
   if (const auto present = emulator::PlatformFilesIn(state); !present.empty()) {
     std::string held;

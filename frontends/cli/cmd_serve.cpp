@@ -99,7 +99,7 @@ Status SelfTestPlatform(const std::string& dir, const Logger& log) {
 
 int RunServe(const std::string& name, const Args& args) {
   std::vector<std::string> states;
-  std::string product_name, seed_hex, log_format, socket_path, mode_text;
+  std::string product_name, seed_hex, log_format, log_level, socket_path, mode_text;
   bool check = false;
   po::options_description desc("options");
   // clang-format off
@@ -110,16 +110,26 @@ int RunServe(const std::string& name, const Args& args) {
       ("product", po::value(&product_name)->default_value("milan"), "product for first-start provisioning")
       ("seed", po::value(&seed_hex), "hex seed for first-start provisioning")
       ("log-format", po::value(&log_format)->default_value("text"), "text | json")
+      ("log-level", po::value(&log_level)->default_value("info"), "debug | info | error: debug adds every hello and successful ioctl")
       ("check", po::bool_switch(&check), "load, self-test and exit instead of serving");
   // clang-format on
   int code = 0;
-  auto vm = ParseArgs(name, "[--state DIR]... [--socket PATH] [--product P] [--seed HEX] [--check]",
-                      desc, args, code);
+  auto vm = ParseArgs(
+      name, "[--state DIR]... [--socket PATH] [--product P] [--seed HEX] [--check] [--log-level L]",
+      desc, args, code);
   if (!vm) return code;
   if (log_format != "text" && log_format != "json") {
     return UsageError(name, "--log-format must be text or json");
   }
-  const Logger log(log_format == "json" ? Logger::Format::kJson : Logger::Format::kText);
+  Logger::Level level = Logger::Level::kInfo;
+  if (log_level == "debug") {
+    level = Logger::Level::kDebug;
+  } else if (log_level == "error") {
+    level = Logger::Level::kError;
+  } else if (log_level != "info") {
+    return UsageError(name, "--log-level must be debug, info or error");
+  }
+  const Logger log(log_format == "json" ? Logger::Format::kJson : Logger::Format::kText, level);
   auto product = emulator::ParseProduct(product_name);
   if (!product.ok()) return UsageError(name, "--product: " + product.error().message());
   std::optional<Bytes> seed;
@@ -164,11 +174,15 @@ int RunServe(const std::string& name, const Args& args) {
     }
     platforms.push_back(std::move(p).value());
   }
-  auto sink = [&log](bool error, const std::string& event, const daemon::LogFields& fields) {
-    if (error) {
-      log.Error(event, fields);
-    } else {
-      log.Info(event, fields);
+  auto sink = [&log](daemon::LogLevel at, const std::string& event,
+                     const daemon::LogFields& fields) {
+    switch (at) {
+      case daemon::LogLevel::kDebug:
+        return log.Debug(event, fields);
+      case daemon::LogLevel::kInfo:
+        return log.Info(event, fields);
+      case daemon::LogLevel::kError:
+        return log.Error(event, fields);
     }
   };
   daemon::DaemonOptions options;

@@ -18,13 +18,7 @@ Result<nlohmann::json> ManageCall(protocol::Client& c, const nlohmann::json& req
   protocol::JsonBlob m{request.dump(), Bytes(blob_in.begin(), blob_in.end())};
   auto reply = c.Call(protocol::MsgType::kManage, protocol::EncodeJsonBlob(m));
   if (!reply.ok()) return reply.error();
-  if (!reply->ok()) {
-    const auto e =
-        nlohmann::json::parse(reply->payload.begin(), reply->payload.end(), nullptr, false);
-    std::string msg = protocol::DecodeError(reply->payload);
-    if (e.is_object() && e.contains("message") && e["message"].is_string()) msg = e["message"];
-    return Error(ErrorCode::kRefused, msg);
-  }
+  if (!reply->ok()) return Error(ErrorCode::kRefused, protocol::DecodeError(reply->payload));
   auto body = protocol::DecodeJsonBlob(reply->payload);
   if (!body.ok()) return body.error();
   auto j = nlohmann::json::parse(body->json, nullptr, false);

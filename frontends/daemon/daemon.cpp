@@ -32,18 +32,37 @@ bool SomeoneListens(const std::string& path) {
 }  // namespace
 
 Status CheckSocketFree(const std::string& path) {
+  // lstat, not stat: a symlink at the path is not ours to follow or remove either.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {};  // nothing there
+  if (!S_ISSOCK(st.st_mode)) {
+    return Error(ErrorCode::kAlreadyExists,
+                 path + " exists and is not a socket; not replacing it (choose another --socket)");
+  }
   if (SomeoneListens(path)) return Error(ErrorCode::kBusy, "a daemon already listens on " + path);
   return {};
 }
 
 void Daemon::Impl::Accept() {
   acceptor.async_accept([this](const boost::system::error_code& ec, Socket sock) {
+    if (ec == asio::error::operation_aborted || stopping) return;
     if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        Log(true, "accept failed", {{"error", ec.message()}});
-        if (!stopping) Accept();
+      // Out of descriptors (EMFILE, ENFILE) or memory: the connection stays queued in the
+      // kernel, so accepting again at once fails again at once, a busy loop. Wait, then retry;
+      // the connections already accepted are served meanwhile.
+      if (!accept_failing) {
+        Log(true, "accept failed, retrying every 100 ms", {{"error", ec.message()}});
       }
+      accept_failing = true;
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](const boost::system::error_code& tec) {
+        if (!tec && !stopping) Accept();
+      });
       return;
+    }
+    if (accept_failing) {
+      accept_failing = false;
+      Log(false, "accepting again", {});
     }
     auto s = std::make_shared<Session>(*this, std::move(sock), next_session++);
     sessions.insert(s);
@@ -123,12 +142,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
                                             ": owned by another user or writable by others");
     }
   }
-  if (std::filesystem::exists(path, fec)) {
-    if (SomeoneListens(path)) {
-      return Error(ErrorCode::kBusy, "a daemon already listens on " + path);
-    }
-    std::filesystem::remove(path, fec);  // stale, left by a daemon that was killed
-  }
+  if (Status st = CheckSocketFree(path); !st.ok()) return st.error();
+  // What is left is nothing or a socket nobody answers on: stale, left by a daemon that was
+  // killed. ::unlink removes only that (never a directory).
+  ::unlink(path.c_str());
   auto impl = std::make_unique<Impl>();
   impl->platforms = std::move(platforms);
   impl->log = std::move(log);

@@ -29,10 +29,16 @@ struct Daemon::Impl {
   std::string socket_path;
   std::uint64_t next_session = 1;
   bool stopping = false;
+  // Accepting failed (out of descriptors): retried on this timer, logged once per episode.
+  asio::steady_timer accept_retry{io};
+  bool accept_failing = false;
 
   void Accept();
+  void Log(LogLevel level, const std::string& event, const LogFields& fields) const {
+    if (log) log(level, event, fields);
+  }
   void Log(bool error, const std::string& event, const LogFields& fields) const {
-    if (log) log(error, event, fields);
+    Log(error ? LogLevel::kError : LogLevel::kInfo, event, fields);
   }
   // Writes platform.json and sev-nv.json if a command changed them; logs (does not fail the
   // command) on error.
@@ -42,6 +48,11 @@ struct Daemon::Impl {
   // Writes what `what` names, logging each file; the last failure.
   Status Persist(const ServedPlatform& p, const hypervisor::PersistentChange& what);
 };
+
+// A connection's requests are not read while more than this many bytes of its replies wait to
+// be sent (docs/protocol.md, "Flow control"): a client that sends without reading cannot make
+// the daemon queue without limit. Reading resumes as the queue drains.
+constexpr std::size_t kReplyQueueLimit = 1u << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -56,6 +67,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader();
+  // Reads the next frame, unless one is being read, the connection is closing or its replies
+  // back up (kReplyQueueLimit).
+  void ReadNext();
   void OnFrame(const protocol::FrameHeader& h);
   void Dispatch(const protocol::FrameHeader& h);
   void DoWrite();
@@ -76,6 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<std::uint8_t, protocol::kHeaderSize> header_{};
   Bytes payload_;
   std::deque<Bytes> out_;
+  std::size_t out_bytes_ = 0;  // the sum of out_'s sizes
+  bool reading_ = false;       // a frame's read is outstanding
   bool close_after_write_ = false;
   bool closed_ = false;
 };

@@ -89,7 +89,11 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
                   {"mask_chip_key", s.mask_chip_key},
                   {"snp_state", statemachine::SnpPlatformStateName(host.firmware().snp_state())},
                   {"sev_state", statemachine::SevPlatformStateName(host.firmware().sev_state())},
-                  {"guests", host.Guests().size()}});
+                  {"guests", host.Guests().size()},
+                  // The ASID split (CPUID Fn8000_001F ECX and EDX on a real host): SNP and
+                  // SEV-ES guests share 1..min_sev_asid-1.
+                  {"max_asid", emulator::Info(s.chip.product).max_asid},
+                  {"min_sev_asid", emulator::MinSevAsid(s)}});
   }
   if (op == "guest.list") {
     json list = json::array();

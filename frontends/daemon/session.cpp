@@ -5,6 +5,7 @@
 #include "daemon_impl.h"
 #include "guest_kernel.h"
 #include "sevemu/hypervisor/sev_dev.h"
+#include "sevemu/protocol/errors.h"
 #include "sevemu/uapi/staged_memory.h"
 
 namespace sevemu::daemon {
@@ -13,31 +14,8 @@ using protocol::MsgType;
 
 namespace {
 
-// Error codes on the wire are snake_case words ("invalid_argument", "not_found").
 const char* CodeString(ErrorCode c) {
-  switch (c) {
-    case ErrorCode::kInvalidArgument:
-      return "invalid_argument";
-    case ErrorCode::kInvalidKey:
-      return "invalid_key";
-    case ErrorCode::kAuthFailed:
-      return "auth_failed";
-    case ErrorCode::kRefused:
-      return "refused";
-    case ErrorCode::kCrypto:
-      return "crypto";
-    case ErrorCode::kIo:
-      return "io";
-    case ErrorCode::kNotFound:
-      return "not_found";
-    case ErrorCode::kCorrupt:
-      return "corrupt";
-    case ErrorCode::kAlreadyExists:
-      return "already_exists";
-    case ErrorCode::kBusy:
-      return "busy";
-  }
-  return "error";
+  return protocol::errc::ForErrorCode(c);
 }
 
 MsgType ReplyType(MsgType t) {
@@ -59,6 +37,7 @@ void Session::Close() {
 void Session::Send(MsgType type, std::uint32_t request_id, Bytes payload) {
   if (closed_) return;
   out_.push_back(protocol::EncodeFrame(type, request_id, payload));
+  out_bytes_ += out_.back().size();
   if (out_.size() == 1) DoWrite();
 }
 
@@ -72,13 +51,24 @@ void Session::DoWrite() {
   asio::async_write(sock_, asio::buffer(out_.front()),
                     [this, self](const boost::system::error_code& ec, std::size_t) {
                       if (ec) return Close();
+                      out_bytes_ -= out_.front().size();
                       out_.pop_front();
-                      if (!out_.empty()) return DoWrite();
-                      if (close_after_write_) Close();
+                      if (!out_.empty()) {
+                        DoWrite();
+                      } else if (close_after_write_) {
+                        return Close();
+                      }
+                      ReadNext();  // resumes a connection whose replies had backed up
                     });
 }
 
+void Session::ReadNext() {
+  if (closed_ || close_after_write_ || reading_ || out_bytes_ > kReplyQueueLimit) return;
+  ReadHeader();
+}
+
 void Session::ReadHeader() {
+  reading_ = true;
   auto self = shared_from_this();
   asio::async_read(
       sock_, asio::buffer(header_), [this, self](const boost::system::error_code& ec, std::size_t) {
@@ -88,14 +78,15 @@ void Session::ReadHeader() {
           d_.Log(true, "bad frame",
                  {{"session", std::to_string(id_)}, {"error", h.error().message()}});
           close_after_write_ = true;
-          return SendError(0, "bad_frame", h.error().message());
+          return SendError(0, protocol::errc::kBadFrame, h.error().message());
         }
         payload_.assign(h->payload_length, 0);
         asio::async_read(sock_, asio::buffer(payload_),
                          [this, self, hdr = *h](const boost::system::error_code& ec2, std::size_t) {
                            if (ec2) return Close();
+                           reading_ = false;
                            OnFrame(hdr);
-                           if (!closed_ && !close_after_write_) ReadHeader();
+                           ReadNext();
                          });
       });
 }
@@ -109,7 +100,7 @@ void Session::OnFrame(const protocol::FrameHeader& h) {
   } catch (const std::exception& e) {
     d_.Log(true, "request failed", {{"session", std::to_string(id_)}, {"error", e.what()}});
     close_after_write_ = true;
-    SendError(h.request_id, "internal", std::string("request failed: ") + e.what());
+    SendError(h.request_id, protocol::errc::kInternal, std::string("request failed: ") + e.what());
   }
 }
 
@@ -121,7 +112,7 @@ void Session::Dispatch(const protocol::FrameHeader& h) {
   switch (role_) {
     case Role::kNone:
       close_after_write_ = true;
-      return SendError(h.request_id, "no_hello", "the first frame must be HELLO");
+      return SendError(h.request_id, protocol::errc::kNoHello, "the first frame must be HELLO");
     case Role::kHost:
       return HostFrame(h);
     case Role::kGuest:
@@ -130,11 +121,11 @@ void Session::Dispatch(const protocol::FrameHeader& h) {
 }
 
 void Session::Hello(std::uint32_t id) {
-  if (role_ != Role::kNone) return SendError(id, "hello_twice", "already said hello");
+  if (role_ != Role::kNone) return SendError(id, protocol::errc::kHelloTwice, "already said hello");
   const auto j = nlohmann::json::parse(payload_.begin(), payload_.end(), nullptr, false);
   auto fail = [&](const std::string& msg) {
     close_after_write_ = true;
-    SendError(id, "bad_hello", msg);
+    SendError(id, protocol::errc::kBadHello, msg);
   };
   if (!j.is_object() || !j.contains("role") || !j["role"].is_string()) {
     return fail("hello must be a JSON object with a \"role\"");
@@ -180,7 +171,7 @@ void Session::Hello(std::uint32_t id) {
   }
   platform_ = index;
   d_.Log(
-      false, "hello",
+      LogLevel::kDebug, "hello",
       {{"session", std::to_string(id_)}, {"role", role}, {"platform", p.name}, {"guest", guest_}});
   const std::string body = reply.dump();
   reply["role"] = role;
@@ -193,7 +184,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
   ServedPlatform& p = d_.platforms[platform_];
   if (h.type == MsgType::kSevIoctl) {
     auto req = protocol::DecodeSevIoctlRequest(payload_);
-    if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+    if (!req.ok())
+      return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
     uapi::StagedUserMemory mem(std::move(req->regions));
     // The ABI struct is packed; an aligned copy keeps its fields naturally aligned for the
     // driver (it sits at an odd offset inside the decoded request).
@@ -202,7 +194,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     const auto r =
         p.host->sev_device().Ioctl(static_cast<std::uint32_t>(req->request), arg, mem, writable_);
     req->arg = arg;
-    d_.Log(r.ret != 0, "ioctl",
+    d_.Log(r.ret != 0 ? LogLevel::kError : LogLevel::kDebug, "ioctl",
            {{"session", std::to_string(id_)},
             {"cmd", uapi::SevUserCmdName(req->arg.cmd)},
             {"ret", std::to_string(r.ret)},
@@ -217,7 +209,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
   }
   if (h.type == MsgType::kManage) {
     auto req = protocol::DecodeJsonBlob(payload_);
-    if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+    if (!req.ok())
+      return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
     auto r = Manage(p, writable_, *req);
     d_.PersistIfChanged(platform_);
     if (!r.ok()) {
@@ -226,7 +219,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     }
     return Send(ReplyType(h.type), h.request_id, protocol::EncodeJsonBlob(*r));
   }
-  SendError(h.request_id, "not_permitted",
+  SendError(h.request_id, protocol::errc::kNotPermitted,
             std::string(protocol::MsgTypeName(h.type)) + " is not a host operation");
 }
 
@@ -234,12 +227,14 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
   hypervisor::Host& host = *d_.platforms[platform_].host;
   auto g = host.Guest(guest_);
   if (!g.ok() || g->launch_id != guest_launch_id_) {
-    return SendError(h.request_id, "not_found", "the guest this connection acts in is gone");
+    return SendError(h.request_id, protocol::errc::kNotFound,
+                     "the guest this connection acts in is gone");
   }
   switch (h.type) {
     case MsgType::kGuestMemRead: {
       auto req = protocol::DecodeGuestMemRead(payload_);
-      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      if (!req.ok())
+        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       auto data = host.ReadGuestMemory(guest_, req->gpa, req->length);
       if (!data.ok()) {
         return SendError(h.request_id, CodeString(data.error().code()), data.error().message());
@@ -248,7 +243,8 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
     }
     case MsgType::kGuestMemWrite: {
       auto req = protocol::DecodeGuestMemWrite(payload_);
-      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      if (!req.ok())
+        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       Status st = host.WriteGuestMemory(guest_, req->gpa, req->data);
       if (!st.ok()) {
         return SendError(h.request_id, CodeString(st.error().code()), st.error().message());
@@ -257,12 +253,15 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
     }
     case MsgType::kGuestRequest: {
       auto req = protocol::DecodeGuestRequest(payload_);
-      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      if (!req.ok())
+        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       auto r = host.GuestRequest(guest_, req->request, req->cert_buffer_len);
       if (!r.ok()) {
         return SendError(h.request_id, CodeString(r.error().code()), r.error().message());
       }
-      d_.Log(r->fw_status != emulator::FwStatus::kSuccess || r->vmm_error != 0, "guest request",
+      d_.Log(r->fw_status != emulator::FwStatus::kSuccess || r->vmm_error != 0 ? LogLevel::kError
+                                                                               : LogLevel::kDebug,
+             "guest request",
              {{"session", std::to_string(id_)},
               {"guest", guest_},
               {"extended", req->cert_buffer_len ? "yes" : "no"},
@@ -278,14 +277,16 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
     }
     case MsgType::kGuestIoctl: {
       auto req = protocol::DecodeGuestIoctlRequest(payload_);
-      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      if (!req.ok())
+        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       if (g->secrets_gpa == 0) {
         // A legacy guest: Linux's sev-guest driver never probes, there is no device.
-        return SendError(h.request_id, "not_found", "this guest has no /dev/sev-guest");
+        return SendError(h.request_id, protocol::errc::kNotFound,
+                         "this guest has no /dev/sev-guest");
       }
       uapi::StagedUserMemory mem(std::move(req->regions));
       const int ret = GuestIoctl(host, guest_, g->secrets_gpa, req->request, req->arg, mem);
-      d_.Log(ret != 0, "guest ioctl",
+      d_.Log(ret != 0 ? LogLevel::kError : LogLevel::kDebug, "guest ioctl",
              {{"session", std::to_string(id_)},
               {"guest", guest_},
               {"request", uapi::SnpGuestIoctlName(req->request)},
@@ -297,7 +298,8 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
     }
     case MsgType::kGuestTsmReport: {
       auto req = protocol::DecodeTsmReportRequest(payload_);
-      if (!req.ok()) return SendError(h.request_id, "bad_payload", req.error().message());
+      if (!req.ok())
+        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       protocol::TsmReportReply reply;
       if (g->secrets_gpa == 0) {
         // A legacy guest: no provider registered with configfs-tsm, whose tsm_report_read
@@ -310,7 +312,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       desc.privlevel = req->privlevel;
       guest::TsmReportBlobs blobs;
       reply.ret = GuestTsmReport(host, guest_, g->secrets_gpa, desc, &blobs);
-      d_.Log(reply.ret != 0, "tsm report",
+      d_.Log(reply.ret != 0 ? LogLevel::kError : LogLevel::kDebug, "tsm report",
              {{"session", std::to_string(id_)},
               {"guest", guest_},
               {"ret", std::to_string(reply.ret)}});
@@ -321,7 +323,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       return Send(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
     }
     default:
-      return SendError(h.request_id, "not_permitted",
+      return SendError(h.request_id, protocol::errc::kNotPermitted,
                        std::string(protocol::MsgTypeName(h.type)) + " is not a guest operation");
   }
 }

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace sevemu::protocol {
 
@@ -428,10 +429,16 @@ Bytes EncodeError(const std::string& code, const std::string& message) {
 }
 
 std::string DecodeError(ByteSpan payload) {
-  // Clients show the text as the daemon wrote it; it is one line of JSON.
+  // People see the message; the code is for programs. A payload that is not the documented
+  // object (another daemon, a bug) is shown as it came.
+  const auto j = nlohmann::json::parse(payload.begin(), payload.end(), nullptr, false);
   std::string s(payload.begin(), payload.end());
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) {
+    s = j["message"].get<std::string>();
+  }
+  // One line, whatever the peer sent.
   for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
   }
   return s.empty() ? "daemon error (no details)" : s;
 }

@@ -70,9 +70,14 @@ Result<int> LoadNotifyFilter() {
     if (r.arg < 0) {
       rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0);
     } else {
-      rc = seccomp_rule_add(
-          ctx, SCMP_ACT_NOTIFY, nr, 1,
-          SCMP_CMP(static_cast<unsigned>(r.arg), SCMP_CMP_MASKED_EQ, r.mask, r.value));
+      // An explicit struct rather than SCMP_CMP, which is a C99 compound literal (clang
+      // refuses it in C++ under -Wpedantic).
+      scmp_arg_cmp cmp{};
+      cmp.arg = static_cast<unsigned>(r.arg);
+      cmp.op = SCMP_CMP_MASKED_EQ;
+      cmp.datum_a = r.mask;
+      cmp.datum_b = r.value;
+      rc = seccomp_rule_add_array(ctx, SCMP_ACT_NOTIFY, nr, 1, &cmp);
     }
     if (rc < 0) {
       seccomp_release(ctx);

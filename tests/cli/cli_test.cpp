@@ -33,6 +33,7 @@ Run Sevemu(const test::TempDir& scratch, std::vector<std::string> args,
     const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(o, 1);
     dup2(e, 2);
+    alarm(60);  // a command that should have failed but serves instead does not hang the suite
     for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -125,6 +126,7 @@ TEST_CASE("provision refuses to overwrite, and bad arguments get one line and ex
       {"provision", "--state", d / "x", "--root", d / "r", "--mint-root"},
       {"certs", "import", "--out", d / "o"},
       {"serve", "--log-format", "xml"},
+      {"serve", "--log-level", "loud"},
       {"nosuchcommand"},
   };
   for (const auto& args : bad) {
@@ -392,6 +394,22 @@ TEST_CASE("serve holds a lock, refuses a second daemon, and stops cleanly on SIG
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(std::filesystem::exists(state + "/platform.json.bak"));        // state persisted on stop
   CHECK(Sevemu(d, {"serve", "--check", "--state", state}).code == 0);  // lock released
+}
+
+TEST_CASE("serve --socket never removes what is not a socket") {
+  test::TempDir d;
+  const std::string file = d / "file.sock", dir = d / "dir.sock";
+  test::WriteText(file, "precious\n");
+  REQUIRE(std::filesystem::create_directory(dir));
+  for (const std::string& path : {file, dir}) {
+    CAPTURE(path);
+    Run r = Sevemu(d, {"serve", "--state", d / "p", "--seed", "01", "--socket", path});
+    CHECK(r.code == 1);
+    CHECK_MESSAGE(OneLine(r.err), r.err);
+    CHECK(r.err.find("is not a socket") != std::string::npos);
+  }
+  CHECK(test::ReadText(file) == "precious\n");
+  CHECK(std::filesystem::is_directory(dir));
 }
 
 TEST_CASE("kds vlek issues a certificate and a wrapped VLEK; explain prints the machine") {

@@ -13,6 +13,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -83,6 +84,7 @@ struct SpawnOptions {
   std::string stderr_path = "/dev/null";
   bool pipe_stdin = false;
   bool pipe_stdout = false;
+  rlim_t max_files = 0;  // RLIMIT_NOFILE for the child; 0: inherited
 };
 
 // A child process, SIGKILLed and reaped when it goes away unless it was waited for.
@@ -123,6 +125,10 @@ class Child {
       }
       const int e = open(o.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(e, 2);
+      if (o.max_files != 0) {
+        const rlimit lim{o.max_files, o.max_files};
+        setrlimit(RLIMIT_NOFILE, &lim);
+      }
       execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
@@ -268,9 +274,11 @@ class Daemon {
     std::filesystem::remove(log_ + "." + std::to_string(starts_));
     SpawnOptions o;
     o.stderr_path = log_ + "." + std::to_string(starts_);
+    o.max_files = max_files_;
     child_ = std::make_unique<Child>();
     std::vector<std::string> args = {SEVEMU_CLI_PATH, "serve", "--state", state_};
     for (const auto& dir : extra_states_) args.insert(args.end(), {"--state", dir});
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     args.insert(args.end(), {"--seed", "01", "--socket", socket_});
     child_->Spawn(std::move(args), o);
     const auto deadline = Clock::now() + kBootTimeout;
@@ -289,6 +297,12 @@ class Daemon {
   }
   // Another platform for the next Start (served second, named after the directory).
   void AddState(const std::string& dir) { extra_states_.push_back(dir); }
+  // RLIMIT_NOFILE of the next Start.
+  void LimitFiles(rlim_t n) { max_files_ = n; }
+  // More options for the next Start.
+  void AddArgs(const std::vector<std::string>& args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
   void KillHard() { child_->Kill(); }
   bool Running() { return child_ && child_->Running(); }
   Child& child() { return *child_; }
@@ -298,7 +312,8 @@ class Daemon {
 
  private:
   std::string state_, socket_, log_;
-  std::vector<std::string> extra_states_;
+  std::vector<std::string> extra_states_, extra_args_;
+  rlim_t max_files_ = 0;
   int starts_ = 0;
   std::unique_ptr<Child> child_;
 };
@@ -671,11 +686,11 @@ struct World {
     if (start) daemon.Start();
   }
 
-  RunResult Sevemu(std::vector<std::string> args) {
+  RunResult Sevemu(std::vector<std::string> args, const Env& env = {}) {
     args.insert(args.begin(), SEVEMU_CLI_PATH);
     args.push_back("--socket");
     args.push_back(daemon.socket());
-    return Run(t, std::move(args));
+    return Run(t, std::move(args), env);
   }
 
   nlohmann::json SevemuJson(std::vector<std::string> args) {
@@ -1401,6 +1416,247 @@ TEST_CASE("garbage on the daemon's socket is refused; the daemon keeps serving")
   CHECK(w.HostStatus()["guests"] == 1);
   const Bytes report = GuestReport(w, "vm1", w.t / "resp.bin", Hex64(9));
   CHECK(HexEncode(ReportData(report)) == Hex64(9));
+}
+
+std::size_t CountOf(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("client-supplied strings cannot forge daemon log lines") {
+  World w;
+  using protocol::MsgType;
+  {
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"host"})"), MsgType::kHello));
+    const std::string op = "x\n2026-01-01T00:00:00Z info FORGED by=client\r\x1b[31mred\\";
+    const std::string req = nlohmann::json({{"op", op}}).dump();
+    const Bytes blob = protocol::EncodeJsonBlob({req, {}});
+    CHECK(IsError(c.Call(MsgType::kManage, std::string(blob.begin(), blob.end()))));
+  }
+  REQUIRE(w.daemon.Stop() == 0);
+  const std::string log = w.daemon.Log();
+  CHECK_MESSAGE(log.find("\n2026-01-01T00:00:00Z info FORGED") == std::string::npos, log);
+  CHECK_MESSAGE(log.find('\r') == std::string::npos, log);
+  CHECK_MESSAGE(log.find('\x1b') == std::string::npos, log);
+  // The text is all there, escaped as the JSON format escapes it.
+  CHECK_MESSAGE(log.find(R"(x\n2026-01-01T00:00:00Z info FORGED by=client\r\u001b[31mred\\)") !=
+                    std::string::npos,
+                log);
+}
+
+TEST_CASE("the daemon's refusals reach the CLI user as one plain line") {
+  World w;
+  w.Launch("vm1");
+  const RunResult r = w.Sevemu({"guest", "read", "vm1", "--gpa", "0", "--len", "16"});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(OneLine(r.err), r.err);
+  CHECK_MESSAGE(r.err == "sevemu guest: guest page 0x0 is not mapped\n", r.err);
+  const RunResult show = w.Sevemu({"guest", "show", "nosuch"});
+  CHECK(show.code == 1);
+  CHECK_MESSAGE(OneLine(show.err), show.err);
+  CHECK_MESSAGE(show.err.find('{') == std::string::npos, show.err);
+}
+
+TEST_CASE("SEVEMU_PLATFORM is the CLI's default platform too") {
+  World w(/*start=*/false);
+  w.daemon.AddState(w.t / "p2");
+  w.daemon.Start();
+  const Env p2 = {{"SEVEMU_PLATFORM", "p2"}};
+  RunResult r = w.Sevemu({"host", "status"}, p2);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["platform"] == "p2");
+  r = w.Sevemu({"guest", "launch", "vm2"}, p2);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(w.HostStatus()["guests"] == 0);  // not on the first platform
+  r = w.Sevemu({"guest", "show", "vm2"}, p2);
+  CHECK_MESSAGE(r.code == 0, r.err);
+  // --platform still wins over the variable.
+  r = w.Sevemu({"host", "status", "--platform", "p"}, p2);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["platform"] == "p");
+  r = w.Sevemu({"host", "status"}, {{"SEVEMU_PLATFORM", "nope"}});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(OneLine(r.err), r.err);
+}
+
+TEST_CASE("hellos and successful ioctls are logged only at --log-level debug") {
+  for (const bool debug : {false, true}) {
+    CAPTURE(debug);
+    World w(/*start=*/false);
+    if (debug) w.daemon.AddArgs({"--log-level", "debug"});
+    w.daemon.Start();
+    for (int i = 0; i < 3; ++i) w.HostStatus();
+    const Steps s = w.Client({"host", "status"});
+    CHECK_STEP(s, "snp_platform_status", "ret", "0");
+    REQUIRE(w.daemon.Stop() == 0);
+    const std::string log = w.daemon.Log();
+    // Three CLI connections and the shim's.
+    CHECK_MESSAGE((CountOf(log, " debug hello ") >= 4) == debug, log);
+    CHECK_MESSAGE((CountOf(log, " debug ioctl ") >= 1) == debug, log);
+    CHECK_MESSAGE(CountOf(log, " info hello ") == 0u, log);
+    CHECK(log.find(" info listening ") != std::string::npos);  // the rest is still there
+  }
+}
+
+TEST_CASE("out of descriptors, the daemon backs off, logs once and serves the connections it has") {
+  World w(/*start=*/false);
+  w.daemon.LimitFiles(64);
+  w.daemon.Start();
+  using protocol::MsgType;
+  RawConn served(w.daemon.socket());
+  REQUIRE(IsReply(served.Hello(R"({"role":"host"})"), MsgType::kHello));
+  {
+    // More connections than the daemon has descriptors for: the rest wait in the listen queue.
+    std::vector<std::unique_ptr<RawConn>> held;
+    for (int i = 0; i < 80; ++i) held.push_back(std::make_unique<RawConn>(w.daemon.socket()));
+    // Time for a daemon that re-arms accept at once to log thousands of lines.
+    std::this_thread::sleep_for(500ms);
+    CHECK(IsReply(served.Call(MsgType::kWhoAmI, ""), MsgType::kWhoAmI));
+    const std::string log = w.daemon.Log();
+    CHECK_MESSAGE(CountOf(log, "accept failed") == 1, log.substr(0, 2000));
+  }
+  // The held connections are gone: the waiting ones are accepted (and see EOF), new clients are
+  // served again.
+  CHECK(w.HostStatus()["platform"] == "p");
+  CHECK(IsReply(served.Call(MsgType::kWhoAmI, ""), MsgType::kWhoAmI));
+  const std::string log = w.daemon.Log();
+  CHECK_MESSAGE(CountOf(log, "accept failed") == 1, log.substr(0, 2000));
+  CHECK_MESSAGE(CountOf(log, "accepting again") == 1, log.substr(0, 2000));
+}
+
+// Resident memory of a process, in KiB.
+long RssKib(pid_t pid) {
+  const std::string status = test::ReadText("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmRSS:");
+  REQUIRE(at != std::string::npos);
+  return std::stol(status.substr(at + 6));
+}
+
+TEST_CASE("a client that sends without reading cannot make the daemon queue without limit") {
+  World w;
+  const auto guest = w.Launch("vm1");
+  const auto gpa = guest["secrets_gpa"].get<std::uint64_t>();
+  using protocol::MsgType;
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, w.daemon.socket().c_str(), sizeof a.sun_path - 1);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto recv_frame = [&](std::string& payload) -> std::optional<protocol::FrameHeader> {
+    std::string hdr(protocol::kHeaderSize, '\0');
+    auto read_all = [&](std::string& buf) {
+      std::size_t got = 0;
+      while (got < buf.size()) {
+        const ssize_t n = recv(fd, buf.data() + got, buf.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        got += static_cast<std::size_t>(n);
+      }
+      return true;
+    };
+    if (!read_all(hdr)) return std::nullopt;
+    auto h = protocol::DecodeHeader(
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(hdr.data()), hdr.size()));
+    if (!h.ok()) return std::nullopt;
+    payload.assign(h->payload_length, '\0');
+    if (!read_all(payload)) return std::nullopt;
+    return *h;
+  };
+  const std::string hello = R"({"role":"guest","guest":"vm1"})";
+  const Bytes hf = protocol::EncodeFrame(MsgType::kHello, 1, Bytes(hello.begin(), hello.end()));
+  REQUIRE(send(fd, hf.data(), hf.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hf.size()));
+  std::string payload;
+  REQUIRE(recv_frame(payload).has_value());
+
+  const long before = RssKib(w.daemon.child().pid());
+  // 4 KiB reads, pipelined, never reading a reply: 30,000 of them would be 120 MiB of replies.
+  Bytes requests;
+  constexpr int kRequests = 30000;
+  for (int i = 0; i < kRequests; ++i) {
+    const Bytes f = protocol::EncodeFrame(MsgType::kGuestMemRead, static_cast<std::uint32_t>(i + 2),
+                                          protocol::EncodeGuestMemRead({gpa, 4096}));
+    requests.insert(requests.end(), f.begin(), f.end());
+  }
+  const std::size_t frame_size = requests.size() / kRequests;
+  std::size_t sent = 0;
+  long peak = before;
+  while (sent < requests.size()) {
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 1000) <= 0) break;  // the daemon stopped reading: what a bound looks like
+    const ssize_t n =
+        send(fd, requests.data() + sent, requests.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    REQUIRE(n > 0);
+    sent += static_cast<std::size_t>(n);
+    peak = std::max(peak, RssKib(w.daemon.child().pid()));
+  }
+  for (int i = 0; i < 10; ++i) {  // whatever it still had to handle
+    std::this_thread::sleep_for(100ms);
+    peak = std::max(peak, RssKib(w.daemon.child().pid()));
+  }
+  CHECK_MESSAGE(peak - before < 48 * 1024,
+                "daemon grew from " << before << " KiB to " << peak << " KiB; sent " << sent);
+  // Others are served meanwhile.
+  CHECK(w.HostStatus()["guests"] == 1);
+  // And every request that was sent whole is answered, in order, once the client reads.
+  const std::size_t whole = sent / frame_size;
+  for (std::size_t i = 0; i < whole; ++i) {
+    const auto h = recv_frame(payload);
+    REQUIRE_MESSAGE(h.has_value(), "reply " << i << " of " << whole);
+    CHECK(h->request_id == i + 2);
+    CHECK(h->type == static_cast<MsgType>(static_cast<std::uint16_t>(MsgType::kGuestMemRead) |
+                                          protocol::kReplyBit));
+    CHECK(payload.size() == 4096);
+  }
+  close(fd);
+}
+
+TEST_CASE("the ASID split is a platform setting: provision --min-sev-asid, kept in platform.json") {
+  World w(/*start=*/false);
+  // The default is recorded at provisioning: Milan's 509 ASIDs split at 254, so 253 SNP guests.
+  RunResult r = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.t / "d", "--seed", "01"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(test::ReadText(w.t / "d/platform.json"))["bios"]["min_sev_asid"] ==
+        254);
+  for (const char* bad : {"1", "511", "x"}) {
+    CAPTURE(bad);
+    r = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.t / "bad", "--min-sev-asid", bad});
+    CHECK(r.code == 2);
+    CHECK_MESSAGE(OneLine(r.err), r.err);
+    CHECK_FALSE(std::filesystem::exists(w.t / "bad/platform.json"));
+  }
+  r = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.daemon.state(), "--seed", "01",
+                "--min-sev-asid", "3"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(
+            test::ReadText(w.daemon.state() + "/platform.json"))["bios"]["min_sev_asid"] == 3);
+  for (int start = 0; start < 2; ++start) {  // loaded back after a restart
+    CAPTURE(start);
+    w.daemon.Start();
+    const auto st = w.HostStatus();
+    CHECK(st["min_sev_asid"] == 3);
+    CHECK(st["max_asid"] == 509);
+    if (start == 0) {
+      // ASIDs 1 and 2 are all SNP and SEV-ES guests get.
+      CHECK(w.Launch("vm1")["asid"] == 1);
+      CHECK(w.Launch("vm2")["asid"] == 2);
+      const RunResult third = w.Sevemu({"guest", "launch", "vm3"});
+      CHECK(third.code == 1);
+      CHECK_MESSAGE(third.err == "sevemu guest: no free SNP ASID\n", third.err);
+      const RunResult es = w.Sevemu({"guest", "launch", "es1", "--type", "sev-es"});
+      CHECK(es.code == 1);
+      // A plain SEV guest takes an ASID from min_sev_asid up.
+      CHECK(w.Launch("sev1", "", {"--type", "sev"})["asid"] == 3);
+    }
+    REQUIRE(w.daemon.Stop() == 0);
+  }
+  CHECK(nlohmann::json::parse(
+            test::ReadText(w.daemon.state() + "/platform.json"))["bios"]["min_sev_asid"] == 3);
 }
 
 TEST_CASE("fork: parent and child both use the inherited /dev/sev-guest descriptor") {

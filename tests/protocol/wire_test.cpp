@@ -186,7 +186,14 @@ TEST_CASE("JSON with a blob; error bodies are one line of JSON") {
   const Bytes e = EncodeError("bad\"code", "line one\nline \\ two");
   const std::string text(e.begin(), e.end());
   CHECK(text == R"({"code":"bad\"code","message":"line one\u000aline \\ two"})");
+  // Clients show the message alone, on one line.
+  CHECK(DecodeError(e) == "line one line \\ two");
+  CHECK(DecodeError(EncodeError("not_found", "guest page 0x0 is not mapped")) ==
+        "guest page 0x0 is not mapped");
+  // Not the documented object: shown as it came, still one line.
   CHECK(DecodeError(AsBytes("a\nb")) == "a b");
+  CHECK(DecodeError(AsBytes(R"({"code":"x"})")) == R"({"code":"x"})");
+  CHECK(DecodeError({}) == "daemon error (no details)");
 }
 
 TEST_CASE("the socket path comes from SEVEMU_SOCKET, then XDG_RUNTIME_DIR") {

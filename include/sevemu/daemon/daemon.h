@@ -24,8 +24,11 @@
 namespace sevemu::daemon {
 
 using LogFields = std::vector<std::pair<std::string, std::string>>;
+// kDebug is per-connection chatter (hellos, each successful ioctl): off unless asked for.
+enum class LogLevel { kDebug, kInfo, kError };
 // Receives one event per line; fields are public values only (names, ids, statuses).
-using LogSink = std::function<void(bool error, const std::string& event, const LogFields& fields)>;
+using LogSink =
+    std::function<void(LogLevel level, const std::string& event, const LogFields& fields)>;
 
 struct ServedPlatform {
   std::string name;       // what clients name in their hello ("platform")
@@ -39,12 +42,14 @@ struct DaemonOptions {
   mode_t socket_mode = 0600;
 };
 
-// kBusy if a daemon already answers at `path` (checked before anything is provisioned).
+// kBusy if a daemon already answers at `path`, kAlreadyExists if something other than a socket
+// is there (checked before anything is provisioned). A socket nobody answers on is free.
 Status CheckSocketFree(const std::string& path);
 
 class Daemon {
  public:
-  // Binds the socket (refusing a path where a daemon already answers; replacing a stale one).
+  // Binds the socket (refusing a path where a daemon already answers or that is not a socket;
+  // replacing a stale socket).
   // The first platform is the default for hellos that name none.
   static Result<std::unique_ptr<Daemon>> Create(const DaemonOptions& options,
                                                 std::vector<ServedPlatform> platforms, LogSink log);

@@ -31,7 +31,8 @@ struct FirmwareConfig {
   std::uint64_t memory_size = 1ull << 40;  // 1 TiB of (sparse) simulated DRAM
   bool smt_enabled = true;                 // host SMT, checked against the SMT policy bit
   // ASIDs 1..min_sev_asid-1 are for SEV-ES and SNP guests (the BIOS's split; AMD-ASPFW
-  // sev_es_validate_asid); 0 means "the product's maximum / 2".
+  // sev_es_validate_asid); 0 means the platform's (PlatformState::min_sev_asid, recorded at
+  // provisioning; the product's maximum / 2 if it is not).
   std::uint32_t min_sev_asid = 0;
   // ATTESTATION_REPORT layout version: 0 = the product's (3 on Milan and Genoa, 5 on Turin);
   // 2 may be chosen to test old verifiers.

@@ -155,7 +155,8 @@ Result<TsmReportReply> DecodeTsmReportReply(ByteSpan payload);
 
 // Error replies.
 Bytes EncodeError(const std::string& code, const std::string& message);
-// The message of a kError payload ("code: message"), or a description of why it is malformed.
+// The message of a kError payload, as one plain line for people (the payload as it came if it is
+// not the documented JSON object).
 std::string DecodeError(ByteSpan payload);
 
 // Where clients and the daemon meet: $SEVEMU_SOCKET, else $XDG_RUNTIME_DIR/sevemu/sevemu.sock,

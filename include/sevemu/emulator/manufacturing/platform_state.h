@@ -42,10 +42,18 @@ struct PlatformState {
   bool mask_chip_key = false;
   std::int64_t manufactured_at = 0;  // seconds since the epoch; VCEK certificates start here
   bool deterministic = false;        // provisioned from a seed
+  // The BIOS's "Minimum SEV non-ES ASID" (what Linux reads from CPUID Fn8000_001F_EDX): ASIDs
+  // 1..min_sev_asid-1 are for SEV-ES and SNP guests, min_sev_asid..max_asid for SEV guests.
+  // 0: not recorded (a platform.json from before the field): MinSevAsid's default.
+  std::uint32_t min_sev_asid = 0;
 
-  // kInvalidArgument if the TCBs are not ordered reported <= committed <= current.
+  // kInvalidArgument if the TCBs are not ordered reported <= committed <= current, or if
+  // min_sev_asid is set and outside 2..max_asid+1.
   Status Validate() const;
 };
+
+// The split in effect: min_sev_asid, or the product's max_asid / 2 when it is not recorded.
+std::uint32_t MinSevAsid(const PlatformState& state);
 
 struct Platform {
   PlatformState state;

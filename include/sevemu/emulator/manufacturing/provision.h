@@ -24,6 +24,8 @@ struct ProvisionOptions {
   std::optional<std::uint8_t> stepping;  // default: the product's
   std::optional<TcbVersion> tcb;         // initial current = committed = reported TCB
   std::int64_t now = 0;                  // manufacture time when not seeded
+  // The BIOS's ASID split (PlatformState::min_sev_asid); default: the product's max_asid / 2.
+  std::optional<std::uint32_t> min_sev_asid;
 };
 
 // Makes the platform in memory. kInvalidArgument for a bad seed, stepping or TCB, or a root
