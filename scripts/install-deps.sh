@@ -13,6 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev doctest-dev
   linux-libc-dev ovmf
   libseccomp-dev golang-go
+  libbenchmark-dev
 )
 
 missing=()
