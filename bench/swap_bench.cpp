@@ -1,23 +1,21 @@
-// SNP_PAGE_SWAP_OUT + SNP_PAGE_SWAP_IN of 256 MiB of guest memory (128 pages of 2 MiB, entries
-// in the guest context's root) against raw AES-256-GCM seal + open of the same 256 MiB, on one
-// core in the same run (issue 12: the swap path should reach at least half of raw GCM), timed
-// in CPU time so that other load on the machine does not count. The
-// swap path also pays the memory controller's AES-XTS (decrypting the guest page, encrypting it
-// back), which real hardware does inline, and the RMP updates.
-//
-//   cmake --preset release -DSEVEMU_BENCH=ON && cmake --build --preset release --target swap_bench
-//   build/release/bench/swap_bench
+// swap_out_in_256mib: SNP_PAGE_SWAP_OUT + SNP_PAGE_SWAP_IN of 256 MiB of guest memory (128
+// pages of 2 MiB, entries in the guest context's root), beside limit_gcm_seal_open_256mib: raw
+// AES-256-GCM seal + open of the same 256 MiB through the same crypto calls, on one core in
+// the same run (issue 12: the swap path should reach at least half of raw GCM). The swap path
+// also pays the memory controller's AES-XTS (decrypting the guest page, encrypting it back),
+// which real hardware does inline, and the RMP updates.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 
+#include "bench_registry.h"
 #include "sevemu/crypto/aes.h"
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/manufacturing/provision.h"
 #include "sevemu/emulator/snp/snp_abi.h"
-#include "sevemu/fixtures/test_root.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
+namespace sevemu::bench {
 namespace {
 
 using sevemu::emulator::FwStatus;
@@ -39,15 +37,9 @@ void Must(bool ok, const char* what) {
 }
 
 std::unique_ptr<sevemu::emulator::Firmware> Setup() {
-  auto root = sevemu::emulator::AmdRoot::FromFiles(sevemu::fixtures::TestRootFiles("milan"), "");
-  Must(root.ok(), "test root");
-  sevemu::emulator::ProvisionOptions opts;
-  opts.seed = sevemu::Bytes{1};
-  auto platform = sevemu::emulator::Provision(opts, std::move(root).value());
-  Must(platform.ok(), "provision");
   sevemu::emulator::FirmwareConfig cfg;
   cfg.memory_size = kOut + 2 * k2M;
-  auto fw = sevemu::emulator::Firmware::Boot(std::move(platform).value(), cfg);
+  auto fw = sevemu::emulator::Firmware::Boot(BenchPlatform(emulator::Product::kMilan), cfg);
   Must(fw.ok(), "boot");
   auto& f = **fw;
   auto& rmp = f.memory().rmp();
@@ -87,7 +79,7 @@ std::unique_ptr<sevemu::emulator::Firmware> Setup() {
 
 // Out and back in, page by page, as a host under pressure and then relieved would: freeze
 // (RMPUPDATE), SWAP_OUT to the ciphertext page, SWAP_IN into the guest's page again, RECLAIM.
-void BM_SwapOutIn256MiB(benchmark::State& state) {
+void SwapOutIn(benchmark::State& state) {
   static auto fw = Setup();
   auto& f = *fw;
   const auto flags = sevemu::emulator::SwapFlags(sevemu::emulator::SwapPageType::kData, true, true);
@@ -107,10 +99,9 @@ void BM_SwapOutIn256MiB(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kBytes));
 }
-BENCHMARK(BM_SwapOutIn256MiB)->Unit(benchmark::kMillisecond);
 
 // The same bytes through AES-256-GCM alone: seal then open each 2 MiB.
-void BM_RawGcmSealOpen256MiB(benchmark::State& state) {
+void GcmSealOpen(benchmark::State& state) {
   const sevemu::Bytes key(32, 0x42);
   sevemu::Bytes iv(sevemu::crypto::kGcmIvSize, 0);
   const sevemu::Bytes page(k2M, 0x5A);
@@ -126,8 +117,18 @@ void BM_RawGcmSealOpen256MiB(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kBytes));
 }
-BENCHMARK(BM_RawGcmSealOpen256MiB)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+void RegisterSwapBenchmarks() {
+  benchmark::RegisterBenchmark("swap_out_in_256mib", SwapOutIn)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(1)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("limit_gcm_seal_open_256mib", GcmSealOpen)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(1)
+      ->UseRealTime();
+}
+
+}  // namespace sevemu::bench

@@ -136,6 +136,12 @@ const char* SevCmdName(SevCmd c) {
   return "UNKNOWN";
 }
 
+std::vector<SevCmd> ImplementedSevCommands() {
+  std::vector<SevCmd> out;
+  for (const SevCommandSpec& spec : kSevCommands) out.push_back(spec.id);
+  return out;
+}
+
 FwStatus Firmware::ExecuteSev(SevCmd cmd, MutableByteSpan buffer) {
   for (const SevCommandSpec& spec : kSevCommands) {
     if (spec.id != cmd) continue;

@@ -100,7 +100,7 @@ Status SelfTestPlatform(const std::string& dir, const Logger& log) {
 int RunServe(const std::string& name, const Args& args) {
   std::vector<std::string> states;
   std::string product_name, seed_hex, log_format, log_level, socket_path, mode_text;
-  bool check = false;
+  bool check = false, print_capabilities = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
@@ -111,13 +111,18 @@ int RunServe(const std::string& name, const Args& args) {
       ("seed", po::value(&seed_hex), "hex seed for first-start provisioning")
       ("log-format", po::value(&log_format)->default_value("text"), "text | json")
       ("log-level", po::value(&log_level)->default_value("info"), "debug | info | error: debug adds every hello and successful ioctl")
-      ("check", po::bool_switch(&check), "load, self-test and exit instead of serving");
+      ("check", po::bool_switch(&check), "load, self-test and exit instead of serving")
+      ("print-capabilities", po::bool_switch(&print_capabilities), "print what this build offers as JSON and exit (the MANAGE op \"capabilities\")");
   // clang-format on
   int code = 0;
   auto vm = ParseArgs(
       name, "[--state DIR]... [--socket PATH] [--product P] [--seed HEX] [--check] [--log-level L]",
       desc, args, code);
   if (!vm) return code;
+  if (print_capabilities) {
+    std::cout << daemon::CapabilitiesJson() << "\n";
+    return kExitOk;
+  }
   if (log_format != "text" && log_format != "json") {
     return UsageError(name, "--log-format must be text or json");
   }

@@ -161,6 +161,7 @@ void Session::Hello(std::uint32_t id) {
     role_ = Role::kGuest;
     guest_ = g->name;
     guest_launch_id_ = g->launch_id;
+    guest_boot_ = p.boot;
     reply["guest"] = {{"name", g->name},
                       {"type", hypervisor::GuestTypeName(g->type)},
                       {"asid", g->asid},
@@ -211,7 +212,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     auto req = protocol::DecodeJsonBlob(payload_);
     if (!req.ok())
       return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
-    auto r = Manage(p, writable_, *req);
+    std::optional<Result<protocol::JsonBlob>> ctl = Ctl(d_, platform_, writable_, *req);
+    auto r = ctl ? std::move(*ctl) : Manage(p, writable_, *req);
     d_.PersistIfChanged(platform_);
     if (!r.ok()) {
       d_.Log(true, "manage", {{"session", std::to_string(id_)}, {"error", r.error().message()}});
@@ -226,7 +228,7 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
 void Session::GuestFrame(const protocol::FrameHeader& h) {
   hypervisor::Host& host = *d_.platforms[platform_].host;
   auto g = host.Guest(guest_);
-  if (!g.ok() || g->launch_id != guest_launch_id_) {
+  if (!g.ok() || g->launch_id != guest_launch_id_ || d_.platforms[platform_].boot != guest_boot_) {
     return SendError(h.request_id, protocol::errc::kNotFound,
                      "the guest this connection acts in is gone");
   }
