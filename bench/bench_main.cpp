@@ -73,6 +73,7 @@ constexpr Pair kPairs[] = {
     {"kds_vcek_uncached", "", Kind::kAlone, "< 5 ms"},
     {"exec_preload", "exec_plain", Kind::kExtra, "< 2 ms"},
     {"fuzz_command_input", "", Kind::kAlone, ">= 1000/s"},
+    {"swap_out_in_256mib", "limit_gcm_seal_open_256mib", Kind::kRate, ">= 0.50"},
 };
 
 struct Figure {
@@ -226,6 +227,7 @@ int main(int argc, char** argv) {
   sevemu::bench::RegisterLimitBenchmarks();
   sevemu::bench::RegisterFirmwareBenchmarks();
   sevemu::bench::RegisterMemoryBenchmarks();
+  sevemu::bench::RegisterSwapBenchmarks();
   sevemu::bench::RegisterProcessBenchmarks();
   sevemu::bench::RatioReporter reporter(ratios_json);
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -15,6 +15,7 @@ void RegisterLimitBenchmarks();     // crypto_limits.cpp: raw OpenSSL
 void RegisterFirmwareBenchmarks();  // firmware_bench.cpp: in-process
 void RegisterProcessBenchmarks();   // process_bench.cpp: daemon, shim, run, KDS, exec
 void RegisterMemoryBenchmarks();    // memory_bench.cpp: RSS
+void RegisterSwapBenchmarks();      // swap_bench.cpp: page swap vs raw AES-256-GCM
 
 // memory_bench.cpp's child mode: `sevemu-bench --rss-child GUESTS MIN_SEV_ASID`. Prints
 // "launched=N rss=BYTES" and returns the exit code.

@@ -6,7 +6,12 @@
 // a platform INIT with SEV-ES whose guest 1 is being sent to the platform itself (SUPDATE, the
 // session at 0x302000, the PDH at 0x300000, one transport packet at 0x304000/0x305000) and
 // whose guest 2 receives it (RUPDATE, activated), so SEND_* and RECEIVE_* reach their deep
-// checks. Any status is fine; a crash, sanitizer report or a changed state on a refusal is not.
+// checks. With bit 0 and bit 2 (bit 1 clear), what page swapping needs is added: a METADATA
+// page (0x300000), a PRE_SWAP guest page (0x210000, GPA 0x2000), a page swapped out into
+// 0x400000 with its entry in the metadata page's slot 0, and a FIRMWARE page for ciphertext
+// (0x401000); bit 3 then takes the next 64 input bytes as the metadata entry in slot 1
+// (0x300040), so entries are fuzzed too. Any status is fine; a crash, sanitizer report or a
+// changed state on a refusal is not.
 // The boot reuses keys derived once (BootKeys): the state is rebuilt per input, the fuses'
 // keys are not.
 #include "firmware_command_harness.h"
@@ -16,6 +21,7 @@
 
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/manufacturing/provision.h"
+#include "sevemu/emulator/snp/snp_abi.h"
 #include "sevemu/fixtures/test_root.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
@@ -24,6 +30,31 @@ namespace {
 using sevemu::emulator::FwStatus;
 using sevemu::emulator::SevCmd;
 using sevemu::emulator::SnpCmd;
+
+// SNP_PAGE_MD_INIT, two launched data pages frozen (PRE_SWAP), one of them swapped out.
+void SwapSetup(sevemu::emulator::Firmware& f) {
+  using sevemu::emulator::SwapFlags;
+  using sevemu::emulator::SwapPageType;
+  auto& rmp = f.memory().rmp();
+  for (std::uint64_t spa : {0x300000ull, 0x400000ull, 0x401000ull}) {
+    sevemu::rmp::RmpUpdate(rmp, spa, {0, true, false, true, 0});
+  }
+  sevemu::emulator::SnpPageMdInitBuf md{0x100000, 0x300000};
+  f.Execute(SnpCmd::kPageMdInit, md);
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    const std::uint64_t spa = 0x210000 + i * 0x1000, gpa = 0x2000 + i * 0x1000;
+    sevemu::rmp::RmpUpdate(rmp, spa, {gpa, true, false, true, 1});
+    sevemu::emulator::SnpLaunchUpdateBuf upd{};
+    upd.gctx_paddr = 0x100000;
+    upd.address = spa;
+    upd.page_info = static_cast<std::uint32_t>(sevemu::emulator::PageType::kNormal) << 1;
+    f.Execute(SnpCmd::kLaunchUpdate, upd);
+    sevemu::rmp::RmpUpdate(rmp, spa, {gpa, true, false, true, 1});  // GUEST_VALID -> PRE_SWAP
+  }
+  sevemu::emulator::SnpPageSwapOutBuf out{0x100000, 0x211000, 0x400000,
+                                          0x300000, 0,        SwapFlags(SwapPageType::kData)};
+  f.Execute(SnpCmd::kPageSwapOut, out);
+}
 
 // The legacy setup (selector bit 1): guest 1 RUNNING -> SUPDATE for this platform's own PDH,
 // guest 2 RUPDATE from that session; a packet of guest 1's first page.
@@ -117,8 +148,15 @@ void RunFirmwareCommandInput(const std::uint8_t* data, std::size_t size) {
   }
   const bool legacy = (data[2] & 2) != 0;
   if (legacy) LegacySetup(f);
+  std::size_t at = 3;
+  if ((data[2] & 7) == 5) SwapSetup(f);
+  if ((data[2] & 15) == 13) {
+    if (size < at + 64) return;
+    (void)f.memory().FirmwareWrite(0x300040, sevemu::ByteSpan(data + at, 64));
+    at += 64;
+  }
   const auto id = static_cast<std::uint32_t>(data[0] | data[1] << 8);
-  sevemu::Bytes buffer(data + 3, data + size);
+  sevemu::Bytes buffer(data + at, data + size);
   const sevemu::Bytes before = f.StateDigest();
   const FwStatus st = legacy ? f.ExecuteSev(static_cast<SevCmd>(id), buffer)
                              : f.Execute(static_cast<SnpCmd>(id), buffer);

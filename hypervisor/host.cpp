@@ -125,6 +125,7 @@ void Host::Impl::Teardown(HostGuest& g, bool decommission) {
   // ReleasePage handles every state. Failures here leave the page leaked, never reused.
   for (const auto& [gpa, spa] : g.gpa_to_spa) (void)ReleasePage(spa);
   for (std::uint64_t spa : g.vmsa_spas) (void)ReleasePage(spa);
+  for (std::uint64_t spa : g.md_pages) (void)ReleasePage(spa);  // METADATA -> RECLAIM -> host
   for (std::uint64_t spa : {g.info.gctx_paddr, g.request_spa, g.response_spa}) {
     if (spa != 0) (void)ReleasePage(spa);
   }
@@ -258,7 +259,9 @@ Status ForEachGuestPage(const HostGuest& g, std::uint64_t gpa, std::size_t len, 
     if (it == g.gpa_to_spa.end()) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(page));
-      return Error(ErrorCode::kNotFound, std::string("guest page ") + buf + " is not mapped");
+      return Error(ErrorCode::kNotFound,
+                   std::string("guest page ") + buf +
+                       (g.swapped.count(page) ? " is swapped out" : " is not mapped"));
     }
     const std::size_t n = std::min<std::size_t>(len - done, kPage - (at - page));
     if (Status st = fn(it->second + (at - page), at, done, n); !st.ok()) return st;

@@ -35,6 +35,13 @@ class PageAllocator {
   std::vector<std::uint64_t> free_;
 };
 
+// A page the host swapped out (hypervisor/guest_swap.cpp): its ciphertext is held in host
+// memory the host controls, its 64-byte entry in one of the guest's METADATA pages.
+struct SwappedPage {
+  Bytes ciphertext;
+  std::uint64_t mdata_paddr = 0;
+};
+
 struct HostGuest {
   GuestInfo info;
   bool legacy() const { return info.type != GuestType::kSnp; }
@@ -42,6 +49,11 @@ struct HostGuest {
   std::vector<std::uint64_t> vmsa_spas;               // one per vCPU (not guest-addressable)
   std::uint64_t request_spa = 0;                      // shared page the guest writes requests to
   std::uint64_t response_spa = 0;                     // FIRMWARE page SNP_GUEST_REQUEST answers in
+  // Page swapping: the guest's METADATA pages (SNP_PAGE_MD_INIT), their free 64-byte entries,
+  // and the pages swapped out, by GPA: untrusted storage the host may read, replace, replay.
+  std::vector<std::uint64_t> md_pages;
+  std::vector<std::uint64_t> free_md_entries;
+  std::map<std::uint64_t, SwappedPage> swapped;
   // Legacy: SEND_START done, SEND_FINISH or SEND_CANCEL not yet (the firmware's SUPDATE).
   bool sending = false;
 };
@@ -79,6 +91,14 @@ struct Host::Impl {
   // Tears down what a guest holds: DECOMMISSION (if launched; legacy guests are DEACTIVATEd
   // first), then every page back.
   void Teardown(HostGuest& g, bool decommission);
+  // Page swapping (guest_swap.cpp): a free metadata entry (MD_INIT of a new page when none),
+  // RMPUPDATE freezing a guest page (GUEST_VALID -> PRE_SWAP) and SNP_PAGE_RECLAIM thawing it,
+  // one page out or in.
+  Result<std::uint64_t> TakeEntry(HostGuest& g);
+  Status Freeze(const HostGuest& g, std::uint64_t spa, std::uint64_t gpa);
+  void Thaw(std::uint64_t spa);
+  Status SwapOutOne(HostGuest& g, std::uint64_t gpa);
+  Status SwapInOne(HostGuest& g, std::uint64_t gpa);
   // The lowest free ASID in [first, end), or kRefused.
   Result<std::uint32_t> FreeAsid(std::uint32_t first, std::uint32_t end, const char* kind);
   // A legacy guest command through the driver (SevDevice::IssueGuestCmd); the error names the

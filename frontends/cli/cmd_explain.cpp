@@ -1,8 +1,9 @@
-// sevemu explain statemachine
+// sevemu explain statemachine | rmp
 #include <iostream>
 #include <vector>
 
 #include "cli.h"
+#include "sevemu/emulator/snp/page_states.h"
 #include "sevemu/statemachine/sev_guest.h"
 #include "sevemu/statemachine/sev_platform.h"
 #include "sevemu/statemachine/snp_guest.h"
@@ -16,7 +17,7 @@ int RunExplain(const std::string& name, const Args& args) {
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("topic", po::value(&topic)->required(), "statemachine")
+      ("topic", po::value(&topic)->required(), "statemachine | rmp")
       ("format", po::value(&format)->default_value("text"), "text | dot")
       ("machine", po::value(&machine)->default_value("all"), "all | snp_platform | snp_guest | snp_migration | sev_platform | sev_guest");
   // clang-format on
@@ -24,10 +25,25 @@ int RunExplain(const std::string& name, const Args& args) {
   pos.add("topic", 1);
   int code = 0;
   auto vm =
-      ParseArgs(name, "statemachine [--machine NAME] [--format text|dot]", desc, args, code, &pos);
+      ParseArgs(name, "statemachine [--machine NAME] [--format text|dot] | rmp [--format text|dot]",
+                desc, args, code, &pos);
   if (!vm) return code;
-  if (topic != "statemachine") return UsageError(name, "unknown topic '" + topic + "'");
+  if (topic != "statemachine" && topic != "rmp") {
+    return UsageError(name, "unknown topic '" + topic + "' (statemachine, rmp)");
+  }
   if (format != "text" && format != "dot") return UsageError(name, "--format must be text or dot");
+  if (topic == "rmp") {
+    // The RMP page states and what moves a page between them (emulator/snp/page_states.h).
+    const auto rows = emulator::PageTransitionRows();
+    if (format == "dot") {
+      std::cout << statemachine::ToDot("rmp_page_states", rows);
+      return kExitOk;
+    }
+    std::cout << "RMP page states: transitions by RMP instructions and SNP commands\n";
+    for (const auto& r : rows)
+      std::cout << "  " << r.from << " --" << r.event << "--> " << r.to << "\n";
+    return kExitOk;
+  }
   struct Machine {
     const char* name;
     const char* title;

@@ -111,13 +111,13 @@ int ReadGuest(const std::string& name, const std::string& socket, const std::str
 int RunGuest(const std::string& name, const Args& args) {
   std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
       type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
-      len_text = "64", to, vcpu_type, vcpu_sig, guest_features;
+      len_text = "64", pages_text = "1", to, vcpu_type, vcpu_sig, guest_features;
   unsigned vcpus = 1;
   bool author_key = false, json = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("action", po::value(&action)->required(), "launch | list | show | destroy | inject-secret | finish | attest | read | migrate")
+      ("action", po::value(&action)->required(), "launch | list | show | destroy | inject-secret | finish | attest | read | migrate | swap-out | swap-in | move-page")
       ("name", po::value(&guest), "guest name")
       ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
       ("platform", po::value(&platform)->default_value(DefaultPlatform(), ""), "platform on the daemon (default: $SEVEMU_PLATFORM, else its first)")
@@ -137,7 +137,8 @@ int RunGuest(const std::string& name, const Args& args) {
       ("measurement-out", po::value(&measurement_out), "launch (sev, sev-es): write LAUNCH_MEASURE's 48 bytes to this file")
       ("header", po::value(&header), "inject-secret: the packet header (packet_header.bin; binary or base64)")
       ("secret", po::value(&secret), "inject-secret: the encrypted secret (encrypted_secret.bin; binary or base64)")
-      ("gpa", po::value(&gpa_text), "inject-secret: guest address (default: the image's secret area); read: address")
+      ("gpa", po::value(&gpa_text), "inject-secret: guest address (default: the image's secret area); read, swap-out, swap-in, move-page: address")
+      ("pages", po::value(&pages_text), "swap-out, swap-in: 4 KiB pages from --gpa (default 1)")
       ("mnonce", po::value(&mnonce), "attest: the owner's 16-byte nonce (hex)")
       ("out", po::value(&out), "attest: file for the report; read: file for the bytes (default: hex on stdout)")
       ("len", po::value(&len_text), "read: bytes to read (default 64, at most 1 MiB)")
@@ -147,17 +148,19 @@ int RunGuest(const std::string& name, const Args& args) {
   po::positional_options_description pos;
   pos.add("action", 1).add("name", 1);
   int code = 0;
-  auto vm = ParseArgs(
-      name, "launch|list|show|destroy|inject-secret|finish|attest|read|migrate [NAME] [options]",
-      desc, args, code, &pos);
+  auto vm = ParseArgs(name,
+                      "launch|list|show|destroy|inject-secret|finish|attest|read|migrate|swap-out|"
+                      "swap-in|move-page [NAME] [options]",
+                      desc, args, code, &pos);
   if (!vm) return code;
-  static const char* const kNamed[] = {"show",   "destroy", "launch", "inject-secret",
-                                       "finish", "attest",  "read",   "migrate"};
+  static const char* const kNamed[] = {"show",     "destroy", "launch",   "inject-secret",
+                                       "finish",   "attest",  "read",     "migrate",
+                                       "swap-out", "swap-in", "move-page"};
   const bool named = std::find(std::begin(kNamed), std::end(kNamed), action) != std::end(kNamed);
   if (action != "list" && !named) {
     return UsageError(name, "unknown action '" + action +
                                 "' (launch, list, show, destroy, inject-secret, finish, attest, "
-                                "read, migrate)");
+                                "read, migrate, swap-out, swap-in, move-page)");
   }
   if (named && guest.empty()) return UsageError(name, action + " needs a guest NAME");
 
@@ -176,6 +179,22 @@ int RunGuest(const std::string& name, const Args& args) {
     req = {{"op", "guest.list"}};
   } else if (action == "inject-secret") {
     req = {{"op", "guest.inject_secret"}, {"name", guest}};
+  } else if (action == "swap-out" || action == "swap-in" || action == "move-page") {
+    req = {{"op", action == "swap-out"  ? "guest.swap_out"
+                  : action == "swap-in" ? "guest.swap_in"
+                                        : "guest.move_page"},
+           {"name", guest}};
+    if (gpa_text.empty()) return UsageError(name, action + " needs --gpa");
+    auto gpa = ParseNumber("--gpa", gpa_text, ~0ull);
+    if (!gpa.ok()) return UsageError(name, gpa.error().message());
+    req["gpa"] = *gpa;
+    if (action != "move-page") {
+      auto pages = ParseNumber("--pages", pages_text, 65536);
+      if (!pages.ok() || *pages == 0) return UsageError(name, "--pages: a count of 1..65536");
+      req["pages"] = *pages;
+    } else if (pages_text != "1") {
+      return UsageError(name, "move-page moves one page: no --pages");
+    }
   } else {
     req = {{"op", "guest." + action}, {"name", guest}};
   }
@@ -291,6 +310,14 @@ int RunGuest(const std::string& name, const Args& args) {
     for (const auto& g : (*reply)["guests"]) PrintGuest(g);
   } else if (action == "destroy") {
     std::cout << "destroyed " << guest << "\n";
+  } else if (action == "swap-out" || action == "swap-in" || action == "move-page") {
+    const std::string what = action == "swap-out"  ? "swapped out"
+                             : action == "swap-in" ? "swapped in"
+                                                   : "moved";
+    std::cout << what << " " << (*reply)["pages_done"].get<std::uint64_t>() << " page(s) of "
+              << guest << " at " << gpa_text << " ("
+              << (*reply)["swapped_pages"].get<std::uint64_t>() << " swapped out, "
+              << (*reply)["metadata_pages"].get<std::uint64_t>() << " metadata pages)\n";
   } else if (action == "migrate") {
     std::cout << "migrated " << guest << " from " << reply->value("from", "?") << " to "
               << reply->value("to", "?") << "\n";

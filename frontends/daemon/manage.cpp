@@ -41,6 +41,8 @@ json GuestJson(const hypervisor::GuestInfo& g) {
     j["id_block"] = g.id_block;
     j["secrets_gpa"] = g.secrets_gpa;
     j["cpuid_gpa"] = g.cpuid_gpa;
+    j["swapped_pages"] = g.swapped_pages;
+    j["metadata_pages"] = g.metadata_pages;
     return j;
   }
   // What QEMU's query-sev and query-sev-launch-measure tell the owner, and where it stands.
@@ -198,6 +200,29 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
     auto report = host.SevAttestationReport(req.value("name", ""), mnonce);
     if (!report.ok()) return report.error();
     return Reply({{"bytes", report->size()}}, *report);
+  }
+  if (op == "guest.swap_out" || op == "guest.swap_in" || op == "guest.move_page") {
+    if (!writable) return ReadOnly();
+    const std::string name = req.value("name", "");
+    if (!req.contains("gpa") || !req["gpa"].is_number_unsigned()) {
+      return Error(ErrorCode::kInvalidArgument, "gpa: a guest physical address is needed");
+    }
+    const std::uint64_t gpa = req["gpa"].get<std::uint64_t>();
+    std::size_t done = 1;
+    if (op == "guest.move_page") {
+      if (Status st = host.MoveGuestPage(name, gpa); !st.ok()) return st.error();
+    } else {
+      const std::uint64_t pages = req.value("pages", std::uint64_t{1});
+      auto r = op == "guest.swap_out" ? host.SwapOutPages(name, gpa, pages)
+                                      : host.SwapInPages(name, gpa, pages);
+      if (!r.ok()) return r.error();
+      done = *r;
+    }
+    auto g = host.Guest(name);
+    if (!g.ok()) return g.error();
+    json j = GuestJson(*g);
+    j["pages_done"] = done;
+    return Reply(j);
   }
   if (op == "guest.destroy") {
     if (!writable) return ReadOnly();

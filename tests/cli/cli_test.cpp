@@ -466,5 +466,11 @@ TEST_CASE("docs/diagrams are what the code prints") {
           test::ReadText(test::FixturePath(std::string("../docs/diagrams/") + machine + ".dot")));
   }
   CHECK(Sevemu(d, {"explain", "statemachine", "--machine", "nope"}).code == 2);
+  Run rmp = Sevemu(d, {"explain", "rmp", "--format", "dot"});
+  REQUIRE(rmp.code == 0);
+  CHECK(rmp.out == test::ReadText(test::FixturePath("../docs/diagrams/rmp_page_states.dot")));
+  CHECK(
+      Sevemu(d, {"explain", "rmp"}).out.find("PRE_SWAP --SNP_PAGE_SWAP_OUT source--> PRE_GUEST") !=
+      std::string::npos);
 }
 }  // namespace sevemu

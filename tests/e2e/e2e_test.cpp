@@ -937,6 +937,59 @@ TEST_CASE("SNP_GET_DERIVED_KEY: stable across calls and processes, different per
   CHECK_STEP(bad, "snp_get_derived_key.fields", "status", "0x16");
 }
 
+TEST_CASE("pages swapped out and in by the host: the guest program keeps its reports and keys") {
+  World w;
+  const auto g = w.Launch("vm1");
+  const std::string secrets = std::to_string(g["secrets_gpa"].get<std::uint64_t>());
+  const Steps k0 = w.Client({"guest", "key", w.t / "key0", "--field-select", "0x8"}, "vm1");
+  CHECK_STEP(k0, "snp_get_derived_key.fields", "status", "0x0");
+  const RunResult before =
+      w.Sevemu({"guest", "read", "vm1", "--gpa", "0xFFFF0000", "--len", "4096"});
+  REQUIRE_MESSAGE(before.code == 0, before.err);
+
+  // The whole image and the secrets page (VMPCKs, the driver's message counters) go out.
+  const auto out =
+      w.SevemuJson({"guest", "swap-out", "vm1", "--gpa", "0xFFFF0000", "--pages", "16"});
+  CHECK(out["pages_done"] == 16);
+  CHECK(out["swapped_pages"] == 16);
+  CHECK(out["metadata_pages"] == 1);
+  const RunResult plain = w.Sevemu({"guest", "swap-out", "vm1", "--gpa", secrets});
+  REQUIRE_MESSAGE(plain.code == 0, plain.err);
+  CHECK(plain.out.find("swapped out 1 page(s) of vm1") != std::string::npos);
+  const RunResult gone = w.Sevemu({"guest", "read", "vm1", "--gpa", "0xFFFF0000"});
+  CHECK(gone.code != 0);
+  CHECK(gone.err.find("swapped out") != std::string::npos);
+
+  REQUIRE(w.SevemuJson({"guest", "swap-in", "vm1", "--gpa", secrets})["pages_done"] == 1);
+  const auto in = w.SevemuJson({"guest", "swap-in", "vm1", "--gpa", "0xFFFF0000", "--pages", "16"});
+  CHECK(in["swapped_pages"] == 0);
+  CHECK(w.Sevemu({"guest", "read", "vm1", "--gpa", "0xFFFF0000", "--len", "4096"}).out ==
+        before.out);
+  REQUIRE(w.SevemuJson({"guest", "move-page", "vm1", "--gpa", secrets})["pages_done"] == 1);
+
+  // The program in the guest: a report that verifies, with the launch's measurement, and the
+  // same measurement-bound key as before.
+  const Bytes report = GuestReport(w, "vm1", w.t / "resp.bin", Hex64(0x11));
+  CHECK(Lower(HexEncode(Measurement(report))) == Lower(g["measurement"].get<std::string>()));
+  Kds kds(w.t, w.daemon.state());
+  const auto status = w.HostStatus();
+  CheckVerifies(report, FetchVcekChain(kds, status["product"].get<std::string>(), report));
+  const Steps k1 = w.Client({"guest", "key", w.t / "key1", "--field-select", "0x8"}, "vm1");
+  CHECK_STEP(k1, "snp_get_derived_key.fields", "status", "0x0");
+  CHECK(ReadBytes(w.t / "key1") == ReadBytes(w.t / "key0"));
+
+  // Bad arguments: one line, nothing done.
+  CHECK(w.Sevemu({"guest", "swap-out", "vm1"}).code == 2);
+  CHECK(w.Sevemu({"guest", "swap-out", "vm1", "--gpa", "0xFFFF0000", "--pages", "0"}).code == 2);
+  CHECK(w.Sevemu({"guest", "move-page", "vm1", "--gpa", secrets, "--pages", "2"}).code == 2);
+  const RunResult odd = w.Sevemu({"guest", "swap-out", "vm1", "--gpa", "0xFFFF0010"});
+  CHECK(odd.code != 0);
+  CHECK(odd.err.find("not 4 KiB aligned") != std::string::npos);
+  CHECK(std::count(odd.err.begin(), odd.err.end(), '\n') == 1);
+  CHECK(w.Sevemu({"guest", "swap-in", "vm1", "--gpa", "0xFFFF0000"}).code != 0);
+  CHECK(w.SevemuJson({"guest", "show", "vm1"})["swapped_pages"] == 0);
+}
+
 TEST_CASE("/dev/sev-guest argument errors are the sev-guest driver's") {
   World w;
   w.Launch("vm1");

@@ -87,7 +87,9 @@ struct GuestInfo {
   emulator::LaunchDigest measurement{};  // the launch digest the firmware computed
   std::uint64_t secrets_gpa = 0;
   std::uint64_t cpuid_gpa = 0;
-  std::size_t pages = 0;  // 4 KiB pages the guest owns
+  std::size_t pages = 0;           // 4 KiB pages the guest owns
+  std::size_t swapped_pages = 0;   // of its GPAs, how many the host has swapped out
+  std::size_t metadata_pages = 0;  // METADATA pages the host gave the firmware for them
   bool id_block = false;
 
   // Legacy guests only (type kSev, kSevEs).
@@ -225,6 +227,24 @@ class Host {
   // a legacy guest: its memory decrypted with its key (no RMP ownership to check).
   Result<Bytes> ReadGuestMemory(const std::string& name, std::uint64_t gpa, std::size_t len);
   Status WriteGuestMemory(const std::string& name, std::uint64_t gpa, ByteSpan data);
+
+  // Page swapping, as a VMM under memory pressure would (docs/protocol.md guest.swap_out ...).
+  // SwapOutPages: for each of `count` 4 KiB pages from `gpa`, RMPUPDATE freezes it (GUEST_VALID
+  // -> PRE_SWAP), SNP_PAGE_SWAP_OUT writes its ciphertext into a FIRMWARE page and its entry
+  // into a METADATA page (MD_INIT when none has a free entry), the host keeps the ciphertext
+  // and gives the guest page back to the hypervisor. SwapInPages: SNP_PAGE_SWAP_IN in place
+  // into a fresh page, then SNP_PAGE_RECLAIM (PRE_SWAP -> GUEST_VALID). Pages are handled in
+  // order; the first failure stops the walk with the pages before it done and the failing page
+  // as it was. Returns how many pages were done. SNP guests only.
+  Result<std::size_t> SwapOutPages(const std::string& name, std::uint64_t gpa, std::size_t count);
+  Result<std::size_t> SwapInPages(const std::string& name, std::uint64_t gpa, std::size_t count);
+  // SNP_PAGE_MOVE of the guest page at `gpa` to a fresh host page (what a host compacting
+  // memory does); the old page goes back to the hypervisor.
+  Status MoveGuestPage(const std::string& name, std::uint64_t gpa);
+  // The host's own storage of a swapped-out page, to read or to replace (the host is not
+  // trusted: a replaced or replayed copy must fail SNP_PAGE_SWAP_IN).
+  Result<Bytes> SwappedCiphertext(const std::string& name, std::uint64_t gpa) const;
+  Status ReplaceSwappedCiphertext(const std::string& name, std::uint64_t gpa, Bytes ciphertext);
 
   // The guest's SNP_GUEST_REQUEST exit: `request` (at most 4 KiB) is the shared request page.
   // Legacy guests have none (kInvalidArgument).
