@@ -109,7 +109,8 @@ struct FirmwareState {
   bool persistent_changed = false;
   // Draws of the firmware's random number generator so far (deterministic platforms only).
   std::uint64_t rng_draws = 0;
-  SevLegacyState sev;  // the legacy SEV API's platform
+  SevLegacyState sev;                    // the legacy SEV API's platform
+  FirmwareObserver* observer = nullptr;  // the trace (firmware_observer.h); not owned
 };
 
 // The firmware's randomness (guest memory keys, VMPCKs, VMRK, report IDs). On a platform
@@ -144,6 +145,10 @@ FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf);
+
+// The legacy SEV dispatch table (sev_dispatch.cpp): size check and handler, no tracing
+// (Firmware::ExecuteSev adds it).
+FwStatus DispatchSev(FirmwareState& s, SevCmd cmd, MutableByteSpan buffer);
 
 // Legacy SEV handlers (cmd_sev_platform.cpp), dispatched by sev_dispatch.cpp.
 FwStatus SevInit(FirmwareState& s, MutableByteSpan buf);

@@ -107,11 +107,11 @@ const char* SevCmdName(SevCmd c) {
   return "UNKNOWN";
 }
 
-FwStatus Firmware::ExecuteSev(SevCmd cmd, MutableByteSpan buffer) {
+FwStatus DispatchSev(FirmwareState& s, SevCmd cmd, MutableByteSpan buffer) {
   for (const SevCommandSpec& spec : kSevCommands) {
     if (spec.id != cmd) continue;
     if (buffer.size() != spec.buffer_size) return FwStatus::kInvalidLength;
-    return spec.handler(*s_, buffer);
+    return spec.handler(s, buffer);
   }
   return FwStatus::kInvalidCommand;
 }
