@@ -45,8 +45,12 @@ std::string TransitionText(const Json& t) {
   std::string who = t.value("machine", "?");
   if (t.contains("gctx")) who += " " + t["gctx"].get<std::string>();
   if (t.contains("handle")) who += " " + std::to_string(t["handle"].get<std::uint64_t>());
-  const std::string from = t["from"].is_string() ? t["from"].get<std::string>() : "(none)";
-  const std::string to = t["to"].is_string() ? t["to"].get<std::string>() : "(gone)";
+  // operator[] of a const object must only see keys that exist (it asserts otherwise).
+  const auto text = [&t](const char* key, const char* none) {
+    return t.contains(key) && t[key].is_string() ? t[key].get<std::string>() : none;
+  };
+  const std::string from = text("from", "(none)");
+  const std::string to = text("to", "(gone)");
   return who + ": " + from + " to " + to;
 }
 

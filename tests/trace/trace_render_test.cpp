@@ -66,4 +66,17 @@ TEST_CASE("trace render: a line that is not a trace event is refused with its nu
   CHECK(odd->find("guest_x_y") != std::string::npos);
 }
 
+TEST_CASE("trace render: a transition without from or to (trace_render_fuzz found it)") {
+  auto out = trace::RenderTrace(
+      R"({"ev":"command","caller":{},"name":"N","status":"S","transitions":[{"machine":"m"}]})",
+      trace::RenderFormat::kMermaid);
+  REQUIRE(out.ok());
+  CHECK(out->find("Note over fw_: m: (none) to (gone)") != std::string::npos);
+  // A field of the wrong type is this line's error, not a crash.
+  auto typed =
+      trace::RenderTrace(R"({"ev":"command","caller":{},"name":5})", trace::RenderFormat::kDot);
+  REQUIRE_FALSE(typed.ok());
+  CHECK(typed.error().message() == "line 1 is not a trace event (docs/trace.md)");
+}
+
 }  // namespace sevemu
