@@ -60,6 +60,12 @@ const CommandSpec* FindCommand(SnpCmd id) {
 
 }  // namespace
 
+std::vector<SnpCmd> ImplementedSnpCommands() {
+  std::vector<SnpCmd> out;
+  for (const auto& c : kSnpCommands) out.push_back(c.id);
+  return out;
+}
+
 const char* SnpCmdName(SnpCmd c) {
   switch (c) {
     case SnpCmd::kInit:
@@ -124,13 +130,34 @@ const char* SnpCmdName(SnpCmd c) {
   return "UNKNOWN";
 }
 
+Result<BootKeys> BootKeys::Derive(const Platform& platform) {
+  SEVEMU_ASSIGN_OR_RETURN(HashSticks sticks, BootRomSticks(platform));
+  SEVEMU_ASSIGN_OR_RETURN(HashSticks reported, sticks.DeriveDown(platform.state.reported_tcb));
+  SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey vcek, DeriveVcek(reported));
+  return BootKeys(std::move(sticks), platform.state.reported_tcb, std::move(vcek),
+                  platform.fuses.hash_stick_root);
+}
+
 Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const FirmwareConfig& config) {
   if (config.memory_size == 0 || config.memory_size % rmp::kPageSize2M != 0) {
     return Error(ErrorCode::kInvalidArgument, "memory size must be a non-zero multiple of 2 MiB");
   }
-  SEVEMU_ASSIGN_OR_RETURN(HashSticks sticks, BootRomSticks(platform));
-  SEVEMU_ASSIGN_OR_RETURN(HashSticks reported, sticks.DeriveDown(platform.state.reported_tcb));
-  SEVEMU_ASSIGN_OR_RETURN(crypto::PrivateKey vcek, DeriveVcek(reported));
+  SEVEMU_ASSIGN_OR_RETURN(BootKeys keys, BootKeys::Derive(platform));
+  return Boot(std::move(platform), config, keys);
+}
+
+Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const FirmwareConfig& config,
+                                                 const BootKeys& keys) {
+  if (config.memory_size == 0 || config.memory_size % rmp::kPageSize2M != 0) {
+    return Error(ErrorCode::kInvalidArgument, "memory size must be a non-zero multiple of 2 MiB");
+  }
+  if (keys.sticks_.tcb() != platform.state.current_tcb ||
+      keys.reported_ != platform.state.reported_tcb ||
+      !(keys.root_ == platform.fuses.hash_stick_root)) {
+    return Error(ErrorCode::kInvalidArgument, "boot keys of another chip or TCB");
+  }
+  HashSticks sticks = keys.sticks_;
+  crypto::PrivateKey vcek = keys.vcek_;
   const std::uint32_t max_asid = Info(platform.state.chip.product).max_asid;
   FirmwareConfig cfg = config;
   if (cfg.min_sev_asid == 0) cfg.min_sev_asid = MinSevAsid(platform.state);  // the BIOS's

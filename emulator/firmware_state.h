@@ -181,6 +181,16 @@ FwStatus SevLaunchMeasure(FirmwareState& s, MutableByteSpan buf);
 FwStatus SevLaunchSecret(FirmwareState& s, MutableByteSpan buf);
 FwStatus SevLaunchFinish(FirmwareState& s, MutableByteSpan buf);
 FwStatus SevAttestation(FirmwareState& s, MutableByteSpan buf);
+// Migration (cmd_sev_migrate.cpp; docs/sev-commands.md).
+FwStatus SevSendStart(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevSendUpdateData(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevSendUpdateVmsa(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevSendFinish(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevSendCancel(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevReceiveStart(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevReceiveUpdateData(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevReceiveUpdateVmsa(FirmwareState& s, MutableByteSpan buf);
+FwStatus SevReceiveFinish(FirmwareState& s, MutableByteSpan buf);
 // The legacy platform is WORKING (it has guests): the state most guest commands need.
 inline bool SevWorking(const FirmwareState& s) {
   return s.sev.machine.state() == statemachine::SevPlatformState::kWorking;
@@ -197,6 +207,18 @@ SevGuest* SevGuestAt(FirmwareState& s, std::uint32_t handle);
 // SNP is initialised, every page FIRMWARE or DEFAULT (AMD-ASPFW sev_rmp.c
 // check_page_range_firmware_writable: INVALID_PAGE_STATE).
 FwStatus SevCheckWritable(const FirmwareState& s, std::uint64_t paddr, std::uint64_t len);
+// Shared by LAUNCH_START, SEND_START and RECEIVE_START (cmd_sev_launch.cpp):
+// The firmware's API version as PLATFORM_STATUS reports it.
+SevApiVersion SevApi(const FirmwareState& s);
+// sev_cert_sanity_check(cert, PDH, ECDH_SHA256) and the key for the ECDH: version 1, a valid
+// public key, usage PDH, algorithm ECDH-SHA256 (the firmware answers INVALID_CERTIFICATE).
+Result<crypto::PublicKey> SevDhCertKey(ByteSpan cert_bytes);
+// The lowest free handle (sev_guest.c find_free_guest_handle), or 0.
+std::uint32_t SevFreeHandle(const FirmwareState& s);
+// The status a certificate refusal (ValidateSevCert, AmdCaCert::Validate) answers with
+// (cmd_sev_platform.cpp): kAuthFailed BAD_SIGNATURE, kRefused UNSUPPORTED, else
+// INVALID_CERTIFICATE; SUCCESS for an ok status.
+FwStatus SevCertStatus(const Status& st);
 // What SHUTDOWN does to the legacy guests (AMD-ASPFW sev_plat.c sev_clear): every active or
 // pending guest is deactivated (a used ASID becomes dirty, an allocated one clean) and every
 // guest is dropped. REQUIRES: called by SevShutdown once it has decided to succeed.

@@ -1,7 +1,9 @@
 // Fuzzes the legacy SEV formats a guest owner or a host hands the firmware: the 0x824-byte SEV
-// certificate, AMD's CA cert (ARK/ASK), the LAUNCH_START session, the LAUNCH_SECRET packet
-// header and the ATTESTATION report. What parses must encode back to the bytes it came from
-// (these formats have no slack: every byte is a field or must be zero).
+// certificate, AMD's CA cert (ARK/ASK), the LAUNCH_START / SEND_START session, the packet
+// header (LAUNCH_SECRET, SEND_UPDATE, RECEIVE_UPDATE) and the ATTESTATION report. What parses
+// must encode back to the bytes it came from (these formats have no slack: every byte is a
+// field or must be zero). A transport packet (header ‖ ciphertext) is opened under fixed keys,
+// and input that can be a plaintext is sealed and must open back to itself.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +39,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto h = ParseSevPacketHeader(in); h.ok()) SameBytes(SerializeSevPacketHeader(*h), in);
   if (auto m = ParseSevMeasureOut(in); m.ok()) SameBytes(SerializeSevMeasureOut(*m), in);
   (void)ParseSevAttestationReport(in);
+  if (size >= kSevPacketHeaderSize) {
+    static const SevTransportKeys keys{SecretBytes(Bytes(16, 0x11)), SecretBytes(Bytes(16, 0x22))};
+    auto h = ParseSevPacketHeader(in.first(kSevPacketHeaderSize));
+    if (!h.ok()) std::abort();
+    (void)OpenSevTransportPacket(keys, *h, in.subspan(kSevPacketHeaderSize));
+    if (size % 16 == 0 && size <= 0x5000) {
+      SevIv iv{};
+      std::memcpy(iv.data(), data, iv.size());
+      auto p = SealSevTransportPacket(keys, iv, in);
+      if (!p.ok()) std::abort();
+      auto back = OpenSevTransportPacket(keys, p->header, p->ciphertext);
+      if (!back.ok() || !ConstantTimeEquals(back->span(), in)) std::abort();
+    }
+  }
   if (size >= 4) {
     std::uint32_t policy;
     std::memcpy(&policy, data, 4);

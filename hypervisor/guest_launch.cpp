@@ -41,6 +41,7 @@ Status CheckSpec(const GuestLaunchSpec& spec) {
 }  // namespace
 
 Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
+  const FaultSet::ActingFor acting(impl_->faults, spec.name);
   Impl& h = *impl_;
   if (Status st = CheckSpec(spec); !st.ok()) return st.error();
   if (h.guests.count(spec.name) != 0) {

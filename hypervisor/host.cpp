@@ -183,6 +183,7 @@ Result<std::unique_ptr<Host>> Host::Boot(emulator::Platform platform,
       config.min_sev_asid != 0 ? config.min_sev_asid : emulator::MinSevAsid(impl->platform.state);
   impl->max_asid = max_asid;
   impl->sev = std::make_unique<SevDevice>(*impl->fw, kSevScratchSpa, kSevEsTmrSpa);
+  impl->sev->set_faults(&impl->faults);
   // What the ccp driver does when SNP is enabled: SNP_INIT, then WBINVD on every CPU and
   // SNP_DF_FLUSH so every ASID starts clean.
   if (FwStatus st = impl->Run(SnpCmd::kInit, MutableByteSpan{}); st != FwStatus::kSuccess) {
@@ -215,6 +216,9 @@ const emulator::Platform& Host::platform() const {
 SevDevice& Host::sev_device() {
   return *impl_->sev;
 }
+FaultSet& Host::faults() {
+  return impl_->faults;
+}
 
 std::vector<GuestInfo> Host::Guests() const {
   std::vector<GuestInfo> out;
@@ -230,6 +234,7 @@ Result<GuestInfo> Host::Guest(const std::string& name) const {
 }
 
 Status Host::DestroyGuest(const std::string& name) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   auto it = impl_->guests.find(name);
   if (it == impl_->guests.end())
     return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
@@ -347,7 +352,19 @@ Result<GuestRequestReply> Host::GuestRequest(const std::string& name, ByteSpan r
     return Error(ErrorCode::kInvalidArgument,
                  "guest '" + name + "' is a legacy SEV guest: it has no SNP guest requests");
   }
+  const FaultSet::ActingFor acting(impl_->faults, name);
   GuestRequestReply reply;
+  // Injected VMM answers (faults.h): the firmware is not called, as KVM does not call it when
+  // it throttles (BUSY) or finds the certificate buffer too small (INVALID_LEN).
+  if (impl_->faults.Fire(FaultKind::kGuestBusy, name, "BUSY") != nullptr) {
+    reply.vmm_error = uapi::kSnpGuestVmmErrBusy;
+    return reply;
+  }
+  if (const Fault* f = impl_->faults.Fire(FaultKind::kGuestInvalidLen, name, "INVALID_LEN")) {
+    reply.vmm_error = uapi::kSnpGuestVmmErrInvalidLen;
+    reply.certs_needed = f->spec.size;
+    return reply;
+  }
   Bytes table;
   if (cert_buffer_len) {
     // KVM's extended guest request: the certificates must fit the guest's buffer, else the
@@ -355,6 +372,9 @@ Result<GuestRequestReply> Host::GuestRequest(const std::string& name, ByteSpan r
     auto t = CertTable();
     if (!t.ok()) return t.error();
     table = std::move(t).value();
+    auto faulted = impl_->FaultedCertTable(name, std::move(table));
+    if (!faulted.ok()) return faulted.error();
+    table = std::move(faulted).value();
     const std::size_t needed = table.empty() ? 0 : emulator::CertBufferNeeded(table.size());
     if (needed > *cert_buffer_len) {
       reply.vmm_error = uapi::kSnpGuestVmmErrInvalidLen;
@@ -376,6 +396,42 @@ Result<GuestRequestReply> Host::GuestRequest(const std::string& name, ByteSpan r
   }
   reply.certs = std::move(table);
   return reply;
+}
+
+Result<Bytes> Host::Impl::FaultedCertTable(const std::string& guest, Bytes table) {
+  if (faults.Fire(FaultKind::kCertsMissing, guest, "no certificates") != nullptr) return Bytes{};
+  if (!table.empty() &&
+      faults.Fire(FaultKind::kCertsWrongVcek, guest, "VCEK of another TCB") != nullptr) {
+    // The chip's own VCEK, but for a TCB one SNP SVN above the reported one (what a host that
+    // fetched before a firmware update rolled back hands out): it chains to the ASK and ARK,
+    // and its TCB extensions and key disagree with the reports.
+    const auto& st = fw->platform_state();
+    emulator::TcbParts parts = st.reported_tcb.parts();
+    parts.snp = static_cast<std::uint8_t>(parts.snp < 127 ? parts.snp + 1 : parts.snp - 1);
+    auto tcb = emulator::TcbVersion::FromParts(st.chip.product, parts);
+    if (!tcb.ok()) return tcb.error();
+    const emulator::Kds kds(platform.root);
+    auto vcek = kds.Vcek(st.chip, platform.fuses, *tcb, st.manufactured_at);
+    if (!vcek.ok()) return vcek.error().Context("wrong VCEK");
+    auto der = vcek->ToDer();
+    if (!der.ok()) return der.error();
+    auto entries = emulator::ParseCertTable(table);
+    if (!entries.ok()) return entries.error();
+    std::vector<emulator::CertEntry> out = std::move(entries).value();
+    for (auto& e : out) {
+      if (e.guid == emulator::kGuidVcek) e.der = *der;
+    }
+    auto rebuilt = emulator::BuildCertTable(out);
+    if (!rebuilt.ok()) return rebuilt.error();
+    table = std::move(rebuilt).value();
+  }
+  if (!table.empty()) {
+    if (const Fault* f = faults.Fire(FaultKind::kCertsTruncated, guest, "truncated to")) {
+      const std::size_t keep = f->spec.size != 0 ? f->spec.size : table.size() / 2;
+      if (keep < table.size()) table.resize(keep);
+    }
+  }
+  return table;
 }
 
 Status Host::SetCertTable(Bytes table) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/hypervisor/sev_dev.h"
 
@@ -58,8 +59,9 @@ struct Host::Impl {
   std::optional<Bytes> cert_table_set;  // set by the host administrator
   Bytes auto_cert_table;
   std::optional<std::uint64_t> auto_cert_tcb;  // reported TCB the automatic table was made for
-  std::string saved_platform_json;             // as last taken by TakePersistentChange
-  Bytes saved_sev_nv;                          // SevNvFingerprint, likewise
+  FaultSet faults;  // injected by the daemon's ctl ops; consulted by Run and SevDevice
+  std::string saved_platform_json;  // as last taken by TakePersistentChange
+  Bytes saved_sev_nv;               // SevNvFingerprint, likewise
 
   Impl(emulator::Platform p, std::uint64_t memory_size)
       : platform(std::move(p)), pages(memory_size) {}
@@ -89,13 +91,18 @@ struct Host::Impl {
   // Copies `blob` (at most 16 KiB) into freshly allocated contiguous host pages, as
   // psp_copy_user_blob does into kernel memory; ReleaseBlob gives them back.
   Result<std::uint64_t> CopyBlob(ByteSpan blob);
+  // The certificate table `guest` gets, after the certificate faults (faults.h).
+  Result<Bytes> FaultedCertTable(const std::string& guest, Bytes table);
   void ReleaseBlob(std::uint64_t spa, std::size_t len);
+  // Every SNP command the host issues itself: an injected fault answers instead of the
+  // firmware (faults.h).
   emulator::FwStatus Run(emulator::SnpCmd cmd, MutableByteSpan buf) {
+    if (auto st = faults.Command(false, static_cast<std::uint32_t>(cmd))) return *st;
     return fw->Execute(cmd, buf);
   }
   template <typename Buf>
   emulator::FwStatus Run(emulator::SnpCmd cmd, Buf& buf) {
-    return fw->Execute(cmd, buf);
+    return Run(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
   }
 };
 

@@ -18,6 +18,7 @@
 #include <iterator>
 #include <vector>
 
+#include "sevemu/hypervisor/faults.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
 namespace sevemu::hypervisor {
@@ -171,7 +172,7 @@ struct SevDevice::Ops {
     for (std::uint64_t i = 0; i < pages; ++i) {
       const std::uint64_t page = spa + i * kPage;
       emulator::SnpAddrBuf buf{page};
-      if (d.fw_.Execute(SnpCmd::kPageReclaim, buf) != FwStatus::kSuccess) return false;
+      if (d.Snp(SnpCmd::kPageReclaim, buf) != FwStatus::kSuccess) return false;
       if (rmp::RmpUpdate(rmp, page, {}) != rmp::RmpResult::kSuccess) return false;
     }
     return true;
@@ -248,7 +249,7 @@ struct SevDevice::Ops {
         mapped.push_back(b);
       }
     }
-    const FwStatus st = d.CallLegacy(cmd, buf);
+    const FwStatus st = d.Legacy(cmd, buf);
     if (error != nullptr) *error = static_cast<std::uint32_t>(st);
     int ret = st == FwStatus::kSuccess ? 0 : -EIO;
     for (const FwWritable& m : mapped) {
@@ -468,7 +469,7 @@ struct SevDevice::Ops {
     const std::uint64_t page = AreaA(d);
     if (!MarkFirmware(d, page, 1)) return -EFAULT;
     emulator::SnpAddrBuf buf{page};
-    const FwStatus st = d.fw_.Execute(SnpCmd::kPlatformStatus, buf);
+    const FwStatus st = d.Snp(SnpCmd::kPlatformStatus, buf);
     arg.error = static_cast<std::uint32_t>(st);
     if (!Reclaim(d, page, 1)) return -EFAULT;
     if (st != FwStatus::kSuccess) return -EIO;
@@ -482,7 +483,7 @@ struct SevDevice::Ops {
   static int SnpCommit(SevDevice& d, uapi::SevIssueCmdArg& arg, uapi::UserMemory&, bool) {
     if (!SnpInitialized(d)) return -EINVAL;
     emulator::SnpCommitBuf buf{sizeof(emulator::SnpCommitBuf)};
-    const FwStatus st = d.fw_.Execute(SnpCmd::kCommit, buf);
+    const FwStatus st = d.Snp(SnpCmd::kCommit, buf);
     arg.error = static_cast<std::uint32_t>(st);
     return st == FwStatus::kSuccess ? 0 : -EIO;
   }
@@ -498,7 +499,7 @@ struct SevDevice::Ops {
     static_assert(sizeof(config) == sizeof(emulator::SnpConfigBuf));
     emulator::SnpConfigBuf buf{};
     std::memcpy(&buf, &config, sizeof buf);
-    const FwStatus st = d.fw_.Execute(SnpCmd::kConfig, buf);
+    const FwStatus st = d.Snp(SnpCmd::kConfig, buf);
     arg.error = static_cast<std::uint32_t>(st);
     return st == FwStatus::kSuccess ? 0 : -EIO;
   }
@@ -523,7 +524,7 @@ struct SevDevice::Ops {
     static_assert(sizeof(input) == sizeof(emulator::SnpVlekLoadBuf));
     emulator::SnpVlekLoadBuf buf{};
     std::memcpy(&buf, &input, sizeof buf);
-    const FwStatus st = d.fw_.Execute(SnpCmd::kVlekLoad, buf);
+    const FwStatus st = d.Snp(SnpCmd::kVlekLoad, buf);
     arg.error = static_cast<std::uint32_t>(st);
     return st == FwStatus::kSuccess ? 0 : -EIO;
   }
@@ -539,6 +540,20 @@ SevDevice::SevDevice(emulator::Firmware& firmware, std::uint64_t scratch_spa, st
       status.state <= kSevWorking) {
     sev_state_ = status.state;
   }
+}
+
+emulator::FwStatus SevDevice::Legacy(std::uint32_t legacy_cmd, MutableByteSpan buffer) {
+  if (faults_ != nullptr) {
+    if (auto st = faults_->Command(true, legacy_cmd)) return *st;
+  }
+  return CallLegacy(legacy_cmd, buffer);
+}
+
+emulator::FwStatus SevDevice::Snp(emulator::SnpCmd cmd, MutableByteSpan buffer) {
+  if (faults_ != nullptr) {
+    if (auto st = faults_->Command(false, static_cast<std::uint32_t>(cmd))) return *st;
+  }
+  return fw_.Execute(cmd, buffer);
 }
 
 // The legacy SEV firmware API: emulator::Firmware::ExecuteSev, with the same ids (psp-sev.h

@@ -79,6 +79,7 @@ Result<HostGuest*> LegacyGuest(std::map<std::string, HostGuest>& guests, const s
 }  // namespace
 
 Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
+  const FaultSet::ActingFor acting(impl_->faults, spec.name);
   Impl& h = *impl_;
   if (Status st = CheckSpec(spec); !st.ok()) return st.error();
   if (h.guests.count(spec.name) != 0) {
@@ -236,6 +237,7 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
 
 Status Host::InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSpan secret,
                                 std::optional<std::uint64_t> gpa) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   Impl& h = *impl_;
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();
@@ -307,6 +309,7 @@ Status Host::InjectLaunchSecret(const std::string& name, ByteSpan header, ByteSp
 }
 
 Result<GuestInfo> Host::FinishSevLaunch(const std::string& name) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   Impl& h = *impl_;
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();
@@ -322,6 +325,7 @@ Result<GuestInfo> Host::FinishSevLaunch(const std::string& name) {
 
 Result<Bytes> Host::SevAttestationReport(const std::string& name,
                                          const std::array<std::uint8_t, 16>& mnonce) {
+  const FaultSet::ActingFor acting(impl_->faults, name);
   Impl& h = *impl_;
   auto found = LegacyGuest(h.guests, name);
   if (!found.ok()) return found.error();

@@ -10,7 +10,7 @@ PACKAGES=(
   clang-14 lld-14 libclang-rt-14-dev
   libssl-dev openssl
   libboost1.81-dev libboost-program-options1.81-dev
-  nlohmann-json3-dev doctest-dev
+  nlohmann-json3-dev doctest-dev libbenchmark-dev
   linux-libc-dev ovmf
   libseccomp-dev golang-go
 )

@@ -2,11 +2,12 @@
 // Rows: AMD-ASPFW sev_guest.c state_tbl_sev (DECOMMISSION, LAUNCH_START, LAUNCH_MEASURE,
 // LAUNCH_FINISH, SEND_START/FINISH/CANCEL, RECEIVE_START/FINISH) plus the per-command guest-state
 // rules of sev_mcmd.c: LAUNCH_UPDATE_DATA/VMSA need LUPDATE (launch_update_common),
-// LAUNCH_SECRET needs LSECRET, ATTESTATION LSECRET/RUNNING/SUPDATE/SENT (sev_mcmd_attestation),
-// ACTIVATE anything but SENT (activate_common).
+// LAUNCH_SECRET needs LSECRET, SEND_UPDATE_* SUPDATE and RECEIVE_UPDATE_* RUPDATE
+// (sev_mcmd_send_update, sev_mcmd_receive_update), ATTESTATION LSECRET/RUNNING/SUPDATE/SENT
+// (sev_mcmd_attestation), ACTIVATE anything but SENT (activate_common).
 #include "sevemu/statemachine/sev_guest.h"
 
-#include <boost/mpl/vector/vector30.hpp>  // 25 rows: past mpl::vector's 20
+#include <boost/mpl/vector/vector30.hpp>  // 27 rows: past mpl::vector's 20
 #include <boost/msm/back/state_machine.hpp>
 #include <boost/msm/front/functor_row.hpp>
 #include <boost/msm/front/state_machine_def.hpp>
@@ -58,6 +59,12 @@ struct ReceiveStart {
 struct ReceiveFinish {
   static constexpr const char* kName = "RECEIVE_FINISH";
 };
+struct SendUpdate {
+  static constexpr const char* kName = "SEND_UPDATE_DATA/VMSA";
+};
+struct ReceiveUpdate {
+  static constexpr const char* kName = "RECEIVE_UPDATE_DATA/VMSA";
+};
 }  // namespace ev
 
 struct Uninit : msmf::state<> {
@@ -88,7 +95,7 @@ struct SevGuestDef : msmf::state_machine_def<SevGuestDef> {
   // The first seven rows introduce the states in the order of their ABI values (MSM numbers
   // states by first appearance), so state() is the MSM id.
   // clang-format off
-  struct transition_table : boost::mpl::vector25<
+  struct transition_table : boost::mpl::vector27<
     //         from      event              to        action       guard
     msmf::Row< Uninit,   ev::LaunchStart,   Lupdate,  msmf::none,  msmf::none >,
     msmf::Row< Lupdate,  ev::LaunchMeasure, Lsecret,  msmf::none,  msmf::none >,
@@ -100,6 +107,8 @@ struct SevGuestDef : msmf::state_machine_def<SevGuestDef> {
     msmf::Row< Rupdate,  ev::ReceiveFinish, Running,  msmf::none,  msmf::none >,
     msmf::Row< Lupdate,  ev::LaunchUpdate,  Lupdate,  msmf::none,  msmf::none >,
     msmf::Row< Lsecret,  ev::LaunchSecret,  Lsecret,  msmf::none,  msmf::none >,
+    msmf::Row< Supdate,  ev::SendUpdate,    Supdate,  msmf::none,  msmf::none >,
+    msmf::Row< Rupdate,  ev::ReceiveUpdate, Rupdate,  msmf::none,  msmf::none >,
     msmf::Row< Lsecret,  ev::Attestation,   Lsecret,  msmf::none,  msmf::none >,
     msmf::Row< Running,  ev::Attestation,   Running,  msmf::none,  msmf::none >,
     msmf::Row< Supdate,  ev::Attestation,   Supdate,  msmf::none,  msmf::none >,
@@ -184,6 +193,10 @@ bool SevGuestMachine::Process(SevGuestEvent e) {
       return Fire<ev::ReceiveStart>(m);
     case SevGuestEvent::kReceiveFinish:
       return Fire<ev::ReceiveFinish>(m);
+    case SevGuestEvent::kSendUpdate:
+      return Fire<ev::SendUpdate>(m);
+    case SevGuestEvent::kReceiveUpdate:
+      return Fire<ev::ReceiveUpdate>(m);
   }
   return false;
 }
@@ -240,6 +253,10 @@ const char* SevGuestEventName(SevGuestEvent e) {
       return ev::ReceiveStart::kName;
     case SevGuestEvent::kReceiveFinish:
       return ev::ReceiveFinish::kName;
+    case SevGuestEvent::kSendUpdate:
+      return ev::SendUpdate::kName;
+    case SevGuestEvent::kReceiveUpdate:
+      return ev::ReceiveUpdate::kName;
   }
   return "?";
 }

@@ -18,7 +18,39 @@ using statemachine::SnpPlatformEvent;
 // The highest message version this firmware speaks for every type (1 in ABI 1.55).
 constexpr std::uint8_t kMaxMsgVersion = 1;
 
+using MsgHandler = Bytes (*)(const MsgContext&, ByteSpan);
+
+// The request types (SEV-ABI-FACTS.md 3.3) and who answers them; a null handler is a request
+// type this firmware recognises but does not model (UNSUPPORTED). Any other type is not a
+// request (INVALID_PARAM).
+struct GuestMsgSpec {
+  GuestMsgType type;
+  const char* name;  // the ABI's name (SEV-SNP ABI, "Guest Message Types")
+  MsgHandler handler;
+};
+// clang-format off
+constexpr GuestMsgSpec kGuestMessages[] = {
+  {GuestMsgType::kCpuidReq,      "MSG_CPUID_REQ",       nullptr},  // not yet modelled
+  {GuestMsgType::kKeyReq,        "MSG_KEY_REQ",         &HandleKeyReq},
+  {GuestMsgType::kReportReq,     "MSG_REPORT_REQ",      &HandleReportReq},
+  {GuestMsgType::kExportReq,     "MSG_EXPORT_REQ",      nullptr},  // migration agent: not yet
+  {GuestMsgType::kImportReq,     "MSG_IMPORT_REQ",      nullptr},
+  {GuestMsgType::kAbsorbReq,     "MSG_ABSORB_REQ",      nullptr},
+  {GuestMsgType::kVmrkReq,       "MSG_VMRK_REQ",        nullptr},
+  {GuestMsgType::kAbsorbNomaReq, "MSG_ABSORB_NOMA_REQ", nullptr},
+  {GuestMsgType::kTscInfoReq,    "MSG_TSC_INFO_REQ",    &HandleTscInfoReq},
+};
+// clang-format on
+
 }  // namespace
+
+std::vector<ImplementedGuestMessage> ImplementedGuestMessages() {
+  std::vector<ImplementedGuestMessage> out;
+  for (const auto& m : kGuestMessages) {
+    if (m.handler != nullptr) out.push_back({static_cast<std::uint8_t>(m.type), m.name});
+  }
+  return out;
+}
 
 FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpGuestRequestBuf>(buf);
@@ -45,27 +77,13 @@ FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf) {
   if (h.msg_version == 0 || h.msg_version > kMaxMsgVersion) return FwStatus::kInvalidParam;
 
   const MsgContext ctx{s, *g, h.vmpck};
-  Bytes response;
-  switch (h.type) {
-    case GuestMsgType::kReportReq:
-      response = HandleReportReq(ctx, plain->span());
-      break;
-    case GuestMsgType::kKeyReq:
-      response = HandleKeyReq(ctx, plain->span());
-      break;
-    case GuestMsgType::kTscInfoReq:
-      response = HandleTscInfoReq(ctx, plain->span());
-      break;
-    case GuestMsgType::kCpuidReq:
-    case GuestMsgType::kExportReq:
-    case GuestMsgType::kImportReq:
-    case GuestMsgType::kAbsorbReq:
-    case GuestMsgType::kVmrkReq:
-    case GuestMsgType::kAbsorbNomaReq:
-      return FwStatus::kUnsupported;  // CPUID and migration-agent messages: not yet modelled
-    default:
-      return FwStatus::kInvalidParam;  // not a request type
+  const GuestMsgSpec* spec = nullptr;
+  for (const auto& m : kGuestMessages) {
+    if (m.type == h.type) spec = &m;
   }
+  if (spec == nullptr) return FwStatus::kInvalidParam;          // not a request type
+  if (spec->handler == nullptr) return FwStatus::kUnsupported;  // not yet modelled
+  Bytes response = spec->handler(ctx, plain->span());
   GuestMsgHeader rsp;
   rsp.seqno = h.seqno + 1;
   rsp.type = static_cast<GuestMsgType>(static_cast<std::uint8_t>(h.type) + 1);

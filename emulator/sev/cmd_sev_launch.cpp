@@ -20,11 +20,6 @@ using statemachine::SevPlatformState;
 
 constexpr std::uint32_t kSevScratchBufLen = 0x5000;  // sev_globals.h SEV_SCRATCH_BUF_LEN
 
-SevApiVersion Api(const FirmwareState& s) {
-  const auto& fw = s.platform.state.current_fw;
-  return {fw.major, fw.minor, fw.build};
-}
-
 // A guest launched without a session has an all-zero channel, as AMD's (the sev_guest_t is
 // zeroed and only sev_channel_open_server fills it): its measurement and any LAUNCH_SECRET are
 // keyed with zero TEK/TIK.
@@ -33,29 +28,31 @@ SevTransportKeys ChannelKeys(const SevGuest& g) {
   return {SecretBytes(kSevKeySize), SecretBytes(kSevKeySize)};
 }
 
-// sev_cert_sanity_check(dh_cert, PDH, ECDH_SHA256) and the key for the ECDH: version 1 and a
-// valid public key, usage PDH and algorithm ECDH-SHA256; anything else INVALID_CERTIFICATE.
-Result<crypto::PublicKey> GodhKey(ByteSpan cert_bytes) {
+}  // namespace
+
+SevApiVersion SevApi(const FirmwareState& s) {
+  const auto& fw = s.platform.state.current_fw;
+  return {fw.major, fw.minor, fw.build};
+}
+
+Result<crypto::PublicKey> SevDhCertKey(ByteSpan cert_bytes) {
   SEVEMU_ASSIGN_OR_RETURN(SevCert cert, SevCert::Decode(cert_bytes));
   if (cert.version != kSevCertVersion) {
-    return Error(ErrorCode::kInvalidArgument, "GODH certificate version");
+    return Error(ErrorCode::kInvalidArgument, "DH certificate version");
   }
   SEVEMU_RETURN_IF_ERROR(cert.pubkey.Validate());
   if (cert.pubkey.usage != sev_usage::kPdh || cert.pubkey.algo != sev_algo::kEcdhSha256) {
-    return Error(ErrorCode::kInvalidArgument, "GODH certificate usage or algorithm");
+    return Error(ErrorCode::kInvalidArgument, "DH certificate usage or algorithm");
   }
   return cert.pubkey.ToCrypto();
 }
 
-// The lowest free handle (sev_guest.c find_free_guest_handle), or 0.
-std::uint32_t FreeHandle(const FirmwareState& s) {
+std::uint32_t SevFreeHandle(const FirmwareState& s) {
   for (std::uint32_t h = 1; h <= kSevGuestCountMax; ++h) {
     if (s.sev.guests.count(h) == 0) return h;
   }
   return 0;
 }
-
-}  // namespace
 
 // LAUNCH_START: INIT or WORKING. With a GODH certificate: session length 0x80 and certificate
 // length 0x824 (INVALID_LENGTH), both readable (INVALID_ADDRESS), the certificate sane
@@ -81,7 +78,7 @@ FwStatus SevLaunchStart(FirmwareState& s, MutableByteSpan buf) {
     SevCertBytes cert{};
     if (!s.memory.FirmwareRead(io.dh_cert_paddr, cert).ok()) return FwStatus::kInvalidAddress;
     if (!s.sev.identity.pdh) return FwStatus::kInvalidCertificate;  // no PDH key pair
-    auto godh = GodhKey(cert);
+    auto godh = SevDhCertKey(cert);
     if (!godh.ok()) return FwStatus::kInvalidCertificate;
     auto session = ParseSevSession(session_bytes);
     if (!session.ok()) return FwStatus::kInvalidLength;
@@ -99,7 +96,7 @@ FwStatus SevLaunchStart(FirmwareState& s, MutableByteSpan buf) {
     if (!CheckSevPolicyMac(keys->tik, io.policy, session->policy_mac).ok()) {
       return kSevPolicyMacStatus;
     }
-    if (CheckSevPolicy(io.policy, Api(s))) return FwStatus::kPolicyFailure;
+    if (CheckSevPolicy(io.policy, SevApi(s))) return FwStatus::kPolicyFailure;
     guest->channel = std::move(keys).value();
   }
   guest->policy = io.policy;
@@ -115,7 +112,7 @@ FwStatus SevLaunchStart(FirmwareState& s, MutableByteSpan buf) {
     }
     guest->vek = shared->vek;
   }
-  const std::uint32_t handle = FreeHandle(s);
+  const std::uint32_t handle = SevFreeHandle(s);
   if (handle == 0) return FwStatus::kResourceLimit;
   guest->handle = handle;
   auto ld = crypto::Hasher::Create(crypto::HashAlg::kSha256);
@@ -208,7 +205,7 @@ FwStatus SevLaunchMeasure(FirmwareState& s, MutableByteSpan buf) {
   std::memcpy(out.mnonce.data(), mnonce_bytes->data(), kSevNonceSize);
   SevDigest ld{};
   std::memcpy(ld.data(), digest->data(), kSevDigestSize);
-  auto mac = ComputeSevMeasurement(ChannelKeys(*g).tik, Api(s), g->policy, ld, out.mnonce);
+  auto mac = ComputeSevMeasurement(ChannelKeys(*g).tik, SevApi(s), g->policy, ld, out.mnonce);
   if (!mac.ok()) return FwStatus::kHwErrorPlatform;
   out.measurement = *mac;
   const auto bytes = SerializeSevMeasureOut(out);
@@ -247,7 +244,7 @@ FwStatus SevLaunchSecret(FirmwareState& s, MutableByteSpan buf) {
   if (!s.memory.FirmwareRead(in.trans_paddr, trans).ok()) return FwStatus::kInvalidAddress;
   auto hdr = ParseSevPacketHeader(hdr_bytes);
   if (!hdr.ok()) return FwStatus::kInvalidLength;
-  const SevApiVersion api = Api(s);
+  const SevApiVersion api = SevApi(s);
   const std::optional<SevMac> measurement =
       SevApiHasMeasureContext(api.major, api.minor) ? g->measurement : std::nullopt;
   auto secret = OpenSevLaunchSecret(ChannelKeys(*g), *hdr, in.guest_len, trans, measurement);

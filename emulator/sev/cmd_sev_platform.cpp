@@ -45,19 +45,6 @@ FwStatus CheckWritable(const FirmwareState& s, std::uint64_t paddr, std::uint64_
   return FwStatus::kSuccess;
 }
 
-// The status a certificate refusal (ValidateSevCert) answers with.
-FwStatus CertStatus(const Status& st) {
-  if (st.ok()) return FwStatus::kSuccess;
-  switch (st.error().code()) {
-    case ErrorCode::kAuthFailed:
-      return FwStatus::kBadSignature;
-    case ErrorCode::kRefused:
-      return FwStatus::kUnsupported;
-    default:
-      return FwStatus::kInvalidCertificate;
-  }
-}
-
 // ---- identity (sev_plat.c) ----
 
 // A fresh P-384 key from the firmware's randomness (deterministic on seeded platforms).
@@ -307,10 +294,10 @@ FwStatus SevPekCertImport(FirmwareState& s, MutableByteSpan buf) {
   }
   SevCert pek = *SevCert::Decode(pek_bytes);
   const SevCert oca = *SevCert::Decode(oca_bytes);
-  if (FwStatus st = CertStatus(ValidateSevCert(oca, oca.pubkey)); st != FwStatus::kSuccess) {
+  if (FwStatus st = SevCertStatus(ValidateSevCert(oca, oca.pubkey)); st != FwStatus::kSuccess) {
     return st;
   }
-  if (FwStatus st = CertStatus(ValidateSevCert(pek, oca.pubkey)); st != FwStatus::kSuccess) {
+  if (FwStatus st = SevCertStatus(ValidateSevCert(pek, oca.pubkey)); st != FwStatus::kSuccess) {
     return st;
   }
   const SevCert& current = s.sev.identity.pek_cert;
@@ -434,6 +421,18 @@ FwStatus SevGetId(FirmwareState& s, MutableByteSpan buf) {
   in.length = kSevGetIdSize;
   std::memcpy(buf.data(), &in, sizeof in);
   return FwStatus::kSuccess;
+}
+
+FwStatus SevCertStatus(const Status& st) {
+  if (st.ok()) return FwStatus::kSuccess;
+  switch (st.error().code()) {
+    case ErrorCode::kAuthFailed:
+      return FwStatus::kBadSignature;
+    case ErrorCode::kRefused:
+      return FwStatus::kUnsupported;
+    default:
+      return FwStatus::kInvalidCertificate;
+  }
 }
 
 }  // namespace sevemu::emulator

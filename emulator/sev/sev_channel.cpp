@@ -303,28 +303,39 @@ std::array<std::uint8_t, kSevPacketHeaderSize> SerializeSevPacketHeader(const Se
   return out;
 }
 
-Result<SevMac> ComputeSevSecretMac(const SecretBytes& tik, const SevPacketHeader& header,
-                                   std::uint32_t guest_len, ByteSpan ciphertext,
-                                   const std::optional<SevMac>& measurement) {
+namespace {
+
+// sev_channel_hmac's and send_receive_update_aad_t's common input: ctx ‖ flags ‖ iv ‖
+// uncompressed size ‖ size ‖ data (‖ trailer).
+Result<SevMac> PacketMac(const SecretBytes& tik, SevChannelCtx ctx, const SevPacketHeader& header,
+                         std::uint32_t uncompressed_len, ByteSpan ciphertext, ByteSpan trailer) {
   SEVEMU_RETURN_IF_ERROR(RequireKey(tik, "TIK"));
   if (ciphertext.size() > std::numeric_limits<std::uint32_t>::max()) {
-    return Error(ErrorCode::kInvalidArgument, "secret ciphertext too large");
+    return Error(ErrorCode::kInvalidArgument, "packet ciphertext too large");
   }
-  // sev_channel_hmac: ctx, flags, iv, uncompressed size (guest_len), size (trans_len), data,
-  // then the measurement for the SECRET context.
   Bytes in;
-  in.reserve(1 + 4 + kSevIvSize + 8 + ciphertext.size() + kSevMacSize);
-  in.push_back(static_cast<std::uint8_t>(SevChannelCtx::kSecret));
+  in.reserve(1 + 4 + kSevIvSize + 8 + ciphertext.size() + trailer.size());
+  in.push_back(static_cast<std::uint8_t>(ctx));
   const auto flags = Le32(header.flags);
   in.insert(in.end(), flags.begin(), flags.end());
   in.insert(in.end(), header.iv.begin(), header.iv.end());
-  const auto glen = Le32(guest_len);
+  const auto glen = Le32(uncompressed_len);
   in.insert(in.end(), glen.begin(), glen.end());
   const auto tlen = Le32(static_cast<std::uint32_t>(ciphertext.size()));
   in.insert(in.end(), tlen.begin(), tlen.end());
   in.insert(in.end(), ciphertext.begin(), ciphertext.end());
-  if (measurement) in.insert(in.end(), measurement->begin(), measurement->end());
+  in.insert(in.end(), trailer.begin(), trailer.end());
   return HmacSha256(tik, in);
+}
+
+}  // namespace
+
+Result<SevMac> ComputeSevSecretMac(const SecretBytes& tik, const SevPacketHeader& header,
+                                   std::uint32_t guest_len, ByteSpan ciphertext,
+                                   const std::optional<SevMac>& measurement) {
+  // sev_channel_hmac: the SECRET context, then the measurement (API >= 0.17).
+  return PacketMac(tik, SevChannelCtx::kSecret, header, guest_len, ciphertext,
+                   measurement ? ByteSpan(*measurement) : ByteSpan());
 }
 
 Result<SecretBytes> OpenSevLaunchSecret(const SevTransportKeys& keys, const SevPacketHeader& header,
@@ -335,6 +346,55 @@ Result<SecretBytes> OpenSevLaunchSecret(const SevTransportKeys& keys, const SevP
       SevMac want, ComputeSevSecretMac(keys.tik, header, guest_len, ciphertext, measurement));
   if (!ConstantTimeEquals(want, header.mac)) {
     return Error(ErrorCode::kAuthFailed, "LAUNCH_SECRET packet MAC does not verify");
+  }
+  SEVEMU_ASSIGN_OR_RETURN(Bytes plain, crypto::Aes128Ctr(keys.tek.span(), header.iv, ciphertext));
+  SecretBytes out(plain);
+  SecureZero(plain.data(), plain.size());
+  return out;
+}
+
+// ---- migration ----
+
+Result<SevSession> MakeSevSendSession(const crypto::PrivateKey& pdh,
+                                      const crypto::PublicKey& receiver_pdh, const SevNonce& nonce,
+                                      const SevIv& wrap_iv, const SevTransportKeys& keys,
+                                      std::uint32_t policy) {
+  if (pdh.kind() != crypto::KeyKind::kEcP384 || receiver_pdh.kind() != crypto::KeyKind::kEcP384) {
+    return Error(ErrorCode::kInvalidKey, "both PDH keys must be P-384");
+  }
+  // create_channel: derive_master_secret over the ECDH X coordinate and the fresh nonce.
+  SEVEMU_ASSIGN_OR_RETURN(SecretBytes z, pdh.EcdhP384(receiver_pdh));
+  SEVEMU_ASSIGN_OR_RETURN(SecretBytes master, DeriveSevMasterSecret(z, nonce));
+  return MakeSevSession(master, nonce, wrap_iv, keys, policy);
+}
+
+Result<SevMac> ComputeSevTransportMac(const SecretBytes& tik, const SevPacketHeader& header,
+                                      ByteSpan ciphertext) {
+  // The firmware passes trans_len as both sizes (no compression, CSF-832).
+  return PacketMac(tik, SevChannelCtx::kData, header, static_cast<std::uint32_t>(ciphertext.size()),
+                   ciphertext, {});
+}
+
+Result<SevTransportPacket> SealSevTransportPacket(const SevTransportKeys& keys, const SevIv& iv,
+                                                  ByteSpan plaintext) {
+  SEVEMU_RETURN_IF_ERROR(RequireKey(keys.tek, "TEK"));
+  if (plaintext.empty() || plaintext.size() % 16 != 0) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "transport plaintext must be a non-zero multiple of 16 bytes");
+  }
+  SevTransportPacket p;
+  p.header.iv = iv;
+  SEVEMU_ASSIGN_OR_RETURN(p.ciphertext, crypto::Aes128Ctr(keys.tek.span(), iv, plaintext));
+  SEVEMU_ASSIGN_OR_RETURN(p.header.mac, ComputeSevTransportMac(keys.tik, p.header, p.ciphertext));
+  return p;
+}
+
+Result<SecretBytes> OpenSevTransportPacket(const SevTransportKeys& keys,
+                                           const SevPacketHeader& header, ByteSpan ciphertext) {
+  SEVEMU_RETURN_IF_ERROR(RequireKey(keys.tek, "TEK"));
+  SEVEMU_ASSIGN_OR_RETURN(SevMac want, ComputeSevTransportMac(keys.tik, header, ciphertext));
+  if (!ConstantTimeEquals(want, header.mac)) {
+    return Error(ErrorCode::kAuthFailed, "transport packet MAC does not verify");
   }
   SEVEMU_ASSIGN_OR_RETURN(Bytes plain, crypto::Aes128Ctr(keys.tek.span(), header.iv, ciphertext));
   SecretBytes out(plain);

@@ -1,6 +1,7 @@
 // Dispatch of the legacy SEV commands: a table of (command id, handler, buffer size), as
 // AMD-ASPFW sev_dispatch.c master_handler_table (and Linux psp-sev.h for the sizes). Anything
-// else is INVALID_COMMAND. Handlers: cmd_sev_platform.cpp.
+// else is INVALID_COMMAND. Handlers: cmd_sev_platform.cpp, cmd_sev_guest.cpp,
+// cmd_sev_launch.cpp, cmd_sev_migrate.cpp.
 #include "firmware_state.h"
 
 namespace sevemu::emulator {
@@ -42,6 +43,16 @@ constexpr SevCommandSpec kSevCommands[] = {
   { SevCmd::kLaunchUpdateSecret,  &SevLaunchSecret,     sizeof(SevLaunchSecretBuf)     },
   { SevCmd::kLaunchFinish,        &SevLaunchFinish,     sizeof(SevHandleBuf)           },
   { SevCmd::kAttestation,         &SevAttestation,      sizeof(SevAttestationBuf)      },
+  // Migration (cmd_sev_migrate.cpp).
+  { SevCmd::kSendStart,           &SevSendStart,        sizeof(SevSendStartBuf)        },
+  { SevCmd::kSendUpdateData,      &SevSendUpdateData,   sizeof(SevTransportBuf)        },
+  { SevCmd::kSendUpdateVmsa,      &SevSendUpdateVmsa,   sizeof(SevTransportBuf)        },
+  { SevCmd::kSendFinish,          &SevSendFinish,       sizeof(SevHandleBuf)           },
+  { SevCmd::kSendCancel,          &SevSendCancel,       sizeof(SevHandleBuf)           },
+  { SevCmd::kReceiveStart,        &SevReceiveStart,     sizeof(SevReceiveStartBuf)     },
+  { SevCmd::kReceiveUpdateData,   &SevReceiveUpdateData, sizeof(SevTransportBuf)       },
+  { SevCmd::kReceiveUpdateVmsa,   &SevReceiveUpdateVmsa, sizeof(SevTransportBuf)       },
+  { SevCmd::kReceiveFinish,       &SevReceiveFinish,    sizeof(SevHandleBuf)           },
   { SevCmd::kDbgDecrypt,          &SevDbgDecrypt,       sizeof(SevDbgBuf)              },
   { SevCmd::kDbgEncrypt,          &SevDbgEncrypt,       sizeof(SevDbgBuf)              },
 };
@@ -99,12 +110,36 @@ const char* SevCmdName(SevCmd c) {
       return "LAUNCH_FINISH";
     case SevCmd::kAttestation:
       return "ATTESTATION";
+    case SevCmd::kSendStart:
+      return "SEND_START";
+    case SevCmd::kSendUpdateData:
+      return "SEND_UPDATE_DATA";
+    case SevCmd::kSendUpdateVmsa:
+      return "SEND_UPDATE_VMSA";
+    case SevCmd::kSendFinish:
+      return "SEND_FINISH";
+    case SevCmd::kSendCancel:
+      return "SEND_CANCEL";
+    case SevCmd::kReceiveStart:
+      return "RECEIVE_START";
+    case SevCmd::kReceiveUpdateData:
+      return "RECEIVE_UPDATE_DATA";
+    case SevCmd::kReceiveUpdateVmsa:
+      return "RECEIVE_UPDATE_VMSA";
+    case SevCmd::kReceiveFinish:
+      return "RECEIVE_FINISH";
     case SevCmd::kDbgDecrypt:
       return "DBG_DECRYPT";
     case SevCmd::kDbgEncrypt:
       return "DBG_ENCRYPT";
   }
   return "UNKNOWN";
+}
+
+std::vector<SevCmd> ImplementedSevCommands() {
+  std::vector<SevCmd> out;
+  for (const SevCommandSpec& spec : kSevCommands) out.push_back(spec.id);
+  return out;
 }
 
 FwStatus DispatchSev(FirmwareState& s, SevCmd cmd, MutableByteSpan buffer) {

@@ -1,14 +1,18 @@
 // Private to emulator/: one legacy SEV / SEV-ES guest as the firmware keeps it (AMD-ASPFW
 // sev_guest.h sev_guest_t). Handlers: cmd_sev_guest.cpp (ACTIVATE, DEACTIVATE, DECOMMISSION,
-// GUEST_STATUS, DBG_*) and cmd_sev_launch.cpp (LAUNCH_*, ATTESTATION).
+// GUEST_STATUS, DBG_*), cmd_sev_launch.cpp (LAUNCH_*, ATTESTATION) and cmd_sev_migrate.cpp
+// (SEND_*, RECEIVE_*).
 //
 // Invariants:
 //  * a guest lives in SevLegacyState::guests under its handle (1..kSevGuestCountMax) from
 //    LAUNCH_START until DECOMMISSION; its machine is never UNINIT while it is there.
 //  * activation != kInactive iff the guest holds `asid`, whose memory key is `vek`
 //    (FirmwareState::asid_use[asid] is kPending or kInUse, memory has the key installed).
-//  * transport keys exist iff LAUNCH_START had a session (dh_cert_paddr != 0); they are
-//    dropped by LAUNCH_FINISH (AMD sev_channel_close).
+//  * transport keys exist iff LAUNCH_START had a session (dh_cert_paddr != 0), from SEND_START
+//    (keys it made) and from RECEIVE_START (keys it unwrapped); they are dropped by
+//    LAUNCH_FINISH, SEND_FINISH, SEND_CANCEL and RECEIVE_FINISH (AMD sev_channel_close).
+//  * a received guest has no launch digest (zeros) and no measurement: the firmware does not
+//    carry them across (cmd_sev_migrate.cpp).
 // Legacy guests have no RMP integrity: their memory is ordinary DRAM encrypted with `vek` under
 // their ASID (rmp::MemoryController::FirmwareWriteGuest), readable by the host as ciphertext.
 #pragma once
@@ -42,7 +46,7 @@ struct SevGuest {
   SevActivation activation = SevActivation::kInactive;
   bool es = false;  // SEV-ES guest (policy ES on a platform initialised with ES)
   SecretBytes vek;  // memory encryption key (32 bytes; shared with a LAUNCH_START handle != 0)
-  std::optional<SevTransportKeys> channel;  // TEK/TIK of the launch session
+  std::optional<SevTransportKeys> channel;  // TEK/TIK of the launch or migration session
   std::optional<SevMac> measurement;        // LAUNCH_MEASURE's, for LAUNCH_SECRET's MAC
   // The running SHA-256 over LAUNCH_UPDATE_DATA/VMSA plaintext (AMD guest->ld), finalised by
   // LAUNCH_MEASURE into launch_digest; measured_bytes counts what it has hashed (StateDigest

@@ -66,5 +66,6 @@ int RunGuest(const std::string& name, const Args& args);
 int RunHost(const std::string& name, const Args& args);
 int RunOwner(const std::string& name, const Args& args);
 int RunRun(const std::string& name, const Args& args);
+int RunCtl(const std::string& name, const Args& args);
 
 }  // namespace sevemu::cli

@@ -88,8 +88,10 @@ Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Pr
   // SNP firmware over 1 TiB of sparse simulated memory, initialised as the host kernel does.
   auto host = hypervisor::Host::Boot(std::move(platform).value(), config);
   if (!host.ok()) return host.error();
-  return daemon::ServedPlatform{PlatformName(dir), dir, std::move(lock).value(), std::move(writer),
+  daemon::ServedPlatform served{PlatformName(dir), dir, std::move(lock).value(), std::move(writer),
                                 std::move(host).value()};
+  served.config = config;  // a platform reset boots with it again, observed from boot too
+  return served;
 }
 
 // serve --check: load, self-test and boot one platform without writing anything (no
@@ -108,7 +110,7 @@ Status SelfTestPlatform(const std::string& dir, const Logger& log) {
 int RunServe(const std::string& name, const Args& args) {
   std::vector<std::string> states;
   std::string product_name, seed_hex, log_format, log_level, socket_path, mode_text, trace_file;
-  bool check = false;
+  bool check = false, print_capabilities = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
@@ -120,7 +122,8 @@ int RunServe(const std::string& name, const Args& args) {
       ("log-format", po::value(&log_format)->default_value("text"), "text | json")
       ("log-level", po::value(&log_level)->default_value("info"), "debug | info | error: debug adds every hello and successful ioctl")
       ("trace", po::value(&trace_file), "append a JSON line per firmware command, RMP instruction and injected fault to FILE (docs/trace.md)")
-      ("check", po::bool_switch(&check), "load, self-test and exit instead of serving");
+      ("check", po::bool_switch(&check), "load, self-test and exit instead of serving")
+      ("print-capabilities", po::bool_switch(&print_capabilities), "print what this build offers as JSON and exit (the MANAGE op \"capabilities\")");
   // clang-format on
   int code = 0;
   auto vm = ParseArgs(name,
@@ -128,6 +131,10 @@ int RunServe(const std::string& name, const Args& args) {
                       "[--check] [--log-level L]",
                       desc, args, code);
   if (!vm) return code;
+  if (print_capabilities) {
+    std::cout << daemon::CapabilitiesJson() << "\n";
+    return kExitOk;
+  }
   if (log_format != "text" && log_format != "json") {
     return UsageError(name, "--log-format must be text or json");
   }

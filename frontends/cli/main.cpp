@@ -35,6 +35,9 @@ constexpr Command kCommands[] = {
      "launch|list|show|destroy|inject-secret|finish|attest|read'"},
     {"host", sevemu::cli::RunHost,
      "administer a running daemon's platform: 'host status|commit|...'"},
+    {"ctl", sevemu::cli::RunCtl,
+     "a running daemon's control channel: 'ctl "
+     "inject|list|clear|firmware-update|reset|capabilities'"},
     {"owner", sevemu::cli::RunOwner,
      "legacy SEV guest owner: 'owner session|measure|secret|verify-chain|verify-report'"},
     {"explain", sevemu::cli::RunExplain, "print the state machines: 'explain statemachine'"},

@@ -161,6 +161,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   }
   impl->AttachTrace();
   impl->socket_path = path;
+  for (std::size_t i = 0; i < impl->platforms.size(); ++i) impl->WatchFaults(i);
   boost::system::error_code ec;
   const asio::local::stream_protocol::endpoint ep(path);
   // The socket file is created with the mode the umask leaves; narrow the umask so there is no

@@ -6,7 +6,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 
 #include "sevemu/daemon/daemon.h"
@@ -55,6 +57,12 @@ struct Daemon::Impl {
   Status PersistAll();
   // Writes what `what` names, logging each file; the last failure.
   Status Persist(const ServedPlatform& p, const hypervisor::PersistentChange& what);
+  // Logs every fault that fires on the platform (and is where the trace can listen too:
+  // hypervisor::FaultSet::AddObserver).
+  void WatchFaults(std::size_t platform);
+  // A host reboot (ctl reset): persists the platform, boots a new Host from its state
+  // directory as a restarted daemon would, carrying the injected faults over. Guests are gone.
+  Status Reboot(std::size_t platform);
 };
 
 // A connection's requests are not read while more than this many bytes of its replies wait to
@@ -95,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t platform_ = 0;
   std::string guest_;
   std::uint64_t guest_launch_id_ = 0;  // the guest itself, not just its name
+  std::uint64_t guest_boot_ = 0;       // and the host boot it was launched in (ctl reset)
   bool writable_ = false;
   std::string hello_reply_;  // the hello reply body, with "role" and "writable" added
   std::array<std::uint8_t, protocol::kHeaderSize> header_{};
@@ -112,5 +121,18 @@ class Session : public std::enable_shared_from_this<Session> {
 // change anything. Returns the reply body, or an error whose message is sent to the client.
 Result<protocol::JsonBlob> Manage(ServedPlatform& p, bool writable,
                                   const protocol::JsonBlob& request);
+
+// The control operations (ctl.cpp: capabilities, fault.*, platform.*), or nullopt if `request`
+// is not one of them (then it is a Manage op).
+std::optional<Result<protocol::JsonBlob>> Ctl(Daemon::Impl& d, std::size_t platform, bool writable,
+                                              const protocol::JsonBlob& request);
+
+// The ctl ops' names and whether each needs a writable connection, for capabilities.
+struct CtlOpInfo {
+  const char* op;
+  bool writable;
+  const char* summary;
+};
+std::span<const CtlOpInfo> CtlOps();
 
 }  // namespace sevemu::daemon

@@ -25,17 +25,28 @@ Result<guest::GuestRequestReply> HostGuestPlatform::GuestRequest(
   return out;
 }
 
+VirtualClock::VirtualClock() : now_(std::chrono::steady_clock::now()) {}
+
+guest::SevGuestDriverOptions VirtualClock::DriverOptions() {
+  guest::SevGuestDriverOptions options;
+  options.now = [this] { return now_; };
+  options.sleep = [this](std::chrono::milliseconds d) { now_ += d; };
+  return options;
+}
+
 int GuestIoctl(hypervisor::Host& host, const std::string& guest, std::uint64_t secrets_gpa,
                unsigned long request, std::uint64_t arg, uapi::UserMemory& user) {
   HostGuestPlatform platform(host, guest, secrets_gpa);
-  guest::SevGuestDriver driver(platform, 0);
+  VirtualClock clock;
+  guest::SevGuestDriver driver(platform, 0, clock.DriverOptions());
   return driver.Ioctl(request, arg, user);
 }
 
 int GuestTsmReport(hypervisor::Host& host, const std::string& guest, std::uint64_t secrets_gpa,
                    const guest::TsmReportDesc& desc, guest::TsmReportBlobs* out) {
   HostGuestPlatform platform(host, guest, secrets_gpa);
-  guest::SevGuestDriver driver(platform, 0);
+  VirtualClock clock;
+  guest::SevGuestDriver driver(platform, 0, clock.DriverOptions());
   return driver.ReportNew(desc, out);
 }
 

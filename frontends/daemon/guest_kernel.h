@@ -9,10 +9,12 @@
 // daemon.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
 #include "sevemu/guest/guest_platform.h"
+#include "sevemu/guest/sev_guest_driver.h"
 #include "sevemu/guest/tsm_provider.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/uapi/linux_sev.h"
@@ -38,6 +40,23 @@ class HostGuestPlatform final : public guest::GuestPlatform {
   hypervisor::Host& host_;
   std::string guest_;
   std::uint64_t secrets_gpa_;
+};
+
+// The driver's clock while it runs in the daemon. Linux's driver sleeps 2 s between retries of
+// a request the VMM answers BUSY, for up to 60 s (SevGuestDriverOptions); on the daemon's one
+// thread that sleep would stop every other client. So each request runs on its own virtual
+// clock that a "sleep" advances at once: the retry loop runs its exits back to back and ends
+// as Linux's does (success once the VMM stops being busy, -ETIMEDOUT once 60 s of virtual
+// time have passed), with the same result, exitinfo2 and message counter; only the wall-clock
+// wait is gone.
+class VirtualClock {
+ public:
+  VirtualClock();
+  // Options whose now/sleep use this clock. REQUIRES: the clock outlives the driver.
+  guest::SevGuestDriverOptions DriverOptions();
+
+ private:
+  std::chrono::steady_clock::time_point now_;
 };
 
 // snp_guest_ioctl for `guest`, against `user` (the caller's staged memory). 0 or -errno.

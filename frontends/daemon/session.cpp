@@ -168,6 +168,7 @@ void Session::Hello(std::uint32_t id) {
     role_ = Role::kGuest;
     guest_ = g->name;
     guest_launch_id_ = g->launch_id;
+    guest_boot_ = p.boot;
     reply["guest"] = {{"name", g->name},
                       {"type", hypervisor::GuestTypeName(g->type)},
                       {"asid", g->asid},
@@ -248,7 +249,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     auto req = protocol::DecodeJsonBlob(payload_);
     if (!req.ok())
       return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
-    auto r = Manage(p, writable_, *req);
+    std::optional<Result<protocol::JsonBlob>> ctl = Ctl(d_, platform_, writable_, *req);
+    auto r = ctl ? std::move(*ctl) : Manage(p, writable_, *req);
     d_.PersistIfChanged(platform_);
     if (!r.ok()) {
       d_.Log(true, "manage", {{"session", std::to_string(id_)}, {"error", r.error().message()}});
@@ -265,7 +267,7 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
   // The guest's kernel runs at VMPL0 (its hello says so).
   d_.SetCaller(platform_, trace::Caller{guest_, 0, id_});
   auto g = host.Guest(guest_);
-  if (!g.ok() || g->launch_id != guest_launch_id_) {
+  if (!g.ok() || g->launch_id != guest_launch_id_ || d_.platforms[platform_].boot != guest_boot_) {
     return SendError(h.request_id, protocol::errc::kNotFound,
                      "the guest this connection acts in is gone");
   }

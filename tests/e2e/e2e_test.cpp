@@ -38,6 +38,7 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/crypto/base64.h"
 #include "sevemu/emulator/messages/cert_table.h"
+#include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/owner/launch_session.h"
 #include "sevemu/protocol/wire.h"
 #include "test_util.h"
@@ -2387,6 +2388,359 @@ TEST_CASE("sevemu run without seccomp user notification: one line naming the shi
   CHECK_MESSAGE(err.find("LD_PRELOAD") != std::string::npos, err);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The control channel (sevemu ctl; docs/protocol.md "Control operations") and load
+
+namespace {
+
+std::string ManageJson(const nlohmann::json& j) {
+  const Bytes p = protocol::EncodeJsonBlob({j.dump(), {}});
+  return std::string(p.begin(), p.end());
+}
+
+// The JSON of a MANAGE reply (empty object for an error reply).
+nlohmann::json ManageReply(const std::optional<RawConn::Frame>& f) {
+  if (!IsReply(f, protocol::MsgType::kManage)) return nlohmann::json::object();
+  auto b = protocol::DecodeJsonBlob(
+      ByteSpan(reinterpret_cast<const std::uint8_t*>(f->payload.data()), f->payload.size()));
+  REQUIRE(b.ok());
+  return nlohmann::json::parse(b->json);
+}
+
+std::string ErrorCodeOf(const std::optional<RawConn::Frame>& f) {
+  if (!IsError(f)) return "<not an error>";
+  return nlohmann::json::parse(f->payload)["code"].get<std::string>();
+}
+
+nlohmann::json Faults(World& w) {
+  const RunResult r = w.Sevemu({"ctl", "list"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  return nlohmann::json::parse(r.out)["faults"];
+}
+
+}  // namespace
+
+TEST_CASE("ctl: host-only, writable to change, listed with counts, cleared, logged") {
+  World w;
+  w.Launch("vm1");
+  // A guest connection cannot reach the control channel at all.
+  {
+    RawConn g(w.daemon.socket());
+    REQUIRE(IsReply(g.Hello(R"({"role":"guest","guest":"vm1"})"), protocol::MsgType::kHello));
+    for (const char* op : {"fault.inject", "fault.list", "fault.clear", "platform.reset"}) {
+      const auto r =
+          g.Call(protocol::MsgType::kManage, ManageJson({{"op", op}, {"kind", "guest.busy"}}));
+      CHECK(ErrorCodeOf(r) == "not_permitted");
+    }
+  }
+  // A read-only host connection may list, not inject, clear or reset.
+  {
+    RawConn h(w.daemon.socket());
+    REQUIRE(IsReply(h.Hello(R"({"role":"host"})"), protocol::MsgType::kHello));
+    CHECK(ErrorCodeOf(h.Call(protocol::MsgType::kManage,
+                             ManageJson({{"op", "fault.inject"}, {"kind", "guest.busy"}}))) ==
+          "refused");
+    CHECK(ErrorCodeOf(h.Call(protocol::MsgType::kManage, ManageJson({{"op", "platform.reset"}}))) ==
+          "refused");
+    CHECK(ManageReply(h.Call(protocol::MsgType::kManage, ManageJson({{"op", "fault.list"}})))
+              .contains("faults"));
+  }
+  CHECK(Faults(w).empty());
+  // Bad specs: one plain line, nothing armed.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"ctl", "inject", "no.such.kind"},
+        {"ctl", "inject", "command", "--command", "SNP_NOPE"},
+        {"ctl", "inject", "command", "--command", "SNP_GUEST_REQUEST", "--status", "WAT"},
+        {"ctl", "inject", "guest.invalid_len"},
+        {"ctl", "inject", "command", "--command", "SNP_INIT", "--status", "SUCCESS"}}) {
+    const RunResult r = w.Sevemu(bad);
+    CHECK(r.code == 1);
+    CHECK_MESSAGE(OneLine(r.err), r.err);
+  }
+  CHECK(Faults(w).empty());
+  REQUIRE(w.Sevemu({"ctl", "inject", "guest.busy", "--guest", "vm1", "--count", "2"}).code == 0);
+  REQUIRE(w.Sevemu({"ctl", "inject", "certs.missing"}).code == 0);
+  auto faults = Faults(w);
+  REQUIRE(faults.size() == 2);
+  CHECK(faults[0]["kind"] == "guest.busy");
+  CHECK(faults[0]["guest"] == "vm1");
+  CHECK(faults[0]["count"] == 2);
+  CHECK(faults[0]["fired"] == 0);
+  CHECK(faults[1]["guest"] == "");
+  REQUIRE(w.Sevemu({"ctl", "clear", std::to_string(faults[0]["id"].get<int>())}).code == 0);
+  CHECK(Faults(w).size() == 1);
+  CHECK(w.Sevemu({"ctl", "clear", "999"}).code == 1);
+  REQUIRE(w.Sevemu({"ctl", "clear"}).code == 0);
+  CHECK(Faults(w).empty());
+  const std::string log = w.daemon.Log();
+  CHECK(log.find("fault injected") != std::string::npos);
+  CHECK(log.find("faults cleared") != std::string::npos);
+}
+
+TEST_CASE("ctl guest.busy: the driver's retries end in success, or in ETIMEDOUT and a wiped key") {
+  World w;
+  w.Launch("vm1");
+  w.Launch("vm2");
+  REQUIRE(w.Sevemu({"ctl", "inject", "guest.busy", "--guest", "vm1", "--count", "3"}).code == 0);
+  // Linux retries a busy request every 2 s; the daemon runs the retries on a virtual clock, so
+  // the request succeeds after three BUSY exits without anyone waiting.
+  GuestReport(w, "vm1", w.t / "r1.bin", Hex64(1));
+  auto faults = Faults(w);
+  CHECK(faults[0]["fired"] == 3);
+  CHECK(faults[0]["exhausted"] == true);
+  CHECK(w.daemon.Log().find("fault fired") != std::string::npos);
+
+  // Busy until cleared: the driver gives up after 60 s (of virtual time) with ETIMEDOUT, and,
+  // as Linux does after any failed exchange, wipes the VMPCK.
+  REQUIRE(w.Sevemu({"ctl", "inject", "guest.busy", "--guest", "vm1"}).code == 0);
+  const Steps busy = w.Client({"guest", "report", w.t / "r2.bin"}, "vm1");
+  CHECK_STEP(busy, "snp_get_report", "errname", "ETIMEDOUT");
+  CHECK_STEP(busy, "snp_get_report", "exitinfo2", "0x200000000");
+  // vm2 was never in scope.
+  GuestReport(w, "vm2", w.t / "r3.bin", Hex64(3));
+  REQUIRE(w.Sevemu({"ctl", "clear"}).code == 0);
+  const Steps after = w.Client({"guest", "report", w.t / "r4.bin"}, "vm1");
+  CHECK_STEP(after, "snp_get_report", "errname", "ENOTTY");
+}
+
+TEST_CASE("ctl command fault: SNP_GUEST_REQUEST fails once with the status, the VMPCK is wiped") {
+  World w;
+  w.Launch("vm1");
+  w.Launch("vm2");
+  REQUIRE(w.Sevemu({"ctl", "inject", "command", "--command", "SNP_GUEST_REQUEST", "--status",
+                    "INVALID_PARAM", "--guest", "vm1", "--count", "1"})
+              .code == 0);
+  GuestReport(w, "vm2", w.t / "a.bin", Hex64(1));  // out of scope
+  const Steps s = w.Client({"guest", "report", w.t / "b.bin"}, "vm1");
+  CHECK_STEP(s, "snp_get_report", "errname", "EIO");
+  CHECK_STEP(s, "snp_get_report", "exitinfo2", "0x16");
+  CHECK(Faults(w)[0]["fired"] == 1);
+  // snp_disable_vmpck: every later request in the guest fails with ENOTTY.
+  const Steps t = w.Client({"guest", "report", w.t / "c.bin"}, "vm1");
+  CHECK_STEP(t, "snp_get_report", "errname", "ENOTTY");
+  // A launch fault in the host's own command path, scoped to the guest being launched.
+  REQUIRE(w.Sevemu({"ctl", "inject", "command", "--command", "SNP_LAUNCH_UPDATE", "--status",
+                    "RESOURCE_LIMIT", "--guest", "vm3", "--count", "1"})
+              .code == 0);
+  const RunResult launch = w.Sevemu({"guest", "launch", "vm3"});
+  CHECK(launch.code == 1);
+  CHECK(launch.err.find("SNP_LAUNCH_UPDATE: RESOURCE_LIMIT") != std::string::npos);
+  w.Launch("vm3");
+}
+
+TEST_CASE("ctl firmware-update: new firmware, committed, new reported TCB under a running guest") {
+  World w;
+  w.Launch("vm1");
+  const auto before = w.HostStatus();
+  const Bytes r1 = GuestReport(w, "vm1", w.t / "r1.bin", Hex64(1));
+  const RunResult r = w.Sevemu({"ctl", "firmware-update", "--version", "1.55.30"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto after = w.HostStatus();
+  CHECK(after["firmware"] == "1.55.30");
+  CHECK(after["committed_firmware"] == "1.55.30");
+  CHECK(after["current_tcb"] != before["current_tcb"]);
+  CHECK(after["committed_tcb"] == after["current_tcb"]);
+  CHECK(after["reported_tcb"] == after["current_tcb"]);
+  CHECK(after["guests"] == 1);
+  // The running guest's next report claims the new reported TCB (report offset 0x180).
+  const Bytes r2 = GuestReport(w, "vm1", w.t / "r2.bin", Hex64(2));
+  CHECK(U64(r2, 0x180) != U64(r1, 0x180));
+  CHECK(w.daemon.Log().find("firmware updated") != std::string::npos);
+}
+
+TEST_CASE("ctl reset: a host reboot; guests are gone, their connections answer not_found") {
+  World w;
+  w.Launch("vm1");
+  RawConn g(w.daemon.socket());
+  REQUIRE(IsReply(g.Hello(R"({"role":"guest","guest":"vm1"})"), protocol::MsgType::kHello));
+  REQUIRE(w.Sevemu({"ctl", "inject", "certs.missing"}).code == 0);
+  const RunResult r = w.Sevemu({"ctl", "reset"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["guests_lost"] == 1);
+  const Bytes read = protocol::EncodeGuestMemRead({0x80D000, 4});
+  CHECK(ErrorCodeOf(g.Call(protocol::MsgType::kGuestMemRead,
+                           std::string(read.begin(), read.end()))) == "not_found");
+  const auto status = w.HostStatus();
+  CHECK(status["guests"] == 0);
+  CHECK(status["snp_state"] == "INIT");
+  // The faults are the test's: still armed. A new guest of the same name is another guest.
+  CHECK(Faults(w).size() == 1);
+  w.Launch("vm1");
+  CHECK(ErrorCodeOf(g.Call(protocol::MsgType::kGuestMemRead,
+                           std::string(read.begin(), read.end()))) == "not_found");
+  GuestReport(w, "vm1", w.t / "r.bin", Hex64(1));
+  CHECK(w.daemon.Log().find("platform reset") != std::string::npos);
+}
+
+TEST_CASE("capabilities: serve --print-capabilities and the daemon op agree") {
+  World w;
+  const RunResult printed = Run(w.t, {SEVEMU_CLI_PATH, "serve", "--print-capabilities"});
+  REQUIRE_MESSAGE(printed.code == 0, printed.err);
+  const auto offline = nlohmann::json::parse(printed.out);
+  const RunResult live = w.Sevemu({"ctl", "capabilities"});
+  REQUIRE_MESSAGE(live.code == 0, live.err);
+  auto online = nlohmann::json::parse(live.out);
+  REQUIRE(online.contains("platforms"));
+  CHECK(online["platforms"][0]["name"] == "p");
+  online.erase("platforms");
+  CHECK(online == offline);
+  CHECK(offline["protocol"] == 1);
+  for (const char* key : {"products", "snp_commands", "sev_commands", "guest_messages",
+                          "dev_sev_commands", "fault_kinds", "front_ends", "ctl_ops"}) {
+    CHECK_MESSAGE(!offline[key].empty(), key);
+  }
+}
+
+// N guests x M report requests at once, each guest on its own connection with its requests
+// pipelined (raw GUEST_REQUEST frames sealed here with the guest's VMPCK0): every answer comes
+// back, to the connection that asked, for the request it answers (report_data), from the guest
+// it names (host_data); and the daemon's RSS stays flat over the run.
+TEST_CASE("load: guests x requests in parallel, no lost or misattributed answers, flat memory") {
+  World w;
+  constexpr int kGuests = 6;
+  constexpr int kRequests = 40;
+  constexpr int kWindow = 8;
+  struct G {
+    std::string name;
+    Bytes vmpck;
+  };
+  std::vector<G> guests;
+  for (int i = 0; i < kGuests; ++i) {
+    const std::string name = "load" + std::to_string(i);
+    char hd[3];
+    std::snprintf(hd, sizeof hd, "%02x", 0x40 + i);
+    const auto info = w.Launch(name, hd + std::string(62, '0'));
+    RawConn c(w.daemon.socket());
+    REQUIRE(IsReply(c.Hello(R"({"role":"guest","guest":")" + name + R"("})"),
+                    protocol::MsgType::kHello));
+    const Bytes req =
+        protocol::EncodeGuestMemRead({info["secrets_gpa"].get<std::uint64_t>(), 4096});
+    const auto r = c.Call(protocol::MsgType::kGuestMemRead, std::string(req.begin(), req.end()));
+    REQUIRE(IsReply(r, protocol::MsgType::kGuestMemRead));
+    guests.push_back({name, Bytes(r->payload.begin() + 0x20, r->payload.begin() + 0x40)});
+  }
+  auto run_guest = [&](int gi, int first, int count, std::string* failure) {
+    const G& g = guests[static_cast<std::size_t>(gi)];
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, w.daemon.socket().c_str(), sizeof a.sun_path - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      *failure = "connect";
+      return;
+    }
+    timeval tv{20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    auto send_all = [&](const Bytes& b) {
+      return send(fd, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+    };
+    auto read_n = [&](std::size_t n, Bytes& out) {
+      out.resize(n);
+      std::size_t got = 0;
+      while (got < n) {
+        const ssize_t r = recv(fd, out.data() + got, n - got, 0);
+        if (r <= 0) return false;
+        got += static_cast<std::size_t>(r);
+      }
+      return true;
+    };
+    auto read_frame = [&](protocol::FrameHeader& h, Bytes& payload) {
+      Bytes hdr;
+      if (!read_n(protocol::kHeaderSize, hdr)) return false;
+      auto d = protocol::DecodeHeader(hdr);
+      if (!d.ok()) return false;
+      h = *d;
+      return read_n(h.payload_length, payload);
+    };
+    const std::string hello = R"({"role":"guest","guest":")" + g.name + R"("})";
+    protocol::FrameHeader h;
+    Bytes payload;
+    if (!send_all(protocol::EncodeFrame(protocol::MsgType::kHello, 1,
+                                        Bytes(hello.begin(), hello.end()))) ||
+        !read_frame(h, payload)) {
+      *failure = "hello";
+      close(fd);
+      return;
+    }
+    std::uint64_t seq = 2 * static_cast<std::uint64_t>(first) + 1;
+    for (int done = 0; done < count && failure->empty(); done += kWindow) {
+      const int n = std::min(kWindow, count - done);
+      for (int k = 0; k < n; ++k) {
+        const int idx = first + done + k;
+        emulator::GuestMsgHeader mh;
+        mh.seqno = seq + 2 * static_cast<std::uint64_t>(k);
+        mh.type = emulator::GuestMsgType::kReportReq;
+        Bytes body(0x60, 0);
+        body[0] = static_cast<std::uint8_t>(gi);
+        StoreLe32(body.data() + 4, static_cast<std::uint32_t>(idx));
+        mh.msg_size = static_cast<std::uint16_t>(body.size());
+        auto ct = emulator::SealGuestMsg(mh, body, g.vmpck);
+        Bytes page(4096, 0);
+        const auto hb = emulator::SerializeGuestMsgHeader(mh);
+        std::copy(hb.begin(), hb.end(), page.begin());
+        std::copy(ct->begin(), ct->end(), page.begin() + 0x60);
+        protocol::GuestRequestMsg m;
+        m.request = page;
+        if (!send_all(protocol::EncodeFrame(protocol::MsgType::kGuestRequest,
+                                            static_cast<std::uint32_t>(1000 + idx),
+                                            protocol::EncodeGuestRequest(m)))) {
+          *failure = "send";
+        }
+      }
+      for (int k = 0; k < n && failure->empty(); ++k) {
+        const int idx = first + done + k;
+        if (!read_frame(h, payload)) {
+          *failure = "lost answer " + std::to_string(idx);
+          break;
+        }
+        auto rep = protocol::DecodeGuestRequestReply(payload);
+        if (h.request_id != static_cast<std::uint32_t>(1000 + idx) || !rep.ok() ||
+            rep->fw_error != 0) {
+          *failure = "bad answer to " + std::to_string(idx);
+          break;
+        }
+        auto rh = emulator::ParseGuestMsgHeader(rep->response);
+        auto plain = emulator::OpenGuestMsg(
+            *rh, ByteSpan(rep->response).subspan(0x60, rh->msg_size), g.vmpck);
+        if (!plain.ok()) {
+          *failure = "answer does not open under " + g.name + "'s key";
+          break;
+        }
+        const std::uint8_t* report = plain->data() + 0x20;
+        if (report[0x50] != gi || LoadLe32(report + 0x54) != static_cast<std::uint32_t>(idx) ||
+            report[0xC0] != 0x40 + gi) {
+          *failure = "misattributed answer " + std::to_string(idx);
+        }
+      }
+      seq += 2 * static_cast<std::uint64_t>(n);
+    }
+    close(fd);
+  };
+  auto round = [&](int first, int count) {
+    std::vector<std::string> failures(kGuests);
+    std::vector<std::thread> threads;
+    for (int gi = 0; gi < kGuests; ++gi) {
+      threads.emplace_back(run_guest, gi, first, count, &failures[static_cast<std::size_t>(gi)]);
+    }
+    for (auto& t : threads) t.join();
+    for (int gi = 0; gi < kGuests; ++gi) {
+      CHECK_MESSAGE(failures[static_cast<std::size_t>(gi)].empty(),
+                    guests[static_cast<std::size_t>(gi)].name
+                        << ": " << failures[static_cast<std::size_t>(gi)]);
+    }
+  };
+  round(0, kWindow);  // warm-up: allocator pools, caches
+  const long rss_start = RssKib(w.daemon.child().pid());
+  round(kWindow, kRequests - kWindow);
+  const long rss_mid = RssKib(w.daemon.child().pid());
+  round(kRequests, kRequests);
+  const long rss_end = RssKib(w.daemon.child().pid());
+  // Flat: the second half of the run adds no more than a few MiB (sanitizer quarantine
+  // included) to what the first left.
+  CHECK_MESSAGE(rss_end - rss_mid < 8 * 1024,
+                "RSS KiB: " << rss_start << " " << rss_mid << " " << rss_end);
+}
+
 }  // namespace sevemu
 
 // ---------------------------------------------------------------------------------------------
@@ -2462,6 +2816,21 @@ TEST_CASE("serve --trace records the launch; sevemu trace streams it; render dra
   }
   CHECK(streamed.find("\"name\":\"SNP_LAUNCH_START\"") != std::string::npos);
   CHECK(streamed.find("\"name\":\"SNP_LAUNCH_FINISH\"") != std::string::npos);
+  // An injected fault is in the trace when it fires, with the caller it hit.
+  const RunResult inject = w.Sevemu({"ctl", "inject", "command", "--command", "SNP_LAUNCH_START",
+                                     "--status", "RESOURCE_LIMIT", "--count", "1"});
+  REQUIRE_MESSAGE(inject.code == 0, inject.err);
+  CHECK(w.Sevemu({"guest", "launch", "vm2"}).code != 0);
+  std::string fault_line;
+  while (auto line = live.ReadLine(10s)) {
+    if (line->find("\"ev\":\"fault\"") != std::string::npos) {
+      fault_line = *line;
+      break;
+    }
+  }
+  CHECK_MESSAGE(fault_line.find("\"kind\":\"command\"") != std::string::npos, fault_line);
+  CHECK_MESSAGE(fault_line.find("SNP_LAUNCH_START") != std::string::npos, fault_line);
+  CHECK_MESSAGE(fault_line.find("\"role\":\"host\"") != std::string::npos, fault_line);
   live.Kill();
   REQUIRE(w.daemon.Stop() == 0);
   const std::string file = test::ReadText(trace_file);
@@ -2470,6 +2839,7 @@ TEST_CASE("serve --trace records the launch; sevemu trace streams it; render dra
                   "\"name\":\"SNP_INIT\"") != std::string::npos);
   CHECK(file.find("\"name\":\"SNP_LAUNCH_UPDATE\"") != std::string::npos);
   CHECK(file.find("\"ev\":\"rmp\",") != std::string::npos);
+  CHECK(file.find("\"ev\":\"fault\"") != std::string::npos);
   for (const std::string format : {"mermaid", "dot"}) {
     const RunResult r =
         Run(w.t, {SEVEMU_CLI_PATH, "trace", "render", trace_file, "--format", format});

@@ -142,6 +142,35 @@ TEST_CASE("SNP_CONFIG and SNP_COMMIT: reported TCB, masks, rollback floor") {
   CHECK(f.fw->platform_state().committed_tcb == f.fw->platform_state().current_tcb);
 }
 
+TEST_CASE("Boot with BootKeys derived once: the same firmware; another chip's or TCB's refused") {
+  FirmwareConfig cfg;
+  cfg.memory_size = 64ull << 20;
+  const Platform p = test::SeededPlatform(Product::kMilan, 1);
+  auto keys = BootKeys::Derive(p);
+  REQUIRE(keys.ok());
+  auto plain = Firmware::Boot(p, cfg);
+  auto fast = Firmware::Boot(p, cfg, *keys);
+  REQUIRE(plain.ok());
+  REQUIRE(fast.ok());
+  for (auto* fw : {plain->get(), fast->get()}) {
+    REQUIRE(fw->Execute(SnpCmd::kInit, MutableByteSpan{}) == FwStatus::kSuccess);
+  }
+  CHECK((*fast)->StateDigest() == (*plain)->StateDigest());
+
+  // Another chip: its fuses' hash-stick root differs.
+  auto other = Firmware::Boot(test::SeededPlatform(Product::kMilan, 2), cfg, *keys);
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().code() == ErrorCode::kInvalidArgument);
+  // The same chip at another reported TCB (after SNP_CONFIG): its VCEK differs.
+  Platform lower = p;
+  lower.state.reported_tcb = *TcbVersion::FromParts(Product::kMilan, {0, 2, 0, 8, 100});
+  REQUIRE(lower.state.Validate().ok());
+  auto stale = Firmware::Boot(lower, cfg, *keys);
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().code() == ErrorCode::kInvalidArgument);
+  CHECK(Firmware::Boot(lower, cfg).ok());
+}
+
 TEST_CASE("every guest command in UNINIT is INVALID_PLATFORM_STATE and changes nothing") {
   FirmwareFixture f;
   const Bytes before = f.fw->StateDigest();

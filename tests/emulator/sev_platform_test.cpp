@@ -61,8 +61,10 @@ TEST_CASE("legacy dispatch: ids, buffer sizes") {
   SevFixture f;
   CHECK(f.fw->ExecuteSev(static_cast<SevCmd>(0x0E), MutableByteSpan{}) ==
         FwStatus::kInvalidCommand);  // NOP is not implemented
-  CHECK(f.fw->ExecuteSev(static_cast<SevCmd>(0x40), MutableByteSpan{}) ==
-        FwStatus::kInvalidCommand);
+  CHECK(f.fw->ExecuteSev(static_cast<SevCmd>(0x45), MutableByteSpan{}) ==
+        FwStatus::kInvalidCommand);  // past SEND_CANCEL
+  CHECK(f.fw->ExecuteSev(SevCmd::kSendStart, MutableByteSpan{}) == FwStatus::kInvalidLength);
+  CHECK(std::string(emulator::SevCmdName(SevCmd::kReceiveFinish)) == "RECEIVE_FINISH");
   Bytes eleven(11);
   CHECK(f.fw->ExecuteSev(SevCmd::kPlatformStatus, eleven) == FwStatus::kInvalidLength);
   Bytes one(1);

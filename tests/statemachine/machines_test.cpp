@@ -145,10 +145,10 @@ TEST_CASE("legacy SEV platform machine: every event in every state") {
 TEST_CASE("legacy SEV guest machine: every event in every state") {
   using E = SevGuestEvent;
   using S = SevGuestState;
-  const E events[] = {E::kLaunchStart,  E::kLaunchUpdate, E::kLaunchMeasure, E::kLaunchSecret,
-                      E::kLaunchFinish, E::kAttestation,  E::kActivate,      E::kDecommission,
-                      E::kSendStart,    E::kSendFinish,   E::kSendCancel,    E::kReceiveStart,
-                      E::kReceiveFinish};
+  const E events[] = {E::kLaunchStart,   E::kLaunchUpdate, E::kLaunchMeasure, E::kLaunchSecret,
+                      E::kLaunchFinish,  E::kAttestation,  E::kActivate,      E::kDecommission,
+                      E::kSendStart,     E::kSendFinish,   E::kSendCancel,    E::kReceiveStart,
+                      E::kReceiveFinish, E::kSendUpdate,   E::kReceiveUpdate};
   // AMD-ASPFW sev_guest.c state_tbl_sev and the guest-state rules of sev_mcmd.c.
   struct Expect {
     S from;
@@ -156,19 +156,20 @@ TEST_CASE("legacy SEV guest machine: every event in every state") {
     S to;
   };
   const Expect expect[] = {
-      {S::kUninit, E::kLaunchStart, S::kLupdate},   {S::kUninit, E::kReceiveStart, S::kRupdate},
-      {S::kLupdate, E::kLaunchUpdate, S::kLupdate}, {S::kLupdate, E::kLaunchMeasure, S::kLsecret},
-      {S::kLsecret, E::kLaunchSecret, S::kLsecret}, {S::kLsecret, E::kLaunchFinish, S::kRunning},
-      {S::kRunning, E::kSendStart, S::kSupdate},    {S::kSupdate, E::kSendFinish, S::kSent},
-      {S::kSupdate, E::kSendCancel, S::kRunning},   {S::kRupdate, E::kReceiveFinish, S::kRunning},
-      {S::kLsecret, E::kAttestation, S::kLsecret},  {S::kRunning, E::kAttestation, S::kRunning},
-      {S::kSupdate, E::kAttestation, S::kSupdate},  {S::kSent, E::kAttestation, S::kSent},
-      {S::kLupdate, E::kActivate, S::kLupdate},     {S::kLsecret, E::kActivate, S::kLsecret},
-      {S::kRunning, E::kActivate, S::kRunning},     {S::kSupdate, E::kActivate, S::kSupdate},
-      {S::kRupdate, E::kActivate, S::kRupdate},     {S::kLupdate, E::kDecommission, S::kUninit},
-      {S::kLsecret, E::kDecommission, S::kUninit},  {S::kRunning, E::kDecommission, S::kUninit},
-      {S::kSupdate, E::kDecommission, S::kUninit},  {S::kRupdate, E::kDecommission, S::kUninit},
-      {S::kSent, E::kDecommission, S::kUninit},
+      {S::kUninit, E::kLaunchStart, S::kLupdate},    {S::kUninit, E::kReceiveStart, S::kRupdate},
+      {S::kLupdate, E::kLaunchUpdate, S::kLupdate},  {S::kLupdate, E::kLaunchMeasure, S::kLsecret},
+      {S::kLsecret, E::kLaunchSecret, S::kLsecret},  {S::kLsecret, E::kLaunchFinish, S::kRunning},
+      {S::kRunning, E::kSendStart, S::kSupdate},     {S::kSupdate, E::kSendFinish, S::kSent},
+      {S::kSupdate, E::kSendCancel, S::kRunning},    {S::kRupdate, E::kReceiveFinish, S::kRunning},
+      {S::kLsecret, E::kAttestation, S::kLsecret},   {S::kRunning, E::kAttestation, S::kRunning},
+      {S::kSupdate, E::kAttestation, S::kSupdate},   {S::kSent, E::kAttestation, S::kSent},
+      {S::kLupdate, E::kActivate, S::kLupdate},      {S::kLsecret, E::kActivate, S::kLsecret},
+      {S::kRunning, E::kActivate, S::kRunning},      {S::kSupdate, E::kActivate, S::kSupdate},
+      {S::kRupdate, E::kActivate, S::kRupdate},      {S::kLupdate, E::kDecommission, S::kUninit},
+      {S::kLsecret, E::kDecommission, S::kUninit},   {S::kRunning, E::kDecommission, S::kUninit},
+      {S::kSupdate, E::kDecommission, S::kUninit},   {S::kRupdate, E::kDecommission, S::kUninit},
+      {S::kSent, E::kDecommission, S::kUninit},      {S::kSupdate, E::kSendUpdate, S::kSupdate},
+      {S::kRupdate, E::kReceiveUpdate, S::kRupdate},
   };
   // How to reach each state from UNINIT.
   auto reach = [](SevGuestMachine& m, S s) {

@@ -40,7 +40,17 @@ struct ServedPlatform {
   // `host`, so it outlives the firmware that points at it.
   std::unique_ptr<trace::TraceWriter> trace;
   std::unique_ptr<hypervisor::Host> host;
+  // What the host was booted with; a platform reset (ctl reset) boots it again with it.
+  emulator::FirmwareConfig config{};
+  // Host reboots so far: a guest connection is bound to the boot its guest was launched in.
+  std::uint64_t boot = 0;
 };
+
+// What this build offers, as JSON (sevemu serve --print-capabilities, MANAGE "capabilities"):
+// version, protocol, products, firmware commands and guest messages from the firmware's
+// dispatch tables, /dev/sev commands, protocol message types, MANAGE ctl ops, fault kinds and
+// front ends (docs/protocol.md, "Capabilities").
+std::string CapabilitiesJson();
 
 struct DaemonOptions {
   std::string socket_path;

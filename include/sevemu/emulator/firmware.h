@@ -12,13 +12,16 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
+#include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware_observer.h"
 #include "sevemu/emulator/fw_status.h"
 #include "sevemu/emulator/manufacturing/platform_state.h"
 #include "sevemu/emulator/manufacturing/sev_nv_store.h"
+#include "sevemu/emulator/manufacturing/versioned_keys.h"
 #include "sevemu/emulator/sev/sev_abi.h"
 #include "sevemu/emulator/snp/snp_abi.h"
 #include "sevemu/rmp/memory_controller.h"
@@ -48,6 +51,40 @@ struct FirmwareConfig {
 
 struct FirmwareState;  // emulator/firmware_state.h (private)
 
+// What a boot derives from the chip's fuses before the firmware runs: the boot ROM's hash
+// sticks of the current TCB and the VCEK of the reported one (docs/versioned-keys.md). That is
+// about a thousand SHA-384s and a P-384 point multiplication, most of a boot; a caller booting
+// one platform many times (the command fuzzer: docs/performance.md) derives them once and
+// hands them to every Boot. Holds secrets: the sticks are zeroized and the key freed on release.
+class BootKeys {
+ public:
+  static Result<BootKeys> Derive(const Platform& platform);
+
+ private:
+  friend class Firmware;
+  BootKeys(HashSticks sticks, TcbVersion reported, crypto::PrivateKey vcek, SecretBytes root)
+      : sticks_(std::move(sticks)),
+        reported_(reported),
+        vcek_(std::move(vcek)),
+        root_(std::move(root)) {}
+  HashSticks sticks_;  // at the current TCB
+  TcbVersion reported_;
+  crypto::PrivateKey vcek_;
+  SecretBytes root_;  // the fuses' hash-stick root they came from
+};
+
+// The commands the firmware implements, read from its dispatch tables (firmware.cpp's SNP
+// table, sev/sev_dispatch.cpp's legacy one), in table order: what capabilities report.
+std::vector<SnpCmd> ImplementedSnpCommands();
+std::vector<SevCmd> ImplementedSevCommands();
+// The guest message request types SNP_GUEST_REQUEST answers (messages/cmd_snp_guest_request's
+// table): type number and ABI name ("MSG_REPORT_REQ").
+struct ImplementedGuestMessage {
+  std::uint8_t type;
+  const char* name;
+};
+std::vector<ImplementedGuestMessage> ImplementedGuestMessages();
+
 class Firmware {
  public:
   // Boots over a loaded platform: the boot ROM hands over the hash sticks of the current TCB,
@@ -55,6 +92,10 @@ class Firmware {
   // legacy identity of platform.sev_nv (checked as CheckSevNvStore does with this chip's CEK:
   // kCorrupt if it is inconsistent or another chip's).
   static Result<std::unique_ptr<Firmware>> Boot(Platform platform, const FirmwareConfig& config);
+  // The same boot with keys already derived for this platform: the same fuses (hash-stick
+  // root), current and reported TCB, else kInvalidArgument and nothing boots.
+  static Result<std::unique_ptr<Firmware>> Boot(Platform platform, const FirmwareConfig& config,
+                                                const BootKeys& keys);
   ~Firmware();
 
   // Executes one command. `buffer` must be exactly the command's buffer size (none for

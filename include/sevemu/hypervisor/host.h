@@ -27,6 +27,7 @@
 namespace sevemu::hypervisor {
 
 class SevDevice;
+class FaultSet;
 
 struct GuestLaunchSpec {
   std::string name;  // 1..64 of [A-Za-z0-9._-], unique on the host
@@ -124,6 +125,9 @@ class Host {
   emulator::Firmware& firmware();
   const emulator::Platform& platform() const;  // identity, fuses and root as manufactured
   SevDevice& sev_device();                     // /dev/sev
+  // Injected faults (faults.h): consulted wherever this host issues a firmware command and at
+  // the guest-request exit.
+  FaultSet& faults();
 
   // A complete SNP launch: GCTX_CREATE, ACTIVATE, LAUNCH_START, every LAUNCH_UPDATE of the
   // image's plan (launch/expected_digest.h), LAUNCH_FINISH. On any failure the partly launched

@@ -19,6 +19,8 @@
 
 namespace sevemu::hypervisor {
 
+class FaultSet;
+
 struct SevIoctlResult {
   int ret = 0;             // 0 or -errno, what ioctl(2) returns (as -1 with errno set)
   bool copy_back = false;  // whether the kernel copies struct sev_issue_cmd back to the caller
@@ -68,12 +70,23 @@ class SevDevice {
   int IssueGuestCmd(emulator::SevCmd cmd, MutableByteSpan buf, std::span<const CmdBuffer> buffers,
                     std::uint32_t* error);
 
+  // Injected faults (faults.h) consulted before every command this driver hands the firmware;
+  // null = none. REQUIRES: `faults` outlives the device.
+  void set_faults(FaultSet* faults) { faults_ = faults; }
+
  private:
   // The legacy SEV firmware: runs legacy command `legacy_cmd` (SEV_CMD_INIT 0x001 ..
   // SEV_CMD_INIT_EX 0x00D, include/linux/psp-sev.h) with its command buffer, which it may
   // update in place (lengths): Firmware::ExecuteSev. Virtual only so tests can stand in a
   // legacy firmware with behaviour the real one does not have (failures on demand).
   virtual emulator::FwStatus CallLegacy(std::uint32_t legacy_cmd, MutableByteSpan buffer);
+  // Where the driver hands the firmware a command: an injected fault answers instead.
+  emulator::FwStatus Legacy(std::uint32_t legacy_cmd, MutableByteSpan buffer);
+  emulator::FwStatus Snp(emulator::SnpCmd cmd, MutableByteSpan buffer);
+  template <typename Buf>
+  emulator::FwStatus Snp(emulator::SnpCmd cmd, Buf& buf) {
+    return Snp(cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof(Buf)));
+  }
 
   struct Ops;  // the per-command handlers (sev_dev.cpp)
   friend struct Ops;
@@ -82,6 +95,7 @@ class SevDevice {
   // WORKING. Read at probe, set by the driver's own INIT and SHUTDOWN.
   std::uint8_t sev_state_ = 0;
   emulator::Firmware& fw_;
+  FaultSet* faults_ = nullptr;
   std::uint64_t scratch_;
   std::uint64_t tmr_;
   bool tmr_firmware_ = false;  // the TMR's pages are FIRMWARE (done once, after SNP_INIT)

@@ -3,8 +3,8 @@
 // RUNNING, SUPDATE, RUPDATE, SENT, with the values GUEST_STATUS reports. Boost.MSM in
 // statemachine/sev_guest.cpp; same Accepts/Process contract as SevPlatformMachine: a handler
 // asks Accepts(event) at its point in the check order and Process(event) only after every check
-// passed. The migration commands (SEND_*, RECEIVE_*) are rows of the table so that the states
-// they reach exist, although the firmware model does not implement them yet.
+// passed. The migration commands (SEND_*, RECEIVE_*; emulator/sev/cmd_sev_migrate.cpp) move a
+// guest through SUPDATE and SENT on the sender and RUPDATE on the receiver.
 //
 // Thread safety: not thread-safe; the firmware model serialises commands.
 #pragma once
@@ -43,6 +43,8 @@ enum class SevGuestEvent {
   kSendCancel,     // SUPDATE -> RUNNING
   kReceiveStart,   // UNINIT -> RUPDATE
   kReceiveFinish,  // RUPDATE -> RUNNING
+  kSendUpdate,     // SEND_UPDATE_DATA / SEND_UPDATE_VMSA: SUPDATE
+  kReceiveUpdate,  // RECEIVE_UPDATE_DATA / RECEIVE_UPDATE_VMSA: RUPDATE
 };
 const char* SevGuestEventName(SevGuestEvent e);
 

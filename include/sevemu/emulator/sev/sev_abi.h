@@ -39,6 +39,16 @@ enum class SevCmd : std::uint32_t {
   kLaunchUpdateSecret = 0x034,
   kLaunchFinish = 0x035,
   kAttestation = 0x036,
+  // Migration (cmd_sev_migrate.cpp; AMD-ASPFW sev_mcmd.h SEV_MCMD_ID_SEND_* / RECEIVE_*).
+  kSendStart = 0x040,
+  kSendUpdateData = 0x041,
+  kSendUpdateVmsa = 0x042,
+  kSendFinish = 0x043,
+  kSendCancel = 0x044,
+  kReceiveStart = 0x050,
+  kReceiveUpdateData = 0x051,
+  kReceiveUpdateVmsa = 0x052,
+  kReceiveFinish = 0x053,
   kDbgDecrypt = 0x060,
   kDbgEncrypt = 0x061,
 };
@@ -185,7 +195,9 @@ struct SevLaunchMeasureBuf {
 };
 static_assert(sizeof(SevLaunchMeasureBuf) == 20);
 
-// LAUNCH_UPDATE_SECRET (AMD sev_mcmd_transport_t).
+// LAUNCH_UPDATE_SECRET, SEND_UPDATE_DATA/VMSA, RECEIVE_UPDATE_DATA/VMSA: AMD's one
+// sev_mcmd_transport_t (Linux sev_data_launch_secret, sev_data_send_update_data,
+// sev_data_receive_update_data share its layout).
 struct SevLaunchSecretBuf {
   std::uint32_t handle;
   std::uint32_t reserved1;
@@ -201,6 +213,33 @@ struct SevLaunchSecretBuf {
 static_assert(sizeof(SevLaunchSecretBuf) == 0x34);
 static_assert(offsetof(SevLaunchSecretBuf, guest_paddr) == 0x18);
 static_assert(offsetof(SevLaunchSecretBuf, trans_len) == 0x30);
+
+using SevTransportBuf = SevLaunchSecretBuf;
+
+// SEND_START (AMD sev_mcmd_send_start_t, Linux sev_data_send_start): the receiver's PDH, its
+// PEK ‖ OCA ‖ CEK, AMD's ASK ‖ ARK; the session written out (length in/out); policy out.
+struct SevSendStartBuf {
+  std::uint32_t handle;
+  std::uint32_t policy;  // out: the guest's policy
+  std::uint64_t pdh_cert_paddr;
+  std::uint32_t pdh_cert_len;
+  std::uint32_t reserved1;
+  std::uint64_t plat_certs_paddr;
+  std::uint32_t plat_certs_len;
+  std::uint32_t reserved2;
+  std::uint64_t amd_certs_paddr;
+  std::uint32_t amd_certs_len;
+  std::uint32_t reserved3;
+  std::uint64_t session_paddr;
+  std::uint32_t session_len;  // in/out: 0x80 needed
+};
+static_assert(sizeof(SevSendStartBuf) == 0x44);
+static_assert(offsetof(SevSendStartBuf, amd_certs_paddr) == 0x28);
+static_assert(offsetof(SevSendStartBuf, session_len) == 0x40);
+
+// RECEIVE_START (AMD sev_mcmd_receive_start_t): LAUNCH_START's layout; pdh_cert is the
+// sender's PDH.
+using SevReceiveStartBuf = SevLaunchStartBuf;
 
 // ATTESTATION: length in/out (0xD0 needed).
 struct SevAttestationBuf {

@@ -234,6 +234,44 @@ Result<SecretBytes> OpenSevLaunchSecret(const SevTransportKeys& keys, const SevP
                                         std::uint32_t guest_len, ByteSpan ciphertext,
                                         const std::optional<SevMac>& measurement);
 
+// ---- migration: the sender's session and the transport packets (SEND_*/RECEIVE_*) ----
+
+// The firmware's side of SEND_START (sev_channel_open_client -> create_channel, create_session):
+// Z = ECDH(this platform's PDH private key, the receiver's PDH public key), the master secret
+// from `nonce`, then MakeSevSession with fresh transport keys. The receiver opens it with
+// OpenSevSession(its PDH, the sender's PDH, session), as LAUNCH_START opens a guest owner's.
+// kInvalidKey if either key is not P-384.
+Result<SevSession> MakeSevSendSession(const crypto::PrivateKey& pdh,
+                                      const crypto::PublicKey& receiver_pdh, const SevNonce& nonce,
+                                      const SevIv& wrap_iv, const SevTransportKeys& keys,
+                                      std::uint32_t policy);
+
+// SEND_UPDATE / RECEIVE_UPDATE's MAC (AMD-ASPFW sev_mcmd.c send_receive_update_aad_t with
+// ccp_direct_cipher.c aesctr_hmac256_encrypt/_decrypt): HMAC-SHA256(TIK, 0x02 ‖ flags u32 ‖
+// iv ‖ uncompressed size u32 ‖ trans size u32 ‖ ciphertext), sizes = ciphertext.size(). The
+// context byte is DATA for VMSA packets too: the firmware never uses SEV_CHANNEL_CTX_VMSA.
+// Encrypt-then-MAC; no sequence number and no address is bound (see OpenSevTransportPacket).
+// kInvalidArgument for a TIK that is not 16 bytes or a ciphertext of 2^32 bytes or more.
+Result<SevMac> ComputeSevTransportMac(const SecretBytes& tik, const SevPacketHeader& header,
+                                      ByteSpan ciphertext);
+
+struct SevTransportPacket {
+  SevPacketHeader header;  // flags 0 (no compression), the IV, the MAC
+  Bytes ciphertext;        // AES-128-CTR(TEK, iv, plaintext), as long as the plaintext
+};
+// The sender's side (SEND_UPDATE_DATA/VMSA): encrypts `plaintext` (non-empty, a multiple of 16
+// bytes, as aesctr_hmac256_encrypt requires) under the TEK with `iv` and MACs it.
+// kInvalidArgument otherwise or for wrong key sizes.
+Result<SevTransportPacket> SealSevTransportPacket(const SevTransportKeys& keys, const SevIv& iv,
+                                                  ByteSpan plaintext);
+// The receiver's side (RECEIVE_UPDATE_DATA/VMSA): MAC first (kAuthFailed; the firmware answers
+// BAD_MEASUREMENT), then decrypts. A packet is valid wherever and however often it is
+// presented within its session: the firmware keeps no counter, so replay and reordering are
+// the hypervisor's to prevent — only another session's keys make it fail.
+Result<SecretBytes> OpenSevTransportPacket(const SevTransportKeys& keys,
+                                           const SevPacketHeader& header, ByteSpan ciphertext);
+constexpr FwStatus kSevTransportMacStatus = FwStatus::kBadMeasurement;
+
 // ---- legacy ATTESTATION report (0xD0 bytes; SEV-ABI-FACTS.md 9.5; sev_mcmd_attestation) ----
 
 constexpr std::uint32_t kSevReportUsagePek = 0x1002;

@@ -1,0 +1,196 @@
+// Figures across processes: `sevemu serve` starting over an existing state directory, the C
+// guest client under the preload shim and under `sevemu run`, the shim's start-up cost, and the
+// KDS over loopback HTTP. Each iteration is real processes and sockets, so these are the
+// noisiest figures; their limits are measured the same way (a plain exec, a cached HTTP answer).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "bench_registry.h"
+#include "bench_util.h"
+#include "sevemu/common/bytes.h"
+#include "sevemu/emulator/manufacturing/platform_state.h"
+
+namespace sevemu::bench {
+namespace {
+
+// One daemon with guest "vm" for the whole run: starting it is measured separately.
+struct GuestWorld {
+  TempDir dir;
+  Daemon daemon{dir};
+  bool ok = false;
+  GuestWorld() { ok = daemon.Start() && daemon.Sevemu({"guest", "launch", "vm"}) == 0; }
+};
+
+GuestWorld& World() {
+  static GuestWorld* w = new GuestWorld();  // torn down at exit by the OS (the daemon with it)
+  return *w;
+}
+
+constexpr int kRounds = 200;
+
+// The guest client, `rounds` requests in one process; the time is the client's own loop.
+void ClientLoop(benchmark::State& state, const char* what, bool run) {
+  GuestWorld& w = World();
+  if (!w.ok) return state.SkipWithError("no daemon with a guest");
+  std::vector<std::string> args;
+  Env env;
+  if (run) {
+    args = {CliPath(), "run", "--socket", w.daemon.socket(), "--guest", "vm", "--"};
+  } else {
+    env.set = {{"LD_PRELOAD", PreloadPath()},
+               {"SEVEMU_SOCKET", w.daemon.socket()},
+               {"SEVEMU_GUEST", "vm"}};
+  }
+  args.insert(args.end(), {GuestClientPath(), what, std::to_string(kRounds)});
+  for (auto _ : state) {
+    std::string out;
+    if (Run(args, env, &out) != 0) return state.SkipWithError(("client failed: " + out).c_str());
+    unsigned long long ns = 0;
+    long ok = 0;
+    if (std::sscanf(out.c_str(), "ok=%ld ns=%llu", &ok, &ns) != 2 || ok != kRounds) {
+      return state.SkipWithError(("client output: " + out).c_str());
+    }
+    state.SetIterationTime(static_cast<double>(ns) / 1e9);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kRounds);
+}
+
+// A process start: `args` run to completion, with `env`.
+void Exec(benchmark::State& state, std::vector<std::string> args, Env env) {
+  for (auto _ : state) {
+    if (Run(args, env) != 0) return state.SkipWithError("exec failed");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void DaemonStart(benchmark::State& state) {
+  TempDir dir;
+  {
+    Daemon first(dir);  // provisions the state directory
+    if (!first.Start()) return state.SkipWithError("sevemu serve did not start");
+  }
+  for (auto _ : state) {
+    Daemon d(dir);
+    if (!d.Start()) return state.SkipWithError("sevemu serve did not start");
+    state.PauseTiming();
+    d.Stop();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// `sevemu kds serve` over its own state directory, and the URLs a verifier asks for.
+struct KdsWorld {
+  TempDir dir;
+  Child child;
+  int port = 0;
+  std::string product, hwid;
+  emulator::TcbVersion tcb;
+  KdsWorld() {
+    {
+      Daemon d(dir);  // provisions dir/state
+      if (!d.Start()) return;
+    }
+    auto p = emulator::LoadPlatform(dir / "state");
+    if (!p.ok()) return;
+    product = emulator::Info(p->state.chip.product).name;
+    hwid = HexEncode(p->state.chip.hw_id());
+    tcb = p->state.reported_tcb;
+    if (!child.Spawn({CliPath(), "kds", "serve", "--listen", "127.0.0.1:0", "--state",
+                      dir / "state", "--quiet"},
+                     {}, true))
+      return;
+    const auto line = child.ReadLine(std::chrono::seconds(30));
+    const std::string prefix = "listening on http://127.0.0.1:";
+    if (line && line->rfind(prefix, 0) == 0) port = std::stoi(line->substr(prefix.size()));
+  }
+  // Milan/Genoa SPL bytes: boot loader 0, TEE 1, SNP 6, microcode 7.
+  std::string VcekUrl(unsigned bl, unsigned tee) const {
+    return "/vcek/v1/" + product + "/" + hwid + "?blSPL=" + std::to_string(bl) +
+           "&teeSPL=" + std::to_string(tee) + "&snpSPL=" + std::to_string(tcb.byte(6)) +
+           "&ucodeSPL=" + std::to_string(tcb.byte(7));
+  }
+};
+
+KdsWorld& Kds() {
+  static KdsWorld* k = new KdsWorld();
+  return *k;
+}
+
+// kind 0: the cached cert_chain; 1: the platform's VCEK (cached after the first); 2: a VCEK at
+// a TCB not asked for before (issued and signed on the spot).
+void KdsRequest(benchmark::State& state, int kind) {
+  KdsWorld& k = Kds();
+  if (k.port == 0) return state.SkipWithError("sevemu kds serve did not start");
+  HttpConnection http(k.port);
+  static unsigned next = 0;
+  for (auto _ : state) {
+    std::string url;
+    if (kind == 0) url = "/vcek/v1/" + k.product + "/cert_chain";
+    if (kind == 1) url = k.VcekUrl(k.tcb.byte(0), k.tcb.byte(1));
+    if (kind == 2) {
+      ++next;
+      url = k.VcekUrl(next % 256, (next / 256) % 256);
+    }
+    if (http.Get(url, nullptr) != 200) return state.SkipWithError(("GET " + url).c_str());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+}  // namespace
+
+void RegisterProcessBenchmarks() {
+  benchmark::RegisterBenchmark("daemon_start", DaemonStart)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(5)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("exec_sevemu_version",
+                               [](benchmark::State& s) {
+                                 Exec(s, {CliPath(), "--version"}, {});
+                               })
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(20)
+      ->UseRealTime();
+  for (const bool run : {false, true}) {
+    for (const char* what : {"report", "key"}) {
+      const std::string name = std::string(run ? "run_" : "shim_") +
+                               (std::string(what) == "key" ? "derived_key" : "report");
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [what, run](benchmark::State& s) { ClientLoop(s, what, run); })
+          ->Unit(benchmark::kMicrosecond)
+          ->Iterations(3)
+          ->UseManualTime();
+    }
+  }
+  benchmark::RegisterBenchmark("exec_plain",
+                               [](benchmark::State& s) { Exec(s, {"/bin/true"}, {}); })
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(50)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("exec_preload",
+                               [](benchmark::State& s) {
+                                 Exec(s, {"/bin/true"}, Env{{{"LD_PRELOAD", PreloadPath()}}, {}});
+                               })
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(50)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("kds_cert_chain", [](benchmark::State& s) { KdsRequest(s, 0); })
+      ->Unit(benchmark::kMicrosecond)
+      ->MinTime(0.3)
+      ->UseRealTime()
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("kds_vcek_cached", [](benchmark::State& s) { KdsRequest(s, 1); })
+      ->Unit(benchmark::kMicrosecond)
+      ->MinTime(0.3)
+      ->UseRealTime()
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("kds_vcek_uncached", [](benchmark::State& s) { KdsRequest(s, 2); })
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(30)
+      ->UseRealTime();
+}
+
+}  // namespace sevemu::bench
