@@ -1,5 +1,6 @@
 #include "sevemu/emulator/firmware.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "firmware_state.h"
@@ -40,6 +41,10 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kActivateEx,          &SnpActivateEx,      sizeof(SnpActivateExBuf)         },
   { SnpCmd::kDbgDecrypt,          &SnpDbgDecrypt,      sizeof(SnpDbgBuf)                },
   { SnpCmd::kDbgEncrypt,          &SnpDbgEncrypt,      sizeof(SnpDbgBuf)                },
+  { SnpCmd::kPageSwapOut,         &SnpPageSwapOut,     sizeof(SnpPageSwapOutBuf)        },
+  { SnpCmd::kPageSwapIn,          &SnpPageSwapIn,      sizeof(SnpPageSwapInBuf)         },
+  { SnpCmd::kPageMove,            &SnpPageMove,        sizeof(SnpPageMoveBuf)           },
+  { SnpCmd::kPageMdInit,          &SnpPageMdInit,      sizeof(SnpPageMdInitBuf)         },
   { SnpCmd::kPageSetState,        &SnpPageSetState,    sizeof(SnpPageSetStateBuf)       },
   { SnpCmd::kPageReclaim,         &SnpPageReclaim,     sizeof(SnpAddrBuf)               },
   { SnpCmd::kPageUnsmash,         &SnpPageUnsmash,     sizeof(SnpAddrBuf)               },
@@ -324,6 +329,32 @@ Bytes Firmware::StateDigest() const {
     put(g->host_data.data(), g->host_data.size());
     put(g->id_key_digest.data(), g->id_key_digest.size());
     for (std::uint64_t c : g->msg_count) put64(c);
+    put64(g->oek_iv_count);
+    put(g->root_md_entry.data(), g->root_md_entry.size());
+    // What the migration-agent messages read and write (docs/migration.md).
+    put64(static_cast<std::uint64_t>(g->migration.state()));
+    put64(g->ma_gctx_paddr);
+    put(g->report_id.data(), g->report_id.size());
+    put(g->report_id_ma.data(), g->report_id_ma.size());
+    put(g->imi_digest.data(), g->imi_digest.size());
+    put64(g->imi_en);
+    put64(g->launch_tcb);
+    put(g->author_key_digest.data(), g->author_key_digest.size());
+    put(g->id_block.data(), g->id_block.size());
+    put64((g->id_block_en ? 1u : 0u) | (g->author_key_en ? 2u : 0u) | (g->vcek_disabled ? 4u : 0u));
+    put(g->gosvw.data(), g->gosvw.size());
+    put64(g->desired_tsc_khz);
+    // The keys enter as one SHA-384, so the blob never holds them.
+    SecretBytes keys(6 * 32);
+    auto key_at = [&keys](std::size_t slot, const SecretBytes& k) {
+      if (!k.empty())
+        std::memcpy(keys.data() + 32 * slot, k.data(), std::min<std::size_t>(32, k.size()));
+    };
+    for (std::size_t i = 0; i < 4; ++i) key_at(i, g->vmpck[i]);
+    key_at(4, g->vmrk);  // unset (empty) until SNP_LAUNCH_START
+    key_at(5, g->oek);
+    auto keys_digest = crypto::Sha384(keys.span());
+    if (keys_digest.ok()) put(keys_digest->data(), keys_digest->size());
   }
   AppendSevStateDigest(*s_, blob);
   // The RMP and the memory: every 4 KiB page of every touched 2 MiB region of the RMP, and the

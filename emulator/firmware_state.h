@@ -19,10 +19,12 @@
 #include "sev/sev_guest_state.h"
 #include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
 #include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/emulator/manufacturing/sev_nv_store.h"
 #include "sevemu/emulator/manufacturing/versioned_keys.h"
 #include "sevemu/statemachine/sev_platform.h"
+#include "sevemu/statemachine/snp_migration.h"
 
 namespace sevemu::emulator {
 
@@ -49,7 +51,7 @@ struct SnpGuest {
   bool imi_en = false;
   std::uint32_t desired_tsc_khz = 0;
   std::array<std::uint8_t, 16> gosvw{};
-  TcbVersion launch_tcb;
+  std::uint64_t launch_tcb = 0;  // raw TCB_VERSION: an imported one may be another product's
   FirmwareVersion created_fw;
   // Recorded by SNP_LAUNCH_FINISH.
   bool id_block_en = false;
@@ -62,6 +64,19 @@ struct SnpGuest {
   // Guest-message sequence counters per VMPCK: the last sequence number used (requests odd,
   // responses even).
   std::array<std::uint64_t, 4> msg_count{};
+  // Page swapping (emulator/snp/cmd_snp_swap.cpp). The offline encryption key, drawn at
+  // SNP_LAUNCH_START (AMD-ASPFW snp_mcmd_launch_start), wraps swapped-out pages with
+  // AES-256-GCM; oek_iv_count is the next IV (AEAD_OFLOW at UINT64_MAX - 1). Both, and the root
+  // metadata entry, are part of the guest context a migration agent exports.
+  SecretBytes oek;
+  std::uint64_t oek_iv_count = 0;
+  std::array<std::uint8_t, 64> root_md_entry{};
+  // The context's binding to a migration agent (GCTX.MA; docs/migration.md). ma_gctx_paddr is
+  // the agent's context page while MA_BOUND, ~0 otherwise.
+  statemachine::SnpMigrationMachine migration;
+  // Not modelled beyond its value: the PSP's TSC offset (AMD gctx psp_tsc_offset), carried by
+  // the exported context.
+  std::uint64_t psp_tsc_offset = 0;
 };
 
 // The legacy SEV platform's identity: what AMD's firmware keeps in its persistent store (SPI
@@ -109,9 +124,18 @@ struct FirmwareState {
   bool persistent_changed = false;
   // Draws of the firmware's random number generator so far (deterministic platforms only).
   std::uint64_t rng_draws = 0;
-  SevLegacyState sev;                    // the legacy SEV API's platform
+  SevLegacyState sev;  // the legacy SEV API's platform
+  // SNP_INIT_EX's RAPL_DIS and CIPHERTEXT_HIDING_EN as the running firmware acted on them
+  // (only ABIs with FirmwareAbi::platform_features do; cleared by every SNP_INIT(_EX)).
+  bool rapl_disabled = false;
+  bool ciphertext_hiding = false;
   FirmwareObserver* observer = nullptr;  // the trace (firmware_observer.h); not owned
 };
+
+// What the running firmware's ABI implements (firmware_abi.h).
+inline const FirmwareAbi& Abi(const FirmwareState& s) {
+  return AbiOf(s.platform.state.current_fw);
+}
 
 // The firmware's randomness (guest memory keys, VMPCKs, VMRK, report IDs). On a platform
 // provisioned from a seed it is a deterministic stream — SevKdf(fuses, "sevemu-firmware-rng",
@@ -138,6 +162,10 @@ FwStatus SnpLaunchFinish(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageUnsmash(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageSwapOut(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageSwapIn(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageMove(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpPageMdInit(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgDecrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpDbgEncrypt(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpActivateEx(FirmwareState& s, MutableByteSpan buf);
@@ -223,6 +251,11 @@ FwStatus SevCertStatus(const Status& st);
 // pending guest is deactivated (a used ASID becomes dirty, an allocated one clean) and every
 // guest is dropped. REQUIRES: called by SevShutdown once it has decided to succeed.
 void SevClearGuests(FirmwareState& s);
+
+// What SNP_DECOMMISSION does once its checks passed (AMD-ASPFW snp_decommission_common, also
+// run by MSG_EXPORT_REQ with IMI_EN=0): the guest deactivated, its context page CONTEXT ->
+// FIRMWARE, the guest dropped. Nothing if `gctx` is not a guest's context.
+void DecommissionGuest(FirmwareState& s, std::uint64_t gctx);
 
 // Shared checks (cmd_common.cpp).
 constexpr std::uint64_t kAddrReservedMask = 0xFFF;  // AMD-ASPFW SNP_ADDR_RESERVED_MASK

@@ -35,6 +35,10 @@ Status CheckSpec(const GuestLaunchSpec& spec) {
   if (spec.author_key_en && spec.id_block.empty()) {
     return Error(ErrorCode::kInvalidArgument, "an author key needs an ID block");
   }
+  // KVM runs an SNP guest's vCPUs with SEV_FEATURES.SNPActive (sev_es_sync_vmsa).
+  if ((spec.sev_features & 1) == 0) {
+    return Error(ErrorCode::kInvalidArgument, "guest features must include SNPActive (bit 0)");
+  }
   return {};
 }
 
@@ -52,7 +56,9 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   if (!image.ok()) return image.error().Context("guest image");
   launch::SnpLaunchConfig cfg;
   cfg.vcpus = spec.vcpus;
-  cfg.vcpu_signature = h.fw->platform_state().chip.cpuid_fms();
+  cfg.vcpu_signature =
+      spec.vcpu_signature != 0 ? spec.vcpu_signature : h.fw->platform_state().chip.cpuid_fms();
+  cfg.sev_features = spec.sev_features;
   auto plan = launch::PlanSnpLaunch(*image, cfg);
   if (!plan.ok()) return plan.error();
   auto digest = launch::LaunchDigestOf(*plan);
@@ -68,6 +74,7 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   g.info.policy = spec.policy;
   g.info.vcpus = spec.vcpus;
   g.info.vcpu_signature = cfg.vcpu_signature;
+  g.info.sev_features = cfg.sev_features;
   g.info.host_data = spec.host_data;
   g.info.measurement = *digest;
   g.info.id_block = !spec.id_block.empty();

@@ -2,6 +2,7 @@
 // guest_launch.cpp (the launch sequence). Not part of the public interface.
 #pragma once
 
+#include <cerrno>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -41,6 +42,8 @@ struct HostGuest {
   std::vector<std::uint64_t> vmsa_spas;               // one per vCPU (not guest-addressable)
   std::uint64_t request_spa = 0;                      // shared page the guest writes requests to
   std::uint64_t response_spa = 0;                     // FIRMWARE page SNP_GUEST_REQUEST answers in
+  // Legacy: SEND_START done, SEND_FINISH or SEND_CANCEL not yet (the firmware's SUPDATE).
+  bool sending = false;
 };
 
 struct Host::Impl {
@@ -94,6 +97,14 @@ struct Host::Impl {
   // The certificate table `guest` gets, after the certificate faults (faults.h).
   Result<Bytes> FaultedCertTable(const std::string& guest, Bytes table);
   void ReleaseBlob(std::uint64_t spa, std::size_t len);
+  // Legacy migration (sev_guest_migrate.cpp): this platform's PDH and PEK ‖ OCA ‖ CEK as
+  // SEV_PDH_CERT_EXPORT gives them; one packet out (SEND_UPDATE_DATA/_VMSA of the page at
+  // `spa`) and one in (RECEIVE_UPDATE_DATA/_VMSA into the page at `spa`).
+  Status PdhCertExport(Bytes& pdh, Bytes& chain);
+  Result<SevMigrationStream::Packet> SendPacket(emulator::SevCmd cmd, std::uint32_t handle,
+                                                std::uint64_t spa, std::uint32_t hdr_len);
+  Status ReceivePacket(emulator::SevCmd cmd, std::uint32_t handle, std::uint64_t spa,
+                       const SevMigrationStream::Packet& p);
   // Every SNP command the host issues itself: an injected fault answers instead of the
   // firmware (faults.h).
   emulator::FwStatus Run(emulator::SnpCmd cmd, MutableByteSpan buf) {
@@ -108,5 +119,40 @@ struct Host::Impl {
 
 // "SNP_LAUNCH_UPDATE: INVALID_PARAM (0x16)": the message an error carries for a failed command.
 Error CommandError(emulator::SnpCmd cmd, emulator::FwStatus st);
+
+// QEMU asks for a blob's length before the blob (sev_launch_get_measure,
+// sev_get_attestation_report, sev_send_get_session_length): KVM passes a zero-length buffer,
+// the firmware answers INVALID_LENGTH with the length it needs. `len_of` reads that length
+// from the buffer; any other answer is an error naming the command's status.
+template <typename Buf, typename LenOf>
+Result<std::uint32_t> ProbeLength(SevDevice& dev, emulator::SevCmd cmd, Buf buf, LenOf len_of) {
+  constexpr std::uint32_t kInvalidLength =
+      static_cast<std::uint32_t>(emulator::FwStatus::kInvalidLength);
+  std::uint32_t error = 0;
+  const int rc = dev.IssueGuestCmd(
+      cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof buf), {}, &error);
+  if (rc == -EIO && error != kInvalidLength) {
+    return Error(ErrorCode::kRefused,
+                 std::string(emulator::SevCmdName(cmd)) + ": " +
+                     emulator::FwStatusName(static_cast<emulator::FwStatus>(error)));
+  }
+  if (rc != -EIO || len_of(buf) == 0 || len_of(buf) > 4096) {
+    return Error(ErrorCode::kRefused,
+                 std::string(emulator::SevCmdName(cmd)) + ": the length probe failed");
+  }
+  return len_of(buf);
+}
+
+// The legacy guest `name`: kNotFound, or kInvalidArgument for an SNP guest.
+inline Result<HostGuest*> LegacyGuest(std::map<std::string, HostGuest>& guests,
+                                      const std::string& name) {
+  auto it = guests.find(name);
+  if (it == guests.end()) return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
+  if (!it->second.legacy()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "guest '" + name + "' is an SNP guest, not a legacy SEV guest");
+  }
+  return &it->second;
+}
 
 }  // namespace sevemu::hypervisor

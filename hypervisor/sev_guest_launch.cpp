@@ -49,33 +49,6 @@ Status CheckSpec(const SevGuestLaunchSpec& spec) {
   return {};
 }
 
-// QEMU asks for a blob's length before the blob (sev_launch_get_measure,
-// sev_get_attestation_report): KVM passes a zero-length buffer, the firmware answers
-// INVALID_LENGTH with the length it needs. `len_of` reads that length from the buffer.
-template <typename Buf, typename LenOf>
-Result<std::uint32_t> ProbeLength(SevDevice& dev, SevCmd cmd, Buf buf, LenOf len_of) {
-  std::uint32_t error = 0;
-  const int rc = dev.IssueGuestCmd(
-      cmd, MutableByteSpan(reinterpret_cast<std::uint8_t*>(&buf), sizeof buf), {}, &error);
-  if (rc != -EIO || error != static_cast<std::uint32_t>(emulator::FwStatus::kInvalidLength) ||
-      len_of(buf) == 0 || len_of(buf) > kPage) {
-    return Error(ErrorCode::kRefused,
-                 std::string(emulator::SevCmdName(cmd)) + ": the length probe failed");
-  }
-  return len_of(buf);
-}
-
-// The legacy guest `name`: kNotFound, or kInvalidArgument for an SNP guest.
-Result<HostGuest*> LegacyGuest(std::map<std::string, HostGuest>& guests, const std::string& name) {
-  auto it = guests.find(name);
-  if (it == guests.end()) return Error(ErrorCode::kNotFound, "no guest named '" + name + "'");
-  if (!it->second.legacy()) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "guest '" + name + "' is an SNP guest, not a legacy SEV guest");
-  }
-  return &it->second;
-}
-
 }  // namespace
 
 Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
@@ -91,7 +64,8 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   launch::SevLaunchConfig cfg;
   cfg.mode = spec.es ? launch::SevLaunchMode::kSevEs : launch::SevLaunchMode::kSev;
   cfg.vcpus = spec.vcpus;
-  cfg.vcpu_signature = h.fw->platform_state().chip.cpuid_fms();
+  cfg.vcpu_signature =
+      spec.vcpu_signature != 0 ? spec.vcpu_signature : h.fw->platform_state().chip.cpuid_fms();
   auto vmsas = launch::PlanSevEsVmsas(*image, cfg);
   if (!vmsas.ok()) return vmsas.error();
   auto digest = launch::ExpectedSevLaunchDigest(*image, cfg);

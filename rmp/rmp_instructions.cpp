@@ -66,6 +66,13 @@ RmpResult DoRmpUpdate(RmpTable& rmp, std::uint64_t spa, const RmpUpdateState& st
       if (e.assigned() && !e.page_size_2m()) return RmpResult::kFailOverlap;
     }
   }
+  // Freezing a guest page for the firmware keeps what the guest made of it (see the header).
+  if (state.assigned && state.immutable && current.assigned() && !current.immutable() &&
+      current.asid() != 0 && current.asid() == state.asid && current.gpa() == state.gpa &&
+      current.page_size_2m() == state.page_size_2m) {
+    rmp.Update(spa, n, [](RmpEntry& e) { e.set_immutable(true); });
+    return RmpResult::kSuccess;
+  }
   RmpEntry next;
   next.set_assigned(state.assigned);
   next.set_page_size_2m(state.page_size_2m);

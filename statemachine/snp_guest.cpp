@@ -31,6 +31,34 @@ struct Activate {
 struct GuestRequest {
   static constexpr const char* kName = "SNP_GUEST_REQUEST";
 };
+struct PageSwapOut {
+  static constexpr const char* kName = "SNP_PAGE_SWAP_OUT";
+};
+struct PageSwapIn {
+  static constexpr const char* kName = "SNP_PAGE_SWAP_IN";
+};
+struct PageMove {
+  static constexpr const char* kName = "SNP_PAGE_MOVE";
+};
+struct PageMdInit {
+  static constexpr const char* kName = "SNP_PAGE_MD_INIT";
+};
+// Migration-agent messages acting on another guest's context (AMD-ASPFW sev_guest.c
+// state_tbl_snp: "VM_IMPORT" INIT -> RUNNING and "VM_ABSORB" LAUNCH -> RUNNING, both under
+// SNP_MCMD_ID_GUEST_REQUEST; MSG_EXPORT_REQ needs RUNNING and MSG_VMRK_REQ LAUNCH, per
+// snp_mcmd_guest_request).
+struct Import {
+  static constexpr const char* kName = "MSG_IMPORT_REQ";
+};
+struct Absorb {
+  static constexpr const char* kName = "MSG_ABSORB_REQ";
+};
+struct Vmrk {
+  static constexpr const char* kName = "MSG_VMRK_REQ";
+};
+struct Export {
+  static constexpr const char* kName = "MSG_EXPORT_REQ";
+};
 }  // namespace ev
 
 struct GInit : msmf::state<> {
@@ -54,7 +82,21 @@ struct SnpGuestDef : msmf::state_machine_def<SnpGuestDef> {
     msmf::Row< GLaunch,   ev::Activate,      GLaunch,   msmf::none,  msmf::none >,
     msmf::Row< GLaunch,   ev::LaunchFinish,  GRunning,  msmf::none,  msmf::none >,
     msmf::Row< GRunning,  ev::Activate,      GRunning,  msmf::none,  msmf::none >,
-    msmf::Row< GRunning,  ev::GuestRequest,  GRunning,  msmf::none,  msmf::none >
+    msmf::Row< GRunning,  ev::GuestRequest,  GRunning,  msmf::none,  msmf::none >,
+    // Page swapping and moving: LAUNCH or RUNNING, the state unchanged (AMD-ASPFW sev_mcmd.c
+    // snp_mcmd_swap_out / swap_in / page_move / md_init). Then the migration-agent messages; 18 rows of mpl's 20.
+    msmf::Row< GLaunch,   ev::PageSwapOut,   GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::PageSwapIn,    GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::PageMove,      GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::PageMdInit,    GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::PageSwapOut,   GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::PageSwapIn,    GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::PageMove,      GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::PageMdInit,    GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GInit,     ev::Import,        GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::Absorb,        GRunning,  msmf::none,  msmf::none >,
+    msmf::Row< GLaunch,   ev::Vmrk,          GLaunch,   msmf::none,  msmf::none >,
+    msmf::Row< GRunning,  ev::Export,        GRunning,  msmf::none,  msmf::none >
   > {};
   // clang-format on
 
@@ -105,6 +147,30 @@ bool SnpGuestMachine::Process(SnpGuestEvent e) {
     case SnpGuestEvent::kGuestRequest:
       impl_->fsm.process_event(ev::GuestRequest{});
       break;
+    case SnpGuestEvent::kPageSwapOut:
+      impl_->fsm.process_event(ev::PageSwapOut{});
+      break;
+    case SnpGuestEvent::kPageSwapIn:
+      impl_->fsm.process_event(ev::PageSwapIn{});
+      break;
+    case SnpGuestEvent::kPageMove:
+      impl_->fsm.process_event(ev::PageMove{});
+      break;
+    case SnpGuestEvent::kPageMdInit:
+      impl_->fsm.process_event(ev::PageMdInit{});
+      break;
+    case SnpGuestEvent::kImport:
+      impl_->fsm.process_event(ev::Import{});
+      break;
+    case SnpGuestEvent::kAbsorb:
+      impl_->fsm.process_event(ev::Absorb{});
+      break;
+    case SnpGuestEvent::kVmrk:
+      impl_->fsm.process_event(ev::Vmrk{});
+      break;
+    case SnpGuestEvent::kExport:
+      impl_->fsm.process_event(ev::Export{});
+      break;
   }
   return !impl_->fsm.rejected;
 }
@@ -137,6 +203,22 @@ const char* SnpGuestEventName(SnpGuestEvent e) {
       return ev::Activate::kName;
     case SnpGuestEvent::kGuestRequest:
       return ev::GuestRequest::kName;
+    case SnpGuestEvent::kPageSwapOut:
+      return ev::PageSwapOut::kName;
+    case SnpGuestEvent::kPageSwapIn:
+      return ev::PageSwapIn::kName;
+    case SnpGuestEvent::kPageMove:
+      return ev::PageMove::kName;
+    case SnpGuestEvent::kPageMdInit:
+      return ev::PageMdInit::kName;
+    case SnpGuestEvent::kImport:
+      return ev::Import::kName;
+    case SnpGuestEvent::kAbsorb:
+      return ev::Absorb::kName;
+    case SnpGuestEvent::kVmrk:
+      return ev::Vmrk::kName;
+    case SnpGuestEvent::kExport:
+      return ev::Export::kName;
   }
   return "?";
 }

@@ -5,6 +5,7 @@
 #include "sevemu/common/file_io.h"
 #include "sevemu/crypto/kdf.h"
 #include "sevemu/crypto/random.h"
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
 #include "sevemu/emulator/manufacturing/kds.h"
 #include "sevemu/emulator/manufacturing/sev_cert.h"
 
@@ -48,7 +49,14 @@ Result<Platform> Provision(const ProvisionOptions& opts, AmdRoot root) {
     return Error(ErrorCode::kInvalidArgument, "TCB is for another product");
   }
   s.current_tcb = s.committed_tcb = s.reported_tcb = tcb;
-  s.current_fw = s.committed_fw = {info.api_major, info.api_minor, info.build};
+  const FirmwareVersion fw = opts.firmware.value_or(DefaultFirmware(opts.product));
+  const FirmwareAbi& abi = AbiOf(fw);
+  if (abi.major != fw.major || abi.minor != fw.minor) {
+    return Error(ErrorCode::kInvalidArgument, "firmware " + std::to_string(fw.major) + "." +
+                                                  std::to_string(fw.minor) +
+                                                  " is not a simulated ABI");
+  }
+  s.current_fw = s.committed_fw = fw;
   s.deterministic = opts.seed.has_value();
   s.manufactured_at = opts.seed ? kSeededManufactureTime : opts.now;
   s.min_sev_asid = opts.min_sev_asid.value_or(info.max_asid / 2);

@@ -19,8 +19,11 @@ Bytes StatusOnly(std::size_t size, FwStatus st) {
 
 constexpr std::uint32_t kKeySelDefault = 0, kKeySelVcek = 1, kKeySelVlek = 2;
 
+// PLATFORM_INFO (SEV-ABI-FACTS.md 5.2): bit 0 SMT_EN; from ABI 1.57, bit 3 RAPL_DIS and bit 4
+// CIPHERTEXT_HIDING_EN as SNP_INIT_EX set them (go-sev-guest ParseSnpPlatformInfo).
 std::uint64_t PlatformInfo(const FirmwareState& s) {
-  return s.config.smt_enabled ? 1u : 0u;  // bit 0 SMT_EN
+  return (s.config.smt_enabled ? 1u : 0u) | (s.rapl_disabled ? 1u << 3 : 0u) |
+         (s.ciphertext_hiding ? 1u << 4 : 0u);
 }
 
 }  // namespace
@@ -39,8 +42,9 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
 
   ReportFields f;
   const ProductInfo& info = Info(p.chip.product);
-  f.version = s.config.report_version != 0 ? s.config.report_version
-                                           : (p.chip.product == Product::kTurin ? 5 : 3);
+  f.version = s.config.report_version != 0        ? s.config.report_version
+              : p.chip.product == Product::kTurin ? 5
+                                                  : Abi(s).report_version;
   f.guest_svn = g.id_block_en ? LoadLe32(g.id_block.data() + 0x54) : 0;
   f.policy = g.policy;
   if (g.id_block_en) {
@@ -76,7 +80,7 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
   f.committed_build = p.committed_fw.build;
   f.committed_minor = p.committed_fw.minor;
   f.committed_major = p.committed_fw.major;
-  f.launch_tcb = g.launch_tcb.raw();
+  f.launch_tcb = g.launch_tcb;
   out = EncodeReport(f);
   if (f.signing_key != SigningKey::kNone) {
     const auto& key = f.signing_key == SigningKey::kVlek ? s.vlek : s.vcek;
@@ -102,8 +106,9 @@ Bytes HandleReportReq(const MsgContext& c, ByteSpan req) {
 
 namespace keyfield {
 constexpr std::uint64_t kPolicy = 1u << 0, kImageId = 1u << 1, kFamilyId = 1u << 2,
-                        kMeasurement = 1u << 3, kGuestSvn = 1u << 4, kTcbVersion = 1u << 5;
-constexpr std::uint64_t kKnown = (1u << 6) - 1;  // bits 63:6 MBZ in ABI 1.55
+                        kMeasurement = 1u << 3, kGuestSvn = 1u << 4, kTcbVersion = 1u << 5,
+                        kLaunchMitVector = 1u << 6;  // ABI 1.58 (virtee/sev GuestFieldSelect)
+// The bits the running ABI knows (FirmwareAbi::key_field_select; 63:6 MBZ in ABI 1.55).
 }  // namespace keyfield
 
 Bytes HandleKeyReq(const MsgContext& c, ByteSpan req) {
@@ -118,7 +123,12 @@ Bytes HandleKeyReq(const MsgContext& c, ByteSpan req) {
   const std::uint32_t vmpl = LoadLe32(req.data() + 0x10);
   const std::uint32_t svn = LoadLe32(req.data() + 0x14);
   const std::uint64_t tcb_raw = LoadLe64(req.data() + 0x18);
-  if ((sel & ~7u) != 0 || LoadLe32(req.data() + 4) != 0 || (gfs & ~keyfield::kKnown) != 0 ||
+  // MSG_KEY_REQ version 2 (ABI 1.58) adds LAUNCH_MIT_VECTOR at 0x20. Linux's sev-guest sends
+  // only its 32-byte snp_derived_key_req whatever the version, so a shorter payload reads as a
+  // zero vector; in version 1 it is zero (virtee/sev bea9ab3).
+  const std::uint64_t launch_mit_vector =
+      c.msg_version >= 2 && req.size() >= kKeyReqSize + 8 ? LoadLe64(req.data() + kKeyReqSize) : 0;
+  if ((sel & ~7u) != 0 || LoadLe32(req.data() + 4) != 0 || (gfs & ~Abi(s).key_field_select) != 0 ||
       vmpl < c.requester_vmpl || vmpl > 3) {
     return StatusOnly(kKeyRspSize, FwStatus::kInvalidParam);
   }
@@ -178,6 +188,8 @@ Bytes HandleKeyReq(const MsgContext& c, ByteSpan req) {
   put(gfs & keyfield::kMeasurement ? g.launch_digest.data() : zero48.data(), 48);
   put64(gfs & keyfield::kGuestSvn ? svn : 0);
   put64(gfs & keyfield::kTcbVersion ? tcb.raw() : 0);
+  // Only where selected, so that every key of ABI 1.55 is what it always was.
+  if (gfs & keyfield::kLaunchMitVector) put64(launch_mit_vector);
   put(g.host_data.data(), 32);
   // Which key endorsed the launch: none, the ID key, or the author key (AMD's "idblock key
   // select" 0/1/2), and that key's digest.

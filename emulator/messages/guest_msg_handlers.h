@@ -12,13 +12,14 @@ namespace sevemu::emulator {
 struct MsgContext {
   const FirmwareState& s;
   const SnpGuest& guest;
-  std::uint8_t requester_vmpl;  // = the VMPCK the request came under
+  std::uint8_t requester_vmpl;   // = the VMPCK the request came under
+  std::uint8_t msg_version = 1;  // the request header's MSG_VERSION (already checked)
 };
 
 // Response payload sizes (SEV-ABI-FACTS.md 3.4-3.6).
 constexpr std::size_t kReportReqSize = 0x60;
 constexpr std::size_t kReportRspSize = 0x4C0;  // status, size, reserved, report
-constexpr std::size_t kKeyReqSize = 0x20;
+constexpr std::size_t kKeyReqSize = 0x20;      // version 1; version 2 adds LAUNCH_MIT_VECTOR@0x20
 constexpr std::size_t kKeyRspSize = 0x40;
 constexpr std::size_t kTscInfoSize = 0x80;
 

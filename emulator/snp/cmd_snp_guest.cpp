@@ -23,7 +23,7 @@ FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
   if (!vek.ok()) return FwStatus::kHwErrorPlatform;
   guest->gctx_paddr = in.paddr;
   guest->vek = std::move(vek).value();
-  guest->launch_tcb = s.platform.state.committed_tcb;
+  guest->launch_tcb = s.platform.state.committed_tcb.raw();
   guest->created_fw = s.platform.state.current_fw;
   // ---- nothing above changed state ----
   (void)s.memory.FirmwareWrite(in.paddr, rmp::Page{});  // the context page is zeroed
@@ -124,9 +124,15 @@ FwStatus SnpDecommission(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpAddrBuf>(buf);
   if (in.paddr & kAddrReservedMask) return FwStatus::kInvalidParam;
   if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
-  SnpGuest* g = GuestAt(s, in.paddr);
-  if (g == nullptr) return FwStatus::kInvalidGuest;
+  if (GuestAt(s, in.paddr) == nullptr) return FwStatus::kInvalidGuest;
   // ---- no further checks: DECOMMISSION works in every guest state ----
+  DecommissionGuest(s, in.paddr);
+  return FwStatus::kSuccess;
+}
+
+void DecommissionGuest(FirmwareState& s, std::uint64_t gctx) {
+  SnpGuest* g = GuestAt(s, gctx);
+  if (g == nullptr) return;
   if (g->activation != Activation::kInactive) {
     // The ASID's caches may hold the guest's lines if it ran: dirty until WBINVD + DF_FLUSH.
     s.asid_use[g->asid] =
@@ -137,11 +143,10 @@ FwStatus SnpDecommission(FirmwareState& s, MutableByteSpan buf) {
   if (g->machine.state() != statemachine::SnpGuestStateId::kInit && s.guest_count > 0) {
     --s.guest_count;
   }
-  rmp::RmpEntry e = s.memory.rmp().Get(in.paddr);
+  rmp::RmpEntry e = s.memory.rmp().Get(gctx);
   e.set_vmsa(false);  // CONTEXT -> FIRMWARE
-  s.memory.rmp().Set(in.paddr, e);
-  s.guests.erase(in.paddr);
-  return FwStatus::kSuccess;
+  s.memory.rmp().Set(gctx, e);
+  s.guests.erase(gctx);
 }
 
 FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf) {

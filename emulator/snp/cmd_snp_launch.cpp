@@ -43,14 +43,21 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf) {
   if (!g->machine.Accepts(SnpGuestEvent::kLaunchStart)) return FwStatus::kInvalidGuestState;
   PolicyContext ctx;
   ctx.firmware = s.platform.state.current_fw;
+  ctx.defined_bits = Abi(s).policy_bits;
+  ctx.aes_256_xts = HasAes256Xts(s.platform.state.chip.product);
+  ctx.rapl_disabled = s.rapl_disabled;
+  ctx.ciphertext_hiding = s.ciphertext_hiding;
   ctx.smt_enabled = s.config.smt_enabled;
   SnpGuest* ma = nullptr;
   if (in.flags & kMaEn) {
     ma = GuestAt(s, in.ma_gctx_paddr);
-    if (ma == nullptr || ma == g) return FwStatus::kInvalidGuest;
+    if (ma == nullptr) return FwStatus::kInvalidGuest;
     ctx.ma_en = true;
     ctx.ma_policy = ma->policy;
-    ctx.ma_has_ma = ma->ma_gctx_paddr != ~0ull;
+    // AMD-ASPFW tests GCTX.MA != PADDR_INVALID. A context never launched (this one included)
+    // still holds the zeroed field, so only a guest launched without an agent (MA_NONE) can be
+    // one; a bound or imported guest cannot.
+    ctx.ma_has_ma = ma->migration.state() != statemachine::SnpMigrationState::kNone;
   }
   if (CheckSnpPolicy(in.policy, ctx)) return FwStatus::kPolicyFailure;
   std::array<SecretBytes, 4> vmpck;
@@ -62,7 +69,13 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf) {
   auto vmrk = FirmwareRandom(s, 32);
   auto report_id = FirmwareRandom(s, 32);
   if (!vmrk.ok() || !report_id.ok()) return FwStatus::kHwErrorPlatform;
+  // The offline encryption key (AMD draws it first; drawn last here so that a seeded
+  // platform's VMPCKs and report IDs stay what they were before page swapping existed).
+  auto oek = FirmwareRandom(s, 32);
+  if (!oek.ok()) return FwStatus::kHwErrorPlatform;
   // ---- nothing above changed state ----
+  g->oek = std::move(oek).value();
+  g->oek_iv_count = 0;
   g->policy = in.policy;
   g->vmpck = std::move(vmpck);
   g->vmrk = std::move(vmrk).value();
@@ -73,6 +86,8 @@ FwStatus SnpLaunchStart(FirmwareState& s, MutableByteSpan buf) {
   } else {
     g->report_id_ma.fill(0xFF);  // no migration agent
   }
+  g->migration.Process(ma != nullptr ? statemachine::SnpMigrationEvent::kLaunchStartMa
+                                     : statemachine::SnpMigrationEvent::kLaunchStart);
   g->imi_en = in.flags & kImiEn;
   g->desired_tsc_khz = in.desired_tsc_khz;
   std::memcpy(g->gosvw.data(), in.gosvw, 16);

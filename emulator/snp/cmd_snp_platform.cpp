@@ -22,6 +22,8 @@ void InitCommon(FirmwareState& s, bool rebuild_rmp, const std::vector<PageRange>
     SetHvFixed(s, hv_fixed);
   }
   s.asid_use.assign(s.max_asid + 1, AsidUse::kDirty);
+  s.rapl_disabled = false;
+  s.ciphertext_hiding = false;
   s.wbinvd_done = false;
   s.rmp_initialized = true;
   s.guest_count = 0;
@@ -37,6 +39,8 @@ bool AnyAsidNotClean(const FirmwareState& s) {
 
 constexpr std::uint32_t kInitExInitRmp = 1u << 0;
 constexpr std::uint32_t kInitExListPaddrEn = 1u << 1;
+constexpr std::uint32_t kInitExRaplDis = 1u << 2;
+constexpr std::uint32_t kInitExCiphertextHiding = 1u << 3;
 constexpr std::uint32_t kInitExKnownFlags =
     0x1F;  // init_rmp, list_paddr_en, rapl_dis, ciphertext hiding, tio
 
@@ -67,7 +71,19 @@ FwStatus SnpInitEx(FirmwareState& s, MutableByteSpan buf) {
       return st;
     }
   }
+  // From ABI 1.57 the firmware acts on RAPL_DIS and CIPHERTEXT_HIDING_EN (1.55 accepts and
+  // ignores them). Ciphertext hiding needs a part that has it and MAX_SNP_ASID, the ASIDs it
+  // covers, inside the SNP/SEV-ES range (Linux __sev_snp_init_locked passes max_snp_asid with
+  // it). sevemu records the setting; it does not split the ASID range.
+  const bool features = Abi(s).platform_features;
+  const bool hiding = features && (in.flags & kInitExCiphertextHiding);
+  if (hiding && (!HasCiphertextHiding(s.platform.state.chip.product) || in.max_snp_asid == 0 ||
+                 in.max_snp_asid >= s.config.min_sev_asid)) {
+    return FwStatus::kInvalidParam;
+  }
   InitCommon(s, in.flags & kInitExInitRmp, hv_fixed);
+  s.rapl_disabled = features && (in.flags & kInitExRaplDis);
+  s.ciphertext_hiding = hiding;
   return FwStatus::kSuccess;
 }
 
@@ -111,6 +127,11 @@ FwStatus SnpPlatformStatus(FirmwareState& s, MutableByteSpan buf) {
   out.build_id = p.current_fw.build;
   out.feature_flags =
       (p.mask_chip_id ? 1u : 0u) | (p.mask_chip_key ? 2u : 0u) | (s.vlek ? 4u : 0u) | (1u << 3);
+  if (Abi(s).platform_features) {  // bits 4-6: rapl_dis, ciphertext_hiding_cap, _en (Linux)
+    out.feature_flags |= (s.rapl_disabled ? 1u << 4 : 0u) |
+                         (HasCiphertextHiding(p.chip.product) ? 1u << 5 : 0u) |
+                         (s.ciphertext_hiding ? 1u << 6 : 0u);
+  }
   out.guest_count = s.guest_count;
   out.current_tcb = p.current_tcb.raw();
   out.reported_tcb = p.reported_tcb.raw();
@@ -201,8 +222,11 @@ namespace sevemu::emulator {
 
 // SNP_FEATURE_INFO (SEV-ABI-FACTS.md 8.2): CPUID-like leaves describing this firmware. Leaf 0:
 // EAX the highest leaf (1), EBX bit0 legacy SEV commands / bit1 SEV-TIO (neither yet), ECX
-// bit0 VLEK and bit1 X86_SNP_SHUTDOWN (both supported). Leaf 1: EAX bit n = guest message type
-// group n supported (KEY 1, REPORT 2, TSC_INFO 8). Leaves above 1 read as zero, as CPUID's do.
+// bit0 VLEK and bit1 X86_SNP_SHUTDOWN (both supported), from ABI 1.57 bits 2-5 (RAPL_DIS,
+// CIPHERTEXT_HIDING, AES_256_XTS and CXL_ALLOW policies supported). Leaf 1: EAX bit n = guest
+// message type group n supported (type 2n+1: KEY 1, REPORT 2, the migration-agent messages
+// EXPORT 3 .. ABSORB_NOMA 7, TSC_INFO 8; AMD-ASPFW sev_mcmd.h SEV_FEATURE_INFO_x01_EAX sets all
+// nine, CPUID 0 is not modelled yet). Leaves above 1 read as zero, as CPUID's do.
 // The output page follows SNP_PLATFORM_STATUS's rule (FIRMWARE or DEFAULT once initialised).
 FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
   const auto in = ReadBuf<SnpFeatureInfoBuf>(buf);
@@ -215,9 +239,15 @@ FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
   std::uint8_t out[16] = {};
   if (in.ecx_in == 0) {
     StoreLe32(out + 0, 1);
-    StoreLe32(out + 8, (1u << 0) | (1u << 1));
+    std::uint32_t ecx = (1u << 0) | (1u << 1);
+    if (Abi(s).platform_features) {  // the policy bits 21-24 this part honours (Linux psp-sev.h)
+      const Product product = s.platform.state.chip.product;
+      ecx |= (1u << 2) | (HasCiphertextHiding(product) ? 1u << 3 : 0u) |
+             (HasAes256Xts(product) ? 1u << 4 : 0u) | (1u << 5);
+    }
+    StoreLe32(out + 8, ecx);
   } else if (in.ecx_in == 1) {
-    StoreLe32(out + 0, (1u << 1) | (1u << 2) | (1u << 8));
+    StoreLe32(out + 0, (1u << 1) | (1u << 2) | (0x1Fu << 3) | (1u << 8));
   }
   (void)s.memory.FirmwareWrite(in.feature_info_paddr, out);
   return FwStatus::kSuccess;

@@ -1,5 +1,7 @@
 #include "sevemu/emulator/snp/snp_policy.h"
 
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
+
 namespace sevemu::emulator {
 
 const char* PolicyRuleName(PolicyRule r) {
@@ -20,6 +22,12 @@ const char* PolicyRuleName(PolicyRule r) {
       return "reserved policy bits set";
     case PolicyRule::kMaNotSingleSocket:
       return "SINGLE_SOCKET guest with a multi-socket agent";
+    case PolicyRule::kAes256XtsUnavailable:
+      return "MEM_AES_256_XTS on a part without AES-256-XTS";
+    case PolicyRule::kRaplNotDisabled:
+      return "RAPL_DIS but RAPL is enabled";
+    case PolicyRule::kCiphertextHidingOff:
+      return "CIPHERTEXT_HIDING_DRAM but ciphertext hiding is off";
   }
   return "?";
 }
@@ -33,11 +41,22 @@ std::optional<PolicyRule> CheckSnpPolicy(std::uint64_t p, const PolicyContext& c
   const auto minor = static_cast<std::uint8_t>(p & policy::kAbiMinorMask);
   if (major > c.firmware.major) return PolicyRule::kAbiMajorTooNew;
   if (major == c.firmware.major && minor > c.firmware.minor) return PolicyRule::kAbiMinorTooNew;
-  if (p & policy::kReservedMask) return PolicyRule::kReservedBits;
+  if (p & ~c.defined_bits) return PolicyRule::kReservedBits;
   if (c.ma_en && (p & policy::kSingleSocket) && !(c.ma_policy & policy::kSingleSocket)) {
     return PolicyRule::kMaNotSingleSocket;
   }
+  // Requirements on the platform (bits a 1.55 firmware has already refused as reserved). The
+  // public sources name them, not AMD's order among them; sevemu checks them in bit order.
+  if ((p & policy::kMemAes256Xts) && !c.aes_256_xts) return PolicyRule::kAes256XtsUnavailable;
+  if ((p & policy::kRaplDis) && !c.rapl_disabled) return PolicyRule::kRaplNotDisabled;
+  if ((p & policy::kCiphertextHidingDram) && !c.ciphertext_hiding) {
+    return PolicyRule::kCiphertextHidingOff;
+  }
   return std::nullopt;
+}
+
+bool PolicyForbidsPageSwap(std::uint64_t p, const FirmwareVersion& fw) {
+  return (AbiOf(fw).policy_bits & policy::kPageSwapDisable) && (p & policy::kPageSwapDisable);
 }
 
 }  // namespace sevemu::emulator

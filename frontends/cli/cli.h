@@ -67,5 +67,7 @@ int RunHost(const std::string& name, const Args& args);
 int RunOwner(const std::string& name, const Args& args);
 int RunRun(const std::string& name, const Args& args);
 int RunCtl(const std::string& name, const Args& args);
+// `ctl kds`: `args` are the words after "kds".
+int RunCtlKds(const std::string& name, const Args& args);
 
 }  // namespace sevemu::cli

@@ -10,6 +10,10 @@
 namespace sevemu::cli {
 
 int RunCtl(const std::string& name, const Args& args) {
+  // The simulated KDS is its own process with its own control endpoint (cmd_ctl_kds.cpp).
+  if (!args.empty() && args[0] == "kds") {
+    return RunCtlKds(name + " kds", Args(args.begin() + 1, args.end()));
+  }
   std::string action, kind, socket, platform, guest, command, status, version, tcb, reported;
   std::uint32_t count = 0, every = 0, size = 0;
   std::uint64_t id = 0;

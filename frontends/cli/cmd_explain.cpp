@@ -6,6 +6,7 @@
 #include "sevemu/statemachine/sev_guest.h"
 #include "sevemu/statemachine/sev_platform.h"
 #include "sevemu/statemachine/snp_guest.h"
+#include "sevemu/statemachine/snp_migration.h"
 #include "sevemu/statemachine/snp_platform.h"
 
 namespace sevemu::cli {
@@ -17,7 +18,7 @@ int RunExplain(const std::string& name, const Args& args) {
   desc.add_options()
       ("topic", po::value(&topic)->required(), "statemachine")
       ("format", po::value(&format)->default_value("text"), "text | dot")
-      ("machine", po::value(&machine)->default_value("all"), "all | snp_platform | snp_guest | sev_platform | sev_guest");
+      ("machine", po::value(&machine)->default_value("all"), "all | snp_platform | snp_guest | snp_migration | sev_platform | sev_guest");
   // clang-format on
   po::positional_options_description pos;
   pos.add("topic", 1);
@@ -35,6 +36,8 @@ int RunExplain(const std::string& name, const Args& args) {
   const Machine machines[] = {
       {"snp_platform", "SNP platform state machine", statemachine::SnpPlatformMachine::Table()},
       {"snp_guest", "SNP guest state machine", statemachine::SnpGuestMachine::Table()},
+      {"snp_migration", "SNP migration-agent state machine (a context's binding to its agent)",
+       statemachine::SnpMigrationMachine::Table()},
       {"sev_platform", "legacy SEV platform state machine",
        statemachine::SevPlatformMachine::Table()},
       {"sev_guest", "legacy SEV guest state machine", statemachine::SevGuestMachine::Table()},
@@ -53,8 +56,10 @@ int RunExplain(const std::string& name, const Args& args) {
     }
   }
   if (!found)
-    return UsageError(name,
-                      "--machine must be all, snp_platform, snp_guest, sev_platform or sev_guest");
+    return UsageError(
+        name,
+        "--machine must be all, snp_platform, snp_guest, snp_migration, sev_platform or "
+        "sev_guest");
   return kExitOk;
 }
 

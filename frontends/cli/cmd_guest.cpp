@@ -3,7 +3,9 @@
 // preload shim then acts inside the guest. Legacy SEV / SEV-ES guests: Host::LaunchSevGuest,
 // driven the way QEMU's sev-guest object and QMP commands drive one — the owner's dh-cert-file
 // and session-file, query-sev-launch-measure (printed at launch), sev-inject-launch-secret
-// (inject-secret), the start of the guest (finish), query-sev-attestation-report (attest).
+// (inject-secret), the start of the guest (finish), query-sev-attestation-report (attest);
+// migrate moves one to another platform of the daemon with SEND_*/RECEIVE_*
+// (Host::SendSevGuest, ReceiveSevGuest).
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -13,6 +15,7 @@
 #include "daemon_client.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/crypto/base64.h"
+#include "sevemu/launch/vmsa.h"
 
 namespace sevemu::cli {
 
@@ -25,7 +28,8 @@ void PrintGuest(const nlohmann::json& g) {
             << g.value("vcpu_sig", "?") << "), " << g["pages"] << " pages\n";
   if (type == "snp") {
     std::cout << "  measurement " << g["measurement"].get<std::string>() << "\n"
-              << "  host_data   " << g["host_data"].get<std::string>() << "\n";
+              << "  host_data   " << g["host_data"].get<std::string>() << "\n"
+              << "  features    " << g.value("guest_features", "?") << " (SEV_FEATURES)\n";
     return;
   }
   std::cout << "  handle " << g["handle"] << ", state " << g["state"].get<std::string>()
@@ -34,6 +38,10 @@ void PrintGuest(const nlohmann::json& g) {
             << "  launch measure " << g["launch_measure"].get<std::string>()
             << "  (measurement ‖ mnonce)\n"
             << "  launch digest  " << g["launch_digest"].get<std::string>() << "\n";
+  if (g.value("received", false)) {
+    // AMD's RECEIVE_* carries no launch digest: ATTESTATION reports zeros here.
+    std::cout << "  received by migration (no launch here; ATTESTATION's digest is zero)\n";
+  }
   if (g["secret_gpa"].get<std::uint64_t>() != 0) {
     std::cout << "  secret area    0x" << std::hex << g["secret_gpa"].get<std::uint64_t>()
               << std::dec << " (" << g["secret_size"] << " bytes)\n";
@@ -103,13 +111,13 @@ int ReadGuest(const std::string& name, const std::string& socket, const std::str
 int RunGuest(const std::string& name, const Args& args) {
   std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
       type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
-      len_text = "64";
+      len_text = "64", to, vcpu_type, vcpu_sig, guest_features;
   unsigned vcpus = 1;
   bool author_key = false, json = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("action", po::value(&action)->required(), "launch | list | show | destroy | inject-secret | finish | attest | read")
+      ("action", po::value(&action)->required(), "launch | list | show | destroy | inject-secret | finish | attest | read | migrate")
       ("name", po::value(&guest), "guest name")
       ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
       ("platform", po::value(&platform)->default_value(DefaultPlatform(), ""), "platform on the daemon (default: $SEVEMU_PLATFORM, else its first)")
@@ -117,6 +125,9 @@ int RunGuest(const std::string& name, const Args& args) {
       ("image", po::value(&image), "launch: OVMF image (default: built-in)")
       ("policy", po::value(&policy_text), "launch: guest policy (default snp 0x30000, sev 0x1, sev-es 0x5)")
       ("vcpus", po::value(&vcpus), "launch: number of vCPUs (default 1)")
+      ("vcpu-type", po::value(&vcpu_type), "launch: QEMU's CPU model, e.g. EPYC-Milan (sets the vCPUs' signature; default: the host's)")
+      ("vcpu-sig", po::value(&vcpu_sig), "launch: instead of --vcpu-type, the vCPUs' CPUID signature (hex, e.g. 0xa10f11)")
+      ("guest-features", po::value(&guest_features), "launch (snp): the VMSAs' SEV_FEATURES (hex, default 0x1 = SNPActive)")
       ("host-data", po::value(&host_data), "launch (snp): 32 bytes of hex for HOST_DATA")
       ("id-block", po::value(&id_block), "launch (snp): file with the 96-byte ID block")
       ("id-auth", po::value(&id_auth), "launch (snp): file with the 4096-byte ID authentication info")
@@ -130,22 +141,23 @@ int RunGuest(const std::string& name, const Args& args) {
       ("mnonce", po::value(&mnonce), "attest: the owner's 16-byte nonce (hex)")
       ("out", po::value(&out), "attest: file for the report; read: file for the bytes (default: hex on stdout)")
       ("len", po::value(&len_text), "read: bytes to read (default 64, at most 1 MiB)")
+      ("to", po::value(&to), "migrate (sev, sev-es): the destination platform on the same daemon")
       ("json", po::bool_switch(&json), "print JSON");
   // clang-format on
   po::positional_options_description pos;
   pos.add("action", 1).add("name", 1);
   int code = 0;
-  auto vm =
-      ParseArgs(name, "launch|list|show|destroy|inject-secret|finish|attest|read [NAME] [options]",
-                desc, args, code, &pos);
+  auto vm = ParseArgs(
+      name, "launch|list|show|destroy|inject-secret|finish|attest|read|migrate [NAME] [options]",
+      desc, args, code, &pos);
   if (!vm) return code;
   static const char* const kNamed[] = {"show",   "destroy", "launch", "inject-secret",
-                                       "finish", "attest",  "read"};
+                                       "finish", "attest",  "read",   "migrate"};
   const bool named = std::find(std::begin(kNamed), std::end(kNamed), action) != std::end(kNamed);
   if (action != "list" && !named) {
     return UsageError(name, "unknown action '" + action +
                                 "' (launch, list, show, destroy, inject-secret, finish, attest, "
-                                "read)");
+                                "read, migrate)");
   }
   if (named && guest.empty()) return UsageError(name, action + " needs a guest NAME");
 
@@ -179,6 +191,25 @@ int RunGuest(const std::string& name, const Args& args) {
     }
     req["type"] = type;
     req["vcpus"] = vcpus;
+    if (!vcpu_type.empty() && !vcpu_sig.empty()) {
+      return UsageError(name, "--vcpu-type and --vcpu-sig exclude each other");
+    }
+    if (!vcpu_type.empty()) {
+      auto sig = launch::VcpuSignatureOf(vcpu_type);
+      if (!sig.ok()) return UsageError(name, "--vcpu-type: " + sig.error().message());
+      req["vcpu_sig"] = *sig;
+    }
+    if (!vcpu_sig.empty()) {
+      auto sig = ParseNumber("--vcpu-sig", vcpu_sig, 0xFFFFFFFFull);
+      if (!sig.ok()) return UsageError(name, sig.error().message());
+      req["vcpu_sig"] = *sig;
+    }
+    if (!guest_features.empty()) {
+      if (legacy) return UsageError(name, "--guest-features is an SNP launch option");
+      auto f = ParseNumber("--guest-features", guest_features, ~0ull);
+      if (!f.ok()) return UsageError(name, f.error().message());
+      req["guest_features"] = *f;
+    }
     if (!image.empty()) {
       auto b = ReadBinary(image);
       if (!b.ok()) return Fail(name, b.error());
@@ -230,7 +261,11 @@ int RunGuest(const std::string& name, const Args& args) {
   } else if (action == "attest") {
     if (mnonce.empty() || out.empty()) return UsageError(name, "attest needs --mnonce and --out");
     req["mnonce"] = mnonce;
+  } else if (action == "migrate") {
+    if (to.empty()) return UsageError(name, "migrate needs --to PLATFORM");
+    req["to"] = to;
   }
+  if (!to.empty() && action != "migrate") return UsageError(name, "--to is a migrate option");
 
   auto c = ConnectHost(socket, platform);
   if (!c.ok()) return Fail(name, c.error());
@@ -256,6 +291,10 @@ int RunGuest(const std::string& name, const Args& args) {
     for (const auto& g : (*reply)["guests"]) PrintGuest(g);
   } else if (action == "destroy") {
     std::cout << "destroyed " << guest << "\n";
+  } else if (action == "migrate") {
+    std::cout << "migrated " << guest << " from " << reply->value("from", "?") << " to "
+              << reply->value("to", "?") << "\n";
+    PrintGuest(*reply);
   } else if (action == "attest") {
     std::cout << "wrote the " << reply_blob.size() << "-byte ATTESTATION report to " << out << "\n";
   } else {

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "cli.h"
+#include "ctl_token.h"
 #include "kds/kds_http_server.h"
 #include "log.h"
 #include "sevemu/common/bytes.h"
@@ -18,7 +19,7 @@ namespace sevemu::cli {
 int RunKdsServe(const std::string& name, const Args& args) {
   const std::string command = name + " serve";
   std::vector<std::string> states;
-  std::string listen, log_format;
+  std::string listen, log_format, ctl_token_file;
   int threads = 2;
   bool allow_non_loopback = false, quiet = false;
   po::options_description desc("options");
@@ -29,11 +30,13 @@ int RunKdsServe(const std::string& name, const Args& args) {
       ("allow-non-loopback", po::bool_switch(&allow_non_loopback), "permit a listen address other than loopback")
       ("threads", po::value(&threads)->default_value(2), "HTTP worker threads (1-64)")
       ("quiet", po::bool_switch(&quiet), "no access log")
+      ("ctl-token", po::value(&ctl_token_file), "FILE holding the bearer token that enables fault injection on /_sevemu/faults (loopback only)")
       ("log-format", po::value(&log_format)->default_value("text"), "text | json");
   // clang-format on
   int code = 0;
-  auto vm = ParseArgs(command, "[--listen ADDR:PORT] [--state DIR]... [--log-format text|json]",
-                      desc, args, code);
+  auto vm = ParseArgs(
+      command, "[--listen ADDR:PORT] [--state DIR]... [--ctl-token FILE] [--log-format text|json]",
+      desc, args, code);
   if (!vm) return code;
   if (log_format != "text" && log_format != "json") {
     return UsageError(command, "--log-format must be text or json");
@@ -61,7 +64,13 @@ int RunKdsServe(const std::string& name, const Args& args) {
                       {"hwid", HexEncode(chip.hw_id())}});
     sources.push_back({dir, std::move(platform).value()});
   }
-  auto service = kds::KdsService::Create(std::move(sources), {});
+  kds::KdsService::Options service_opts;
+  if (!ctl_token_file.empty()) {
+    auto token = ReadCtlToken(ctl_token_file);
+    if (!token.ok()) return UsageError(command, "--ctl-token: " + token.error().message());
+    service_opts.ctl_token = std::move(token).value();
+  }
+  auto service = kds::KdsService::Create(std::move(sources), std::move(service_opts));
   if (!service.ok()) return Fail(command, service.error());
 
   kds::KdsHttpServer::Options opts;
@@ -72,12 +81,14 @@ int RunKdsServe(const std::string& name, const Args& args) {
   if (!quiet) {
     opts.on_request = [&log, &log_mu](const kds::AccessLogEntry& e) {
       std::lock_guard lock(log_mu);
-      log.Info("request", {{"remote", e.remote},
-                           {"method", e.method},
-                           {"target", e.target},
-                           {"status", std::to_string(e.status)},
-                           {"bytes", std::to_string(e.body_bytes)},
-                           {"micros", std::to_string(e.micros)}});
+      Logger::Fields fields{{"remote", e.remote},
+                            {"method", e.method},
+                            {"target", e.target},
+                            {"status", std::to_string(e.status)},
+                            {"bytes", std::to_string(e.body_bytes)},
+                            {"micros", std::to_string(e.micros)}};
+      if (!e.fault.empty()) fields.emplace_back("fault", e.fault);
+      log.Info("request", fields);
     };
   }
   auto server =

@@ -5,12 +5,13 @@
 #include "cli.h"
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/file_io.h"
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
 #include "sevemu/emulator/manufacturing/provision.h"
 
 namespace sevemu::cli {
 
 int RunProvision(const std::string& name, const Args& args) {
-  std::string state, product_name, seed_hex, tcb_text, root_dir;
+  std::string state, product_name, seed_hex, tcb_text, root_dir, firmware_text;
   int stepping = -1;
   std::uint32_t min_sev_asid = 0;
   bool mint = false;
@@ -22,6 +23,7 @@ int RunProvision(const std::string& name, const Args& args) {
       ("seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")
       ("stepping", po::value(&stepping), "CPUID stepping (default: the product's)")
       ("tcb", po::value(&tcb_text), "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")
+      ("firmware", po::value(&firmware_text), "firmware it ships with, by ABI: 1.55[.BUILD] | 1.57[.BUILD] | 1.58[.BUILD] (default: the product's, docs/firmware-abi.md)")
       ("min-sev-asid", po::value(&min_sev_asid), "the BIOS's Minimum SEV non-ES ASID: ASIDs below it are for SNP and SEV-ES guests (default: the product's ASID count / 2, 254 on Milan)")
       ("root", po::value(&root_dir), "manufacture with the AMD root in this directory")
       ("mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");
@@ -50,6 +52,11 @@ int RunProvision(const std::string& name, const Args& args) {
     if (!tcb.ok()) return UsageError(name, "--tcb: " + tcb.error().message());
     opts.tcb = *tcb;
   }
+  if (!firmware_text.empty()) {
+    auto fw = emulator::ParseSimulatedFirmware(opts.product, firmware_text);
+    if (!fw.ok()) return UsageError(name, "--firmware: " + fw.error().message());
+    opts.firmware = *fw;
+  }
   if (vm->count("min-sev-asid")) {
     const std::uint32_t max_asid = emulator::Info(opts.product).max_asid;
     if (min_sev_asid < 2 || min_sev_asid > max_asid + 1) {
@@ -76,7 +83,9 @@ int RunProvision(const std::string& name, const Args& args) {
     return Fail(name, st.error());
   std::cout << "provisioned " << emulator::Info(opts.product).name << " platform in " << state
             << "\n  chip_id " << HexEncode(platform->state.chip.chip_id) << "\n  tcb     "
-            << platform->state.current_tcb.ToString() << "\n";
+            << platform->state.current_tcb.ToString() << "\n  firmware "
+            << int{platform->state.current_fw.major} << "." << int{platform->state.current_fw.minor}
+            << "." << int{platform->state.current_fw.build} << "\n";
   return kExitOk;
 }
 

@@ -37,7 +37,8 @@ constexpr Command kCommands[] = {
      "administer a running daemon's platform: 'host status|commit|...'"},
     {"ctl", sevemu::cli::RunCtl,
      "a running daemon's control channel: 'ctl "
-     "inject|list|clear|firmware-update|reset|capabilities'"},
+     "inject|list|clear|firmware-update|reset|capabilities'; 'ctl kds inject|list|clear' for the "
+     "simulated KDS"},
     {"owner", sevemu::cli::RunOwner,
      "legacy SEV guest owner: 'owner session|measure|secret|verify-chain|verify-report'"},
     {"explain", sevemu::cli::RunExplain, "print the state machines: 'explain statemachine'"},

@@ -121,6 +121,10 @@ class Session : public std::enable_shared_from_this<Session> {
 // change anything. Returns the reply body, or an error whose message is sent to the client.
 Result<protocol::JsonBlob> Manage(ServedPlatform& p, bool writable,
                                   const protocol::JsonBlob& request);
+// The same on platform `platform` of `platforms`, with the operations that reach another
+// platform of the daemon (guest.migrate); the rest go to the one-platform Manage.
+Result<protocol::JsonBlob> Manage(std::vector<ServedPlatform>& platforms, std::size_t platform,
+                                  bool writable, const protocol::JsonBlob& request);
 
 // The control operations (ctl.cpp: capabilities, fault.*, platform.*), or nullopt if `request`
 // is not one of them (then it is a Manage op).

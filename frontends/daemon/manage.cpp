@@ -13,6 +13,15 @@ namespace {
 
 using nlohmann::json;
 
+// guest.launch's "vcpu_sig": CPUID Fn0000_0001_EAX, 0 (the default) = the host CPU's.
+Result<std::uint32_t> VcpuSig(const json& req) {
+  const std::uint64_t sig = req.value("vcpu_sig", std::uint64_t{0});
+  if (sig > 0xFFFFFFFFu) {
+    return Error(ErrorCode::kInvalidArgument, "vcpu_sig: a CPUID signature is 32 bits");
+  }
+  return static_cast<std::uint32_t>(sig);
+}
+
 json GuestJson(const hypervisor::GuestInfo& g) {
   char policy[24];
   std::snprintf(policy, sizeof policy, "0x%llx", static_cast<unsigned long long>(g.policy));
@@ -23,6 +32,10 @@ json GuestJson(const hypervisor::GuestInfo& g) {
             {"vcpus", g.vcpus}, {"vcpu_sig", vcpu_sig},
             {"pages", g.pages}};
   if (g.type == hypervisor::GuestType::kSnp) {
+    char features[24];
+    std::snprintf(features, sizeof features, "0x%llx",
+                  static_cast<unsigned long long>(g.sev_features));
+    j["guest_features"] = features;
     j["measurement"] = HexEncode(g.measurement);
     j["host_data"] = HexEncode(g.host_data);
     j["id_block"] = g.id_block;
@@ -40,6 +53,7 @@ json GuestJson(const hypervisor::GuestInfo& g) {
   j["launch_digest"] = HexEncode(g.launch_digest);
   j["secret_gpa"] = g.secret_gpa;
   j["secret_size"] = g.secret_size;
+  j["received"] = g.received;
   return j;
 }
 
@@ -117,6 +131,9 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
       }
       spec.policy = static_cast<std::uint32_t>(policy);
       spec.vcpus = req.value("vcpus", 1u);
+      auto sig = VcpuSig(req);
+      if (!sig.ok()) return sig.error();
+      spec.vcpu_signature = *sig;
       auto cert = HexField(req, "godh_cert", 0);
       if (!cert.ok()) return cert.error();
       spec.godh_cert = *cert;
@@ -135,6 +152,10 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
     spec.image = blob;
     spec.policy = req.value("policy", std::uint64_t{0x30000});
     spec.vcpus = req.value("vcpus", 1u);
+    auto sig = VcpuSig(req);
+    if (!sig.ok()) return sig.error();
+    spec.vcpu_signature = *sig;
+    spec.sev_features = req.value("guest_features", std::uint64_t{1});
     spec.author_key_en = req.value("author_key", false);
     auto hd = HexField(req, "host_data", 32);
     if (!hd.ok()) return hd.error();
@@ -207,7 +228,49 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
   return Error(ErrorCode::kInvalidArgument, "unknown operation '" + op + "'");
 }
 
+// guest.migrate: a legacy guest of platform `from` moved to the platform named "to" with
+// SEND_*/RECEIVE_* (hypervisor::MigrateSevGuest), as two hosts' VMMs would move it.
+Result<protocol::JsonBlob> Migrate(std::vector<ServedPlatform>& platforms, std::size_t from,
+                                   bool writable, const json& req) {
+  if (!writable) return ReadOnly();
+  const std::string name = req.value("name", "");
+  const std::string to = req.value("to", "");
+  if (to.empty()) return Error(ErrorCode::kInvalidArgument, "to: the destination platform");
+  std::size_t dest = platforms.size();
+  for (std::size_t i = 0; i < platforms.size(); ++i) {
+    if (platforms[i].name == to) dest = i;
+  }
+  if (dest == platforms.size()) {
+    return Error(ErrorCode::kNotFound, "no platform named '" + to + "'");
+  }
+  if (dest == from) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "guest '" + name + "' is already on platform '" + to + "'");
+  }
+  auto g = hypervisor::MigrateSevGuest(*platforms[from].host, *platforms[dest].host, name);
+  if (!g.ok()) {
+    return g.error().Context("migrating '" + name + "' to '" + to + "'");
+  }
+  json j = GuestJson(*g);
+  j["from"] = platforms[from].name;
+  j["to"] = to;
+  return Reply(j);
+}
+
 }  // namespace
+
+Result<protocol::JsonBlob> Manage(std::vector<ServedPlatform>& platforms, std::size_t platform,
+                                  bool writable, const protocol::JsonBlob& request) {
+  const json req = json::parse(request.json, nullptr, false);
+  if (req.is_object() && req.value("op", json()) == "guest.migrate") {
+    try {
+      return Migrate(platforms, platform, writable, req);
+    } catch (const json::exception&) {
+      return Error(ErrorCode::kInvalidArgument, "a field of the request has the wrong type");
+    }
+  }
+  return Manage(platforms[platform], writable, request);
+}
 
 Result<protocol::JsonBlob> Manage(ServedPlatform& p, bool writable,
                                   const protocol::JsonBlob& request) {

@@ -250,8 +250,9 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     if (!req.ok())
       return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
     std::optional<Result<protocol::JsonBlob>> ctl = Ctl(d_, platform_, writable_, *req);
-    auto r = ctl ? std::move(*ctl) : Manage(p, writable_, *req);
-    d_.PersistIfChanged(platform_);
+    auto r = ctl ? std::move(*ctl) : Manage(d_.platforms, platform_, writable_, *req);
+    // An operation may reach another platform too (guest.migrate).
+    for (std::size_t i = 0; i < d_.platforms.size(); ++i) d_.PersistIfChanged(i);
     if (!r.ok()) {
       d_.Log(true, "manage", {{"session", std::to_string(id_)}, {"error", r.error().message()}});
       return SendError(h.request_id, CodeString(r.error().code()), r.error().message());

@@ -47,11 +47,15 @@ struct Shared {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)), buffer_(kHeaderLimit + kBodyLimit) {
+      : stream_(std::move(socket)),
+        delay_(stream_.get_executor()),
+        shared_(std::move(shared)),
+        buffer_(kHeaderLimit + kBodyLimit) {
     ++shared_->connections;
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    loopback_ = !ec && ep.address().is_loopback();
   }
   ~Session() { --shared_->connections; }
   Session(const Session&) = delete;
@@ -90,13 +94,28 @@ class Session : public std::enable_shared_from_this<Session> {
     request.target = std::string(req.target());
     if (auto it = req.find(kCspIdHeader); it != req.end())
       request.csp_id = std::string(it->value());
+    if (auto it = req.find(http::field::authorization); it != req.end())
+      request.authorization = std::string(it->value());
+    request.from_loopback = loopback_;
+    request.body = req.body();
     const auto start = std::chrono::steady_clock::now();
     Response res = shared_->service->Handle(request);
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count();
     Log(request.method, request.target, res, micros);
-    Answer(std::move(res), req.version(), req.method() == http::verb::head, req.keep_alive());
+    const unsigned version = req.version();
+    const bool head = req.method() == http::verb::head;
+    const bool keep_alive = req.keep_alive();
+    if (res.delay_ms == 0) return Answer(std::move(res), version, head, keep_alive);
+    // kds.slow: an asynchronous wait on this session's strand, so the server's threads keep
+    // serving other connections meanwhile (Stop cancels it with the rest).
+    delay_.expires_after(std::chrono::milliseconds(res.delay_ms));
+    delay_.async_wait([self = shared_from_this(), res = std::move(res), version, head,
+                       keep_alive](beast::error_code wait_ec) mutable {
+      if (wait_ec) return;
+      self->Answer(std::move(res), version, head, keep_alive);
+    });
   }
 
   void Log(std::string_view method, std::string_view target, const Response& res,
@@ -105,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       shared_->options.on_request({remote_, Printable(method, 16),
                                    Printable(target, kTargetLogLimit), res.status, res.body.size(),
-                                   micros});
+                                   micros, res.fault});
     } catch (...) {
       // A failing logger must not take the connection down.
     }
@@ -156,10 +175,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer delay_;  // kds.slow
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
+  bool loopback_ = false;
 };
 
 }  // namespace

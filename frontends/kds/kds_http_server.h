@@ -8,6 +8,10 @@
 // `max_connections` at once (more are accepted and closed at once). A request Beast cannot
 // parse gets a 400 and the connection is closed; nothing a client sends ends the process.
 //
+// A kds.slow fault's delay is an asynchronous timer on its connection: other connections are
+// served meanwhile (the server is concurrent on `threads` threads, and a waiting connection
+// occupies none of them).
+//
 // Thread safety: Start, port, url and Stop may be called from any thread; the request callback
 // runs on the server's threads, possibly concurrently.
 #pragma once
@@ -42,7 +46,8 @@ struct AccessLogEntry {
   std::string target;
   int status = 0;
   std::size_t body_bytes = 0;
-  std::int64_t micros = 0;  // time to answer
+  std::int64_t micros = 0;  // time to answer (a kds.slow delay not included)
+  std::string fault;        // the injected fault that shaped the answer ("kds.slow#2"), or ""
 };
 
 class KdsHttpServer {

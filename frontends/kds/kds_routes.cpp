@@ -3,6 +3,7 @@
 #include <charconv>
 #include <ctime>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "sevemu/common/bytes.h"
@@ -65,6 +66,15 @@ Result<std::string> DerOf(const Result<crypto::Certificate>& cert) {
   if (!cert.ok()) return cert.error();
   SEVEMU_ASSIGN_OR_RETURN(Bytes der, cert->ToDer());
   return std::string(der.begin(), der.end());
+}
+
+// Compares without an early exit, so the time taken does not tell how much of a guess matched.
+bool SameToken(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i] ^ expected[i % expected.size()]);
+  }
+  return diff == 0;
 }
 
 std::int64_t DefaultClock() {
@@ -205,7 +215,8 @@ Result<std::string> KdsService::Cached(const std::string& key,
   return cache_.emplace(key, std::move(der)).first->second;
 }
 
-Response KdsService::Vcek(Product p, std::string_view hwid_hex, std::string_view query) const {
+Response KdsService::Vcek(Product p, std::string_view hwid_hex, std::string_view query,
+                          const KdsFault* fault) const {
   const std::size_t hwid_size = emulator::Info(p).hwid_size;
   auto hwid = HexDecode(hwid_hex);
   if (!hwid.ok() || hwid->size() != hwid_size) {
@@ -218,6 +229,25 @@ Response KdsService::Vcek(Product p, std::string_view hwid_hex, std::string_view
   if (chip == chips_.end()) return Text(404, "no such chip");
   const emulator::Platform& platform = chip->second;
   const ProductRoot& root = *RootFor(p);
+  if (fault != nullptr) {
+    // Issued fresh, never cached: the next normal request gets the right certificate.
+    std::int64_t not_before = platform.state.manufactured_at;
+    emulator::TcbVersion issued = *tcb;
+    if (fault->spec.kind == KdsFaultKind::kExpired) {
+      // 8 years back: past the VCEK's 7-year validity (IssueVcekCertificate), by about a year.
+      not_before = options_.clock() - 8 * 365 * kDay;
+    } else {
+      // Another TCB of the same layout: the SNP SVN one up (one down at the 127 ceiling).
+      emulator::TcbParts parts = tcb->parts();
+      parts.snp = parts.snp < 127 ? parts.snp + 1 : parts.snp - 1;
+      auto other = emulator::TcbVersion::FromParts(p, parts);
+      if (!other.ok()) return Text(500, "issuing the VCEK failed");
+      issued = *other;
+    }
+    auto der = DerOf(root.kds.Vcek(platform.state.chip, platform.fuses, issued, not_before));
+    if (!der.ok()) return Text(500, "issuing the VCEK failed");
+    return {200, kDerContentType, std::move(der).value(), {}};
+  }
   auto der = Cached("vcek/" + chip->first + "/" + std::to_string(tcb->raw()), [&] {
     // manufactured_at: the chip's certificates have fixed contents across restarts.
     return DerOf(
@@ -255,10 +285,10 @@ Response KdsService::Vlek(Product p, const std::string& csp_id, std::string_view
   return {200, kDerContentType, std::move(der).value(), {}};
 }
 
-Response KdsService::Crl(Product p, bool vlek) const {
+Response KdsService::Crl(Product p, bool vlek, bool revoked) const {
   const std::string key = std::string(vlek ? "vlek/" : "vcek/") + emulator::Info(p).name;
   const std::int64_t now = options_.clock();
-  {
+  if (!revoked) {
     std::lock_guard lock(mu_);
     auto it = crls_.find(key);
     if (it != crls_.end() && now >= it->second.this_update &&
@@ -272,15 +302,98 @@ Response KdsService::Crl(Product p, bool vlek) const {
   tmpl.next_update = now + kCrlValidity;
   // Increases with every reissue, as RFC 5280 5.2.3 requires of cRLNumber.
   tmpl.crl_number = static_cast<std::uint64_t>(now);
-  // The simulated AMD has revoked nothing.
+  // The simulated AMD has revoked nothing, unless kds.revoked fired: then the CRL lists serial
+  // 0, the serial every VCEK carries (IssueVcekCertificate), so a verifier that looks its VCEK
+  // up by serial finds it revoked.
+  if (revoked) tmpl.revoked.push_back({0, now});
   auto crl = crypto::Crl::Sign(tmpl, root.ark, root.ark_key);
   if (!crl.ok()) return Text(500, "signing the CRL failed");
   auto der = crl->ToDer();
   if (!der.ok()) return Text(500, "encoding the CRL failed");
   std::string body(der->begin(), der->end());
+  if (revoked) return {200, kCrlContentType, std::move(body), {}};
   std::lock_guard lock(mu_);
   crls_[key] = CachedCrl{body, now};
   return {200, kCrlContentType, std::move(body), {}};
+}
+
+Response KdsService::Control(const Request& request, std::string_view path) const {
+  // Loopback first, then the token: a remote peer learns nothing about the token.
+  if (!request.from_loopback) return Text(403, "the control endpoint answers loopback only");
+  const std::string_view auth = request.authorization;
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.substr(0, kBearer.size()) != kBearer ||
+      !SameToken(auth.substr(kBearer.size()), options_.ctl_token)) {
+    Response r = Text(401, "the control endpoint needs Authorization: Bearer <token>");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  auto json = [](int status, const nlohmann::json& j) {
+    return Response{status, kJsonContentType, j.dump() + "\n", {}};
+  };
+  const std::string_view rest = path.substr(std::string_view(kFaultsPath).size());
+  if (!rest.empty()) {
+    // /_sevemu/faults/{id}: DELETE only.
+    std::uint64_t id = 0;
+    const std::string_view digits = rest.substr(1);
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size()) {
+      return Text(404, "no such fault " + Quote(digits));
+    }
+    if (request.method != "DELETE") {
+      return {405, kTextContentType, "only DELETE\n", {{"Allow", "DELETE"}}};
+    }
+    if (!faults_.Clear(id)) return Text(404, "no such fault " + std::to_string(id));
+    return json(200, {{"cleared", 1}});
+  }
+  if (request.method == "GET") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const KdsFault& f : faults_.List()) {
+      nlohmann::json j = {{"id", f.id},
+                          {"kind", KdsFaultKindName(f.spec.kind)},
+                          {"count", f.spec.count},
+                          {"every", f.spec.every},
+                          {"matched", f.matched},
+                          {"fired", f.fired},
+                          {"exhausted", f.exhausted()}};
+      if (f.spec.kind == KdsFaultKind::kRateLimited) j["retry_after"] = f.spec.retry_after;
+      if (f.spec.kind == KdsFaultKind::kSlow) j["delay_ms"] = f.spec.delay_ms;
+      list.push_back(std::move(j));
+    }
+    return json(200, {{"faults", std::move(list)}});
+  }
+  if (request.method == "DELETE") {
+    return json(200, {{"cleared", faults_.ClearAll()}});
+  }
+  if (request.method != "POST") {
+    return {405, kTextContentType, "only GET, POST and DELETE\n", {{"Allow", "GET, POST, DELETE"}}};
+  }
+  const auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return Text(400, "the body must be a JSON object");
+  KdsFaultSpec spec;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "kind") {
+      if (!value.is_string()) return Text(400, "kind must be a string");
+      auto kind = ParseKdsFaultKind(value.get<std::string>());
+      if (!kind) return Text(400, "unknown fault kind " + Quote(value.get<std::string>()));
+      spec.kind = *kind;
+      continue;
+    }
+    std::uint32_t* field = key == "count"         ? &spec.count
+                           : key == "every"       ? &spec.every
+                           : key == "retry_after" ? &spec.retry_after
+                           : key == "delay_ms"    ? &spec.delay_ms
+                                                  : nullptr;
+    if (field == nullptr) return Text(400, "unknown field " + Quote(key));
+    if (!value.is_number_unsigned() || value.get<std::uint64_t>() > 0xFFFFFFFFu) {
+      return Text(400, key + " must be a number 0-4294967295");
+    }
+    *field = value.get<std::uint32_t>();
+  }
+  if (!body.contains("kind")) return Text(400, "missing kind");
+  auto id = faults_.Add(spec);
+  if (!id.ok()) return Text(400, id.error().message());
+  return json(201, {{"id", *id}, {"kind", KdsFaultKindName(spec.kind)}});
 }
 
 Response KdsService::Handle(const Request& request) const {
@@ -297,6 +410,11 @@ Response KdsService::Handle(const Request& request) const {
     const std::string_view path = target.substr(0, qpos);
     const std::string_view query =
         qpos == std::string_view::npos ? std::string_view() : target.substr(qpos + 1);
+    const std::string_view faults_path = kFaultsPath;
+    if (!options_.ctl_token.empty() && path.substr(0, faults_path.size()) == faults_path &&
+        (path.size() == faults_path.size() || path[faults_path.size()] == '/')) {
+      return Control(request, path);
+    }
 
     // /{vcek|vlek}/v1/{product}/{leaf}
     const auto parts = Split(path, '/');
@@ -319,12 +437,49 @@ Response KdsService::Handle(const Request& request) const {
       return Text(404,
                   std::string("this KDS serves no ") + emulator::Info(*product).name + " chips");
     }
-    if (leaf == "cert_chain") {
-      return {200, kPemContentType, vlek ? root->vlek_chain_pem : root->vcek_chain_pem, {}};
-    }
-    if (leaf == "crl") return Crl(*product, vlek);
-    if (vlek) return Vlek(*product, request.csp_id, query);
-    return Vcek(*product, leaf, query);
+    const KdsEndpoint endpoint = leaf == "cert_chain" ? KdsEndpoint::kCertChain
+                                 : leaf == "crl"
+                                     ? (vlek ? KdsEndpoint::kVlekCrl : KdsEndpoint::kVcekCrl)
+                                 : vlek ? KdsEndpoint::kVlek
+                                        : KdsEndpoint::kVcek;
+    const std::optional<KdsFault> fault = faults_.Fire(endpoint);
+    const std::string fault_name =
+        fault ? std::string(KdsFaultKindName(fault->spec.kind)) + "#" + std::to_string(fault->id)
+              : "";
+    Response res = [&]() -> Response {
+      if (fault) {
+        switch (fault->spec.kind) {
+          case KdsFaultKind::kNotFound:
+            return Text(404, "injected fault: not found");
+          case KdsFaultKind::kRateLimited: {
+            // What AMD's KDS answers a client over its rate (trustee issue #1512); Retry-After
+            // in seconds (RFC 9110 10.2.3), which a polite client waits out.
+            Response r = Text(429, "injected fault: too many requests");
+            r.headers.emplace_back("Retry-After", std::to_string(fault->spec.retry_after));
+            return r;
+          }
+          case KdsFaultKind::kServerError:
+            return Text(500, "injected fault: internal error");
+          default:
+            break;
+        }
+      }
+      const KdsFault* cert_fault = fault && (fault->spec.kind == KdsFaultKind::kWrongTcb ||
+                                             fault->spec.kind == KdsFaultKind::kExpired)
+                                       ? &*fault
+                                       : nullptr;
+      if (leaf == "cert_chain") {
+        return {200, kPemContentType, vlek ? root->vlek_chain_pem : root->vcek_chain_pem, {}};
+      }
+      if (leaf == "crl") {
+        return Crl(*product, vlek, fault && fault->spec.kind == KdsFaultKind::kRevoked);
+      }
+      if (vlek) return Vlek(*product, request.csp_id, query);
+      return Vcek(*product, leaf, query, cert_fault);
+    }();
+    if (fault && fault->spec.kind == KdsFaultKind::kSlow) res.delay_ms = fault->spec.delay_ms;
+    res.fault = fault_name;
+    return res;
   } catch (const std::exception&) {
     // Only allocation can throw below; the request fails, the service stays up.
     return Text(500, "internal error");

@@ -12,6 +12,12 @@
 // HEAD is answered like GET (the server drops the body); any other method on a known endpoint
 // is 405.
 //
+// Control (only with Options::ctl_token set; a 404 like any unknown path otherwise): faults
+// (kds_faults.h) are injected, listed and cleared on /_sevemu/faults, from loopback only (403)
+// with "Authorization: Bearer <token>" (401). docs/kds.md "Faults" is the reference.
+//   POST /_sevemu/faults {"kind":..,"count":..,"every":..,"retry_after":..,"delay_ms":..}
+//   GET /_sevemu/faults, DELETE /_sevemu/faults (all), DELETE /_sevemu/faults/{id}
+//
 // Thread safety: KdsService is safe to call from many threads at once (the certificate cache
 // is guarded by a mutex; issuing runs outside it).
 #pragma once
@@ -27,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "kds/kds_faults.h"
 #include "sevemu/common/result.h"
 #include "sevemu/emulator/manufacturing/kds.h"
 #include "sevemu/emulator/manufacturing/platform_state.h"
@@ -47,18 +54,34 @@ inline constexpr char kDerContentType[] = "application/octet-stream";
 inline constexpr char kPemContentType[] = "application/x-pem-file";
 inline constexpr char kCrlContentType[] = "application/pkix-crl";
 inline constexpr char kTextContentType[] = "text/plain; charset=utf-8";
+inline constexpr char kJsonContentType[] = "application/json";
+// The control endpoint (see above).
+inline constexpr char kFaultsPath[] = "/_sevemu/faults";
 
 struct Request {
   std::string method;  // "GET", "HEAD", ...
   std::string target;  // origin-form "/vcek/v1/Milan/<hwid>?..." (absolute-form also accepted)
   std::string csp_id;  // the kCspIdHeader value; empty if the header was absent
+  std::string authorization{};  // the Authorization header (control requests only)
+  bool from_loopback = false;   // the peer's address is a loopback address
+  std::string body{};           // the request body (control requests only)
 };
 
 struct Response {
+  Response() = default;
+  Response(int status_, std::string content_type_, std::string body_,
+           std::vector<std::pair<std::string, std::string>> headers_ = {})
+      : status(status_),
+        content_type(std::move(content_type_)),
+        body(std::move(body_)),
+        headers(std::move(headers_)) {}
+
   int status = 200;
   std::string content_type;
   std::string body;  // bytes (DER, PEM or a one-line text error)
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, e.g. Allow
+  std::uint32_t delay_ms = 0;  // kds.slow: the server waits this long before answering
+  std::string fault;           // the fault that fired ("kds.rate_limited#3"), for the log
 };
 
 // Parses a KDS TCB query ("blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115", Turin also "fmcSPL=..").
@@ -81,6 +104,8 @@ class KdsService {
     // The cache of issued certificates is emptied when it reaches this many entries, so a client
     // walking TCB values cannot grow the process without bound.
     std::size_t max_cached_certificates = 4096;
+    // The bearer token of the control endpoint; empty: no control endpoint. Never logged.
+    std::string ctl_token;
   };
 
   // The chips of `sources`. kInvalidArgument if there are none; kAlreadyExists if two sources
@@ -95,6 +120,8 @@ class KdsService {
   // Certificates issued so far (cache misses), and how many are cached now.
   std::size_t issued_count() const;
   std::size_t cached_count() const;
+  // The injected faults (what the control endpoint drives), for tests and the command.
+  KdsFaultSet& faults() const { return faults_; }
 
   KdsService(const KdsService&) = delete;
   KdsService& operator=(const KdsService&) = delete;
@@ -112,9 +139,13 @@ class KdsService {
 
   KdsService(Options options) : options_(std::move(options)) {}
   const ProductRoot* RootFor(emulator::Product p) const;
-  Response Vcek(emulator::Product p, std::string_view hwid, std::string_view query) const;
+  // `fault`: kds.wrong_tcb or kds.expired fired for this request (not cached).
+  Response Vcek(emulator::Product p, std::string_view hwid, std::string_view query,
+                const KdsFault* fault) const;
   Response Vlek(emulator::Product p, const std::string& csp_id, std::string_view query) const;
-  Response Crl(emulator::Product p, bool vlek) const;
+  // `revoked`: kds.revoked fired; the CRL lists the VCEK serial and is not cached.
+  Response Crl(emulator::Product p, bool vlek, bool revoked) const;
+  Response Control(const Request& request, std::string_view path) const;
   // Returns the cached DER for `key`, or issues it with `issue` and caches it.
   Result<std::string> Cached(const std::string& key,
                              const std::function<Result<std::string>()>& issue) const;
@@ -127,6 +158,7 @@ class KdsService {
   mutable std::map<std::string, std::string> cache_;  // GUARDED_BY(mu_)
   mutable std::size_t issued_ = 0;                    // GUARDED_BY(mu_)
   mutable std::map<std::string, CachedCrl> crls_;     // GUARDED_BY(mu_)
+  mutable KdsFaultSet faults_;                        // its own lock
 };
 
 }  // namespace sevemu::kds

@@ -457,7 +457,8 @@ TEST_CASE("firmware image: builds an ARK-signed image; bad arguments are usage e
 
 TEST_CASE("docs/diagrams are what the code prints") {
   test::TempDir d;
-  for (const char* machine : {"snp_platform", "snp_guest", "sev_platform", "sev_guest"}) {
+  for (const char* machine :
+       {"snp_platform", "snp_guest", "snp_migration", "sev_platform", "sev_guest"}) {
     CAPTURE(machine);
     Run dot = Sevemu(d, {"explain", "statemachine", "--machine", machine, "--format", "dot"});
     REQUIRE(dot.code == 0);

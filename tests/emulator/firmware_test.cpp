@@ -778,7 +778,10 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
       {SnpCmd::kGuestRequest, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
       {SnpCmd::kVlekLoad, FwStatus::kBadSvn, U, FwStatus::kBadSvn, I},  // no state rule
       {SnpCmd::kFeatureInfo, FwStatus::kSuccess, U, FwStatus::kSuccess, I},
-      {SnpCmd::kPageMove, FwStatus::kInvalidCommand, U, FwStatus::kInvalidCommand, I},
+      {SnpCmd::kPageSwapOut, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageSwapIn, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageMove, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
+      {SnpCmd::kPageMdInit, FwStatus::kInvalidPlatformState, U, FwStatus::kInvalidGuest, I},
   };
   auto buffer = [](SnpCmd cmd) -> Bytes {
     switch (cmd) {
@@ -886,6 +889,23 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
         StoreLe64(b.data() + 8, 0x500000);
         return b;
       }
+      case SnpCmd::kPageSwapOut:
+      case SnpCmd::kPageSwapIn: {
+        Bytes b(sizeof(SnpPageSwapBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        return b;
+      }
+      case SnpCmd::kPageMove: {
+        Bytes b(sizeof(SnpPageMoveBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        return b;
+      }
+      case SnpCmd::kPageMdInit: {
+        Bytes b(sizeof(SnpPageMdInitBuf), 0);
+        StoreLe64(b.data(), kGctx);
+        StoreLe64(b.data() + 8, 0x200000);
+        return b;
+      }
       case SnpCmd::kDownloadFirmwareEx: {
         Bytes b(0x18, 0);
         b[0] = 0x18;
@@ -929,7 +949,7 @@ TEST_CASE("SNP_FEATURE_INFO") {
   const Bytes l0 = leaf(0);
   CHECK(LoadLe32(l0.data()) == 1);
   CHECK(LoadLe32(l0.data() + 8) == 3);       // VLEK, X86_SNP_SHUTDOWN
-  CHECK(LoadLe32(leaf(1).data()) == 0x106);  // KEY, REPORT, TSC_INFO messages
+  CHECK(LoadLe32(leaf(1).data()) == 0x1FE);  // every message type but CPUID
   CHECK(leaf(7) == Bytes(16, 0));
   CHECK(f.Run(SnpCmd::kFeatureInfo, SnpFeatureInfoBuf{8, 0, 0x200000}) == FwStatus::kInvalidParam);
   CHECK(f.Run(SnpCmd::kFeatureInfo, SnpFeatureInfoBuf{16, 0, 0x300000}) ==

@@ -305,9 +305,8 @@ TEST_CASE("malformed headers and unsupported messages are refused") {
       {"a response type", GuestMsgType::kReportRsp, 1, FwStatus::kInvalidParam},
       {"type 0", GuestMsgType::kInvalid, 1, FwStatus::kInvalidParam},
       {"type 99", static_cast<GuestMsgType>(99), 1, FwStatus::kInvalidParam},
-      {"MSG_EXPORT_REQ", GuestMsgType::kExportReq, 1, FwStatus::kUnsupported},
-      {"MSG_ABSORB_REQ", GuestMsgType::kAbsorbReq, 1, FwStatus::kUnsupported},
-      {"MSG_VMRK_REQ", GuestMsgType::kVmrkReq, 1, FwStatus::kUnsupported},
+      {"MSG_CPUID_REQ", GuestMsgType::kCpuidReq, 1, FwStatus::kUnsupported},
+      {"MSG_EXPORT_REQ version 2", GuestMsgType::kExportReq, 2, FwStatus::kInvalidParam},
   };
   for (const Row& r : rows) {
     CAPTURE(r.what);

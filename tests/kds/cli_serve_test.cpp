@@ -178,4 +178,77 @@ TEST_CASE("sevemu kds serve refuses bad options with exit 2 and a missing platfo
   CHECK(RunSevemu(d, {"kds", "bogus"}, &err) == 2);
 }
 
+TEST_CASE("sevemu ctl kds: inject, fire exactly N times, list, clear; a wrong token is refused") {
+  test::TempDir d;
+  std::string err;
+  REQUIRE(RunSevemu(d, {"provision", "--state", d / "a", "--seed", "01"}, &err) == 0);
+  auto a = emulator::LoadPlatform(d / "a");
+  REQUIRE(a.ok());
+  test::WriteText(d / "token", "cli-test-token\n");
+  test::WriteText(d / "wrong", "not-the-token\n");
+  test::WriteText(d / "empty", "\n");
+  CHECK(RunSevemu(d, {"kds", "serve", "--state", d / "a", "--ctl-token", d / "empty"}, &err) == 2);
+
+  Server server(d, {"--listen", "127.0.0.1:0", "--state", d / "a", "--ctl-token", d / "token",
+                    "--log-format", "json"});
+  const std::string line = server.FirstLine();
+  const std::string prefix = "listening on ";
+  REQUIRE_MESSAGE(line.rfind(prefix, 0) == 0, line << test::ReadText(server.err_path));
+  const std::string url = line.substr(prefix.size());
+  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+
+  auto ctl = [&](std::vector<std::string> words, const std::string& token_file) {
+    words.insert(words.begin(), {"ctl", "kds"});
+    words.insert(words.end(), {"--url", url, "--token-file", token_file});
+    return RunSevemu(d, words, &err);
+  };
+  CHECK(ctl({"inject", "kds.server_error", "--count", "2"}, d / "wrong") == 1);
+  CHECK(err.find("401") != std::string::npos);
+  CHECK(ctl({"inject", "kds.bogus"}, d / "token") == 1);
+  CHECK(ctl({"frobnicate"}, d / "token") == 2);
+  CHECK(ctl({"inject", "kds.server_error", "--count", "2"}, d / "token") == 0);
+
+  test::HttpClient c(static_cast<std::uint16_t>(port));
+  const std::string vcek = test::VcekPath(*a, a->state.reported_tcb);
+  CHECK(c.Get(vcek).status == 500);
+  CHECK(c.Get(vcek).status == 500);
+  CHECK(c.Get(vcek).status == 200);
+
+  // list prints the faults as JSON on stdout.
+  const std::string out_path = d / "list.json";
+  {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(o, 1);
+      std::string bin = SEVEMU_CLI_PATH, t = d / "token";
+      execl(bin.c_str(), bin.c_str(), "ctl", "kds", "list", "--url", url.c_str(), "--token-file",
+            t.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+  }
+  const auto list = nlohmann::json::parse(test::ReadText(out_path));
+  REQUIRE(list["faults"].size() == 1);
+  CHECK(list["faults"][0]["kind"] == "kds.server_error");
+  CHECK(list["faults"][0]["fired"] == 2);
+  CHECK(list["faults"][0]["exhausted"] == true);
+
+  CHECK(ctl({"inject", "kds.not_found"}, d / "token") == 0);
+  CHECK(c.Get(vcek).status == 404);
+  CHECK(ctl({"clear"}, d / "token") == 0);
+  CHECK(c.Get(vcek).status == 200);
+
+  CHECK(server.Terminate() == 0);
+  // The firings are in the log; the token is not.
+  const std::string log = test::ReadText(server.err_path);
+  CHECK(log.find("kds.server_error#1") != std::string::npos);
+  CHECK(log.find("kds.not_found#2") != std::string::npos);
+  CHECK(log.find("cli-test-token") == std::string::npos);
+}
+
 }  // namespace sevemu

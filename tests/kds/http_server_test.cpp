@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "kds/kds_http_server.h"
@@ -226,6 +227,96 @@ TEST_CASE("the server listens only on loopback unless told otherwise") {
   REQUIRE_FALSE(second.ok());
   CHECK(second.error().code() == ErrorCode::kIo);
   CHECK(second.error().message().find(std::to_string(opts.listen.port)) != std::string::npos);
+}
+
+namespace {
+
+// A server whose service has a control token, on an ephemeral port, `threads` threads.
+struct CtlFixture {
+  emulator::Platform milan = test::SeededPlatform(Product::kMilan, 1);
+  std::shared_ptr<KdsService> service;
+  std::unique_ptr<KdsHttpServer> server;
+  std::vector<std::string> faults_logged;
+  std::mutex mu;
+
+  explicit CtlFixture(int threads) {
+    std::vector<KdsService::Source> sources;
+    sources.push_back({"milan", milan});
+    KdsService::Options sopts;
+    sopts.clock = [] { return test::kKdsNow; };
+    sopts.ctl_token = "http-test-token";
+    auto s = KdsService::Create(std::move(sources), sopts);
+    REQUIRE(s.ok());
+    service = std::shared_ptr<KdsService>(std::move(*s));
+    KdsHttpServer::Options opts;
+    opts.listen = {"127.0.0.1", 0};
+    opts.threads = threads;
+    opts.on_request = [this](const AccessLogEntry& e) {
+      std::lock_guard lock(mu);
+      if (!e.fault.empty()) faults_logged.push_back(e.fault);
+    };
+    auto srv = KdsHttpServer::Start(service, opts);
+    REQUIRE(srv.ok());
+    server = std::move(srv).value();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("over HTTP: control needs the bearer token; a 429 carries Retry-After") {
+  CtlFixture f(2);
+  HttpClient c(f.server->port());
+  bool ok = false;
+  const std::string spec = R"({"kind":"kds.rate_limited","count":2,"retry_after":30})";
+  auto r = c.Request("POST", kFaultsPath, ok, {}, spec);
+  REQUIRE(ok);
+  CHECK(r.status == 401);
+  CHECK(r.header("WWW-Authenticate") == "Bearer");
+  r = c.Request("POST", kFaultsPath, ok, {{"Authorization", "Bearer nope"}}, spec);
+  REQUIRE(ok);
+  CHECK(r.status == 401);
+  CHECK(f.service->faults().List().empty());
+
+  r = c.Request("POST", kFaultsPath, ok, {{"Authorization", "Bearer http-test-token"}}, spec);
+  REQUIRE(ok);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  const std::string chain = "/vcek/v1/Milan/cert_chain";
+  for (int i = 0; i < 2; ++i) {
+    const auto limited = c.Get(chain);
+    CHECK(limited.status == 429);
+    CHECK(limited.header("Retry-After") == "30");
+  }
+  CHECK(c.Get(chain).status == 200);
+  std::lock_guard lock(f.mu);
+  CHECK(f.faults_logged == std::vector<std::string>{"kds.rate_limited#1", "kds.rate_limited#1"});
+}
+
+TEST_CASE("over HTTP: a slow answer does not hold up other clients, even on one thread") {
+  CtlFixture f(1);
+  // Far longer than the test: the slow client can only end by the server going away, so
+  // nothing here depends on how fast the machine is.
+  REQUIRE(f.service->faults().Add({KdsFaultKind::kSlow, 1, 0, 1, kMaxFaultDelayMs}).ok());
+  const std::string chain = "/vcek/v1/Milan/cert_chain";
+  std::atomic<bool> slow_answered{false};
+  std::atomic<bool> slow_ended{false};
+  const std::uint16_t port = f.server->port();
+  std::thread slow([&] {
+    HttpClient c(port, 300000);
+    bool ok = false;
+    c.Request("GET", chain, ok);
+    slow_answered = ok;
+    slow_ended = true;
+  });
+  // Wait until the slow request has been matched, so it is the one delayed.
+  while (f.service->faults().List()[0].fired == 0) std::this_thread::yield();
+  HttpClient fast(port);
+  CHECK(fast.Get(chain).status == 200);
+  CHECK(fast.Get(chain).status == 200);
+  CHECK(!slow_ended.load());
+  // Stopping drops the waiting connection instead of waiting out the delay.
+  f.server.reset();
+  slow.join();
+  CHECK(!slow_answered.load());
 }
 
 TEST_CASE("ParseListenAddress") {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "launch_cases.h"
 #include "launch_test_util.h"
 
 namespace sevemu {
@@ -73,12 +74,10 @@ TEST_CASE("digests of the reference OVMF match sev-snp-measure's known answers")
   for (const auto& c : fixture["cases"]) {
     const std::string command = c["command"];
     SUBCASE(command.c_str()) {
-      auto sig = launch::VcpuSignatureOf(c["vcpu_type"].get<std::string>());
-      REQUIRE(sig.ok());
       SnpLaunchConfig cfg;
       cfg.vcpus = c["vcpus"];
-      cfg.vcpu_signature = *sig;
-      cfg.sev_features = std::strtoull(c["guest_features"].get<std::string>().c_str(), nullptr, 0);
+      cfg.vcpu_signature = test::CaseVcpuSignature(c);
+      cfg.sev_features = test::CaseGuestFeatures(c);
       auto digest = launch::ExpectedSnpLaunchDigest(*image, cfg);
       REQUIRE(digest.ok());
       CHECK(HexEncode(*digest) == c["digest"].get<std::string>());

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "../emulator/firmware_fixture.h"
+#include "launch_cases.h"
 #include "launch_test_util.h"
 #include "sevemu/emulator/firmware_keys.h"
 #include "sevemu/launch/expected_digest.h"
@@ -65,11 +66,10 @@ TEST_CASE("the firmware's launch digest of OVMF equals the independent tool's") 
   for (const auto& c : fixture["cases"]) {
     if (c["vcpus"].get<int>() > 2) continue;  // two vCPUs already cover BSP and AP VMSAs
     CAPTURE(c["command"].get<std::string>());
-    auto sig = launch::VcpuSignatureOf(c["vcpu_type"].get<std::string>());
-    REQUIRE(sig.ok());
     launch::SnpLaunchConfig cfg;
     cfg.vcpus = c["vcpus"].get<std::uint32_t>();
-    cfg.vcpu_signature = *sig;
+    cfg.vcpu_signature = test::CaseVcpuSignature(c);
+    cfg.sev_features = test::CaseGuestFeatures(c);
     auto pages = launch::PlanSnpLaunch(*image, cfg);
     REQUIRE(pages.ok());
     const Bytes want = test::Hex(c["digest"].get<std::string>());

@@ -2,9 +2,12 @@
 // Process, and the printable table being the one that runs.
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "sevemu/statemachine/sev_guest.h"
 #include "sevemu/statemachine/sev_platform.h"
 #include "sevemu/statemachine/snp_guest.h"
+#include "sevemu/statemachine/snp_migration.h"
 #include "sevemu/statemachine/snp_platform.h"
 
 namespace sevemu::statemachine {
@@ -48,21 +51,28 @@ TEST_CASE("SNP platform machine: every event in every state") {
 TEST_CASE("SNP guest machine: every event in every state") {
   using E = SnpGuestEvent;
   using S = SnpGuestStateId;
-  const E events[] = {E::kLaunchStart, E::kLaunchUpdate, E::kLaunchFinish, E::kActivate,
-                      E::kGuestRequest};
-  // accepted[state][event], and where an accepted event leads.
-  const bool accepted[3][5] = {
-      {true, false, false, false, false},  // INIT: only LAUNCH_START
-      {false, true, true, true, false},    // LAUNCH: UPDATE, FINISH, ACTIVATE
-      {false, false, false, true, true},   // RUNNING: ACTIVATE, GUEST_REQUEST
+  const E events[] = {E::kLaunchStart,  E::kLaunchUpdate, E::kLaunchFinish, E::kActivate,
+                      E::kGuestRequest, E::kPageSwapOut,  E::kPageSwapIn,   E::kPageMove,
+                      E::kPageMdInit,   E::kImport,       E::kAbsorb,       E::kVmrk,
+                      E::kExport};
+  constexpr int kEvents = 13;
+  // accepted[state][event], and where an accepted event leads (AMD-ASPFW sev_guest.c
+  // state_tbl_snp and the state checks of the page commands and of snp_mcmd_guest_request).
+  const bool accepted[3][kEvents] = {
+      // START UPDATE FINISH ACTIV GREQ | SWAPOUT SWAPIN MOVE MDINIT | IMPORT ABSORB VMRK EXPORT
+      {true, false, false, false, false, false, false, false, false, true, false, false, false},
+      {false, true, true, true, false, true, true, true, true, false, true, true, false},
+      {false, false, false, true, true, true, true, true, true, false, false, false, true},
   };
   auto next = [](S from, E e) {
     if (from == S::kInit && e == E::kLaunchStart) return S::kLaunch;
+    if (from == S::kInit && e == E::kImport) return S::kRunning;
     if (from == S::kLaunch && e == E::kLaunchFinish) return S::kRunning;
+    if (from == S::kLaunch && e == E::kAbsorb) return S::kRunning;
     return from;
   };
   for (S from : {S::kInit, S::kLaunch, S::kRunning}) {
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < kEvents; ++i) {
       CAPTURE(SnpGuestStateName(from));
       CAPTURE(SnpGuestEventName(events[i]));
       SnpGuestMachine m;
@@ -74,7 +84,64 @@ TEST_CASE("SNP guest machine: every event in every state") {
       CHECK(m.state() == (want ? next(from, events[i]) : from));
     }
   }
-  CHECK(SnpGuestMachine::Table().size() == 6);
+  CHECK(SnpGuestMachine::Table().size() == 18);
+}
+
+TEST_CASE("SNP migration-agent machine: every event in every state") {
+  using E = SnpMigrationEvent;
+  using S = SnpMigrationState;
+  const E events[] = {E::kLaunchStart, E::kLaunchStartMa, E::kImport,     E::kAbsorb,
+                      E::kVmrk,        E::kExportKeep,    E::kExportMove, E::kAbsorbNoma};
+  // The expected next state, or nothing if refused (GCTX.MA as AMD-ASPFW snp_mcmd_launch_start
+  // and snp_mcmd_guest_request set and check it).
+  auto expect = [](S from, E e) -> std::optional<S> {
+    switch (from) {
+      case S::kUnbound:
+        if (e == E::kLaunchStart) return S::kNone;
+        if (e == E::kLaunchStartMa || e == E::kImport) return S::kBound;
+        return std::nullopt;
+      case S::kNone:
+        if (e == E::kAbsorb) return S::kBound;
+        if (e == E::kExportKeep || e == E::kAbsorbNoma) return S::kNone;
+        if (e == E::kExportMove) return S::kExported;
+        return std::nullopt;
+      case S::kBound:
+        if (e == E::kAbsorb || e == E::kVmrk || e == E::kExportKeep) return S::kBound;
+        if (e == E::kExportMove) return S::kExported;
+        return std::nullopt;
+      case S::kExported:
+        return std::nullopt;
+    }
+    return std::nullopt;
+  };
+  auto reach = [](SnpMigrationMachine& m, S s) {
+    if (s == S::kNone) REQUIRE(m.Process(E::kLaunchStart));
+    if (s == S::kBound) REQUIRE(m.Process(E::kImport));
+    if (s == S::kExported) {
+      REQUIRE(m.Process(E::kLaunchStartMa));
+      REQUIRE(m.Process(E::kExportMove));
+    }
+    REQUIRE(m.state() == s);
+  };
+  std::size_t accepted = 0;
+  for (S from : {S::kUnbound, S::kNone, S::kBound, S::kExported}) {
+    for (E e : events) {
+      CAPTURE(SnpMigrationStateName(from));
+      CAPTURE(SnpMigrationEventName(e));
+      SnpMigrationMachine m;
+      reach(m, from);
+      const auto to = expect(from, e);
+      CHECK(m.Accepts(e) == to.has_value());
+      CHECK(m.state() == from);
+      CHECK(m.Process(e) == to.has_value());
+      CHECK(m.state() == to.value_or(from));
+      accepted += to.has_value();
+    }
+  }
+  CHECK(SnpMigrationMachine::Table().size() == accepted);
+  CHECK(ToDot("snp_migration", SnpMigrationMachine::Table())
+            .find("\"MA_BOUND\" -> \"MA_EXPORTED\" [label=\"MSG_EXPORT_REQ(IMI_EN=0)\"]") !=
+        std::string::npos);
 }
 
 TEST_CASE("legacy SEV platform machine: every event in every state") {

@@ -34,6 +34,11 @@ struct GuestLaunchSpec {
   Bytes image;       // firmware image with SEV metadata (OVMF); empty = DefaultGuestImage()
   std::uint64_t policy = 0x30000;  // SNP guest policy (ABI >= 0.0, SMT allowed, bit 17 set)
   std::uint32_t vcpus = 1;
+  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): QEMU's -cpu model picks it;
+  // 0 = the host CPU's ("-cpu host").
+  std::uint32_t vcpu_signature = 0;
+  // The VMSAs' SEV_FEATURES (sev-snp-measure's --guest-features): bit 0 SNPActive must be set.
+  std::uint64_t sev_features = 1;
   std::array<std::uint8_t, 32> host_data{};
   Bytes id_block;  // empty, or the 0x60-byte ID block for LAUNCH_FINISH
   Bytes id_auth;   // empty, or the 0x1000-byte ID authentication info
@@ -54,8 +59,9 @@ struct SevGuestLaunchSpec {
   std::string name;  // as GuestLaunchSpec::name
   bool es = false;   // SEV-ES; must agree with the policy's ES bit (QEMU derives it from it)
   Bytes image;       // OVMF image; empty = DefaultGuestImage(). SEV metadata not needed.
-  std::uint32_t policy = 0x1;  // the legacy guest policy (default NODBG)
-  std::uint32_t vcpus = 1;     // SEV-ES: one VMSA each
+  std::uint32_t policy = 0x1;        // the legacy guest policy (default NODBG)
+  std::uint32_t vcpus = 1;           // SEV-ES: one VMSA each
+  std::uint32_t vcpu_signature = 0;  // SEV-ES VMSAs' RDX, as GuestLaunchSpec's; 0 = the host's
   // The guest owner's GODH certificate and session blob (sev-tool's godh.cert and
   // launch_blob.bin; sevctl's and QEMU's dh-cert-file/session-file, decoded). Both or neither:
   // without them the launch has no session and the measurement is keyed with zeros.
@@ -73,9 +79,10 @@ struct GuestInfo {
   std::uint64_t gctx_paddr = 0;
   std::uint64_t policy = 0;
   std::uint32_t vcpus = 0;
-  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): the host CPU's, as with
-  // QEMU's "-cpu host". Owners predicting a measurement need it.
+  // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): the launch's, by default the
+  // host CPU's, as with QEMU's "-cpu host". Owners predicting a measurement need it.
   std::uint32_t vcpu_signature = 0;
+  std::uint64_t sev_features = 0;  // the VMSAs' SEV_FEATURES (SNP guests)
   std::array<std::uint8_t, 32> host_data{};
   emulator::LaunchDigest measurement{};  // the launch digest the firmware computed
   std::uint64_t secrets_gpa = 0;
@@ -95,6 +102,41 @@ struct GuestInfo {
   // prediction for the image; the firmware's own digest never leaves it).
   std::array<std::uint8_t, 32> launch_digest{};
   std::uint64_t secret_gpa = 0;  // the image's SEV secret area, mapped for the guest; 0 = none
+  std::uint32_t secret_size = 0;
+  // The guest arrived here by RECEIVE_* (Host::ReceiveSevGuest) rather than a launch: no
+  // launch ran on this host, so launch_measure and launch_digest are zero, and so is the
+  // digest the firmware's ATTESTATION reports (AMD's RECEIVE_* never set it).
+  bool received = false;
+};
+
+// What a destination host hands the source for SEND_START (as `sevctl export --full` and the
+// KDS give it): its PDH (PDH_CERT_EXPORT), PEK ‖ OCA ‖ CEK with the CEK as AMD's KDS serves it
+// (signed by the ASK), and AMD's ASK ‖ ARK in AMD's format.
+struct SevMigrationTarget {
+  Bytes pdh;         // 0x824
+  Bytes plat_certs;  // 3 × 0x824
+  Bytes amd_certs;   // ASK ‖ ARK
+};
+
+// A legacy guest on its way between hosts, as the source's VMM streams it: SEND_START's
+// session and the sender's PDH, then one transport packet (header ‖ ciphertext) per guest page
+// and, for SEV-ES, per vCPU VMSA. The rest is the VMM's own description of the machine.
+struct SevMigrationStream {
+  struct Packet {
+    std::uint64_t gpa = 0;  // data pages: the guest address; VMSAs: the vCPU index
+    Bytes hdr;              // 0x34-byte packet header (flags, IV, MAC)
+    Bytes trans;            // the page under the TEK
+  };
+  std::string name;
+  GuestType type = GuestType::kSev;
+  std::uint32_t policy = 0;  // SEND_START's output: the guest's policy, bound by the session
+  Bytes session;             // 0x80: transport keys wrapped for the receiver
+  Bytes sender_pdh;          // the source platform's PDH, for RECEIVE_START
+  std::vector<Packet> pages;
+  std::vector<Packet> vmsas;
+  std::uint32_t vcpus = 0;
+  std::uint32_t vcpu_signature = 0;
+  std::uint64_t secret_gpa = 0;
   std::uint32_t secret_size = 0;
 };
 
@@ -157,6 +199,28 @@ class Host {
   Result<Bytes> SevAttestationReport(const std::string& name,
                                      const std::array<std::uint8_t, 16>& mnonce);
 
+  // ---- legacy migration (hypervisor/sev_guest_migrate.cpp; KVM_SEV_SEND_* / RECEIVE_*) ----
+
+  // This host as a migration destination: PDH_CERT_EXPORT through /dev/sev (initialising the
+  // legacy platform if needed), the KDS's CEK certificate, AMD's ASK ‖ ARK.
+  Result<SevMigrationTarget> SevMigrationTargetCerts();
+  // The source side up to the last packet: SEND_START for `target` (session length queried
+  // first), SEND_UPDATE_DATA of every guest page (header length queried first), SEND_UPDATE_VMSA
+  // of every vCPU for SEV-ES. The guest is then SUPDATE: FinishSevSend or CancelSevSend. A
+  // refused SEND_START leaves the guest running as it was; a later failure cancels the send.
+  Result<SevMigrationStream> SendSevGuest(const std::string& name,
+                                          const SevMigrationTarget& target);
+  // SEND_FINISH (SENT), then the source's copy is destroyed: DEACTIVATE, DECOMMISSION, pages
+  // reclaimed, as KVM's sev_vm_destroy after a completed migration.
+  Status FinishSevSend(const std::string& name);
+  // SEND_CANCEL: the guest runs again on this host.
+  Status CancelSevSend(const std::string& name);
+  // The destination side: KVM_SEV_INIT / ES_INIT (a new ASID), RECEIVE_START with the sender's
+  // PDH and session, ACTIVATE (sev_bind_asid), RECEIVE_UPDATE_DATA per page and
+  // RECEIVE_UPDATE_VMSA per vCPU into fresh host pages, RECEIVE_FINISH. On any failure the
+  // partly received guest is torn down and nothing remains.
+  Result<GuestInfo> ReceiveSevGuest(const SevMigrationStream& stream);
+
   // The guest's own view of its memory (VMPL0, private, decrypted), as its kernel reads it. For
   // a legacy guest: its memory decrypted with its key (no RMP ownership to check).
   Result<Bytes> ReadGuestMemory(const std::string& name, std::uint64_t gpa, std::size_t len);
@@ -188,6 +252,13 @@ class Host {
   explicit Host(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A legacy guest moved from `from` to `to` as two VMMs and their kernels move it: the target's
+// certificates, SendSevGuest, ReceiveSevGuest, then FinishSevSend, or CancelSevSend when the
+// destination failed (the source then runs on). The source's refusals (NOSEND, DOMAIN, SEV and
+// the API minimum, all SEND_START's) leave it running. `to` must be another host with no guest
+// of that name.
+Result<GuestInfo> MigrateSevGuest(Host& from, Host& to, const std::string& name);
 
 // A small built-in guest firmware image: OVMF's table and SEV metadata layout (SNP_SEC_MEM,
 // SECRETS, CPUID) around a tiny body, for launches that do not name an image.

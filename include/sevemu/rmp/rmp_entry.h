@@ -51,6 +51,10 @@ class RmpEntry {
   bool vmsa() const { return lo_ >> 61 & 1; }
   bool validated() const { return lo_ >> 62 & 1; }
   std::uint8_t vmpl_perms(int vmpl) const { return static_cast<std::uint8_t>(hi_ >> (8 * vmpl)); }
+  // The whole high qword (VMPL permission masks and firmware-private bits): what SNP_PAGE_MOVE
+  // and the swap metadata entry copy (AMD-ASPFW sev_rmp.h snp_metadata_page_t.vmpl).
+  std::uint64_t perms_qword() const { return hi_; }
+  void set_perms_qword(std::uint64_t v) { hi_ = v; }
 
   void set_assigned(bool v) { SetBit(0, v); }
   void set_page_size_2m(bool v) { SetBit(1, v); }

@@ -33,6 +33,10 @@ struct RmpUpdateState {
 
 // Host RMPUPDATE of the page at `spa` (4 KiB, or 2 MiB when state.page_size_2m). Clears
 // VALIDATED and VMSA; an assigned page gets full VMPL0 permissions and none for VMPL1-3.
+// One exception: setting IMMUTABLE on a guest page while keeping its owner (ASID, GPA, size)
+// keeps VALIDATED, VMSA and the permissions, so GUEST_VALID becomes PRE_SWAP and GUEST_INVALID
+// PRE_GUEST: how a hypervisor hands a running guest's page to SNP_PAGE_SWAP_OUT / PAGE_MOVE
+// (the page-state figure of AMD's SEV-SNP white paper; SNP_PAGE_RECLAIM reverses it).
 // kFailInput: misaligned or outside memory, ASID/GPA out of range; kFailPermission: the entry
 // is immutable (firmware-owned); kFailOverlap: 4 KiB inside an assigned 2 MiB page, or a 2 MiB
 // update over assigned 4 KiB pages.

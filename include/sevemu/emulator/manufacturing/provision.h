@@ -26,10 +26,13 @@ struct ProvisionOptions {
   std::int64_t now = 0;                  // manufacture time when not seeded
   // The BIOS's ASID split (PlatformState::min_sev_asid); default: the product's max_asid / 2.
   std::optional<std::uint32_t> min_sev_asid;
+  // The firmware it ships with (current = committed); default: DefaultFirmware(product).
+  // Must name a simulated ABI (firmware_abi.h).
+  std::optional<FirmwareVersion> firmware;
 };
 
-// Makes the platform in memory. kInvalidArgument for a bad seed, stepping or TCB, or a root
-// of another product.
+// Makes the platform in memory. kInvalidArgument for a bad seed, stepping, TCB or firmware
+// version, or a root of another product.
 Result<Platform> Provision(const ProvisionOptions& opts, AmdRoot root);
 
 // The chip's own view of its keys: the boot ROM hands the firmware the sticks of the current

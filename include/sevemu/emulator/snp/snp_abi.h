@@ -202,6 +202,67 @@ struct SnpVlekLoadBuf {               // SNP_VLEK_LOAD
 };
 static_assert(sizeof(SnpVlekLoadBuf) == 16);
 
+// SNP_PAGE_SWAP_OUT / SNP_PAGE_SWAP_IN (AMD-ASPFW sev_mcmd.h snp_mcmd_swap_out_t /
+// snp_mcmd_swap_in_t). `flags`: bit0 page_size (2 MiB), bits 2:1 page_type (SwapPageType),
+// bit3 reserved (SWAP_OUT) / swap_in_place (SWAP_IN), bit4 root_mdata_en; bits 63:5 reserved.
+struct SnpPageSwapBuf {
+  std::uint64_t gctx_paddr;
+  std::uint64_t src_paddr;
+  std::uint64_t dst_paddr;
+  std::uint64_t mdata_paddr;    // 64-byte aligned entry in a METADATA page (unless root)
+  std::uint64_t software_data;  // SWAP_OUT: copied into the entry; SWAP_IN: reserved
+  std::uint64_t flags;
+};
+static_assert(sizeof(SnpPageSwapBuf) == 0x30);
+static_assert(offsetof(SnpPageSwapBuf, flags) == 0x28);
+using SnpPageSwapOutBuf = SnpPageSwapBuf;
+using SnpPageSwapInBuf = SnpPageSwapBuf;
+constexpr std::uint64_t kSwapPageSize2M = 1u << 0;
+constexpr std::uint64_t kSwapInPlace = 1u << 3;
+constexpr std::uint64_t kSwapRootMdata = 1u << 4;
+enum class SwapPageType : std::uint8_t { kData = 0, kMetadata = 1, kVmsa = 2 };
+constexpr std::uint64_t SwapFlags(SwapPageType t, bool page_2m = false, bool root = false,
+                                  bool in_place = false) {
+  return (page_2m ? kSwapPageSize2M : 0) | (std::uint64_t{static_cast<std::uint8_t>(t)} << 1) |
+         (in_place ? kSwapInPlace : 0) | (root ? kSwapRootMdata : 0);
+}
+
+struct SnpPageMoveBuf {  // SNP_PAGE_MOVE (AMD-ASPFW snp_mcmd_page_move_t)
+  std::uint64_t gctx_paddr;
+  std::uint32_t page_size;  // bit0: 2 MiB; bits 31:1 reserved
+  std::uint32_t reserved;
+  std::uint64_t src_paddr;
+  std::uint64_t dst_paddr;
+};
+static_assert(sizeof(SnpPageMoveBuf) == 0x20);
+
+struct SnpPageMdInitBuf {  // SNP_PAGE_MD_INIT (AMD-ASPFW snp_mcmd_md_init_t)
+  std::uint64_t gctx_paddr;
+  std::uint64_t page_paddr;  // FIRMWARE page to become a METADATA page
+};
+static_assert(sizeof(SnpPageMdInitBuf) == 0x10);
+
+// The 64-byte metadata entry a swap-out writes into a METADATA page, or into the guest
+// context as its root entry (AMD-ASPFW sev_rmp.h snp_metadata_page_t). `entry`: bit0 valid,
+// bit1 page_validated, bit2 vmsa, bit3 metadata, bit4 page_size, bits 63:12 the GPA (all ones
+// for a metadata page). `vmpl`: the RMP entry's permission qword.
+struct SnpMetadataEntry {
+  std::uint64_t software_data;
+  std::uint64_t iv;  // the guest's OEK IV counter at the swap-out
+  std::uint8_t auth_tag[16];
+  std::uint64_t entry;
+  std::uint64_t vmpl;
+  std::uint64_t reserved[2];
+};
+static_assert(sizeof(SnpMetadataEntry) == 64);
+static_assert(offsetof(SnpMetadataEntry, entry) == 0x20);
+constexpr std::uint64_t kMdValid = 1u << 0;
+constexpr std::uint64_t kMdPageValidated = 1u << 1;
+constexpr std::uint64_t kMdVmsa = 1u << 2;
+constexpr std::uint64_t kMdMetadata = 1u << 3;
+constexpr std::uint64_t kMdPageSize2M = 1u << 4;
+constexpr std::uint64_t kMdGpaMask = ~0xFFFull;
+
 #pragma pack(pop)
 
 // SNP guest states (SNP_GUEST_STATUS.state; SEV-ABI-FACTS.md 8.3).

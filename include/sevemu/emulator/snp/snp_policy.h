@@ -17,10 +17,14 @@ constexpr std::uint64_t kReservedMbo = 1ull << 17;  // must be one
 constexpr std::uint64_t kMigrateMa = 1ull << 18;
 constexpr std::uint64_t kDebug = 1ull << 19;
 constexpr std::uint64_t kSingleSocket = 1ull << 20;
-// Bits 63:21: reserved in the firmware simulated (ABI 1.55, as AMD-ASPFW 1.55.25 checks them);
-// later ABIs define CXL_ALLOW (21), MEM_AES_256_XTS (22), RAPL_DIS (23), CIPHERTEXT_HIDING (24),
-// PAGE_SWAP_DISABLE (25).
-constexpr std::uint64_t kReservedMask = ~((1ull << 21) - 1);
+// Bits 63:21 are reserved in ABI 1.55 (as AMD-ASPFW 1.55.25 checks them); later ABIs define
+// the bits below (FirmwareAbi::policy_bits says which the running firmware accepts).
+constexpr std::uint64_t kReservedMask = ~((1ull << 21) - 1);  // in ABI 1.55
+constexpr std::uint64_t kCxlAllow = 1ull << 21;               // CXL may be populated
+constexpr std::uint64_t kMemAes256Xts = 1ull << 22;           // AES-256-XTS memory encryption
+constexpr std::uint64_t kRaplDis = 1ull << 23;                // RAPL must be disabled
+constexpr std::uint64_t kCiphertextHidingDram = 1ull << 24;   // ciphertext hiding must be on
+constexpr std::uint64_t kPageSwapDisable = 1ull << 25;        // no SWAP_OUT/SWAP_IN/PAGE_MOVE
 }  // namespace policy
 
 // Why SNP_LAUNCH_START refuses a policy, in the firmware's order (AMD-ASPFW
@@ -34,11 +38,20 @@ enum class PolicyRule {
   kAbiMinorTooNew,     // same major, ABI_MINOR above the firmware's
   kReservedBits,       // a reserved bit set
   kMaNotSingleSocket,  // SINGLE_SOCKET guest bound to a migration agent without it
+  // From ABI 1.57 (the platform cannot honour what the guest requires):
+  kAes256XtsUnavailable,  // MEM_AES_256_XTS on a part that encrypts with AES-128 (Milan)
+  kRaplNotDisabled,       // RAPL_DIS while SNP_INIT_EX left RAPL enabled
+  kCiphertextHidingOff,   // CIPHERTEXT_HIDING_DRAM while ciphertext hiding is not enabled
 };
 const char* PolicyRuleName(PolicyRule r);
 
 struct PolicyContext {
   FirmwareVersion firmware;
+  // The bits this firmware defines (FirmwareAbi::policy_bits); the rest are reserved.
+  std::uint64_t defined_bits = ~policy::kReservedMask;
+  bool aes_256_xts = false;        // the part can encrypt guest memory with AES-256-XTS
+  bool rapl_disabled = false;      // SNP_INIT_EX disabled RAPL
+  bool ciphertext_hiding = false;  // SNP_INIT_EX enabled ciphertext hiding
   bool smt_enabled = true;
   bool ma_en = false;
   std::uint64_t ma_policy = 0;  // REQUIRES ma_en
@@ -47,5 +60,10 @@ struct PolicyContext {
 
 // The first rule `p` breaks, or nullopt if SNP_LAUNCH_START accepts it.
 std::optional<PolicyRule> CheckSnpPolicy(std::uint64_t p, const PolicyContext& ctx);
+
+// PAGE_SWAP_DISABLE (ABI 1.58): whether firmware `fw` refuses SNP_PAGE_SWAP_OUT, SNP_PAGE_SWAP_IN
+// and SNP_PAGE_MOVE for a guest of policy `p` (POLICY_FAILURE; go-sev-guest SnpPolicy,
+// SEV-ABI-FACTS.md 5.1). False on ABIs before 1.58, where the bit cannot be set.
+bool PolicyForbidsPageSwap(std::uint64_t p, const FirmwareVersion& fw);
 
 }  // namespace sevemu::emulator
