@@ -9,7 +9,57 @@
 #include <cstring>
 #include <string>
 
+#include "sevemu/common/file_ops.h"
+
 namespace sevemu {
+
+int FileOps::Open(const char* path, int flags, mode_t mode) {
+  return ::open(path, flags, mode);
+}
+ssize_t FileOps::Write(int fd, const void* data, std::size_t size) {
+  return ::write(fd, data, size);
+}
+int FileOps::Fchmod(int fd, mode_t mode) {
+  return ::fchmod(fd, mode);
+}
+int FileOps::Fsync(int fd) {
+  return ::fsync(fd);
+}
+int FileOps::Close(int fd) {
+  return ::close(fd);
+}
+int FileOps::Link(const char* from, const char* to) {
+  return ::link(from, to);
+}
+int FileOps::Rename(const char* from, const char* to) {
+  return ::rename(from, to);
+}
+int FileOps::Unlink(const char* path) {
+  return ::unlink(path);
+}
+int FileOps::FsyncDir(const char* dir) {
+  const int fd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return rc;
+}
+
+namespace {
+
+FileOps g_posix;
+FileOps* g_ops = &g_posix;
+
+}  // namespace
+
+FileOps* SetFileOpsForTesting(FileOps* ops) {
+  FileOps* old = g_ops;
+  g_ops = ops != nullptr ? ops : &g_posix;
+  return old;
+}
+
 namespace {
 
 Error IoError(const std::string& path, const char* what, int err) {
@@ -26,23 +76,19 @@ std::string DirName(const std::string& path) {
 Status WriteAll(int fd, ByteSpan data, const std::string& path) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    const ssize_t n = g_ops->Write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoError(path, "write", errno);
     }
+    if (n == 0) return IoError(path, "write", EIO);  // no progress: never spin
     done += static_cast<std::size_t>(n);
   }
   return Status::Ok();
 }
 
 Status FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError(dir, "open directory", errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return IoError(dir, "fsync directory", err);
+  if (g_ops->FsyncDir(dir.c_str()) != 0) return IoError(dir, "fsync directory", errno);
   return Status::Ok();
 }
 
@@ -50,29 +96,29 @@ Status FsyncDir(const std::string& dir) {
 
 Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode, bool keep_backup) {
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  const int fd = g_ops->Open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return IoError(tmp, "create", errno);
   Status st = WriteAll(fd, data, tmp);
-  if (st.ok() && ::fchmod(fd, mode) != 0) st = IoError(tmp, "chmod", errno);
-  if (st.ok() && ::fsync(fd) != 0) st = IoError(tmp, "fsync", errno);
-  if (::close(fd) != 0 && st.ok()) st = IoError(tmp, "close", errno);
+  if (st.ok() && g_ops->Fchmod(fd, mode) != 0) st = IoError(tmp, "chmod", errno);
+  if (st.ok() && g_ops->Fsync(fd) != 0) st = IoError(tmp, "fsync", errno);
+  if (g_ops->Close(fd) != 0 && st.ok()) st = IoError(tmp, "close", errno);
   if (!st.ok()) {
-    ::unlink(tmp.c_str());
+    g_ops->Unlink(tmp.c_str());
     return st;
   }
   if (keep_backup && PathExists(path)) {
     // The backup is a second name for the previous inode, made before the rename replaces it.
     const std::string bak = path + ".bak";
-    ::unlink(bak.c_str());
-    if (::link(path.c_str(), bak.c_str()) != 0) {
+    g_ops->Unlink(bak.c_str());
+    if (g_ops->Link(path.c_str(), bak.c_str()) != 0) {
       const int err = errno;
-      ::unlink(tmp.c_str());
+      g_ops->Unlink(tmp.c_str());
       return IoError(bak, "link backup", err);
     }
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (g_ops->Rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
-    ::unlink(tmp.c_str());
+    g_ops->Unlink(tmp.c_str());
     return IoError(path, "rename", err);
   }
   return FsyncDir(DirName(path));

@@ -186,17 +186,103 @@ Result<std::unique_ptr<Firmware>> Firmware::Boot(Platform platform, const Firmwa
   s->vcek = std::move(vcek);
   s->max_asid = max_asid;
   s->asid_use.assign(max_asid + 1, AsidUse::kDirty);
-  return std::unique_ptr<Firmware>(new Firmware(std::move(s)));
+  auto fw = std::unique_ptr<Firmware>(new Firmware(std::move(s)));
+  fw->set_observer(cfg.observer);
+  return fw;
 }
 
 Firmware::Firmware(std::unique_ptr<FirmwareState> s) : s_(std::move(s)) {}
 Firmware::~Firmware() = default;
 
-FwStatus Firmware::Execute(SnpCmd cmd, MutableByteSpan buffer) {
+namespace {
+
+FwStatus DispatchSnp(FirmwareState& s, SnpCmd cmd, MutableByteSpan buffer) {
   const CommandSpec* spec = FindCommand(cmd);
   if (spec == nullptr) return FwStatus::kInvalidCommand;
   if (buffer.size() != spec->buffer_size) return FwStatus::kInvalidLength;
-  return spec->handler(*s_, buffer);
+  return spec->handler(s, buffer);
+}
+
+// Every state machine's state, to report the transitions a command made.
+struct MachineState {
+  const char* machine;
+  std::uint64_t id;
+  const char* state;
+};
+
+std::vector<MachineState> Machines(const FirmwareState& s) {
+  std::vector<MachineState> m;
+  m.push_back({"snp_platform", 0, statemachine::SnpPlatformStateName(s.snp.state())});
+  m.push_back({"sev_platform", 0, statemachine::SevPlatformStateName(s.sev.machine.state())});
+  for (const auto& [gctx, g] : s.guests) {
+    m.push_back({"snp_guest", gctx, statemachine::SnpGuestStateName(g->machine.state())});
+  }
+  for (const auto& [handle, g] : s.sev.guests) {
+    m.push_back({"sev_guest", handle, statemachine::SevGuestStateName(g->machine.state())});
+  }
+  return m;
+}
+
+std::vector<StateTransition> Transitions(const std::vector<MachineState>& before,
+                                         const std::vector<MachineState>& after) {
+  std::vector<StateTransition> t;
+  auto find = [](const std::vector<MachineState>& in, const MachineState& x) {
+    for (const auto& y : in) {
+      if (std::strcmp(x.machine, y.machine) == 0 && x.id == y.id) return &y;
+    }
+    return static_cast<const MachineState*>(nullptr);
+  };
+  for (const auto& b : before) {
+    const MachineState* a = find(after, b);
+    if (a == nullptr) {
+      t.push_back({b.machine, b.id, b.state, ""});
+    } else if (std::strcmp(a->state, b.state) != 0) {
+      t.push_back({b.machine, b.id, b.state, a->state});
+    }
+  }
+  for (const auto& a : after) {
+    if (find(before, a) == nullptr) t.push_back({a.machine, a.id, "", a.state});
+  }
+  return t;
+}
+
+// Runs `dispatch` and, with an observer, reports the command: its fields before and the ones
+// it wrote back, its status and its transitions.
+template <typename Cmd, typename Decode, typename Dispatch>
+FwStatus Observed(FirmwareState& s, const char* api, Cmd cmd, const char* name,
+                  MutableByteSpan buffer, Decode decode, Dispatch dispatch) {
+  if (s.observer == nullptr) return dispatch(s, cmd, buffer);
+  CommandEvent e;
+  e.api = api;
+  e.id = static_cast<std::uint32_t>(cmd);
+  e.name = name;
+  e.length = buffer.size();
+  e.in = decode(cmd, buffer);
+  const auto before = Machines(s);
+  e.status = dispatch(s, cmd, buffer);
+  for (CommandField& f : decode(cmd, buffer)) {
+    bool same = false;
+    for (const CommandField& g : e.in) same = same || f == g;
+    if (!same) e.out.push_back(std::move(f));
+  }
+  e.transitions = Transitions(before, Machines(s));
+  s.observer->OnCommand(e);
+  return e.status;
+}
+
+}  // namespace
+
+FwStatus Firmware::Execute(SnpCmd cmd, MutableByteSpan buffer) {
+  return Observed(*s_, "snp", cmd, SnpCmdName(cmd), buffer, &DecodeSnpCommand, &DispatchSnp);
+}
+
+FwStatus Firmware::ExecuteSev(SevCmd cmd, MutableByteSpan buffer) {
+  return Observed(*s_, "sev", cmd, SevCmdName(cmd), buffer, &DecodeSevCommand, &DispatchSev);
+}
+
+void Firmware::set_observer(FirmwareObserver* observer) {
+  s_->observer = observer;
+  s_->memory.rmp().set_observer(observer);
 }
 
 void Firmware::Wbinvd() {

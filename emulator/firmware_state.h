@@ -129,6 +129,7 @@ struct FirmwareState {
   // (only ABIs with FirmwareAbi::platform_features do; cleared by every SNP_INIT(_EX)).
   bool rapl_disabled = false;
   bool ciphertext_hiding = false;
+  FirmwareObserver* observer = nullptr;  // the trace (firmware_observer.h); not owned
 };
 
 // What the running firmware's ABI implements (firmware_abi.h).
@@ -172,6 +173,10 @@ FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpGuestRequest(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpVlekLoad(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf);
+
+// The legacy SEV dispatch table (sev_dispatch.cpp): size check and handler, no tracing
+// (Firmware::ExecuteSev adds it).
+FwStatus DispatchSev(FirmwareState& s, SevCmd cmd, MutableByteSpan buffer);
 
 // Legacy SEV handlers (cmd_sev_platform.cpp), dispatched by sev_dispatch.cpp.
 FwStatus SevInit(FirmwareState& s, MutableByteSpan buf);

@@ -41,7 +41,9 @@ const char* RmpResultName(RmpResult r) {
   return "?";
 }
 
-RmpResult RmpUpdate(RmpTable& rmp, std::uint64_t spa, const RmpUpdateState& state) {
+namespace {
+
+RmpResult DoRmpUpdate(RmpTable& rmp, std::uint64_t spa, const RmpUpdateState& state) {
   const std::uint64_t align = state.page_size_2m ? kPageSize2M : kPageSize;
   if ((spa & (align - 1)) != 0 || !rmp.Covers(spa) || !rmp.Covers(spa + align - 1)) {
     return RmpResult::kFailInput;
@@ -86,7 +88,7 @@ RmpResult RmpUpdate(RmpTable& rmp, std::uint64_t spa, const RmpUpdateState& stat
   return RmpResult::kSuccess;
 }
 
-RmpResult Psmash(RmpTable& rmp, std::uint64_t spa) {
+RmpResult DoPsmash(RmpTable& rmp, std::uint64_t spa) {
   if ((spa & (kPageSize2M - 1)) != 0 || !rmp.Covers(spa)) return RmpResult::kFailInput;
   const RmpEntry e = rmp.Get(spa);
   if (!e.page_size_2m()) return RmpResult::kFailInput;
@@ -95,8 +97,8 @@ RmpResult Psmash(RmpTable& rmp, std::uint64_t spa) {
   return RmpResult::kSuccess;
 }
 
-RmpResult Pvalidate(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa, std::uint64_t spa,
-                    bool page_size_2m, bool validate) {
+RmpResult DoPvalidate(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa,
+                      std::uint64_t spa, bool page_size_2m, bool validate) {
   if (guest.vmpl != 0) return RmpResult::kFailPermission;
   const std::uint64_t align = page_size_2m ? kPageSize2M : kPageSize;
   if ((gpa & (align - 1)) != 0 || (spa & (align - 1)) != 0 || !rmp.Covers(spa)) {
@@ -110,8 +112,9 @@ RmpResult Pvalidate(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa,
   return RmpResult::kSuccess;
 }
 
-RmpResult RmpAdjust(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa, std::uint64_t spa,
-                    bool page_size_2m, int target_vmpl, std::uint8_t perms, bool vmsa) {
+RmpResult DoRmpAdjust(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa,
+                      std::uint64_t spa, bool page_size_2m, int target_vmpl, std::uint8_t perms,
+                      bool vmsa) {
   const std::uint64_t align = page_size_2m ? kPageSize2M : kPageSize;
   if ((gpa & (align - 1)) != 0 || (spa & (align - 1)) != 0 || !rmp.Covers(spa) || target_vmpl < 0 ||
       target_vmpl > 3 || (perms & ~kPermAll) != 0) {
@@ -129,6 +132,46 @@ RmpResult RmpAdjust(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa,
     x.set_vmsa(vmsa);
   });
   return RmpResult::kSuccess;
+}
+
+}  // namespace
+
+// Each instruction is reported after it ran, its page-state changes (RmpTable::Set) before it.
+RmpResult RmpUpdate(RmpTable& rmp, std::uint64_t spa, const RmpUpdateState& state) {
+  const RmpResult r = DoRmpUpdate(rmp, spa, state);
+  if (rmp.observer() != nullptr) {
+    rmp.observer()->OnRmpInstruction(
+        {"RMPUPDATE", spa, state.gpa, state.page_size_2m, state.asid, -1, r});
+  }
+  return r;
+}
+
+RmpResult Psmash(RmpTable& rmp, std::uint64_t spa) {
+  const RmpResult r = DoPsmash(rmp, spa);
+  if (rmp.observer() != nullptr) {
+    rmp.observer()->OnRmpInstruction({"PSMASH", spa, 0, true, 0, -1, r});
+  }
+  return r;
+}
+
+RmpResult Pvalidate(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa, std::uint64_t spa,
+                    bool page_size_2m, bool validate) {
+  const RmpResult r = DoPvalidate(rmp, guest, gpa, spa, page_size_2m, validate);
+  if (rmp.observer() != nullptr) {
+    rmp.observer()->OnRmpInstruction(
+        {"PVALIDATE", spa, gpa, page_size_2m, guest.asid, guest.vmpl, r});
+  }
+  return r;
+}
+
+RmpResult RmpAdjust(RmpTable& rmp, const GuestContext& guest, std::uint64_t gpa, std::uint64_t spa,
+                    bool page_size_2m, int target_vmpl, std::uint8_t perms, bool vmsa) {
+  const RmpResult r = DoRmpAdjust(rmp, guest, gpa, spa, page_size_2m, target_vmpl, perms, vmsa);
+  if (rmp.observer() != nullptr) {
+    rmp.observer()->OnRmpInstruction(
+        {"RMPADJUST", spa, gpa, page_size_2m, guest.asid, guest.vmpl, r});
+  }
+  return r;
 }
 
 }  // namespace sevemu::rmp

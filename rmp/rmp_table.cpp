@@ -16,7 +16,14 @@ void RmpTable::Set(std::uint64_t spa, const RmpEntry& entry) {
     if (entry == RmpEntry{}) return;  // keep the invariant cheap: defaults stay unallocated
     it = regions_.emplace(spa >> 21, std::make_unique<Region>()).first;
   }
-  (*it->second)[(spa >> 12) & (kPagesPer2M - 1)] = entry;
+  RmpEntry& slot = (*it->second)[(spa >> 12) & (kPagesPer2M - 1)];
+  if (observer_ != nullptr && !(slot == entry)) {
+    const RmpEntry before = slot;
+    slot = entry;
+    observer_->OnPageState(spa & ~(kPageSize - 1), before, entry);
+    return;
+  }
+  slot = entry;
 }
 
 std::uint64_t RmpTable::AssignedPages(std::uint32_t asid) const {

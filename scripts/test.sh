@@ -24,7 +24,7 @@ cmake --build --preset release
 echo "== fuzz smoke (${FUZZ_SECONDS}s per target)"
 cmake --preset fuzz >/dev/null
 targets=(state_file_fuzz certificate_fuzz firmware_command_fuzz ovmf_image_fuzz guest_request_fuzz cert_table_fuzz
-  protocol_frame_fuzz sev_formats_fuzz)
+  protocol_frame_fuzz sev_formats_fuzz kds_fuzz id_block_fuzz owner_formats_fuzz trace_render_fuzz)
 cmake --build --preset fuzz --target "${targets[@]}"
 for t in "${targets[@]}"; do
   corpus_name="${t%_fuzz}"

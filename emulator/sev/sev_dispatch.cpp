@@ -142,11 +142,11 @@ std::vector<SevCmd> ImplementedSevCommands() {
   return out;
 }
 
-FwStatus Firmware::ExecuteSev(SevCmd cmd, MutableByteSpan buffer) {
+FwStatus DispatchSev(FirmwareState& s, SevCmd cmd, MutableByteSpan buffer) {
   for (const SevCommandSpec& spec : kSevCommands) {
     if (spec.id != cmd) continue;
     if (buffer.size() != spec.buffer_size) return FwStatus::kInvalidLength;
-    return spec.handler(*s_, buffer);
+    return spec.handler(s, buffer);
   }
   return FwStatus::kInvalidCommand;
 }

@@ -56,6 +56,7 @@ int RunCerts(const std::string& name, const Args& args);
 int RunRoot(const std::string& name, const Args& args);
 int RunShow(const std::string& name, const Args& args);
 int RunServe(const std::string& name, const Args& args);
+int RunTrace(const std::string& name, const Args& args);
 int RunKds(const std::string& name, const Args& args);
 // `kds serve`: `args` are the words after "serve".
 int RunKdsServe(const std::string& name, const Args& args);

@@ -69,19 +69,29 @@ void LogPlatform(const Logger& log, const std::string& dir, const emulator::Plat
 }
 
 // Loads (provisioning on first start), locks and boots one platform.
+// With a trace hub, the platform's writer observes the firmware from boot (SNP_INIT on).
 Result<daemon::ServedPlatform> OpenPlatform(const std::string& dir, emulator::Product product,
-                                            const std::optional<Bytes>& seed, const Logger& log) {
+                                            const std::optional<Bytes>& seed, const Logger& log,
+                                            trace::TraceHub* hub) {
   if (Status st = MakeDirectories(dir, 0700); !st.ok()) return st.error();
   auto lock = DirLock::Acquire(dir);
   if (!lock.ok()) return lock.error();
   auto platform = LoadOrProvision(dir, product, seed, log, false);
   if (!platform.ok()) return platform.error();
   LogPlatform(log, dir, platform->state);
+  std::unique_ptr<trace::TraceWriter> writer;
+  emulator::FirmwareConfig config;
+  if (hub != nullptr) {
+    writer = std::make_unique<trace::TraceWriter>(PlatformName(dir), *hub);
+    config.observer = writer.get();
+  }
   // SNP firmware over 1 TiB of sparse simulated memory, initialised as the host kernel does.
-  auto host = hypervisor::Host::Boot(std::move(platform).value(), emulator::FirmwareConfig{});
+  auto host = hypervisor::Host::Boot(std::move(platform).value(), config);
   if (!host.ok()) return host.error();
-  return daemon::ServedPlatform{PlatformName(dir), dir, std::move(lock).value(),
+  daemon::ServedPlatform served{PlatformName(dir), dir, std::move(lock).value(), std::move(writer),
                                 std::move(host).value()};
+  served.config = config;  // a platform reset boots with it again, observed from boot too
+  return served;
 }
 
 // serve --check: load, self-test and boot one platform without writing anything (no
@@ -99,7 +109,7 @@ Status SelfTestPlatform(const std::string& dir, const Logger& log) {
 
 int RunServe(const std::string& name, const Args& args) {
   std::vector<std::string> states;
-  std::string product_name, seed_hex, log_format, log_level, socket_path, mode_text;
+  std::string product_name, seed_hex, log_format, log_level, socket_path, mode_text, trace_file;
   bool check = false, print_capabilities = false;
   po::options_description desc("options");
   // clang-format off
@@ -111,13 +121,15 @@ int RunServe(const std::string& name, const Args& args) {
       ("seed", po::value(&seed_hex), "hex seed for first-start provisioning")
       ("log-format", po::value(&log_format)->default_value("text"), "text | json")
       ("log-level", po::value(&log_level)->default_value("info"), "debug | info | error: debug adds every hello and successful ioctl")
+      ("trace", po::value(&trace_file), "append a JSON line per firmware command, RMP instruction and injected fault to FILE (docs/trace.md)")
       ("check", po::bool_switch(&check), "load, self-test and exit instead of serving")
       ("print-capabilities", po::bool_switch(&print_capabilities), "print what this build offers as JSON and exit (the MANAGE op \"capabilities\")");
   // clang-format on
   int code = 0;
-  auto vm = ParseArgs(
-      name, "[--state DIR]... [--socket PATH] [--product P] [--seed HEX] [--check] [--log-level L]",
-      desc, args, code);
+  auto vm = ParseArgs(name,
+                      "[--state DIR]... [--socket PATH] [--product P] [--seed HEX] [--trace FILE] "
+                      "[--check] [--log-level L]",
+                      desc, args, code);
   if (!vm) return code;
   if (print_capabilities) {
     std::cout << daemon::CapabilitiesJson() << "\n";
@@ -168,9 +180,13 @@ int RunServe(const std::string& name, const Args& args) {
     log.Info("self-test passed", {{"platforms", std::to_string(states.size())}});
     return kExitOk;
   }
+  auto hub = std::make_shared<trace::TraceHub>();
+  if (!trace_file.empty()) {
+    if (Status st = hub->OpenFile(trace_file); !st.ok()) return Fail(name, st.error());
+  }
   std::vector<daemon::ServedPlatform> platforms;
   for (const auto& dir : states) {
-    auto p = OpenPlatform(dir, *product, seed, log);
+    auto p = OpenPlatform(dir, *product, seed, log, trace_file.empty() ? nullptr : hub.get());
     if (!p.ok()) return Fail(name, p.error());
     for (const auto& other : platforms) {
       if (other.name == p->name) {
@@ -193,6 +209,7 @@ int RunServe(const std::string& name, const Args& args) {
   daemon::DaemonOptions options;
   options.socket_path = socket_path;
   options.socket_mode = static_cast<mode_t>(mode);
+  options.trace = hub;
   auto d = daemon::Daemon::Create(options, std::move(platforms), sink);
   if (!d.ok()) return Fail(name, d.error());
   if (Status st = (*d)->Run(); !st.ok()) return Fail(name, st.error());

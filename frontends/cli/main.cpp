@@ -19,6 +19,8 @@ constexpr Command kCommands[] = {
     {"run", sevemu::cli::RunRun,
      "run a program with the devices (seccomp user notification): 'run [--guest NAME] -- PROG'"},
     {"serve", sevemu::cli::RunServe, "run the emulator on a platform (provisioned on first start)"},
+    {"trace", sevemu::cli::RunTrace,
+     "a running daemon's firmware commands live, or 'trace render FILE --format mermaid|dot'"},
     {"provision", sevemu::cli::RunProvision,
      "manufacture a simulated platform into a state directory"},
     {"show", sevemu::cli::RunShow, "print a platform's identity, TCBs and firmware versions"},

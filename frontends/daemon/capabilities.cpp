@@ -30,11 +30,11 @@ constexpr struct {
   const char* command;
   const char* serves;
 } kFrontEnds[] = {
-  {"daemon", "sevemu serve",      "the socket protocol (docs/protocol.md): /dev/sev, guest devices, MANAGE and ctl ops"},
+  {"daemon", "sevemu serve",      "the socket protocol (docs/protocol.md): /dev/sev, guest devices, MANAGE and ctl ops, the live trace"},
   {"shim",   "LD_PRELOAD=libsevemu-preload.so", "/dev/sev, /dev/sev-guest, configfs-tsm for dynamically linked programs"},
   {"run",    "sevemu run",        "the same devices for any program, by seccomp user notification"},
   {"kds",    "sevemu kds serve",  "the simulated KDS over HTTP, with a loopback ctl endpoint for its faults"},
-  {"cli",    "sevemu",            "provisioning, certificates, guests, host administration, ctl"},
+  {"cli",    "sevemu",            "provisioning, certificates, guests, host administration, ctl, trace"},
 };
 // clang-format on
 

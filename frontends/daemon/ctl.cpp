@@ -282,6 +282,14 @@ void Daemon::Impl::WatchFaults(std::size_t index) {
          {"guest", e.guest},
          {"detail", e.detail},
          {"fired", std::to_string(e.fired)}});
+    // And in the trace, attributed to whoever the firmware was working for (docs/trace.md).
+    if (platforms[index].trace) {
+      platforms[index].trace->OnFault(hypervisor::FaultKindName(e.kind),
+                                      {{"id", std::to_string(e.id)},
+                                       {"guest", e.guest},
+                                       {"detail", e.detail},
+                                       {"fired", std::to_string(e.fired)}});
+    }
   });
 }
 
@@ -304,6 +312,8 @@ Status Daemon::Impl::Reboot(std::size_t index) {
   const std::size_t guests = p.host->Guests().size();
   p.host = std::move(host).value();
   ++p.boot;
+  AttachTrace();  // the new firmware is observed as the old one was
+  if (p.trace) p.trace->OnFault("platform_reset", {{"boot", std::to_string(p.boot)}});
   PersistIfChanged(index);
   Log(LogLevel::kInfo, "platform reset",
       {{"platform", p.name},

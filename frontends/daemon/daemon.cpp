@@ -94,6 +94,12 @@ Status Daemon::Impl::Persist(const ServedPlatform& p, const hypervisor::Persiste
   return result;
 }
 
+void Daemon::Impl::AttachTrace() {
+  for (auto& p : platforms) {
+    p.host->firmware().set_observer(trace->active() ? p.trace.get() : nullptr);
+  }
+}
+
 void Daemon::Impl::PersistIfChanged(std::size_t i) {
   const ServedPlatform& p = platforms[i];
   const hypervisor::PersistentChange change = p.host->TakePersistentChange();
@@ -149,6 +155,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   auto impl = std::make_unique<Impl>();
   impl->platforms = std::move(platforms);
   impl->log = std::move(log);
+  impl->trace = options.trace ? options.trace : std::make_shared<trace::TraceHub>();
+  for (auto& p : impl->platforms) {
+    if (!p.trace) p.trace = std::make_unique<trace::TraceWriter>(p.name, *impl->trace);
+  }
+  impl->AttachTrace();
   impl->socket_path = path;
   for (std::size_t i = 0; i < impl->platforms.size(); ++i) impl->WatchFaults(i);
   boost::system::error_code ec;

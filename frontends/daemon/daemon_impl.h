@@ -25,6 +25,8 @@ struct Daemon::Impl {
   asio::io_context io;
   asio::local::stream_protocol::acceptor acceptor{io};
   asio::signal_set signals{io};
+  // Before the platforms: their writers and firmware may emit until they are gone.
+  std::shared_ptr<trace::TraceHub> trace;
   std::vector<ServedPlatform> platforms;
   std::set<std::shared_ptr<Session>> sessions;
   LogSink log;
@@ -41,6 +43,12 @@ struct Daemon::Impl {
   }
   void Log(bool error, const std::string& event, const LogFields& fields) const {
     Log(error ? LogLevel::kError : LogLevel::kInfo, event, fields);
+  }
+  // Each firmware observes into its writer only while somebody reads the trace.
+  void AttachTrace();
+  // Names who the next firmware commands of platform `i` are for.
+  void SetCaller(std::size_t i, trace::Caller caller) {
+    if (platforms[i].trace) platforms[i].trace->SetCaller(std::move(caller));
   }
   // Writes platform.json and sev-nv.json if a command changed them; logs (does not fail the
   // command) on error.
@@ -83,6 +91,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoWrite();
   void Hello(std::uint32_t id);
   void HostFrame(const protocol::FrameHeader& h);
+  // TRACE_SUBSCRIBE: every trace line from now on, as TRACE_EVENT frames.
+  void TraceSubscribe(std::uint32_t request_id);
   void GuestFrame(const protocol::FrameHeader& h);
 
   enum class Role { kNone, kHost, kGuest };
@@ -103,6 +113,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;       // a frame's read is outstanding
   bool close_after_write_ = false;
   bool closed_ = false;
+  std::uint64_t trace_listener_ = 0;  // the hub's id for this session, 0: not subscribed
+  std::uint64_t trace_dropped_ = 0;   // lines not sent while the replies backed up
 };
 
 // A management operation (protocol kManage) on one platform. `writable` gates the ones that

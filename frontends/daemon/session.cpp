@@ -27,6 +27,11 @@ MsgType ReplyType(MsgType t) {
 void Session::Close() {
   if (closed_) return;
   closed_ = true;
+  if (trace_listener_ != 0) {
+    d_.trace->RemoveListener(trace_listener_);
+    trace_listener_ = 0;
+    d_.AttachTrace();
+  }
   boost::system::error_code ec;
   sock_.shutdown(Socket::shutdown_both, ec);
   sock_.close(ec);
@@ -97,6 +102,8 @@ void Session::OnFrame(const protocol::FrameHeader& h) {
   // client and closes its connection.
   try {
     Dispatch(h);
+    // What the firmware does next without a client (nothing today) is the daemon's.
+    if (role_ != Role::kNone) d_.SetCaller(platform_, trace::Caller{});
   } catch (const std::exception& e) {
     d_.Log(true, "request failed", {{"session", std::to_string(id_)}, {"error", e.what()}});
     close_after_write_ = true;
@@ -181,8 +188,38 @@ void Session::Hello(std::uint32_t id) {
   Send(ReplyType(MsgType::kHello), id, Bytes(body.begin(), body.end()));
 }
 
+void Session::TraceSubscribe(std::uint32_t request_id) {
+  if (trace_listener_ != 0) {
+    return SendError(request_id, protocol::errc::kBadPayload, "already subscribed to the trace");
+  }
+  Send(ReplyType(MsgType::kTraceSubscribe), request_id, {});
+  // The hub calls this for every line of every platform; a weak pointer, because the hub
+  // outlives sessions and Close removes the listener.
+  std::weak_ptr<Session> weak = shared_from_this();
+  trace_listener_ = d_.trace->AddListener([weak, request_id](const std::string& line) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    // A client that does not read loses lines rather than growing the daemon's memory; it is
+    // told how many before the next one it gets.
+    if (self->out_bytes_ > kReplyQueueLimit) {
+      ++self->trace_dropped_;
+      return;
+    }
+    if (self->trace_dropped_ != 0) {
+      const std::string note =
+          "{\"ev\":\"dropped\",\"lines\":" + std::to_string(self->trace_dropped_) + "}";
+      self->trace_dropped_ = 0;
+      self->Send(MsgType::kTraceEvent, request_id, Bytes(note.begin(), note.end()));
+    }
+    self->Send(MsgType::kTraceEvent, request_id, Bytes(line.begin(), line.end()));
+  });
+  d_.AttachTrace();
+}
+
 void Session::HostFrame(const protocol::FrameHeader& h) {
   ServedPlatform& p = d_.platforms[platform_];
+  d_.SetCaller(platform_, trace::Caller{"", 0, id_});
+  if (h.type == MsgType::kTraceSubscribe) return TraceSubscribe(h.request_id);
   if (h.type == MsgType::kSevIoctl) {
     auto req = protocol::DecodeSevIoctlRequest(payload_);
     if (!req.ok())
@@ -228,6 +265,8 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
 
 void Session::GuestFrame(const protocol::FrameHeader& h) {
   hypervisor::Host& host = *d_.platforms[platform_].host;
+  // The guest's kernel runs at VMPL0 (its hello says so).
+  d_.SetCaller(platform_, trace::Caller{guest_, 0, id_});
   auto g = host.Guest(guest_);
   if (!g.ok() || g->launch_id != guest_launch_id_ || d_.platforms[platform_].boot != guest_boot_) {
     return SendError(h.request_id, protocol::errc::kNotFound,

@@ -140,6 +140,10 @@ const char* MsgTypeName(MsgType t) {
       return "SEV_IOCTL";
     case MsgType::kManage:
       return "MANAGE";
+    case MsgType::kTraceSubscribe:
+      return "TRACE_SUBSCRIBE";
+    case MsgType::kTraceEvent:
+      return "TRACE_EVENT";
     case MsgType::kGuestMemRead:
       return "GUEST_MEM_READ";
     case MsgType::kGuestMemWrite:

@@ -20,6 +20,7 @@
 #include "sevemu/common/file_io.h"
 #include "sevemu/common/result.h"
 #include "sevemu/hypervisor/host.h"
+#include "sevemu/trace/trace.h"
 
 namespace sevemu::daemon {
 
@@ -34,6 +35,10 @@ struct ServedPlatform {
   std::string name;       // what clients name in their hello ("platform")
   std::string state_dir;  // where its platform.json is persisted
   DirLock lock;           // held for the daemon's life: a second daemon is refused
+  // Its trace writer (docs/trace.md); the daemon makes one if there is none. A writer given
+  // here was typically the firmware's observer from boot (serve --trace). Declared before
+  // `host`, so it outlives the firmware that points at it.
+  std::unique_ptr<trace::TraceWriter> trace;
   std::unique_ptr<hypervisor::Host> host;
   // What the host was booted with; a platform reset (ctl reset) boots it again with it.
   emulator::FirmwareConfig config{};
@@ -50,6 +55,9 @@ std::string CapabilitiesJson();
 struct DaemonOptions {
   std::string socket_path;
   mode_t socket_mode = 0600;
+  // Where trace lines go: the --trace file and the live `sevemu trace` clients (nullptr: the
+  // daemon makes a hub for live clients only). Shared with the platforms' writers.
+  std::shared_ptr<trace::TraceHub> trace;
 };
 
 // kBusy if a daemon already answers at `path`, kAlreadyExists if something other than a socket

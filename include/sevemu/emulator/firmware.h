@@ -17,6 +17,7 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 #include "sevemu/crypto/keys.h"
+#include "sevemu/emulator/firmware_observer.h"
 #include "sevemu/emulator/fw_status.h"
 #include "sevemu/emulator/manufacturing/platform_state.h"
 #include "sevemu/emulator/manufacturing/sev_nv_store.h"
@@ -43,6 +44,9 @@ struct FirmwareConfig {
   // SYSCFG.SNPEn on every core (the host kernel sets it when it supports SNP). Then legacy
   // INIT needs the RMP built first (AMD-ASPFW sev_mcmd_init_common): INVALID_PLATFORM_STATE.
   bool snp_enabled = true;
+  // Told of every command, RMP instruction and page-state change from boot on (docs/trace.md);
+  // nullptr: none. Not owned; must outlive the firmware or be replaced by set_observer.
+  FirmwareObserver* observer = nullptr;
 };
 
 struct FirmwareState;  // emulator/firmware_state.h (private)
@@ -123,6 +127,9 @@ class Firmware {
   // What the hypervisor does outside the firmware: WBINVD on every core (needed before
   // SNP_DF_FLUSH can clean ASIDs).
   void Wbinvd();
+
+  // Replaces the observer (also the RMP's); nullptr detaches it.
+  void set_observer(FirmwareObserver* observer);
 
   rmp::MemoryController& memory();
   const PlatformState& platform_state() const;

@@ -32,14 +32,16 @@ constexpr std::size_t kHeaderSize = 16;
 constexpr std::uint32_t kMaxPayload = (16u << 20) + (64u << 10);
 
 enum class MsgType : std::uint16_t {
-  kHello = 0x01,          // JSON {"role": "host"|"guest", "platform"?, "guest"?, "writable"?}
-  kWhoAmI = 0x02,         // after hello: the hello reply again plus "role" and "writable", for a
-                          // process that inherited the connection across exec
-  kSevIoctl = 0x10,       // host: ioctl on /dev/sev (SevIoctlRequest)
-  kManage = 0x11,         // host: management operation (JSON + optional blob)
-  kGuestMemRead = 0x20,   // guest: u64 gpa, u32 length
-  kGuestMemWrite = 0x21,  // guest: u64 gpa, bytes
-  kGuestRequest = 0x22,   // guest: the SNP guest-request exit (GuestRequestMsg)
+  kHello = 0x01,           // JSON {"role": "host"|"guest", "platform"?, "guest"?, "writable"?}
+  kWhoAmI = 0x02,          // after hello: the hello reply again plus "role" and "writable", for a
+                           // process that inherited the connection across exec
+  kSevIoctl = 0x10,        // host: ioctl on /dev/sev (SevIoctlRequest)
+  kManage = 0x11,          // host: management operation (JSON + optional blob)
+  kTraceSubscribe = 0x12,  // host: no payload; acknowledged, then trace lines as kTraceEvent
+  kTraceEvent = 0x13,      // daemon to a subscriber: one trace line (JSON, docs/trace.md)
+  kGuestMemRead = 0x20,    // guest: u64 gpa, u32 length
+  kGuestMemWrite = 0x21,   // guest: u64 gpa, bytes
+  kGuestRequest = 0x22,    // guest: the SNP guest-request exit (GuestRequestMsg)
   // 0x23 and 0x24 were GUEST_LOCK / GUEST_UNLOCK (the driver mutex held across a client's
   // frames); they are retired: the guest kernel's driver runs in the daemon (kGuestIoctl), so a
   // request is one frame and no lock outlives it. The numbers are not reused.

@@ -16,6 +16,7 @@
 
 #include "sevemu/rmp/physical_memory.h"
 #include "sevemu/rmp/rmp_entry.h"
+#include "sevemu/rmp/rmp_observer.h"
 
 namespace sevemu::rmp {
 
@@ -28,6 +29,7 @@ class RmpTable {
   // The entry of the 4 KiB page holding `spa`. REQUIRES: Covers(spa).
   RmpEntry Get(std::uint64_t spa) const;
   // REQUIRES: Covers(spa).
+  // Tells the observer (if any) when the entry changes.
   void Set(std::uint64_t spa, const RmpEntry& entry);
   // Applies fn(RmpEntry&) to the `pages` consecutive 4 KiB entries from `spa` (a 2 MiB page is
   // kept as 512 mirrored entries, so its changes go through here too).
@@ -52,9 +54,14 @@ class RmpTable {
   // Bytes spent on entries: 16 per page of every allocated 2 MiB region.
   std::size_t entry_bytes() const { return regions_.size() * sizeof(Region); }
 
+  // Who is told of instructions and entry changes (rmp_observer.h); nullptr: nobody. Not owned.
+  void set_observer(RmpObserver* observer) { observer_ = observer; }
+  RmpObserver* observer() const { return observer_; }
+
  private:
   using Region = std::array<RmpEntry, kPagesPer2M>;
   std::uint64_t memory_size_;
+  RmpObserver* observer_ = nullptr;
   std::unordered_map<std::uint64_t, std::unique_ptr<Region>> regions_;  // key: SPA >> 21
 };
 
