@@ -243,6 +243,10 @@ SevApiVersion SevApi(const FirmwareState& s);
 Result<crypto::PublicKey> SevDhCertKey(ByteSpan cert_bytes);
 // The lowest free handle (sev_guest.c find_free_guest_handle), or 0.
 std::uint32_t SevFreeHandle(const FirmwareState& s);
+// A new guest joins the platform under `handle` (LAUNCH_START, RECEIVE_START after all their
+// checks): its machine takes `start`, the platform counts one more guest (INIT → WORKING).
+void SevAddGuest(FirmwareState& s, std::uint32_t handle, std::unique_ptr<SevGuest> guest,
+                 statemachine::SevGuestEvent start);
 // The status a certificate refusal (ValidateSevCert, AmdCaCert::Validate) answers with
 // (cmd_sev_platform.cpp): kAuthFailed BAD_SIGNATURE, kRefused UNSUPPORTED, else
 // INVALID_CERTIFICATE; SUCCESS for an ok status.

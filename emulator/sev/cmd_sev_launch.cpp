@@ -54,6 +54,14 @@ std::uint32_t SevFreeHandle(const FirmwareState& s) {
   return 0;
 }
 
+void SevAddGuest(FirmwareState& s, std::uint32_t handle, std::unique_ptr<SevGuest> guest,
+                 SevGuestEvent start) {
+  guest->machine.Process(start);
+  s.sev.machine.Process(SevPlatformEvent::kGuestLaunched);
+  s.sev.guests[handle] = std::move(guest);
+  ++s.sev.guest_count;
+}
+
 // LAUNCH_START: INIT or WORKING. With a GODH certificate: session length 0x80 and certificate
 // length 0x824 (INVALID_LENGTH), both readable (INVALID_ADDRESS), the certificate sane
 // (INVALID_CERTIFICATE), WRAP_MAC (kSevWrapMacStatus), POLICY_MAC (kSevPolicyMacStatus), the
@@ -126,10 +134,7 @@ FwStatus SevLaunchStart(FirmwareState& s, MutableByteSpan buf) {
     return FwStatus::kInvalidPlatformState;
   }
   // ---- nothing above changed state ----
-  guest->machine.Process(SevGuestEvent::kLaunchStart);
-  s.sev.machine.Process(SevPlatformEvent::kGuestLaunched);
-  s.sev.guests[handle] = std::move(guest);
-  ++s.sev.guest_count;
+  SevAddGuest(s, handle, std::move(guest), SevGuestEvent::kLaunchStart);
   io.handle = handle;
   std::memcpy(buf.data(), &io, sizeof io);
   return FwStatus::kSuccess;

@@ -382,10 +382,7 @@ FwStatus SevReceiveStart(FirmwareState& s, MutableByteSpan buf) {
   }
   // ---- nothing above changed state (the firmware's RNG aside) ----
   guest->channel = std::move(keys).value();
-  guest->machine.Process(SevGuestEvent::kReceiveStart);
-  s.sev.machine.Process(SevPlatformEvent::kGuestLaunched);
-  s.sev.guests[handle] = std::move(guest);
-  ++s.sev.guest_count;
+  SevAddGuest(s, handle, std::move(guest), SevGuestEvent::kReceiveStart);
   io.handle = handle;
   std::memcpy(buf.data(), &io, sizeof io);
   return FwStatus::kSuccess;
