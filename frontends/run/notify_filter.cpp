@@ -15,6 +15,8 @@
 #include <cstring>
 #include <string>
 
+#include "run/fd_passing.h"
+
 namespace sevemu::run {
 
 namespace {
@@ -115,27 +117,6 @@ int InjectFd(int notify_fd, std::uint64_t id, int srcfd, bool cloexec) {
   if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0) return -errno;
   return r;
 }
-
-namespace {
-
-bool SendFd(int sock, int fd) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = buf;
-  msg.msg_controllen = sizeof buf;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
-}
-
-}  // namespace
 
 Status CheckUserNotifSupport() {
   int sv[2];
