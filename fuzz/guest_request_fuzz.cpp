@@ -13,8 +13,8 @@
 
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/manufacturing/provision.h"
-#include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/fixtures/test_root.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
 namespace {
@@ -22,6 +22,7 @@ namespace {
 using sevemu::Bytes;
 using sevemu::MutableByteSpan;
 using namespace sevemu::emulator;
+using namespace sevemu::guestmsg;
 
 constexpr std::uint64_t kGctx = 0x100000, kSecrets = 0x200000, kReq = 0x300000, kRsp = 0x301000;
 constexpr std::uint64_t kBound = 0x102000, kLaunching = 0x103000, kImi = 0x104000,

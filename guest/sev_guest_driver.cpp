@@ -13,14 +13,14 @@
 #include <thread>
 
 #include "sevemu/crypto/aes.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/uapi/staged_memory.h"
 
 namespace sevemu::guest {
 namespace {
 
-using emulator::GuestMsgType;
-using emulator::kGuestMsgHeaderSize;
+using guestmsg::GuestMsgType;
+using guestmsg::kGuestMsgHeaderSize;
 
 constexpr std::size_t kPageSize = 4096;
 constexpr std::size_t kAuthTagLen = 16;          // AUTHTAG_LEN
@@ -228,18 +228,18 @@ int SevGuestDriver::SendGuestRequest(GuestReq& req, std::uint64_t& exitinfo2) {
   if (seqno >= 0xFFFFFFFFull) return -EIO;
 
   // enc_payload.
-  emulator::GuestMsgHeader hdr;
+  guestmsg::GuestMsgHeader hdr;
   hdr.seqno = seqno;
   hdr.type = req.msg_type;
   hdr.msg_version = req.msg_version;
   hdr.msg_size = static_cast<std::uint16_t>(req.req_buf.size());
   hdr.vmpck = static_cast<std::uint8_t>(vmpck_id_);
   if (hdr.seqno == 0) return -ENOSR;
-  if (req.req_buf.size() + kAuthTagLen > emulator::kGuestMsgMaxPayload) return -EBADMSG;
-  auto sealed = emulator::SealGuestMsg(hdr, req.req_buf, vmpck.span());
+  if (req.req_buf.size() + kAuthTagLen > guestmsg::kGuestMsgMaxPayload) return -EBADMSG;
+  auto sealed = guestmsg::SealGuestMsg(hdr, req.req_buf, vmpck.span());
   if (!sealed.ok()) return -EBADMSG;
   Bytes request_page(kPageSize, 0);
-  const auto hdr_bytes = emulator::SerializeGuestMsgHeader(hdr);
+  const auto hdr_bytes = guestmsg::SerializeGuestMsgHeader(hdr);
   std::copy(hdr_bytes.begin(), hdr_bytes.end(), request_page.begin());
   std::copy(sealed->begin(), sealed->end(), request_page.begin() + kGuestMsgHeaderSize);
 

@@ -6,7 +6,7 @@
 
 #include "host_impl.h"
 #include "sevemu/emulator/manufacturing/kds.h"
-#include "sevemu/emulator/messages/cert_table.h"
+#include "sevemu/guestmsg/cert_table.h"
 #include "sevemu/rmp/rmp_instructions.h"
 #include "sevemu/uapi/linux_sev.h"
 
@@ -378,7 +378,7 @@ Result<GuestRequestReply> Host::GuestRequest(const std::string& name, ByteSpan r
     auto faulted = impl_->FaultedCertTable(name, std::move(table));
     if (!faulted.ok()) return faulted.error();
     table = std::move(faulted).value();
-    const std::size_t needed = table.empty() ? 0 : emulator::CertBufferNeeded(table.size());
+    const std::size_t needed = table.empty() ? 0 : guestmsg::CertBufferNeeded(table.size());
     if (needed > *cert_buffer_len) {
       reply.vmm_error = uapi::kSnpGuestVmmErrInvalidLen;
       reply.certs_needed = static_cast<std::uint32_t>(needed);
@@ -418,13 +418,13 @@ Result<Bytes> Host::Impl::FaultedCertTable(const std::string& guest, Bytes table
     if (!vcek.ok()) return vcek.error().Context("wrong VCEK");
     auto der = vcek->ToDer();
     if (!der.ok()) return der.error();
-    auto entries = emulator::ParseCertTable(table);
+    auto entries = guestmsg::ParseCertTable(table);
     if (!entries.ok()) return entries.error();
-    std::vector<emulator::CertEntry> out = std::move(entries).value();
+    std::vector<guestmsg::CertEntry> out = std::move(entries).value();
     for (auto& e : out) {
-      if (e.guid == emulator::kGuidVcek) e.der = *der;
+      if (e.guid == guestmsg::kGuidVcek) e.der = *der;
     }
-    auto rebuilt = emulator::BuildCertTable(out);
+    auto rebuilt = guestmsg::BuildCertTable(out);
     if (!rebuilt.ok()) return rebuilt.error();
     table = std::move(rebuilt).value();
   }
@@ -439,7 +439,7 @@ Result<Bytes> Host::Impl::FaultedCertTable(const std::string& guest, Bytes table
 
 Status Host::SetCertTable(Bytes table) {
   if (!table.empty()) {
-    auto parsed = emulator::ParseCertTable(table);
+    auto parsed = guestmsg::ParseCertTable(table);
     if (!parsed.ok()) return parsed.error().Context("certificate table");
     if (table.size() > uapi::kSevFwBlobMaxSize) {
       return Error(ErrorCode::kInvalidArgument, "certificate table is larger than 16 KiB");
@@ -469,9 +469,9 @@ Result<Bytes> Host::CertTable() {
     if (!vcek_der.ok() || !ask_der.ok() || !ark_der.ok()) {
       return Error(ErrorCode::kCrypto, "encoding certificates for the table failed");
     }
-    auto table = emulator::BuildCertTable({{emulator::kGuidVcek, *vcek_der},
-                                           {emulator::kGuidAsk, *ask_der},
-                                           {emulator::kGuidArk, *ark_der}});
+    auto table = guestmsg::BuildCertTable({{guestmsg::kGuidVcek, *vcek_der},
+                                           {guestmsg::kGuidAsk, *ask_der},
+                                           {guestmsg::kGuidArk, *ark_der}});
     if (!table.ok()) return table.error();
     impl_->auto_cert_table = std::move(table).value();
     impl_->auto_cert_tcb = tcb;

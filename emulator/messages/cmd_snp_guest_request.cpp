@@ -13,6 +13,13 @@
 namespace sevemu::emulator {
 namespace {
 
+using guestmsg::GuestMsgHeader;
+using guestmsg::GuestMsgType;
+using guestmsg::kGuestMsgHeaderSize;
+using guestmsg::OpenGuestMsg;
+using guestmsg::ParseGuestMsgHeader;
+using guestmsg::SealGuestMsg;
+using guestmsg::SerializeGuestMsgHeader;
 using rmp::PageState;
 using statemachine::SnpGuestEvent;
 using statemachine::SnpPlatformEvent;

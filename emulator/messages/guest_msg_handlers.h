@@ -5,7 +5,7 @@
 #pragma once
 
 #include "firmware_state.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 
 namespace sevemu::emulator {
 

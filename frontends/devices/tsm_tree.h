@@ -29,7 +29,6 @@
 #include <string_view>
 #include <vector>
 
-#include "sevemu/guest/sev_guest_driver.h"
 #include "sevemu/guest/tsm_provider.h"
 #include "sevemu/guest/tsm_report.h"
 

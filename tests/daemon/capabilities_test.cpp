@@ -10,7 +10,7 @@
 #include "../emulator/emulator_fixture.h"
 #include "sevemu/daemon/daemon.h"
 #include "sevemu/emulator/firmware.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/uapi/linux_sev.h"
@@ -74,15 +74,15 @@ TEST_CASE("capabilities list exactly the guest messages SNP_GUEST_REQUEST answer
   const Bytes vmpck0(secrets->begin() + 0x20, secrets->begin() + 0x40);
   std::uint64_t seq = 1;
   for (std::uint32_t type = 1; type < 40; ++type) {
-    emulator::GuestMsgHeader h;
+    guestmsg::GuestMsgHeader h;
     h.seqno = seq;
-    h.type = static_cast<emulator::GuestMsgType>(type);
+    h.type = static_cast<guestmsg::GuestMsgType>(type);
     const Bytes payload(0x60, 0);
     h.msg_size = static_cast<std::uint16_t>(payload.size());
-    auto ct = emulator::SealGuestMsg(h, payload, vmpck0);
+    auto ct = guestmsg::SealGuestMsg(h, payload, vmpck0);
     REQUIRE(ct.ok());
     Bytes page(4096, 0);
-    const auto hdr = emulator::SerializeGuestMsgHeader(h);
+    const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
     std::memcpy(page.data(), hdr.data(), hdr.size());
     std::memcpy(page.data() + 0x60, ct->data(), ct->size());
     auto r = (*host)->GuestRequest("g", page, std::nullopt);

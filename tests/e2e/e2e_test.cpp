@@ -37,8 +37,8 @@
 #include "report_verifier.h"
 #include "sevemu/common/bytes.h"
 #include "sevemu/crypto/base64.h"
-#include "sevemu/emulator/messages/cert_table.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/cert_table.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/owner/launch_session.h"
 #include "sevemu/protocol/wire.h"
 #include "test_util.h"
@@ -566,13 +566,13 @@ void CheckVerifies(const Bytes& report, const CertChain& c) {
 
 // The chain in an extended report's certificate table: VCEK, ASK, ARK.
 CertChain ChainFromTable(const Bytes& table_bytes) {
-  auto table = emulator::ParseCertTable(table_bytes);
+  auto table = guestmsg::ParseCertTable(table_bytes);
   REQUIRE_MESSAGE(table.ok(), table.error().message());
   CertChain c;
   for (const auto& e : *table) {
-    if (e.guid == emulator::kGuidVcek) c.leaf = DerToPem(e.der);
-    if (e.guid == emulator::kGuidAsk) c.intermediate = DerToPem(e.der);
-    if (e.guid == emulator::kGuidArk) c.ark = DerToPem(e.der);
+    if (e.guid == guestmsg::kGuidVcek) c.leaf = DerToPem(e.der);
+    if (e.guid == guestmsg::kGuidAsk) c.intermediate = DerToPem(e.der);
+    if (e.guid == guestmsg::kGuidArk) c.ark = DerToPem(e.der);
   }
   REQUIRE_MESSAGE(!c.leaf.empty(), "no VCEK in the certificate table");
   REQUIRE_MESSAGE(!c.intermediate.empty(), "no ASK in the certificate table");
@@ -856,7 +856,7 @@ TEST_CASE(
       {"guest", "ext-report", w.t / "r.bin", w.t / "c.bin", "--first-len", "16384"}, "vm1");
   CHECK_STEP(s, "first", "ret", "0");
   CHECK_FALSE(s.Has("retry"));
-  CHECK(emulator::ParseCertTable(ReadBytes(w.t / "c.bin")).ok());
+  CHECK(guestmsg::ParseCertTable(ReadBytes(w.t / "c.bin")).ok());
   // Not a multiple of 4096: EINVAL before anything is sent.
   const Steps bad = w.Client(
       {"guest", "ext-report", w.t / "r2.bin", w.t / "c2.bin", "--first-len", "100"}, "vm1");
@@ -2980,16 +2980,16 @@ TEST_CASE("load: guests x requests in parallel, no lost or misattributed answers
       const int n = std::min(kWindow, count - done);
       for (int k = 0; k < n; ++k) {
         const int idx = first + done + k;
-        emulator::GuestMsgHeader mh;
+        guestmsg::GuestMsgHeader mh;
         mh.seqno = seq + 2 * static_cast<std::uint64_t>(k);
-        mh.type = emulator::GuestMsgType::kReportReq;
+        mh.type = guestmsg::GuestMsgType::kReportReq;
         Bytes body(0x60, 0);
         body[0] = static_cast<std::uint8_t>(gi);
         StoreLe32(body.data() + 4, static_cast<std::uint32_t>(idx));
         mh.msg_size = static_cast<std::uint16_t>(body.size());
-        auto ct = emulator::SealGuestMsg(mh, body, g.vmpck);
+        auto ct = guestmsg::SealGuestMsg(mh, body, g.vmpck);
         Bytes page(4096, 0);
-        const auto hb = emulator::SerializeGuestMsgHeader(mh);
+        const auto hb = guestmsg::SerializeGuestMsgHeader(mh);
         std::copy(hb.begin(), hb.end(), page.begin());
         std::copy(ct->begin(), ct->end(), page.begin() + 0x60);
         protocol::GuestRequestMsg m;
@@ -3012,8 +3012,8 @@ TEST_CASE("load: guests x requests in parallel, no lost or misattributed answers
           *failure = "bad answer to " + std::to_string(idx);
           break;
         }
-        auto rh = emulator::ParseGuestMsgHeader(rep->response);
-        auto plain = emulator::OpenGuestMsg(
+        auto rh = guestmsg::ParseGuestMsgHeader(rep->response);
+        auto plain = guestmsg::OpenGuestMsg(
             *rh, ByteSpan(rep->response).subspan(0x60, rh->msg_size), g.vmpck);
         if (!plain.ok()) {
           *failure = "answer does not open under " + g.name + "'s key";

@@ -1,10 +1,18 @@
-#include "sevemu/emulator/messages/cert_table.h"
+#include "sevemu/guestmsg/cert_table.h"
 
 #include <doctest/doctest.h>
 
 #include "emulator_fixture.h"
 
 namespace sevemu::emulator {
+
+using guestmsg::BuildCertTable;
+using guestmsg::CertBufferNeeded;
+using guestmsg::Guid;
+using guestmsg::kGuidArk;
+using guestmsg::kGuidAsk;
+using guestmsg::kGuidVcek;
+using guestmsg::ParseCertTable;
 
 TEST_CASE("certificate table: layout, round trip, and the buffer-size protocol") {
   const auto root = test::TestRoot(Product::kMilan);

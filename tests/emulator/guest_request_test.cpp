@@ -9,11 +9,19 @@
 #include "firmware_fixture.h"
 #include "report_verifier.h"
 #include "sevemu/emulator/manufacturing/kds.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "test_util.h"
 
 namespace sevemu::emulator {
 namespace {
+
+using guestmsg::GuestMsgError;
+using guestmsg::GuestMsgHeader;
+using guestmsg::GuestMsgType;
+using guestmsg::OpenGuestMsg;
+using guestmsg::ParseGuestMsgHeader;
+using guestmsg::SealGuestMsg;
+using guestmsg::SerializeGuestMsgHeader;
 
 constexpr std::uint64_t kGctx = 0x100000, kSecrets = 0x400000, kSecretsGpa = 0x801000;
 constexpr std::uint64_t kReq = 0x500000, kRsp = 0x501000;

@@ -11,14 +11,21 @@
 #include "firmware_fixture.h"
 #include "report_verifier.h"
 #include "sevemu/emulator/manufacturing/kds.h"
-#include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
 #include "sevemu/emulator/snp/snp_abi.h"
 #include "sevemu/emulator/snp/snp_policy.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/rmp/rmp_instructions.h"
 
 namespace sevemu::emulator {
 namespace {
+
+using guestmsg::GuestMsgHeader;
+using guestmsg::GuestMsgType;
+using guestmsg::OpenGuestMsg;
+using guestmsg::ParseGuestMsgHeader;
+using guestmsg::SealGuestMsg;
+using guestmsg::SerializeGuestMsgHeader;
 
 constexpr std::uint64_t kReq = 0x500000, kRsp = 0x501000;
 constexpr std::uint64_t kSecretsGpa = 0x801000, kDataGpa = 0x900000;

@@ -15,8 +15,8 @@
 
 #include "firmware_fixture.h"
 #include "sevemu/emulator/manufacturing/kds.h"
-#include "sevemu/emulator/messages/cert_table.h"
 #include "sevemu/guest/guest_platform.h"
+#include "sevemu/guestmsg/cert_table.h"
 #include "sevemu/uapi/linux_sev.h"
 
 namespace sevemu::test {
@@ -52,9 +52,9 @@ class TestGuest final : public guest::GuestPlatform {
     f.MakeFirmwarePage(kRsp);
     if (with_certs) {
       auto vcek = Vcek();
-      auto table = emulator::BuildCertTable({{emulator::kGuidVcek, *vcek.ToDer()},
-                                             {emulator::kGuidAsk, *platform.root.ask.ToDer()},
-                                             {emulator::kGuidArk, *platform.root.ark.ToDer()}});
+      auto table = guestmsg::BuildCertTable({{guestmsg::kGuidVcek, *vcek.ToDer()},
+                                             {guestmsg::kGuidAsk, *platform.root.ask.ToDer()},
+                                             {guestmsg::kGuidArk, *platform.root.ark.ToDer()}});
       REQUIRE(table.ok());
       cert_table = *table;
     }
@@ -100,10 +100,10 @@ class TestGuest final : public guest::GuestPlatform {
     }
     // KVM: the certificate table must fit the guest's buffer, checked before the firmware runs.
     if (cert_buffer_len && !cert_table.empty() &&
-        *cert_buffer_len < emulator::CertBufferNeeded(cert_table.size())) {
+        *cert_buffer_len < guestmsg::CertBufferNeeded(cert_table.size())) {
       reply.vmm_error = uapi::kSnpGuestVmmErrInvalidLen;
       reply.certs_needed =
-          static_cast<std::uint32_t>(emulator::CertBufferNeeded(cert_table.size()));
+          static_cast<std::uint32_t>(guestmsg::CertBufferNeeded(cert_table.size()));
       return reply;
     }
     REQUIRE(request.size() == 4096);

@@ -154,10 +154,10 @@ TEST_CASE("SNP_GET_EXT_REPORT: report and certificate table") {
   CHECK(Exitinfo2(u) == kSentinel);
   CHECK(g.cert_lens_seen == std::vector<std::optional<std::uint32_t>>{0x4000u});
   const Bytes certs = u.Slice(kCerts, 0x4000);
-  auto table = emulator::ParseCertTable(certs);
+  auto table = guestmsg::ParseCertTable(certs);
   REQUIRE(table.ok());
   REQUIRE(table->size() == 3);
-  CHECK((*table)[0].guid == emulator::kGuidVcek);
+  CHECK((*table)[0].guid == guestmsg::kGuidVcek);
   // The VCEK the host handed out speaks for the report (its bytes differ from a fresh
   // issue of the same certificate only in the RSA-PSS salt).
   auto vcek = crypto::Certificate::FromDer((*table)[0].der);
@@ -181,7 +181,7 @@ TEST_CASE("SNP_GET_EXT_REPORT: a buffer too small is a length query and keeps th
   SevGuestDriver d(g);
   TestUser u;
   const std::uint32_t needed =
-      static_cast<std::uint32_t>(emulator::CertBufferNeeded(g.cert_table.size()));
+      static_cast<std::uint32_t>(guestmsg::CertBufferNeeded(g.cert_table.size()));
   REQUIRE(needed == 0x2000);
 
   struct Row {
@@ -214,7 +214,7 @@ TEST_CASE("SNP_GET_EXT_REPORT: a buffer too small is a length query and keeps th
       PutArg(u);
       PutExtReq(u, 0x22, kCerts, needed);
       REQUIRE(d.Ioctl(uapi::kSnpGetExtReport, kArg, u) == 0);
-      CHECK(emulator::ParseCertTable(u.Slice(kCerts, needed)).ok());
+      CHECK(guestmsg::ParseCertTable(u.Slice(kCerts, needed)).ok());
       CHECK(Verifies(Report(u), g));
       CHECK(g.StoredSeqno() == 4);
     }
@@ -524,7 +524,7 @@ TEST_CASE("staged across a process boundary, every ioctl answers as on the calle
           u->Fill(kRespData + 0x20 + 0x2A0, 0x200, 0);  // the report's signature
         }
         if (want == 0 && r.cmd == uapi::kSnpGetExtReport) {
-          CHECK(emulator::ParseCertTable(u->Slice(kCerts, 0x4000)).ok());
+          CHECK(guestmsg::ParseCertTable(u->Slice(kCerts, 0x4000)).ok());
           u->Fill(kCerts, 0x4000, 0);
         }
       }

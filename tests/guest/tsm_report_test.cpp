@@ -85,7 +85,7 @@ TEST_CASE("a report entry from mkdir to rmdir") {
   CHECK(LoadLe32(outblob.data() + 0x30) == 0);  // VMPL
   REQUIRE(dir.ReadAttribute("e0", TsmAttr::kAuxblob, &auxblob) == 0);
   CHECK(auxblob == g.cert_table);
-  CHECK(emulator::ParseCertTable(auxblob).ok());
+  CHECK(guestmsg::ParseCertTable(auxblob).ok());
   CHECK(g.firmware_calls == 1);  // one report for both blobs, cached
 
   // Another read, the same report; a new write, a new report.

@@ -9,8 +9,8 @@
 
 #include "../emulator/emulator_fixture.h"
 #include "sevemu/emulator/manufacturing/tcb.h"
-#include "sevemu/emulator/messages/cert_table.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/cert_table.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/hypervisor/sev_dev.h"
 #include "sevemu/uapi/linux_sev.h"
@@ -20,7 +20,7 @@ namespace sevemu {
 namespace {
 
 using emulator::FwStatus;
-using emulator::GuestMsgType;
+using guestmsg::GuestMsgType;
 using hypervisor::FaultKind;
 using hypervisor::FaultSpec;
 using hypervisor::Host;
@@ -48,15 +48,15 @@ Bytes ReportRequest(Host& host, const std::string& name, std::uint64_t seq) {
   auto secrets = host.ReadGuestMemory(name, info->secrets_gpa, 4096);
   REQUIRE(secrets.ok());
   const Bytes vmpck0(secrets->begin() + 0x20, secrets->begin() + 0x40);
-  emulator::GuestMsgHeader h;
+  guestmsg::GuestMsgHeader h;
   h.seqno = seq;
   h.type = GuestMsgType::kReportReq;
   const Bytes payload(0x60, 0);
   h.msg_size = static_cast<std::uint16_t>(payload.size());
-  auto ct = emulator::SealGuestMsg(h, payload, vmpck0);
+  auto ct = guestmsg::SealGuestMsg(h, payload, vmpck0);
   REQUIRE(ct.ok());
   Bytes page(4096, 0);
-  const auto hdr = emulator::SerializeGuestMsgHeader(h);
+  const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
   std::memcpy(page.data(), hdr.data(), hdr.size());
   std::memcpy(page.data() + 0x60, ct->data(), ct->size());
   return page;
@@ -219,7 +219,7 @@ TEST_CASE("certificate table faults: missing, truncated, a VCEK of another TCB")
     return r->certs;
   };
   const Bytes good = ext();
-  auto good_entries = emulator::ParseCertTable(good);
+  auto good_entries = guestmsg::ParseCertTable(good);
   REQUIRE(good_entries.ok());
 
   FaultSpec missing;
@@ -242,11 +242,11 @@ TEST_CASE("certificate table faults: missing, truncated, a VCEK of another TCB")
   wrong.kind = FaultKind::kCertsWrongVcek;
   wrong.count = 1;
   REQUIRE(host->faults().Add(wrong).ok());
-  auto entries = emulator::ParseCertTable(ext());
+  auto entries = guestmsg::ParseCertTable(ext());
   REQUIRE(entries.ok());
   REQUIRE(entries->size() == good_entries->size());
   for (std::size_t i = 0; i < entries->size(); ++i) {
-    const bool vcek = (*entries)[i].guid == emulator::kGuidVcek;
+    const bool vcek = (*entries)[i].guid == guestmsg::kGuidVcek;
     CHECK(((*entries)[i].der == (*good_entries)[i].der) == !vcek);
   }
   CHECK(ext() == good);

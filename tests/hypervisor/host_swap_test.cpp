@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "../emulator/emulator_fixture.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/host.h"
 
 namespace sevemu {
@@ -46,24 +46,24 @@ std::pair<FwStatus, std::uint32_t> ReportRoundTrip(Host& host, const std::string
   REQUIRE(info.ok());
   const Bytes secrets = Read(host, name, info->secrets_gpa, 4096);
   const Bytes vmpck0(secrets.begin() + 0x20, secrets.begin() + 0x40);
-  emulator::GuestMsgHeader h;
+  guestmsg::GuestMsgHeader h;
   h.seqno = seq;
-  h.type = emulator::GuestMsgType::kReportReq;
+  h.type = guestmsg::GuestMsgType::kReportReq;
   const Bytes payload(0x60, 0);
   h.msg_size = static_cast<std::uint16_t>(payload.size());
-  auto ct = emulator::SealGuestMsg(h, payload, vmpck0);
+  auto ct = guestmsg::SealGuestMsg(h, payload, vmpck0);
   REQUIRE(ct.ok());
   Bytes page(4096, 0);
-  const auto hdr = emulator::SerializeGuestMsgHeader(h);
+  const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
   std::memcpy(page.data(), hdr.data(), hdr.size());
   std::memcpy(page.data() + 0x60, ct->data(), ct->size());
   auto reply = host.GuestRequest(name, page, std::nullopt);
   REQUIRE(reply.ok());
   if (reply->fw_status != FwStatus::kSuccess) return {reply->fw_status, ~0u};
-  auto rh = emulator::ParseGuestMsgHeader(reply->response);
+  auto rh = guestmsg::ParseGuestMsgHeader(reply->response);
   REQUIRE(rh.ok());
   auto plain =
-      emulator::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), vmpck0);
+      guestmsg::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), vmpck0);
   REQUIRE(plain.ok());
   return {reply->fw_status, LoadLe32(plain->data())};
 }

@@ -9,8 +9,8 @@
 #include "../emulator/emulator_fixture.h"
 #include "report_verifier.h"
 #include "sevemu/crypto/x509.h"
-#include "sevemu/emulator/messages/cert_table.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/cert_table.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/launch/expected_digest.h"
 #include "sevemu/launch/ovmf_image.h"
 #include "sevemu/uapi/linux_sev.h"
@@ -19,7 +19,7 @@ namespace sevemu {
 namespace {
 
 using emulator::FwStatus;
-using emulator::GuestMsgType;
+using guestmsg::GuestMsgType;
 using hypervisor::GuestLaunchSpec;
 using hypervisor::Host;
 
@@ -52,23 +52,23 @@ struct GuestSide {
   }
 
   Bytes Request(GuestMsgType type, const Bytes& payload, std::uint64_t seq) {
-    emulator::GuestMsgHeader h;
+    guestmsg::GuestMsgHeader h;
     h.seqno = seq;
     h.type = type;
     h.msg_size = static_cast<std::uint16_t>(payload.size());
-    auto ct = emulator::SealGuestMsg(h, payload, vmpck0);
+    auto ct = guestmsg::SealGuestMsg(h, payload, vmpck0);
     REQUIRE(ct.ok());
     Bytes page(4096, 0);
-    const auto hdr = emulator::SerializeGuestMsgHeader(h);
+    const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
     std::memcpy(page.data(), hdr.data(), hdr.size());
     std::memcpy(page.data() + 0x60, ct->data(), ct->size());
     return page;
   }
 
   Bytes Open(const Bytes& response) {
-    auto h = emulator::ParseGuestMsgHeader(response);
+    auto h = guestmsg::ParseGuestMsgHeader(response);
     REQUIRE(h.ok());
-    auto plain = emulator::OpenGuestMsg(*h, ByteSpan(response).subspan(0x60, h->msg_size), vmpck0);
+    auto plain = guestmsg::OpenGuestMsg(*h, ByteSpan(response).subspan(0x60, h->msg_size), vmpck0);
     REQUIRE(plain.ok());
     return Bytes(plain->data(), plain->data() + plain->size());
   }
@@ -154,10 +154,10 @@ TEST_CASE("guest requests reach the firmware and reports verify") {
                                 too_small->certs_needed);
   REQUIRE(ext.ok());
   REQUIRE(ext->fw_status == FwStatus::kSuccess);
-  auto entries = emulator::ParseCertTable(ext->certs);
+  auto entries = guestmsg::ParseCertTable(ext->certs);
   REQUIRE(entries.ok());
   REQUIRE(entries->size() == 3);
-  CHECK((*entries)[0].guid == emulator::kGuidVcek);
+  CHECK((*entries)[0].guid == guestmsg::kGuidVcek);
   const Bytes ext_payload = side.Open(ext->response);
   const Bytes ext_report(ext_payload.begin() + 0x20, ext_payload.begin() + 0x20 + 0x4A0);
   auto pem = [](const Bytes& der) {

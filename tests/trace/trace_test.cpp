@@ -14,7 +14,7 @@
 #include "sevemu/crypto/base64.h"
 #include "sevemu/emulator/manufacturing/platform_state.h"
 #include "sevemu/emulator/manufacturing/sev_cert.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/hypervisor/sev_dev.h"
 #include "sevemu/owner/launch_session.h"
@@ -24,7 +24,7 @@
 namespace sevemu {
 namespace {
 
-using emulator::GuestMsgType;
+using guestmsg::GuestMsgType;
 using hypervisor::Host;
 using Json = nlohmann::json;
 
@@ -79,23 +79,23 @@ Bytes Vmpck(Host& host, const std::string& name, int id) {
 Bytes Exchange(Host& host, const std::string& name, GuestMsgType type, const Bytes& payload,
                std::uint64_t seq) {
   const Bytes key = Vmpck(host, name, 0);
-  emulator::GuestMsgHeader h;
+  guestmsg::GuestMsgHeader h;
   h.seqno = seq;
   h.type = type;
   h.msg_size = static_cast<std::uint16_t>(payload.size());
-  auto ct = emulator::SealGuestMsg(h, payload, key);
+  auto ct = guestmsg::SealGuestMsg(h, payload, key);
   REQUIRE(ct.ok());
   Bytes page(4096, 0);
-  const auto hdr = emulator::SerializeGuestMsgHeader(h);
+  const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
   std::memcpy(page.data(), hdr.data(), hdr.size());
   std::memcpy(page.data() + 0x60, ct->data(), ct->size());
   auto reply = host.GuestRequest(name, page, std::nullopt);
   REQUIRE(reply.ok());
   REQUIRE(reply->fw_status == emulator::FwStatus::kSuccess);
-  auto rh = emulator::ParseGuestMsgHeader(reply->response);
+  auto rh = guestmsg::ParseGuestMsgHeader(reply->response);
   REQUIRE(rh.ok());
   auto plain =
-      emulator::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), key);
+      guestmsg::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), key);
   REQUIRE(plain.ok());
   return Bytes(plain->data(), plain->data() + plain->size());
 }

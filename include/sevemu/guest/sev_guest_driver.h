@@ -51,9 +51,6 @@ constexpr std::uint64_t kExitinfo2Busy = 2ull << 32;        // SNP_GUEST_VMM_ERR
 constexpr std::uint32_t kMaxCertsLen = 0x4000;
 constexpr std::uint64_t kTaskSizeMax = (1ull << 47) - 4096;
 
-// The name configfs-tsm's `provider` attribute shows for this driver (KBUILD_MODNAME).
-inline constexpr const char* kSevGuestProviderName = "sev_guest";
-
 struct SevGuestDriverOptions {
   // Linux retries a request the VMM calls busy every SNP_REQ_RETRY_DELAY (2 s) until
   // SNP_REQ_MAX_RETRY_DURATION (60 s) has passed, then fails it with ETIMEDOUT.

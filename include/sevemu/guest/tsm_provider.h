@@ -24,6 +24,10 @@ struct TsmReportBlobs {
   Bytes auxblob;
 };
 
+// The name configfs-tsm's `provider` attribute shows for the sev-guest driver (KBUILD_MODNAME):
+// SevGuestDriver's, and that of the front ends' provider that forwards to it in the daemon.
+inline constexpr const char* kSevGuestProviderName = "sev_guest";
+
 class TsmProvider {
  public:
   virtual ~TsmProvider() = default;

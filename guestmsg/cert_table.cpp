@@ -1,9 +1,9 @@
-#include "sevemu/emulator/messages/cert_table.h"
+#include "sevemu/guestmsg/cert_table.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace sevemu::emulator {
+namespace sevemu::guestmsg {
 namespace {
 
 constexpr std::size_t kEntrySize = 24;
@@ -76,4 +76,4 @@ Result<std::vector<CertEntry>> ParseCertTable(ByteSpan bytes) {
   return out;
 }
 
-}  // namespace sevemu::emulator
+}  // namespace sevemu::guestmsg

@@ -1,11 +1,11 @@
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "sevemu/crypto/aes.h"
 
-namespace sevemu::emulator {
+namespace sevemu::guestmsg {
 namespace {
 
 constexpr std::size_t kAadOffset = 0x30;
@@ -110,4 +110,4 @@ Result<Bytes> SealGuestMsg(GuestMsgHeader& h, ByteSpan plaintext, ByteSpan vmpck
   return std::move(sealed.ciphertext);
 }
 
-}  // namespace sevemu::emulator
+}  // namespace sevemu::guestmsg

@@ -12,7 +12,7 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 
-namespace sevemu::emulator {
+namespace sevemu::guestmsg {
 
 using Guid = std::array<std::uint8_t, 16>;
 
@@ -41,4 +41,4 @@ constexpr std::size_t CertBufferNeeded(std::size_t table_size) {
   return (table_size + 4095) / 4096 * 4096;
 }
 
-}  // namespace sevemu::emulator
+}  // namespace sevemu::guestmsg

@@ -13,7 +13,7 @@
 #include "sevemu/common/bytes.h"
 #include "sevemu/common/result.h"
 
-namespace sevemu::emulator {
+namespace sevemu::guestmsg {
 
 constexpr std::size_t kGuestMsgHeaderSize = 0x60;
 constexpr std::size_t kGuestMsgMaxPayload = 4096 - kGuestMsgHeaderSize;  // 4000
@@ -81,4 +81,4 @@ Result<SecretBytes> OpenGuestMsg(const GuestMsgHeader& h, ByteSpan payload, Byte
 // Seal fills h.authtag; returns the ciphertext. h.msg_size must equal plaintext.size().
 Result<Bytes> SealGuestMsg(GuestMsgHeader& h, ByteSpan plaintext, ByteSpan vmpck);
 
-}  // namespace sevemu::emulator
+}  // namespace sevemu::guestmsg
