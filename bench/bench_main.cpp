@@ -176,6 +176,25 @@ class RatioReporter : public benchmark::ConsoleReporter {
                     p.kind == Kind::kAlone ? 0.0 : l->second.seconds,
                     p.kind == Kind::kAlone ? 0.0 : l->second.rate, b);
       json += v;
+      // An exec pair also compares the children's own CPU time (process_bench.cpp's Exec).
+      const auto fc = f->second.counters.find("child_cpu_us");
+      if (p.kind == Kind::kExtra && fc != f->second.counters.end() &&
+          l->second.counters.count("child_cpu_us") != 0) {
+        const double fs = fc->second / 1e6, ls = l->second.counters.at("child_cpu_us") / 1e6;
+        const std::string name = std::string(p.figure) + " (cpu)";
+        const std::string lname = std::string(p.limit) + " (cpu)";
+        std::printf("%-22s %14s   %-22s %14s   %10s   %s\n", name.c_str(), Human(fs).c_str(),
+                    lname.c_str(), Human(ls).c_str(), ("+" + Human(fs - ls)).c_str(), p.target);
+        std::snprintf(v, sizeof v,
+                      "  {\"figure\": \"%s\", \"limit\": \"%s\", \"figure_seconds\": %.6g, ",
+                      name.c_str(), lname.c_str(), fs);
+        json += v;
+        std::snprintf(v, sizeof v,
+                      "\"figure_rate\": 0, \"limit_seconds\": %.6g, \"limit_rate\": 0, "
+                      "\"ratio\": %.6g},\n",
+                      ls, fs - ls);
+        json += v;
+      }
     }
     std::printf("\nmemory (Genoa, 1 TiB sparse DRAM; medians)\n");
     for (const auto& [name, f] : figures_) {

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -113,8 +114,11 @@ std::string Child::ReadAll() {
 int Child::Wait() {
   if (pid_ <= 0) return -1;
   int status = 0;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  struct rusage ru {};
+  while (wait4(pid_, &status, 0, &ru) < 0 && errno == EINTR) {
   }
+  cpu_seconds_ = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -133,11 +137,13 @@ bool Child::Running() {
   return true;
 }
 
-int Run(const std::vector<std::string>& args, const Env& env, std::string* out) {
+int Run(const std::vector<std::string>& args, const Env& env, std::string* out, double* cpu) {
   Child c;
   if (!c.Spawn(args, env, out != nullptr)) return -1;
   if (out != nullptr) *out = c.ReadAll();
-  return c.Wait();
+  const int rc = c.Wait();
+  if (cpu != nullptr) *cpu += c.cpu_seconds();
+  return rc;
 }
 
 TempDir::TempDir() {

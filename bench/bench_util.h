@@ -37,8 +37,10 @@ class Child {
   bool Spawn(const std::vector<std::string>& args, const Env& env = {}, bool capture_stdout = false,
              const std::string& stderr_path = "");
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
-  std::string ReadAll();       // until EOF
-  int Wait();                  // exit code, or 128 + signal
+  std::string ReadAll();  // until EOF
+  int Wait();             // exit code, or 128 + signal
+  // The reaped child's CPU time (user + system, from wait4), seconds; 0 before Wait.
+  double cpu_seconds() const { return cpu_seconds_; }
   void Signal(int sig) const;  // no-op once reaped
   bool Running();
   int pid() const { return pid_; }
@@ -46,11 +48,14 @@ class Child {
  private:
   int pid_ = -1;
   int out_fd_ = -1;
+  double cpu_seconds_ = 0;
   std::string buffered_;
 };
 
 // Runs to completion; the exit code (stdout into *out when given).
-int Run(const std::vector<std::string>& args, const Env& env = {}, std::string* out = nullptr);
+// With `cpu`, the child's CPU time in seconds (Child::cpu_seconds) is added to *cpu.
+int Run(const std::vector<std::string>& args, const Env& env = {}, std::string* out = nullptr,
+        double* cpu = nullptr);
 
 class TempDir {
  public:

@@ -37,7 +37,7 @@ if(TARGET sevemu-preload)
   set(_e2e_shim "$<TARGET_FILE:sevemu-preload>")
   add_dependencies(e2e_tests sevemu-preload)
   add_test(NAME shim_needed COMMAND ${CMAKE_COMMAND} -DREADELF=${CMAKE_READELF}
-    -DSHIM=$<TARGET_FILE:sevemu-preload> -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/shim_needed.cmake)
+    -DSHIM=$<TARGET_FILE:sevemu-preload> -DSANITIZED=${SEVEMU_SANITIZE} -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/shim_needed.cmake)
 else()
   set(_e2e_shim "")  # the shim tests fail, saying so
 endif()
