@@ -15,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::abort();
   }
   if (legacy.ok()) {
-    (void)sevemu::launch::PlanSevEsVmsas(*legacy,
-                                         {sevemu::launch::SevLaunchMode::kSevEs, 2, 0x00A00F11});
+    (void)sevemu::launch::PlanSevEsVmsas(
+        *legacy, {sevemu::launch::SevLaunchMode::kSevEs, 2, 0x00A00F11, {}});
   }
   if (!image.ok()) return 0;
   sevemu::launch::SnpLaunchConfig cfg;
