@@ -181,8 +181,8 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
     }
     emulator::SevLaunchUpdateBuf upd{g.info.handle, 0, *spa + offset,
                                      static_cast<std::uint32_t>(table.size())};
-    if (Status st = h.RunSev(SevCmd::kLaunchUpdateData, upd, {{*spa + offset, table.size()}});
-        !st.ok()) {
+    // The driver hands the firmware the whole page the range lies in.
+    if (Status st = h.RunSev(SevCmd::kLaunchUpdateData, upd, {{*spa, kPage}}); !st.ok()) {
       return fail(st.error().Context("the kernel hashes table"));
     }
   }
