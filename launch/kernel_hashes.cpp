@@ -36,16 +36,20 @@ std::string Hex32(std::uint32_t v) {
 
 }  // namespace
 
-Result<DirectBoot> HashDirectBoot(ByteSpan kernel, ByteSpan initrd, std::string_view append) {
+Result<std::array<std::uint8_t, 32>> CmdlineHash(std::string_view append) {
   if (append.find('\0') != std::string_view::npos) {
     return Error(ErrorCode::kInvalidArgument, "the kernel command line holds a NUL byte");
   }
-  DirectBoot out;
-  SEVEMU_ASSIGN_OR_RETURN(out.kernel, Sha256Of(kernel));
-  SEVEMU_ASSIGN_OR_RETURN(out.initrd, Sha256Of(initrd));
   Bytes cmdline(append.begin(), append.end());
   cmdline.push_back(0);
-  SEVEMU_ASSIGN_OR_RETURN(out.cmdline, Sha256Of(cmdline));
+  return Sha256Of(cmdline);
+}
+
+Result<DirectBoot> HashDirectBoot(ByteSpan kernel, ByteSpan initrd, std::string_view append) {
+  DirectBoot out;
+  SEVEMU_ASSIGN_OR_RETURN(out.cmdline, CmdlineHash(append));
+  SEVEMU_ASSIGN_OR_RETURN(out.kernel, Sha256Of(kernel));
+  SEVEMU_ASSIGN_OR_RETURN(out.initrd, Sha256Of(initrd));
   return out;
 }
 

@@ -46,6 +46,8 @@ struct DirectBoot {
 // empty string), and the command line with its terminating NUL (no -append hashes "\0" alone).
 // kInvalidArgument if `append` holds a NUL byte (a C string cannot).
 Result<DirectBoot> HashDirectBoot(ByteSpan kernel, ByteSpan initrd, std::string_view append);
+// The command line's hash alone, by the same rule (for callers that stream the files).
+Result<std::array<std::uint8_t, 32>> CmdlineHash(std::string_view append);
 
 constexpr std::size_t kSevHashTableSize = 168;        // sizeof(SevHashTable)
 constexpr std::size_t kPaddedSevHashTableSize = 176;  // sizeof(PaddedSevHashTable)
