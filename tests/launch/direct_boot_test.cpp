@@ -111,7 +111,7 @@ TEST_CASE("a direct boot needs a usable hash table area, as QEMU checks it") {
     Bytes area = SyntheticOvmf::Le32(0x80F000);
     const Bytes size = SyntheticOvmf::Le32(175);
     area.insert(area.end(), size.begin(), size.end());
-    s.entries.insert(s.entries.begin(), {test::Hex("1f3755723b3a044b927b1da6efa8d454"), area});
+    s.entries.insert(s.entries.begin(), {test::Hex(test::kSevHashTableGuidHex), area});
     auto img = launch::ParseOvmfImage(s.Build());
     REQUIRE(img.ok());
     auto a = launch::DirectBootArea(*img);
@@ -124,7 +124,7 @@ TEST_CASE("a direct boot needs a usable hash table area, as QEMU checks it") {
     Bytes area = SyntheticOvmf::Le32(0x80FF80);
     const Bytes size = SyntheticOvmf::Le32(0x80);
     area.insert(area.end(), size.begin(), size.end());
-    s.entries.insert(s.entries.begin(), {test::Hex("1f3755723b3a044b927b1da6efa8d454"), area});
+    s.entries.insert(s.entries.begin(), {test::Hex(test::kSevHashTableGuidHex), area});
     auto img = launch::ParseOvmfImage(s.Build());
     REQUIRE(img.ok());
     launch::SnpLaunchConfig cfg;
@@ -139,7 +139,7 @@ TEST_CASE("a direct boot needs a usable hash table area, as QEMU checks it") {
     Bytes area = SyntheticOvmf::Le32(0x80C400);
     const Bytes size = SyntheticOvmf::Le32(0xC00);
     area.insert(area.end(), size.begin(), size.end());
-    s.entries.insert(s.entries.begin(), {test::Hex("1f3755723b3a044b927b1da6efa8d454"), area});
+    s.entries.insert(s.entries.begin(), {test::Hex(test::kSevHashTableGuidHex), area});
     auto img = launch::ParseOvmfImage(s.Build());
     REQUIRE(img.ok());
     launch::SnpLaunchConfig cfg;
