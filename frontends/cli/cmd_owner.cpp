@@ -2,7 +2,9 @@
 // platform's exported certificates: make a launch session for its PDH, check the firmware's
 // LAUNCH_MEASURE, package a secret for LAUNCH_SECRET, verify the certificate chain and an
 // ATTESTATION report. File names follow sev-tool's (godh.cert, tmp_tk.bin = TEK ‖ TIK,
-// launch_blob.bin, pdh.cert, pek.cert, oca.cert, cek.cert, ask.cert, ark.cert).
+// launch_blob.bin, pdh.cert, pek.cert, oca.cert, cek.cert, ask.cert, ark.cert). And what any
+// guest owner does with sev-snp-measure: predict the launch digest (SNP, SEV, SEV-ES, with a
+// measured direct boot) of an image, the built-in ones included (`owner image` writes them out).
 #include <iostream>
 
 #include "cli.h"
