@@ -49,8 +49,9 @@ struct LaunchPage {
 // The pages in launch order. kInvalidArgument if vcpus is 0 or above kMaxVcpus, or if vcpus > 1
 // and the image has no SEV-ES reset block (APs would have nowhere to start). With a direct
 // boot, DirectBootArea's errors, and kNotFound if the image has no SNP_KERNEL_HASHES section
-// (sev-snp-measure refuses that too; QEMU would launch without measuring the hashes), or
-// kInvalidArgument if the table at (base mod 4096) does not fit in the section.
+// (sev-snp-measure refuses that too; QEMU copies the table only into such pages, so it would
+// launch without the hashes), or kInvalidArgument if the table at (base mod 4096) does not fit
+// in the section.
 Result<std::vector<LaunchPage>> PlanSnpLaunch(const OvmfImage& image, const SnpLaunchConfig& cfg);
 
 // The digest after launching `pages` in order from the initial all-zero digest.
