@@ -33,7 +33,8 @@ Result<std::array<std::uint8_t, 32>> HashFile(const std::string& path) {
 
 Result<std::optional<launch::DirectBoot>> HashDirectBootArgs(const DirectBootArgs& args) {
   if (args.kernel.empty()) {
-    // QEMU's qemu_validate_options refuses the same.
+    // QEMU refuses the same, in this order (system/vl.c, formerly softmmu/vl.c,
+    // qemu_validate_options).
     if (args.append_given) {
       return Error(ErrorCode::kInvalidArgument, "-append only allowed with -kernel option");
     }
