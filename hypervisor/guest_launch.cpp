@@ -51,7 +51,9 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   if (h.guests.count(spec.name) != 0) {
     return Error(ErrorCode::kAlreadyExists, "a guest named '" + spec.name + "' exists");
   }
-  const Bytes image_bytes = spec.image.empty() ? DefaultGuestImage() : spec.image;
+  const Bytes image_bytes = !spec.image.empty() ? spec.image
+                            : spec.direct_boot  ? DefaultDirectBootImage()
+                                                : DefaultGuestImage();
   auto image = launch::ParseOvmfImage(image_bytes);
   if (!image.ok()) return image.error().Context("guest image");
   launch::SnpLaunchConfig cfg;
@@ -59,6 +61,7 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   cfg.vcpu_signature =
       spec.vcpu_signature != 0 ? spec.vcpu_signature : h.fw->platform_state().chip.cpuid_fms();
   cfg.sev_features = spec.sev_features;
+  cfg.direct_boot = spec.direct_boot;
   auto plan = launch::PlanSnpLaunch(*image, cfg);
   if (!plan.ok()) return plan.error();
   auto digest = launch::LaunchDigestOf(*plan);
@@ -78,6 +81,7 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   g.info.host_data = spec.host_data;
   g.info.measurement = *digest;
   g.info.id_block = !spec.id_block.empty();
+  g.info.kernel_hashes = spec.direct_boot.has_value();
   for (const auto& s : image->sections) {
     if (s.type == launch::SevSectionType::kSnpSecrets) g.info.secrets_gpa = s.base;
     if (s.type == launch::SevSectionType::kCpuid) g.info.cpuid_gpa = s.base;

@@ -58,7 +58,9 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   if (h.guests.count(spec.name) != 0) {
     return Error(ErrorCode::kAlreadyExists, "a guest named '" + spec.name + "' exists");
   }
-  const Bytes image_bytes = spec.image.empty() ? DefaultGuestImage() : spec.image;
+  const Bytes image_bytes = !spec.image.empty() ? spec.image
+                            : spec.direct_boot  ? DefaultDirectBootImage()
+                                                : DefaultGuestImage();
   auto image = launch::ParseLegacyOvmfImage(image_bytes);
   if (!image.ok()) return image.error().Context("guest image");
   launch::SevLaunchConfig cfg;
@@ -66,6 +68,13 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   cfg.vcpus = spec.vcpus;
   cfg.vcpu_signature =
       spec.vcpu_signature != 0 ? spec.vcpu_signature : h.fw->platform_state().chip.cpuid_fms();
+  cfg.direct_boot = spec.direct_boot;
+  std::optional<launch::SevHashTableArea> hash_area;
+  if (spec.direct_boot) {
+    auto area = launch::DirectBootArea(*image);
+    if (!area.ok()) return area.error().Context("guest image");
+    hash_area = *area;
+  }
   auto vmsas = launch::PlanSevEsVmsas(*image, cfg);
   if (!vmsas.ok()) return vmsas.error();
   auto digest = launch::ExpectedSevLaunchDigest(*image, cfg);
@@ -90,6 +99,7 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
   g.info.policy = spec.policy;
   g.info.vcpus = spec.vcpus;
   g.info.vcpu_signature = cfg.vcpu_signature;
+  g.info.kernel_hashes = spec.direct_boot.has_value();
   g.info.launch_digest = *digest;
   const auto& fw = h.fw->platform_state().current_fw;
   g.info.api_major = fw.major;
@@ -148,6 +158,32 @@ Result<GuestInfo> Host::LaunchSevGuest(const SevGuestLaunchSpec& spec) {
     emulator::SevLaunchUpdateBuf upd{g.info.handle, 0, *spa, static_cast<std::uint32_t>(kPage)};
     if (Status st = h.RunSev(SevCmd::kLaunchUpdateData, upd, {{*spa, kPage}}); !st.ok()) {
       return fail(st.error().Context("page at GPA " + std::to_string(base + off)));
+    }
+  }
+  // sev_add_kernel_loader_hashes: the table written into guest RAM at the area and encrypted in
+  // place (sev_encrypt_flash), 176 bytes, after the image.
+  if (hash_area) {
+    const std::uint64_t page = hash_area->base & ~(kPage - 1);
+    const std::uint64_t offset = hash_area->base - page;
+    if (offset + launch::kPaddedSevHashTableSize > kPage) {
+      return fail(Error(ErrorCode::kInvalidArgument, "the image's hash table area crosses a page"));
+    }
+    auto spa = h.pages.Allocate();
+    if (!spa.ok()) return fail(spa.error());
+    if (!g.gpa_to_spa.emplace(page, *spa).second) {
+      h.pages.Free(*spa);
+      return fail(Error(ErrorCode::kInvalidArgument,
+                        "the image's hash table area overlaps the image itself"));
+    }
+    const Bytes table = launch::BuildSevHashTable(*spec.direct_boot);
+    if (h.fw->memory().HvWrite(*spa + offset, table) != rmp::RmpViolation::kNone) {
+      return fail(Error(ErrorCode::kRefused, "host write to a page it does not own"));
+    }
+    emulator::SevLaunchUpdateBuf upd{g.info.handle, 0, *spa + offset,
+                                     static_cast<std::uint32_t>(table.size())};
+    // The driver hands the firmware the whole page the range lies in.
+    if (Status st = h.RunSev(SevCmd::kLaunchUpdateData, upd, {{*spa, kPage}}); !st.ok()) {
+      return fail(st.error().Context("the kernel hashes table"));
     }
   }
   // The secret area is guest RAM, not measured: contiguous pages, as KVM's LAUNCH_SECRET needs

@@ -25,6 +25,22 @@ PageType SectionPageType(SevSectionType t) {
   return PageType::kZero;
 }
 
+// A SNP_KERNEL_HASHES section's contents for a direct boot: zeros, and the table at the
+// area's offset in its page, counted from the section's start (QEMU
+// snp_launch_update_kernel_hashes: kernel_hashes_offset = area->base & ~TARGET_PAGE_MASK).
+Result<Bytes> KernelHashesSection(const SevHashTableArea& area, std::uint32_t section_size,
+                                  const DirectBoot& boot) {
+  const std::size_t offset = area.base % kPage;
+  if (offset + kPaddedSevHashTableSize > section_size) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "the hashes table does not fit in the SNP_KERNEL_HASHES section");
+  }
+  Bytes contents(section_size, 0);
+  const Bytes table = BuildSevHashTable(boot);
+  std::copy(table.begin(), table.end(), contents.begin() + static_cast<std::ptrdiff_t>(offset));
+  return contents;
+}
+
 }  // namespace
 
 Result<std::vector<LaunchPage>> PlanSnpLaunch(const OvmfImage& image, const SnpLaunchConfig& cfg) {
@@ -33,6 +49,19 @@ Result<std::vector<LaunchPage>> PlanSnpLaunch(const OvmfImage& image, const SnpL
   if (image.image.empty() || image.image.size() % kPage != 0) {
     return Error(ErrorCode::kInvalidArgument, "OVMF image is not whole pages");
   }
+  SevHashTableArea area;
+  if (cfg.direct_boot) {
+    SEVEMU_ASSIGN_OR_RETURN(area, DirectBootArea(image));
+    bool has_section = false;
+    for (const SevMetadataSection& s : image.sections) {
+      has_section = has_section || s.type == SevSectionType::kSnpKernelHashes;
+    }
+    if (!has_section) {
+      return Error(ErrorCode::kNotFound,
+                   "kernel specified but the guest firmware's SEV metadata has no "
+                   "SNP_KERNEL_HASHES section");
+    }
+  }
   std::vector<LaunchPage> pages;
   const std::uint64_t base = image.Gpa();
   for (std::size_t off = 0; off < image.image.size(); off += kPage) {
@@ -40,8 +69,18 @@ Result<std::vector<LaunchPage>> PlanSnpLaunch(const OvmfImage& image, const SnpL
     pages.push_back({base + off, PageType::kNormal, Bytes(page, page + kPage)});
   }
   for (const SevMetadataSection& s : image.sections) {
+    Bytes hashes;
+    const bool measured = s.type == SevSectionType::kSnpKernelHashes && cfg.direct_boot;
+    if (measured) {
+      SEVEMU_ASSIGN_OR_RETURN(hashes, KernelHashesSection(area, s.size, *cfg.direct_boot));
+    }
     for (std::uint64_t off = 0; off < s.size; off += kPage) {
-      pages.push_back({s.base + off, SectionPageType(s.type), {}});
+      if (measured) {
+        const auto page = hashes.begin() + static_cast<std::ptrdiff_t>(off);
+        pages.push_back({s.base + off, PageType::kNormal, Bytes(page, page + kPage)});
+      } else {
+        pages.push_back({s.base + off, SectionPageType(s.type), {}});
+      }
     }
   }
   for (const VmsaPage& vmsa : vmsas) {

@@ -29,6 +29,9 @@ constexpr Guid kSevEsResetBlockGuid =
 // QEMU target/i386/sev.c SEV_SECRET_GUID with struct sev_secret_area {u32 base; u32 size;}.
 constexpr Guid kSevSecretGuid =
     MakeGuid(0x4c2eb361, 0x7d9b, 0x4cc3, {0x80, 0x81, 0x12, 0x7c, 0x90, 0xd3, 0xd2, 0x94});
+// QEMU target/i386/sev.c SEV_HASH_TABLE_RV_GUID with SevHashTableDescriptor {u32 base; u32 size;}.
+constexpr Guid kSevHashTableGuid =
+    MakeGuid(0x7255371f, 0x3a3b, 0x4b04, {0x92, 0x7b, 0x1d, 0xa6, 0xef, 0xa8, 0xd4, 0x54});
 
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kResetVectorBytes = 32;  // the image's last 32 bytes, after the table
@@ -52,10 +55,11 @@ struct TableEntries {
   std::optional<ByteSpan> sev_metadata;
   std::optional<ByteSpan> sev_es_reset;
   std::optional<ByteSpan> sev_secret;
+  std::optional<ByteSpan> sev_hash_table;
 };
 
 // Walks the GUIDed table backwards from its footer. Entries with GUIDs we do not use are
-// skipped: OVMF also lists its hashes table, secrets page and SEV-ES workarea there.
+// skipped: OVMF also lists its SEV-ES workarea, SVSM information and more there.
 Result<TableEntries> ReadTable(ByteSpan img) {
   const std::size_t footer = img.size() - kResetVectorBytes - 16;
   if (!GuidAt(img, footer, kTableFooterGuid)) {
@@ -79,6 +83,7 @@ Result<TableEntries> ReadTable(ByteSpan img) {
     if (GuidAt(img, guid, kSevMetadataGuid)) out.sev_metadata = data;
     if (GuidAt(img, guid, kSevEsResetBlockGuid)) out.sev_es_reset = data;
     if (GuidAt(img, guid, kSevSecretGuid)) out.sev_secret = data;
+    if (GuidAt(img, guid, kSevHashTableGuid)) out.sev_hash_table = data;
     end -= len;
   }
   if (end != table_begin) return Corrupt("GUIDed table has trailing bytes before its entries");
@@ -185,6 +190,14 @@ Result<OvmfImage> ParseImage(ByteSpan bytes, bool need_metadata) {
       }
       out.sev_secret_area = area;
     }
+  }
+  if (entries.sev_hash_table) {
+    if (entries.sev_hash_table->size() < 8)
+      return Corrupt("SEV hash table entry shorter than 8 bytes");
+    // Kept as published, zeros included: whether the area is usable is the launch's question
+    // (QEMU asks it only when a kernel is given; launch/kernel_hashes.h).
+    out.sev_hash_table_area = SevHashTableArea{LoadLe32(entries.sev_hash_table->data()),
+                                               LoadLe32(entries.sev_hash_table->data() + 4)};
   }
   out.image.assign(bytes.begin(), bytes.end());
   return out;

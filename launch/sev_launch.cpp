@@ -16,6 +16,10 @@ Result<emulator::SevDigest> ExpectedSevLaunchDigest(const OvmfImage& image,
   SEVEMU_ASSIGN_OR_RETURN(std::vector<VmsaPage> vmsas, PlanSevEsVmsas(image, cfg));
   SEVEMU_ASSIGN_OR_RETURN(crypto::Hasher h, crypto::Hasher::Create(crypto::HashAlg::kSha256));
   SEVEMU_RETURN_IF_ERROR(h.Update(image.image));
+  if (cfg.direct_boot) {
+    SEVEMU_RETURN_IF_ERROR(DirectBootArea(image));
+    SEVEMU_RETURN_IF_ERROR(h.Update(BuildSevHashTable(*cfg.direct_boot)));
+  }
   for (const VmsaPage& v : vmsas) SEVEMU_RETURN_IF_ERROR(h.Update(v));
   SEVEMU_ASSIGN_OR_RETURN(Bytes d, h.Finish());
   emulator::SevDigest out{};

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "daemon_client.h"
+#include "direct_boot.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/crypto/base64.h"
 #include "sevemu/launch/vmsa.h"
@@ -26,6 +27,9 @@ void PrintGuest(const nlohmann::json& g) {
   std::cout << g["name"].get<std::string>() << ": " << type << ", asid " << g["asid"] << ", policy "
             << g["policy"].get<std::string>() << ", " << g["vcpus"] << " vCPU(s) (CPUID "
             << g.value("vcpu_sig", "?") << "), " << g["pages"] << " pages\n";
+  if (g.value("direct_boot", false)) {
+    std::cout << "  direct boot: the kernel, initrd and command-line hashes are measured\n";
+  }
   if (type == "snp") {
     std::cout << "  measurement " << g["measurement"].get<std::string>() << "\n"
               << "  host_data   " << g["host_data"].get<std::string>() << "\n"
@@ -112,6 +116,7 @@ int RunGuest(const std::string& name, const Args& args) {
   std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
       type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
       len_text = "64", pages_text = "1", to, vcpu_type, vcpu_sig, guest_features;
+  DirectBootArgs boot_args;
   unsigned vcpus = 1;
   bool author_key = false, json = false;
   po::options_description desc("options");
@@ -128,6 +133,9 @@ int RunGuest(const std::string& name, const Args& args) {
       ("vcpu-type", po::value(&vcpu_type), "launch: QEMU's CPU model, e.g. EPYC-Milan (sets the vCPUs' signature; default: the host's)")
       ("vcpu-sig", po::value(&vcpu_sig), "launch: instead of --vcpu-type, the vCPUs' CPUID signature (hex, e.g. 0xa10f11)")
       ("guest-features", po::value(&guest_features), "launch (snp): the VMSAs' SEV_FEATURES (hex, default 0x1 = SNPActive)")
+      ("kernel", po::value(&boot_args.kernel), "launch: measured direct boot of this kernel (QEMU -kernel, kernel-hashes=on; default image: the built-in direct-boot one)")
+      ("initrd", po::value(&boot_args.initrd), "launch --kernel: the initrd (QEMU -initrd)")
+      ("append", po::value(&boot_args.append), "launch --kernel: the kernel command line (QEMU -append)")
       ("host-data", po::value(&host_data), "launch (snp): 32 bytes of hex for HOST_DATA")
       ("id-block", po::value(&id_block), "launch (snp): file with the 96-byte ID block")
       ("id-auth", po::value(&id_auth), "launch (snp): file with the 4096-byte ID authentication info")
@@ -233,6 +241,18 @@ int RunGuest(const std::string& name, const Args& args) {
       auto b = ReadBinary(image);
       if (!b.ok()) return Fail(name, b.error());
       blob = *b;
+    }
+    boot_args.append_given = vm->count("append") != 0;
+    auto boot = HashDirectBootArgs(boot_args);
+    if (!boot.ok()) {
+      return boot.error().code() == ErrorCode::kInvalidArgument
+                 ? UsageError(name, boot.error().message())
+                 : Fail(name, boot.error());
+    }
+    if (*boot) {
+      req["direct_boot"] = {{"kernel", HexEncode((*boot)->kernel)},
+                            {"initrd", HexEncode((*boot)->initrd)},
+                            {"cmdline", HexEncode((*boot)->cmdline)}};
     }
     if (legacy) {
       if (!host_data.empty() || !id_block.empty() || !id_auth.empty() || author_key) {

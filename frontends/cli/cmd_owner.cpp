@@ -2,13 +2,17 @@
 // platform's exported certificates: make a launch session for its PDH, check the firmware's
 // LAUNCH_MEASURE, package a secret for LAUNCH_SECRET, verify the certificate chain and an
 // ATTESTATION report. File names follow sev-tool's (godh.cert, tmp_tk.bin = TEK ‖ TIK,
-// launch_blob.bin, pdh.cert, pek.cert, oca.cert, cek.cert, ask.cert, ark.cert).
+// launch_blob.bin, pdh.cert, pek.cert, oca.cert, cek.cert, ask.cert, ark.cert). And what any
+// guest owner does with sev-snp-measure: predict the launch digest (SNP, SEV, SEV-ES, with a
+// measured direct boot) of an image, the built-in ones included (`owner image` writes them out).
 #include <iostream>
 
 #include "cli.h"
+#include "direct_boot.h"
 #include "sevemu/common/file_io.h"
 #include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/hypervisor/host.h"
+#include "sevemu/launch/expected_digest.h"
 #include "sevemu/launch/sev_launch.h"
 #include "sevemu/owner/launch_session.h"
 
@@ -73,43 +77,74 @@ Result<emulator::SevCert> ReadSevCert(const std::string& path) {
   return c;
 }
 
-// The digest a legacy launch of `image` gives (launch/sev_launch.h), as sev-snp-measure
-// --mode sev|seves computes it.
-Result<emulator::SevDigest> ImageDigest(const std::string& path, const std::string& type,
-                                        unsigned vcpus, const std::string& sig_text,
-                                        const std::string& cpu_model) {
-  if (type != "sev" && type != "sev-es") {
-    return Error(ErrorCode::kInvalidArgument, "--type must be sev or sev-es");
+struct ImageLaunch {
+  std::string path;  // a file, or "builtin": sevemu's built-in image (the direct-boot one with
+                     // --kernel)
+  std::string type;  // snp, sev or sev-es
+  unsigned vcpus = 1;
+  std::string vcpu_sig, vcpu_type, guest_features;
+  std::optional<launch::DirectBoot> direct_boot;
+};
+
+Result<std::uint32_t> VcpuSignature(const ImageLaunch& l) {
+  if (!l.vcpu_type.empty()) return launch::VcpuSignatureOf(l.vcpu_type);
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(l.vcpu_sig.c_str(), &end, 16);
+  if (*end != '\0' || v > 0xFFFFFFFFul) {
+    return Error(ErrorCode::kInvalidArgument, "--vcpu-sig: not a 32-bit hex number");
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+// The launch digest of `l` (launch/sev_launch.h, launch/expected_digest.h), as sev-snp-measure
+// --mode sev|seves|snp computes it: 32 bytes for a legacy launch, 48 for SNP.
+Result<Bytes> ImageDigest(const ImageLaunch& l) {
+  if (l.type != "sev" && l.type != "sev-es" && l.type != "snp") {
+    return Error(ErrorCode::kInvalidArgument, "--type must be snp, sev or sev-es");
   }
   Result<Bytes> bytes = Bytes{};
-  if (path == "builtin") {
-    bytes = hypervisor::DefaultGuestImage();
+  if (l.path == "builtin") {
+    bytes = l.direct_boot ? hypervisor::DefaultDirectBootImage() : hypervisor::DefaultGuestImage();
   } else {
-    bytes = ReadWholeFile(path, launch::kMaxOvmfImageSize);
+    bytes = ReadWholeFile(l.path, launch::kMaxOvmfImageSize);
   }
   if (!bytes.ok()) return bytes.error();
-  auto image = launch::ParseLegacyOvmfImage(*bytes);
-  if (!image.ok()) return image.error().Context(path);
-  launch::SevLaunchConfig cfg;
-  cfg.mode = type == "sev" ? launch::SevLaunchMode::kSev : launch::SevLaunchMode::kSevEs;
-  cfg.vcpus = vcpus;
-  if (cfg.mode == launch::SevLaunchMode::kSevEs) {
-    if (sig_text.empty() == cpu_model.empty()) {
+  const bool snp = l.type == "snp";
+  auto image = snp ? launch::ParseOvmfImage(*bytes) : launch::ParseLegacyOvmfImage(*bytes);
+  if (!image.ok()) return image.error().Context(l.path);
+  std::uint32_t sig = 0;
+  if (l.type != "sev") {
+    if (l.vcpu_sig.empty() == l.vcpu_type.empty()) {
       return Error(ErrorCode::kInvalidArgument,
-                   "--type sev-es needs --vcpu-sig or --vcpu-type (the VMSAs carry it)");
+                   "--type " + l.type + " needs --vcpu-sig or --vcpu-type (the VMSAs carry it)");
     }
-    if (!cpu_model.empty()) {
-      SEVEMU_ASSIGN_OR_RETURN(cfg.vcpu_signature, launch::VcpuSignatureOf(cpu_model));
-    } else {
-      char* end = nullptr;
-      const unsigned long v = std::strtoul(sig_text.c_str(), &end, 16);
-      if (*end != '\0' || v > 0xFFFFFFFFul) {
-        return Error(ErrorCode::kInvalidArgument, "--vcpu-sig: not a 32-bit hex number");
-      }
-      cfg.vcpu_signature = static_cast<std::uint32_t>(v);
-    }
+    SEVEMU_ASSIGN_OR_RETURN(sig, VcpuSignature(l));
   }
-  return launch::ExpectedSevLaunchDigest(*image, cfg);
+  if (!l.guest_features.empty() && !snp) {
+    return Error(ErrorCode::kInvalidArgument, "--guest-features is an SNP launch option");
+  }
+  if (snp) {
+    launch::SnpLaunchConfig cfg;
+    cfg.vcpus = l.vcpus;
+    cfg.vcpu_signature = sig;
+    if (!l.guest_features.empty()) {
+      char* end = nullptr;
+      cfg.sev_features = std::strtoull(l.guest_features.c_str(), &end, 16);
+      if (*end != '\0') {
+        return Error(ErrorCode::kInvalidArgument, "--guest-features: not a hex number");
+      }
+    }
+    cfg.direct_boot = l.direct_boot;
+    SEVEMU_ASSIGN_OR_RETURN(auto d, launch::ExpectedSnpLaunchDigest(*image, cfg));
+    return Bytes(d.begin(), d.end());
+  }
+  launch::SevLaunchConfig cfg;
+  cfg.mode = l.type == "sev" ? launch::SevLaunchMode::kSev : launch::SevLaunchMode::kSevEs;
+  cfg.vcpus = l.vcpus;
+  cfg.vcpu_signature = sig;
+  cfg.direct_boot = l.direct_boot;
+  SEVEMU_ASSIGN_OR_RETURN(auto d, launch::ExpectedSevLaunchDigest(*image, cfg));
+  return Bytes(d.begin(), d.end());
 }
 
 }  // namespace
@@ -117,25 +152,32 @@ Result<emulator::SevDigest> ImageDigest(const std::string& path, const std::stri
 int RunOwner(const std::string& name, const Args& args) {
   std::string action, pdh, out, policy_text = "0", tk, api_text, digest_hex, measurement, secret,
                                 dir, report, pek, mnonce_hex, image, type = "sev", vcpu_sig,
-                                vcpu_type;
+                                vcpu_type, guest_features;
   unsigned vcpus = 1;
+  bool direct_boot_image = false;
+  DirectBootArgs boot_args;
   std::vector<std::string> data_files;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
-      ("action", po::value(&action)->required(), "session | measure | secret | verify-chain | verify-report")
+      ("action", po::value(&action)->required(), "session | measure | secret | verify-chain | verify-report | image")
       ("pdh", po::value(&pdh), "session: the platform's PDH certificate (pdh.cert)")
       ("policy", po::value(&policy_text), "session, measure, verify-report: the guest policy (u32)")
-      ("out", po::value(&out), "session, secret: output directory")
+      ("out", po::value(&out), "session, secret: output directory; image: the file to write")
       ("tk", po::value(&tk), "measure, secret: the transport keys the session kept (tmp_tk.bin)")
       ("api", po::value(&api_text), "measure, secret: the firmware's API version and build, e.g. 1.55.21")
       ("digest", po::value(&digest_hex), "measure, verify-report: SHA-256 launch digest (hex)")
       ("data", po::value(&data_files)->composing(), "measure: instead of --digest, the files the VMM launched (LAUNCH_UPDATE_DATA/VMSA plaintext), in order; repeatable")
-      ("image", po::value(&image), "measure: instead of --digest, the OVMF image the guest was launched from ('builtin': sevemu's default image)")
-      ("type", po::value(&type), "measure --image: sev (default) or sev-es (adds the vCPUs' VMSAs)")
-      ("vcpus", po::value(&vcpus), "measure --image --type sev-es: number of vCPUs (default 1)")
-      ("vcpu-sig", po::value(&vcpu_sig), "measure --image --type sev-es: the vCPUs' CPUID signature (hex, e.g. 0xa00f11)")
-      ("vcpu-type", po::value(&vcpu_type), "measure --image --type sev-es: instead of --vcpu-sig, QEMU's CPU model (e.g. EPYC-Milan)")
+      ("image", po::value(&image), "measure: instead of --digest, the OVMF image the guest was launched from ('builtin': sevemu's default image); without --tk and --measurement, print the launch digest predicted for it")
+      ("type", po::value(&type), "measure --image: sev (default), sev-es (adds the vCPUs' VMSAs) or snp (prediction only)")
+      ("vcpus", po::value(&vcpus), "measure --image --type sev-es|snp: number of vCPUs (default 1)")
+      ("vcpu-sig", po::value(&vcpu_sig), "measure --image --type sev-es|snp: the vCPUs' CPUID signature (hex, e.g. 0xa00f11)")
+      ("vcpu-type", po::value(&vcpu_type), "measure --image --type sev-es|snp: instead of --vcpu-sig, QEMU's CPU model (e.g. EPYC-Milan)")
+      ("guest-features", po::value(&guest_features), "measure --image --type snp: the VMSAs' SEV_FEATURES (hex, default 0x1)")
+      ("kernel", po::value(&boot_args.kernel), "measure --image: measured direct boot of this kernel (QEMU -kernel, kernel-hashes=on; 'builtin' is then the built-in direct-boot image)")
+      ("initrd", po::value(&boot_args.initrd), "measure --image --kernel: the initrd (QEMU -initrd)")
+      ("append", po::value(&boot_args.append), "measure --image --kernel: the kernel command line (QEMU -append)")
+      ("direct-boot", po::bool_switch(&direct_boot_image), "image: write the built-in direct-boot image (with the SEV hash table area)")
       ("measurement", po::value(&measurement), "measure, secret: LAUNCH_MEASURE's 48-byte output (file)")
       ("secret", po::value(&secret), "secret: the secret to inject (file; a multiple of 16 bytes)")
       ("dir", po::value(&dir), "verify-chain: directory with pdh/pek/oca/cek/ask/ark.cert")
@@ -146,8 +188,8 @@ int RunOwner(const std::string& name, const Args& args) {
   po::positional_options_description pos;
   pos.add("action", 1);
   int code = 0;
-  auto vm = ParseArgs(name, "session|measure|secret|verify-chain|verify-report [options]", desc,
-                      args, code, &pos);
+  auto vm = ParseArgs(name, "session|measure|secret|verify-chain|verify-report|image [options]",
+                      desc, args, code, &pos);
   if (!vm) return code;
   auto need = [&](const std::string& v, const char* opt) {
     return v.empty() ? std::optional<int>(UsageError(name, action + " needs --" + opt))
@@ -178,6 +220,38 @@ int RunOwner(const std::string& name, const Args& args) {
               << "\n";
     return kExitOk;
   }
+  boot_args.append_given = vm->count("append") != 0;
+  auto boot = HashDirectBootArgs(boot_args);
+  if (!boot.ok()) {
+    return boot.error().code() == ErrorCode::kInvalidArgument
+               ? UsageError(name, boot.error().message())
+               : Fail(name, boot.error());
+  }
+  if (*boot && (action != "measure" || image.empty())) {
+    return UsageError(name, "--kernel goes with measure --image");
+  }
+  const ImageLaunch launch{image, type, vcpus, vcpu_sig, vcpu_type, guest_features, *boot};
+  if (action == "image") {
+    // The built-in image as a file, to hand to other measurement tools (sev-snp-measure --ovmf).
+    if (auto e = need(out, "out")) return *e;
+    const Bytes img =
+        direct_boot_image ? hypervisor::DefaultDirectBootImage() : hypervisor::DefaultGuestImage();
+    if (Status st = WriteFileAtomic(out, img, 0644, false); !st.ok()) return Fail(name, st.error());
+    std::cout << "wrote the built-in " << (direct_boot_image ? "direct-boot " : "") << "image ("
+              << img.size() << " bytes) to " << out << "\n";
+    return kExitOk;
+  }
+  if (action == "measure" && !image.empty() && tk.empty() && measurement.empty()) {
+    // Prediction: the digest the firmware will compute for this launch (an SNP report's
+    // MEASUREMENT, or what a legacy LAUNCH_MEASURE's HMAC covers).
+    if (!digest_hex.empty() || !data_files.empty()) {
+      return UsageError(name, "measure needs one of --digest, --data and --image");
+    }
+    auto d = ImageDigest(launch);
+    if (!d.ok()) return Fail(name, d.error());
+    std::cout << HexEncode(*d) << "\n";
+    return kExitOk;
+  }
   if (action == "measure" || action == "secret") {
     if (auto e = need(tk, "tk")) return *e;
     if (auto e = need(api_text, "api")) return *e;
@@ -196,9 +270,13 @@ int RunOwner(const std::string& name, const Args& args) {
       }
       Result<emulator::SevDigest> digest = emulator::SevDigest{};
       if (!image.empty()) {
-        auto d = ImageDigest(image, type, vcpus, vcpu_sig, vcpu_type);
+        if (type == "snp") {
+          return UsageError(name,
+                            "--tk and --measurement check a legacy launch: --type sev|sev-es");
+        }
+        auto d = ImageDigest(launch);
         if (!d.ok()) return Fail(name, d.error());
-        digest = *d;
+        std::copy(d->begin(), d->end(), digest->begin());
       } else if (!digest_hex.empty()) {
         digest = HexArray<emulator::kSevDigestSize>("--digest", digest_hex);
         if (!digest.ok()) return UsageError(name, digest.error().message());

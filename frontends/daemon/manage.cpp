@@ -30,7 +30,7 @@ json GuestJson(const hypervisor::GuestInfo& g) {
   json j = {{"name", g.name},   {"type", hypervisor::GuestTypeName(g.type)},
             {"asid", g.asid},   {"policy", policy},
             {"vcpus", g.vcpus}, {"vcpu_sig", vcpu_sig},
-            {"pages", g.pages}};
+            {"pages", g.pages}, {"direct_boot", g.kernel_hashes}};
   if (g.type == hypervisor::GuestType::kSnp) {
     char features[24];
     std::snprintf(features, sizeof features, "0x%llx",
@@ -70,6 +70,28 @@ Result<Bytes> HexField(const json& j, const char* key, std::size_t size) {
                      (size != 0 ? std::to_string(size) + " bytes of hex" : "hex"));
   }
   return b;
+}
+
+// guest.launch's "direct_boot": {"kernel", "initrd", "cmdline"}, the three SHA-256s (hex) a
+// VMM puts in OVMF's hash table (launch/kernel_hashes.h; the CLI hashes the files as QEMU does).
+Result<std::optional<launch::DirectBoot>> DirectBootField(const json& req) {
+  if (!req.contains("direct_boot")) return std::optional<launch::DirectBoot>();
+  const json& d = req["direct_boot"];
+  if (!d.is_object()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "direct_boot: an object with kernel, initrd and cmdline SHA-256s");
+  }
+  launch::DirectBoot boot;
+  for (auto [key, out] : {std::pair{"kernel", &boot.kernel}, std::pair{"initrd", &boot.initrd},
+                          std::pair{"cmdline", &boot.cmdline}}) {
+    auto b = HexField(d, key, out->size());
+    if (!b.ok()) return b.error().Context("direct_boot");
+    if (b->empty()) {
+      return Error(ErrorCode::kInvalidArgument, std::string("direct_boot: ") + key + " missing");
+    }
+    std::copy(b->begin(), b->end(), out->begin());
+  }
+  return std::optional<launch::DirectBoot>(boot);
 }
 
 Error ReadOnly() {
@@ -142,6 +164,9 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
       auto session = HexField(req, "session", 0);
       if (!session.ok()) return session.error();
       spec.session = *session;
+      auto boot = DirectBootField(req);
+      if (!boot.ok()) return boot.error();
+      spec.direct_boot = *boot;
       auto g = host.LaunchSevGuest(spec);
       if (!g.ok()) return g.error();
       return Reply(GuestJson(*g));
@@ -168,6 +193,9 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
     auto ida = HexField(req, "id_auth", 0x1000);
     if (!ida.ok()) return ida.error();
     spec.id_auth = *ida;
+    auto boot = DirectBootField(req);
+    if (!boot.ok()) return boot.error();
+    spec.direct_boot = *boot;
     auto g = host.LaunchGuest(spec);
     if (!g.ok()) return g.error();
     return Reply(GuestJson(*g));

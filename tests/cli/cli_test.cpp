@@ -455,6 +455,59 @@ TEST_CASE("firmware image: builds an ARK-signed image; bad arguments are usage e
   CHECK_FALSE(std::filesystem::exists(d / "bad.bin"));
 }
 
+TEST_CASE("owner measure predicts direct-boot digests; owner image writes the built-in images") {
+  // No daemon: the owner's side alone, against fixtures/launch/direct_boot.json.
+  test::TempDir d;
+  const auto fixture = test::LoadJsonFixture("launch/direct_boot.json");
+  Run r = Sevemu(d, {"owner", "image", "--direct-boot", "--out", d / "db.fd"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string db = test::ReadText(d / "db.fd");
+  CHECK(db.size() == fixture["ovmf"]["size"].get<std::size_t>());
+  const std::string fixtures = SEVEMU_FIXTURES_DIR;
+  int n = 0;
+  for (const auto& c : fixture["cases"]) {
+    CAPTURE(c["command"].get<std::string>());
+    const std::string mode = c["mode"];
+    std::vector<std::string> args = {"owner",     "measure", "--image",
+                                     d / "db.fd", "--type",  mode == "seves" ? "sev-es" : mode};
+    if (mode != "sev") {
+      args.insert(args.end(), {"--vcpus", std::to_string(c["vcpus"].get<int>()), "--vcpu-type",
+                               c["vcpu_type"].get<std::string>()});
+    }
+    for (const char* key : {"kernel", "initrd"}) {
+      if (!c.contains(key)) continue;
+      args.push_back(std::string("--") + key);
+      args.push_back(fixtures + c[key].get<std::string>().substr(std::string("fixtures").size()));
+    }
+    if (c.contains("append")) args.insert(args.end(), {"--append", c["append"]});
+    r = Sevemu(d, args);
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    CHECK(r.out == c["digest"].get<std::string>() + "\n");
+    ++n;
+  }
+  CHECK(n >= 7);
+  // Usage errors: exit 2, one line.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"owner", "measure", "--image", "builtin", "--initrd", d / "db.fd"},
+        std::vector<std::string>{"owner", "measure", "--image", "builtin", "--append", "x"},
+        std::vector<std::string>{"owner", "measure", "--digest", "00", "--kernel", d / "db.fd"}}) {
+    r = Sevemu(d, bad);
+    CHECK(r.code == 2);
+    CHECK_MESSAGE(OneLine(r.err), r.err);
+    CHECK((r.err.find("only allowed with -kernel option") != std::string::npos ||
+           r.err.find("--kernel goes with measure --image") != std::string::npos));
+  }
+  // The plain built-in image has no hash table: one line with QEMU's words, exit 1.
+  r = Sevemu(d, {"owner", "image", "--out", d / "plain.fd"});
+  REQUIRE(r.code == 0);
+  r = Sevemu(
+      d, {"owner", "measure", "--image", d / "plain.fd", "--type", "sev", "--kernel", d / "db.fd"});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(OneLine(r.err), r.err);
+  CHECK(r.err.find("kernel specified but guest firmware has no hashes table GUID") !=
+        std::string::npos);
+}
+
 TEST_CASE("docs/diagrams are what the code prints") {
   test::TempDir d;
   for (const char* machine :

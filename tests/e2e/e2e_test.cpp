@@ -2144,6 +2144,88 @@ TEST_CASE("legacy SEV and SEV-ES guests through the daemon: the guest owner's wh
   CHECK(w.HostStatus()["sev_state"] == "INIT");  // the last DECOMMISSION
 }
 
+TEST_CASE("direct boot through the daemon: guest launch --kernel and owner measure agree") {
+  // fixtures/launch/direct_boot.json: sev-snp-measure's digests for these files over the
+  // built-in direct-boot image, which a launch with --kernel and no --image takes.
+  World w;
+  const auto fixture = test::LoadJsonFixture("launch/direct_boot.json");
+  const std::string dir = std::string(SEVEMU_FIXTURES_DIR) + "/launch/direct_boot";
+  const std::vector<std::string> boot = {"--kernel", dir + "/vmlinuz",
+                                         "--initrd", dir + "/initrd.img",
+                                         "--append", "console=ttyS0 root=/dev/vda"};
+  auto with_boot = [&boot](std::vector<std::string> args) {
+    args.insert(args.end(), boot.begin(), boot.end());
+    return args;
+  };
+  auto digest_of = [&fixture](const std::string& mode, int vcpus, const std::string& cpu) {
+    for (const auto& c : fixture["cases"]) {
+      if (c["mode"] == mode && c["vcpus"] == vcpus && c.contains("initrd") &&
+          c.value("vcpu_type", cpu) == cpu) {
+        return c["digest"].get<std::string>();
+      }
+    }
+    FAIL("no case " << mode << " " << vcpus << " " << cpu);
+    return std::string();
+  };
+  auto owner_cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SEVEMU_CLI_PATH, "owner"});
+    return Run(w.t, std::move(args));
+  };
+
+  // SNP, two vCPUs of QEMU's EPYC-Milan: the report's MEASUREMENT is the tool's digest, and the
+  // owner's prediction too.
+  const std::string snp = digest_of("snp", 2, "EPYC-Milan");
+  auto g = w.SevemuJson(
+      with_boot({"guest", "launch", "kvm", "--vcpus", "2", "--vcpu-type", "EPYC-Milan"}));
+  CHECK(Lower(g["measurement"].get<std::string>()) == snp);
+  CHECK(g["direct_boot"] == true);
+  RunResult r = owner_cli(with_boot({"measure", "--image", "builtin", "--type", "snp", "--vcpus",
+                                     "2", "--vcpu-type", "EPYC-Milan"}));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(Lower(r.out) == snp + "\n");
+  r = w.Sevemu(with_boot({"guest", "show", "kvm"}));
+  CHECK(r.out.find("direct boot") != std::string::npos);
+
+  // SEV-ES with an owner session: the firmware's LAUNCH_MEASURE checks against the owner's
+  // prediction from the same files.
+  const std::string chain = w.t / "chain";
+  r = w.Sevemu({"host", "sev-export", chain});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string own = w.t / "owner";
+  r = owner_cli({"session", "--pdh", chain + "/pdh.cert", "--policy", "0x5", "--out", own});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string measure = w.t / "measure.bin";
+  g = w.SevemuJson(with_boot({"guest", "launch", "es", "--type", "sev-es", "--vcpu-type", "EPYC-v4",
+                              "--dh-cert-file", own + "/godh.cert", "--session-file",
+                              own + "/launch_blob.bin", "--measurement-out", measure}));
+  CHECK(Lower(g["launch_digest"].get<std::string>()) == digest_of("seves", 1, "EPYC-v4"));
+  std::vector<std::string> check =
+      with_boot({"measure", "--tk", own + "/tmp_tk.bin", "--api", g["api"].get<std::string>(),
+                 "--policy", "0x5", "--measurement", measure, "--image", "builtin", "--type",
+                 "sev-es", "--vcpu-type", "EPYC-v4"});
+  r = owner_cli(check);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("measurement matches") != std::string::npos);
+  check[check.size() - 1] = "console=ttyS1";  // another command line is another launch
+  r = owner_cli(check);
+  CHECK(r.code == 1);
+  CHECK(OneLine(r.err));
+
+  // The refusals: one line each, nothing launched.
+  r = w.Sevemu({"guest", "launch", "x", "--initrd", dir + "/initrd.img"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("-initrd only allowed with -kernel option") != std::string::npos);
+  const std::string plain = w.t / "plain.fd";
+  r = owner_cli({"image", "--out", plain});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = w.Sevemu(with_boot({"guest", "launch", "x", "--image", plain}));
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(OneLine(r.err), r.err);
+  CHECK(r.err.find("SEV: kernel specified but guest firmware has no hashes table GUID") !=
+        std::string::npos);
+  CHECK(w.SevemuJson({"guest", "list"})["guests"].size() == 2);
+}
+
 TEST_CASE("sevemu guest migrate: legacy guests move between two platforms of one daemon") {
   World w(/*start=*/false);
   // A second chip (another seed): its own CEK, OCA, PEK and PDH.

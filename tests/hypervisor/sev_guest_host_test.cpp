@@ -8,6 +8,8 @@
 #include <map>
 
 #include "../emulator/emulator_fixture.h"
+#include "../launch/launch_test_util.h"
+#include "launch_cases.h"
 #include "sevemu/emulator/manufacturing/sev_cert.h"
 #include "sevemu/hypervisor/host.h"
 #include "sevemu/hypervisor/sev_dev.h"
@@ -300,6 +302,72 @@ TEST_CASE("secrets are refused when the MAC, the state or the address is wrong")
   // The refusals left the launch where it was: the right packet still goes in.
   REQUIRE(host->InjectLaunchSecret("vm", packet->HeaderBytes(), packet->ciphertext, {}).ok());
   CHECK(*host->ReadGuestMemory("vm", g->secret_gpa, 32) == Bytes(32, 7));
+}
+
+}  // namespace sevemu
+
+namespace sevemu {
+
+TEST_CASE(
+    "direct boot: the firmware's SEV and SEV-ES measurements are of sev-snp-measure's digests") {
+  // fixtures/launch/direct_boot.json's legacy cases, launched from the built-in direct-boot
+  // image (the default when a launch has a kernel and no image).
+  const auto fixture = test::LoadJsonFixture("launch/direct_boot.json");
+  int n = 0;
+  for (const auto& c : fixture["cases"]) {
+    if (c["mode"] == "snp") continue;
+    CAPTURE(c["command"].get<std::string>());
+    const bool es = c["mode"] == "seves";
+    auto host = BootHost();
+    const std::uint32_t policy = es ? 0x5 : 0x1;
+    Owner o = MakeOwner(*host, "kvm", es, policy);
+    o.spec.vcpus = c["vcpus"];
+    if (es) o.spec.vcpu_signature = test::CaseVcpuSignature(c);
+    o.spec.direct_boot = test::CaseDirectBoot(c);
+    auto g = host->LaunchSevGuest(o.spec);
+    REQUIRE_MESSAGE(g.ok(), (g.ok() ? "" : g.error().message()));
+    CHECK(g->kernel_hashes);
+    CHECK(HexEncode(g->launch_digest) == c["digest"].get<std::string>());
+    // The firmware's own digest: LAUNCH_MEASURE's HMAC verifies over the tool's digest only.
+    auto want = test::Hex(c["digest"].get<std::string>());
+    emulator::SevDigest digest{};
+    REQUIRE(want.size() == digest.size());
+    std::memcpy(digest.data(), want.data(), want.size());
+    auto measured = emulator::ParseSevMeasureOut(g->launch_measure);
+    REQUIRE(measured.ok());
+    CHECK(owner::VerifyMeasurement(o.session.keys, Api(*g), policy, digest, *measured).ok());
+    digest[31] ^= 1;
+    CHECK_FALSE(owner::VerifyMeasurement(o.session.keys, Api(*g), policy, digest, *measured).ok());
+    // The guest finds the table where the image said (0x80C400), in its encrypted memory.
+    auto table = host->ReadGuestMemory(g->name, 0x80C400, launch::kPaddedSevHashTableSize);
+    REQUIRE(table.ok());
+    CHECK(*table == launch::BuildSevHashTable(*o.spec.direct_boot));
+    ++n;
+  }
+  CHECK(n >= 3);
+}
+
+TEST_CASE("direct boot from an image without a usable hash table area is refused, as QEMU does") {
+  auto host = BootHost();
+  Owner o = MakeOwner(*host, "kvm", false, 0x1);
+  o.spec.direct_boot = launch::DirectBoot{};
+  o.spec.image = hypervisor::DefaultGuestImage();  // the plain image: no hash table entry
+  auto g = host->LaunchSevGuest(o.spec);
+  REQUIRE_FALSE(g.ok());
+  CHECK(g.error().message().find(
+            "SEV: kernel specified but guest firmware has no hashes table GUID") !=
+        std::string::npos);
+  CHECK(host->Guests().empty());
+  const auto fixture = test::LoadJsonFixture("launch/digests.json");
+  const auto debian = test::LoadReferenceOvmf(fixture);
+  if (!debian) return;
+  o.spec.image = *debian;
+  g = host->LaunchSevGuest(o.spec);
+  REQUIRE_FALSE(g.ok());
+  CHECK(g.error().message().find(
+            "SEV: guest firmware hashes table area is invalid (base=0x0 size=0x0)") !=
+        std::string::npos);
+  CHECK(host->Guests().empty());
 }
 
 }  // namespace sevemu

@@ -24,7 +24,7 @@ launch::OvmfImage SyntheticImage() {
 
 TEST_CASE("the launch plan: image pages, metadata sections, then one VMSA per vCPU") {
   const launch::OvmfImage img = SyntheticImage();
-  auto plan = launch::PlanSnpLaunch(img, {3, 0x00800F12, launch::kSevFeatureSnpActive});
+  auto plan = launch::PlanSnpLaunch(img, {3, 0x00800F12, launch::kSevFeatureSnpActive, {}});
   REQUIRE(plan.ok());
   // 16 image pages, 9 + 1 + 1 + 1 section pages, 3 VMSAs.
   REQUIRE(plan->size() == 16 + 12 + 3);
@@ -52,14 +52,14 @@ TEST_CASE("the launch plan: image pages, metadata sections, then one VMSA per vC
 TEST_CASE("launch plans refuse impossible vCPU counts") {
   const launch::OvmfImage img = SyntheticImage();
   for (std::uint32_t n : {0u, launch::kMaxVcpus + 1}) {
-    auto r = launch::PlanSnpLaunch(img, {n, 0x00800F12, 1});
+    auto r = launch::PlanSnpLaunch(img, {n, 0x00800F12, 1, {}});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == ErrorCode::kInvalidArgument);
   }
   launch::OvmfImage no_reset = img;
   no_reset.sev_es_reset_eip.reset();
-  CHECK(launch::PlanSnpLaunch(no_reset, {1, 0x00800F12, 1}).ok());
-  auto r = launch::PlanSnpLaunch(no_reset, {2, 0x00800F12, 1});
+  CHECK(launch::PlanSnpLaunch(no_reset, {1, 0x00800F12, 1, {}}).ok());
+  auto r = launch::PlanSnpLaunch(no_reset, {2, 0x00800F12, 1, {}});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code() == ErrorCode::kInvalidArgument);
 }

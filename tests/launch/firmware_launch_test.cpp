@@ -9,6 +9,7 @@
 #include "launch_cases.h"
 #include "launch_test_util.h"
 #include "sevemu/emulator/firmware_keys.h"
+#include "sevemu/launch/builtin_image.h"
 #include "sevemu/launch/expected_digest.h"
 
 namespace sevemu {
@@ -81,6 +82,33 @@ TEST_CASE("the firmware's launch digest of OVMF equals the independent tool's") 
     expected[0] ^= 1;
     CHECK(LaunchAndFinish(*pages, expected) == FwStatus::kBadMeasurement);
   }
+}
+
+TEST_CASE("the firmware's launch digest of a direct boot equals the independent tool's") {
+  // The built-in direct-boot image with the kernel hashes page launched NORMAL
+  // (fixtures/launch/direct_boot.json, its snp cases).
+  const auto fixture = test::LoadJsonFixture("launch/direct_boot.json");
+  auto image = launch::ParseOvmfImage(launch::BuiltinGuestImage(launch::BuiltinImage::kDirectBoot));
+  REQUIRE(image.ok());
+  int n = 0;
+  for (const auto& c : fixture["cases"]) {
+    if (c["mode"] != "snp") continue;
+    CAPTURE(c["command"].get<std::string>());
+    launch::SnpLaunchConfig cfg;
+    cfg.vcpus = c["vcpus"].get<std::uint32_t>();
+    cfg.vcpu_signature = test::CaseVcpuSignature(c);
+    cfg.sev_features = test::CaseGuestFeatures(c);
+    cfg.direct_boot = test::CaseDirectBoot(c);
+    auto pages = launch::PlanSnpLaunch(*image, cfg);
+    REQUIRE(pages.ok());
+    const Bytes want = test::Hex(c["digest"].get<std::string>());
+    emulator::LaunchDigest expected{};
+    REQUIRE(want.size() == expected.size());
+    std::memcpy(expected.data(), want.data(), want.size());
+    CHECK(LaunchAndFinish(*pages, expected) == FwStatus::kSuccess);
+    ++n;
+  }
+  CHECK(n >= 4);
 }
 
 }  // namespace sevemu

@@ -19,6 +19,8 @@ namespace sevemu::test {
 inline const char* const kFooterGuidHex = "de82b596b21ff745baeaa366c55a082d";
 inline const char* const kSevMetadataGuidHex = "666588dc4a989847a75e5585a7bf67cc";
 inline const char* const kSevEsResetGuidHex = "de71f7007e1acb4f890e68c77e2fb44e";
+// SEV_HASH_TABLE_RV_GUID 7255371f-3a3b-4b04-927b-1da6efa8d454 (QEMU target/i386/sev.c).
+inline const char* const kSevHashTableGuidHex = "1f3755723b3a044b927b1da6efa8d454";
 
 // The error message of a failed Result, "" otherwise. doctest evaluates *_MESSAGE arguments
 // even for passing assertions under --success, so they must not call error() on a success.

@@ -76,6 +76,11 @@ TEST_CASE("malformed OVMF images give typed errors") {
        ErrorCode::kCorrupt},
       {"reset block too short", [](SyntheticOvmf& s) { s.entries.front().second = Bytes(3, 0); },
        ErrorCode::kCorrupt},
+      {"hash table area entry too short",
+       [](SyntheticOvmf& s) {
+         s.entries.insert(s.entries.begin(), {test::Hex(test::kSevHashTableGuidHex), Bytes(7, 0)});
+       },
+       ErrorCode::kCorrupt},
       {"metadata offset beyond the image",
        [](SyntheticOvmf& s) { s.entries.back().second = SyntheticOvmf::Le32(0x10001); },
        ErrorCode::kCorrupt},

@@ -46,7 +46,7 @@ TEST_CASE("legacy SEV and SEV-ES digests of the reference OVMF match sev-snp-mea
 TEST_CASE("an SEV-ES launch measures one VMSA per vCPU, without SNP's SEV_FEATURES") {
   auto image = launch::ParseLegacyOvmfImage(SyntheticOvmf::Valid().Build());
   REQUIRE(image.ok());
-  SevLaunchConfig cfg{SevLaunchMode::kSevEs, 3, 0x00A00F11};
+  SevLaunchConfig cfg{SevLaunchMode::kSevEs, 3, 0x00A00F11, {}};
   auto vmsas = launch::PlanSevEsVmsas(*image, cfg);
   REQUIRE(vmsas.ok());
   REQUIRE(vmsas->size() == 3);
@@ -58,7 +58,7 @@ TEST_CASE("an SEV-ES launch measures one VMSA per vCPU, without SNP's SEV_FEATUR
   CHECK(Le64At((*vmsas)[0], o::kRdx) == 0x00A00F11);
   // The digest is the image then the VMSAs; the SEV digest the image alone.
   auto es = launch::ExpectedSevLaunchDigest(*image, cfg);
-  auto sev = launch::ExpectedSevLaunchDigest(*image, {SevLaunchMode::kSev, 3, 0x00A00F11});
+  auto sev = launch::ExpectedSevLaunchDigest(*image, {SevLaunchMode::kSev, 3, 0x00A00F11, {}});
   REQUIRE(es.ok());
   REQUIRE(sev.ok());
   auto image_hash = crypto::Sha256(image->image);
@@ -72,12 +72,12 @@ TEST_CASE("SEV-ES vCPU counts are checked; SEV ignores them") {
   s.entries.erase(s.entries.begin());  // no SEV-ES reset block
   auto image = launch::ParseLegacyOvmfImage(s.Build());
   REQUIRE(image.ok());
-  CHECK(launch::PlanSevEsVmsas(*image, {SevLaunchMode::kSevEs, 1, 0}).ok());
+  CHECK(launch::PlanSevEsVmsas(*image, {SevLaunchMode::kSevEs, 1, 0, {}}).ok());
   for (std::uint32_t n : {0u, 2u, launch::kMaxVcpus + 1}) {
-    auto r = launch::PlanSevEsVmsas(*image, {SevLaunchMode::kSevEs, n, 0});
+    auto r = launch::PlanSevEsVmsas(*image, {SevLaunchMode::kSevEs, n, 0, {}});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == ErrorCode::kInvalidArgument);
-    CHECK(launch::PlanSevEsVmsas(*image, {SevLaunchMode::kSev, n, 0})->empty());
+    CHECK(launch::PlanSevEsVmsas(*image, {SevLaunchMode::kSev, n, 0, {}})->empty());
   }
 }
 

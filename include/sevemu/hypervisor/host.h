@@ -23,6 +23,7 @@
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/manufacturing/platform_state.h"
 #include "sevemu/emulator/snp/launch_digest.h"
+#include "sevemu/launch/kernel_hashes.h"
 
 namespace sevemu::hypervisor {
 
@@ -31,7 +32,9 @@ class FaultSet;
 
 struct GuestLaunchSpec {
   std::string name;  // 1..64 of [A-Za-z0-9._-], unique on the host
-  Bytes image;       // firmware image with SEV metadata (OVMF); empty = DefaultGuestImage()
+  // firmware image with SEV metadata (OVMF); empty = DefaultGuestImage(), or
+  // DefaultDirectBootImage() for a direct boot
+  Bytes image;
   std::uint64_t policy = 0x30000;  // SNP guest policy (ABI >= 0.0, SMT allowed, bit 17 set)
   std::uint32_t vcpus = 1;
   // CPUID Fn0000_0001_EAX the vCPUs start with (their VMSAs' RDX): QEMU's -cpu model picks it;
@@ -43,6 +46,9 @@ struct GuestLaunchSpec {
   Bytes id_block;  // empty, or the 0x60-byte ID block for LAUNCH_FINISH
   Bytes id_auth;   // empty, or the 0x1000-byte ID authentication info
   bool author_key_en = false;
+  // QEMU's -kernel/-initrd/-append with kernel-hashes=on: the hashes go into the image's
+  // SNP_KERNEL_HASHES page, launched NORMAL (launch/kernel_hashes.h).
+  std::optional<launch::DirectBoot> direct_boot;
 };
 
 // What a guest is: an SEV-SNP guest, or a legacy SEV / SEV-ES guest (QEMU's sev-guest object
@@ -58,7 +64,9 @@ const char* GuestTypeName(GuestType t);  // "snp", "sev", "sev-es"
 struct SevGuestLaunchSpec {
   std::string name;  // as GuestLaunchSpec::name
   bool es = false;   // SEV-ES; must agree with the policy's ES bit (QEMU derives it from it)
-  Bytes image;       // OVMF image; empty = DefaultGuestImage(). SEV metadata not needed.
+  // OVMF image; empty = DefaultGuestImage() (DefaultDirectBootImage() for a direct boot). SEV
+  // metadata not needed.
+  Bytes image;
   std::uint32_t policy = 0x1;        // the legacy guest policy (default NODBG)
   std::uint32_t vcpus = 1;           // SEV-ES: one VMSA each
   std::uint32_t vcpu_signature = 0;  // SEV-ES VMSAs' RDX, as GuestLaunchSpec's; 0 = the host's
@@ -67,6 +75,9 @@ struct SevGuestLaunchSpec {
   // without them the launch has no session and the measurement is keyed with zeros.
   Bytes godh_cert;
   Bytes session;
+  // As GuestLaunchSpec's: the 176-byte table is LAUNCH_UPDATE_DATA'd at the image's hash table
+  // area after the image.
+  std::optional<launch::DirectBoot> direct_boot;
 };
 
 struct GuestInfo {
@@ -91,6 +102,7 @@ struct GuestInfo {
   std::size_t swapped_pages = 0;   // of its GPAs, how many the host has swapped out
   std::size_t metadata_pages = 0;  // METADATA pages the host gave the firmware for them
   bool id_block = false;
+  bool kernel_hashes = false;  // launched with a direct boot's hash table
 
   // Legacy guests only (type kSev, kSevEs).
   std::uint32_t handle = 0;      // the firmware's guest handle
@@ -281,7 +293,11 @@ class Host {
 Result<GuestInfo> MigrateSevGuest(Host& from, Host& to, const std::string& name);
 
 // A small built-in guest firmware image: OVMF's table and SEV metadata layout (SNP_SEC_MEM,
-// SECRETS, CPUID) around a tiny body, for launches that do not name an image.
+// SECRETS, CPUID) around a tiny body, for launches that do not name an image
+// (launch/builtin_image.h, kPlain).
 Bytes DefaultGuestImage();
+// The same with the SEV hash table area and its SNP_KERNEL_HASHES section, for direct boots
+// that do not name an image (kDirectBoot).
+Bytes DefaultDirectBootImage();
 
 }  // namespace sevemu::hypervisor

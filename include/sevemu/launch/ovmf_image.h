@@ -13,7 +13,10 @@
 // (00f771de-1a7e-4fcb-890e-68c77e2fb44e) holds the u32 address where APs start. The SEV secret
 // entry (4c2eb361-7d9b-4cc3-8081-127c90d3d294; QEMU target/i386/sev.c SEV_SECRET_GUID) holds
 // {u32 base, u32 size} of the area a legacy launch secret goes to by default (OvmfPkg/AmdSev
-// builds; other builds carry it as zeros).
+// builds; other builds carry it as zeros). The SEV hash table entry
+// (7255371f-3a3b-4b04-927b-1da6efa8d454; QEMU target/i386/sev.c SEV_HASH_TABLE_RV_GUID) holds
+// {u32 base, u32 size} of the area where a VMM doing measured direct boot puts the kernel,
+// initrd and command-line hashes (launch/kernel_hashes.h); Debian's OVMF.fd carries it as zeros.
 //
 // Thread safety: plain value types and a pure function.
 #pragma once
@@ -52,6 +55,12 @@ struct SevSecretArea {
   friend bool operator==(const SevSecretArea&, const SevSecretArea&) = default;
 };
 
+struct SevHashTableArea {
+  std::uint32_t base = 0;  // guest physical address; 0 in builds without the area
+  std::uint32_t size = 0;
+  friend bool operator==(const SevHashTableArea&, const SevHashTableArea&) = default;
+};
+
 struct OvmfImage {
   Bytes image;                               // the whole image, mapped so that it ends at 4 GiB
   std::vector<SevMetadataSection> sections;  // in metadata order (the order a VMM launches them)
@@ -59,6 +68,8 @@ struct OvmfImage {
   std::optional<std::uint32_t> sev_es_reset_eip;
   // Where QEMU's sev-inject-launch-secret puts a secret when not told a GPA.
   std::optional<SevSecretArea> sev_secret_area;
+  // The SEV hash table entry as published (zeros included); absent without the entry.
+  std::optional<SevHashTableArea> sev_hash_table_area;
 
   // Guest physical address of the image's first byte.
   std::uint64_t Gpa() const { return (std::uint64_t{1} << 32) - image.size(); }
@@ -74,7 +85,8 @@ constexpr std::size_t kMaxOvmfImageSize = 16u << 20;
 //   kCorrupt          the table, an entry, the metadata header or a section is malformed
 //                     (lengths out of bounds, bad "ASEV" signature, version other than 1,
 //                     unknown section type, unaligned, empty or overflowing section, a
-//                     secret area entry shorter than 8 bytes, empty or crossing 4 GiB).
+//                     secret area entry shorter than 8 bytes, empty or crossing 4 GiB, a
+//                     hash table entry shorter than 8 bytes).
 Result<OvmfImage> ParseOvmfImage(ByteSpan bytes);
 // The same for a legacy SEV / SEV-ES launch, which needs no SEV metadata (older and non-SNP
 // OVMF builds have none): `sections` is then empty. Metadata that is present is still checked.
