@@ -3,6 +3,7 @@
 // sevemu guests do not execute; they exist to be measured and to talk to the firmware.
 #include <cstring>
 #include <initializer_list>
+#include <vector>
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/hypervisor/host.h"
@@ -36,24 +37,32 @@ constexpr std::uint32_t kApResetEip = 0x80B004;
 // AmdSev build leaves between the pre-validated memory and the SNP pages.
 constexpr std::uint32_t kSecretAreaBase = 0x80A000, kSecretAreaSize = 0x1000;
 constexpr std::uint32_t kMetadataOffset = 0x1000;  // from the end of the image
+constexpr std::uint32_t kExtraMemoryBase = 0x1000000;
 
 }  // namespace
 
 Bytes DefaultGuestImage() {
+  return DefaultGuestImage(0);
+}
+
+Bytes DefaultGuestImage(std::uint64_t memory) {
   Bytes img(kImageSize, 0);
   const char marker[] = "sevemu default guest firmware image v1";
   std::memcpy(img.data(), marker, sizeof marker);
 
-  // "ASEV" metadata header and its sections.
+  // "ASEV" metadata header and its sections; `memory` adds pre-validated memory above 16 MiB
+  // (another SNP_SEC_MEM section, as an OVMF built with more of it has).
+  std::vector<Section> sections(std::begin(kSections), std::end(kSections));
+  if (memory != 0) sections.push_back({kExtraMemoryBase, static_cast<std::uint32_t>(memory), 1});
   std::uint8_t* md = img.data() + kImageSize - kMetadataOffset;
   std::memcpy(md, "ASEV", 4);
-  StoreLe32(md + 4, 16 + 12 * std::size(kSections));
+  StoreLe32(md + 4, static_cast<std::uint32_t>(16 + 12 * sections.size()));
   StoreLe32(md + 8, 1);
-  StoreLe32(md + 12, static_cast<std::uint32_t>(std::size(kSections)));
-  for (std::size_t i = 0; i < std::size(kSections); ++i) {
-    StoreLe32(md + 16 + 12 * i, kSections[i].base);
-    StoreLe32(md + 20 + 12 * i, kSections[i].size);
-    StoreLe32(md + 24 + 12 * i, kSections[i].type);
+  StoreLe32(md + 12, static_cast<std::uint32_t>(sections.size()));
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    StoreLe32(md + 16 + 12 * i, sections[i].base);
+    StoreLe32(md + 20 + 12 * i, sections[i].size);
+    StoreLe32(md + 24 + 12 * i, sections[i].type);
   }
 
   // The GUIDed table, growing down from the footer: [data][u16 len][GUID] per entry.

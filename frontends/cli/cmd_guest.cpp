@@ -113,7 +113,7 @@ int RunGuest(const std::string& name, const Args& args) {
   std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
       type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
       len_text = "64", pages_text = "1", to, vcpu_type, vcpu_sig, guest_features, migration_agent,
-      agent, to_agent, record;
+      agent, to_agent, record, memory_text;
   std::vector<std::string> trust_ark;
   unsigned vcpus = 1;
   bool author_key = false, json = false;
@@ -145,6 +145,7 @@ int RunGuest(const std::string& name, const Args& args) {
       ("mnonce", po::value(&mnonce), "attest: the owner's 16-byte nonce (hex)")
       ("out", po::value(&out), "attest: file for the report; read: file for the bytes (default: hex on stdout)")
       ("len", po::value(&len_text), "read: bytes to read (default 64, at most 1 MiB)")
+      ("memory", po::value(&memory_text), "launch (snp): more guest memory in the built-in image, e.g. 64M or 1G (zero pages above 16 MiB)")
       ("migration-agent", po::value(&migration_agent), "launch (snp): the guest of this platform that is its migration agent (MA_EN; the default policy gains MIGRATE_MA, bit 18)")
       ("to", po::value(&to), "migrate: the destination platform on the same daemon")
       ("agent", po::value(&agent), "migrate (snp): the source's agent that exports (default: the guest's own)")
@@ -244,9 +245,10 @@ int RunGuest(const std::string& name, const Args& args) {
     }
     if (legacy) {
       if (!host_data.empty() || !id_block.empty() || !id_auth.empty() || author_key ||
-          !migration_agent.empty()) {
-        return UsageError(name,
-                          "--host-data, the ID block and --migration-agent are SNP launch options");
+          !migration_agent.empty() || !memory_text.empty()) {
+        return UsageError(
+            name,
+            "--host-data, the ID block, --migration-agent and --memory are SNP launch options");
       }
       if (dh_cert.empty() != session.empty()) {
         return UsageError(name, "--dh-cert-file and --session-file go together");
@@ -264,6 +266,21 @@ int RunGuest(const std::string& name, const Args& args) {
                           "--type sev or sev-es");
       }
       req["author_key"] = author_key;
+      if (!memory_text.empty()) {
+        if (!image.empty()) return UsageError(name, "--memory is for the built-in image");
+        std::uint64_t unit = 1;
+        std::string digits = memory_text;
+        const char last = digits.empty() ? '\0' : digits.back();
+        if (last == 'K' || last == 'M' || last == 'G') {
+          unit = last == 'K' ? 1ull << 10 : last == 'M' ? 1ull << 20 : 1ull << 30;
+          digits.pop_back();
+        }
+        auto n = ParseNumber("--memory", digits, 2ull << 30);
+        if (!n.ok() || *n == 0 || *n * unit > (2ull << 30) || (*n * unit) % 4096 != 0) {
+          return UsageError(name, "--memory: 4 KiB to 2G, a multiple of 4 KiB (e.g. 64M)");
+        }
+        req["memory"] = *n * unit;
+      }
       if (!migration_agent.empty()) {
         req["migration_agent"] = migration_agent;
         // SNP_LAUNCH_START refuses MA_EN without MIGRATE_MA (POLICY_FAILURE): the default
@@ -304,8 +321,8 @@ int RunGuest(const std::string& name, const Args& args) {
       (!agent.empty() || !to_agent.empty() || !trust_ark.empty() || !record.empty())) {
     return UsageError(name, "--agent, --to-agent, --trust-ark and --record are migrate options");
   }
-  if (action != "launch" && !migration_agent.empty()) {
-    return UsageError(name, "--migration-agent is a launch option");
+  if (action != "launch" && (!migration_agent.empty() || !memory_text.empty())) {
+    return UsageError(name, "--migration-agent and --memory are launch options");
   }
   if (!to.empty() && action != "migrate") return UsageError(name, "--to is a migrate option");
 

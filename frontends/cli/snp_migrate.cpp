@@ -121,6 +121,7 @@ int MigrateSnpGuest(const std::string& name, protocol::Client& host, const SnpMi
       {"op", "guest.migrate"}, {"name", o.guest}, {"to", o.to}, {"step", "begin"}};
   if (!o.agent.empty()) begin["agent"] = o.agent;
   if (!o.to_agent.empty()) begin["to_agent"] = o.to_agent;
+  if (!o.record.empty()) begin["record"] = true;
   auto b = ManageCall(host, begin);
   if (!b.ok()) return Fail(name, b.error());
   const std::string from = b->value("from", ""), agent = b->value("agent", ""),

@@ -155,6 +155,15 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
     hypervisor::GuestLaunchSpec spec;
     spec.name = req.value("name", "");
     spec.image = blob;
+    if (req.contains("memory")) {
+      const std::uint64_t memory = req["memory"].get<std::uint64_t>();
+      if (!blob.empty() || memory % 4096 != 0 || memory == 0 ||
+          memory > hypervisor::kMaxDefaultImageMemory) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "memory: a multiple of 4096 bytes up to 2 GiB, with the built-in image only");
+      }
+      spec.image = hypervisor::DefaultGuestImage(memory);
+    }
     spec.policy = req.value("policy", std::uint64_t{0x30000});
     spec.vcpus = req.value("vcpus", 1u);
     auto sig = VcpuSig(req);
@@ -280,6 +289,13 @@ Result<protocol::JsonBlob> MigrateSnp(ServedPlatform& from, ServedPlatform& to, 
           Error(ErrorCode::kRefused, "guest '" + name +
                                          "' has no migration agent (launched without "
                                          "--migration-agent; its policy may forbid migration)"));
+    }
+    // What the host carried comes back in one reply blob at commit: a frame's worth.
+    if (req.value("record", false) && (g->pages + g->swapped_pages) * 4096 * 65 / 64 + 4096 >
+                                          protocol::kMaxPayload - (64u << 10)) {
+      return context(Error(ErrorCode::kInvalidArgument,
+                           "record: the guest is too large to return what the host carried "
+                           "(at most 15 MiB)"));
     }
     auto agent_guest = src.Guest(agent);
     if (!agent_guest.ok()) return context(agent_guest.error());

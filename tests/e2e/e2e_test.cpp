@@ -2280,14 +2280,15 @@ TEST_CASE("sevemu guest migrate: an SNP guest moves between platforms with its m
   REQUIRE(w.Sevemu({"guest", "launch", "ma"}).code == 0);
   REQUIRE(w.Sevemu({"guest", "launch", "ma", "--platform", "p2", "--vcpu-sig", "0xa00f10"}).code ==
           0);
-  const auto g = w.Launch("vm", "", {"--migration-agent", "ma"});
+  // 8 MiB more than the built-in image: 2075 pages, at least 33 METADATA pages and a root one.
+  const auto g = w.Launch("vm", "", {"--migration-agent", "ma", "--memory", "8M"});
   CHECK(g["policy"] == "0x70000");  // MIGRATE_MA added to the default policy
   CHECK(g["migration_agent"] == "ma");
   const std::uint64_t secrets = g["secrets_gpa"].get<std::uint64_t>();
 
   // A secret pattern in the guest's private memory, and its VMPCKs, to look for in what the
   // host carries.
-  const std::uint64_t secret_gpa = 0xFFFF0800;
+  const std::uint64_t secret_gpa = 0x1400800;  // in the added memory
   Bytes pattern(64);
   for (std::size_t i = 0; i < pattern.size(); ++i)
     pattern[i] = static_cast<std::uint8_t>(0xA5 ^ (i * 7));
@@ -2365,23 +2366,33 @@ TEST_CASE("sevemu guest migrate: an SNP guest moves between platforms with its m
   CHECK(r.out.find("migrated vm from p to p2") != std::string::npos);
   CHECK(w.Sevemu({"guest", "show", "vm"}).code == 1);  // the source holds nothing of it
   const auto moved = w.SevemuJson({"guest", "show", "vm", "--platform", "p2"});
+  CHECK(moved["pages"] == 2075);         // every data page (the vCPU's VMSA is not carried)
+  CHECK(moved["metadata_pages"] >= 34);  // 33 for the data pages, 1 under the root
+  CHECK(moved["migration_agent"] == "ma");
   CHECK(moved["measurement"] == g["measurement"]);
   CHECK(moved["policy"] == g["policy"]);
   CHECK(read("vm", "p2", 0xFFFF0000, 4096) == memory_before);
   CHECK(read("vm", "p2", secret_gpa, 64) == Lower(HexEncode(pattern)) + "\n");
   CHECK(counter("p2") == seq + 2);  // the driver's counter came along, the last report's
 
-  // What the host carried: pages under the OEK, the agents' frames. No plaintext in it.
+  // What the host carried: pages under the OEK, the agents' frames. No plaintext in it (and
+  // the same scan finds the pattern in the guest's own view of that page).
+  auto holds = [](const std::string& text, ByteSpan needle) {
+    const Bytes bytes(text.begin(), text.end());
+    return std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end()) != bytes.end();
+  };
+  REQUIRE(w.Sevemu({"guest", "read", "vm", "--platform", "p2", "--gpa", std::to_string(secret_gpa),
+                    "--len", "4096", "--out", w.t / "plain.bin"})
+              .code == 0);
+  CHECK(holds(test::ReadText(w.t / "plain.bin"), pattern));
   std::size_t carried = 0;
   for (const auto& e : std::filesystem::directory_iterator(rec)) {
     const std::string bytes = test::ReadText(e.path());
     carried += bytes.size();
-    auto holds = [&](ByteSpan needle) {
-      return std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end()) != bytes.end();
-    };
-    CHECK_MESSAGE(!holds(pattern), e.path());
-    for (int k = 0; k < 4; ++k)
-      CHECK_MESSAGE(!holds(ByteSpan(vmpcks).subspan(32 * k, 32)), e.path());
+    CHECK_MESSAGE(!holds(bytes, pattern), e.path());
+    for (int k = 0; k < 4; ++k) {
+      CHECK_MESSAGE(!holds(bytes, ByteSpan(vmpcks).subspan(32 * k, 32)), e.path());
+    }
   }
   CHECK(carried > 4096 * moved["pages"].get<std::size_t>());
 

@@ -336,5 +336,10 @@ Result<GuestInfo> MigrateSevGuest(Host& from, Host& to, const std::string& name)
 // A small built-in guest firmware image: OVMF's table and SEV metadata layout (SNP_SEC_MEM,
 // SECRETS, CPUID) around a tiny body, for launches that do not name an image.
 Bytes DefaultGuestImage();
+// The same image with `memory` bytes more of pre-validated guest memory (an SNP_SEC_MEM section
+// at 16 MiB; zero pages, measured as such). REQUIRES: a multiple of 4 KiB, at most
+// kMaxDefaultImageMemory.
+constexpr std::uint64_t kMaxDefaultImageMemory = 2ull << 30;
+Bytes DefaultGuestImage(std::uint64_t memory);
 
 }  // namespace sevemu::hypervisor
