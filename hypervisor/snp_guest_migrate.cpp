@@ -143,10 +143,7 @@ Status Host::Impl::SwapInAll(HostGuest& g, const SnpMigrationImage& image) {
         return CommandError(SnpCmd::kPageSwapIn, st).Context("a metadata page");
       }
       placed[i] = dst;
-      g.md_pages.push_back(dst);
-      for (std::uint64_t e = kEntriesPerPage; e-- > 0;) {
-        g.free_md_entries.push_back(dst + e * sizeof(emulator::SnpMetadataEntry));
-      }
+      g.md_pages.push_back(dst);  // the guest's until the walk ends (a failure tears it down)
       continue;
     }
     // A data page: in place, as SwapInOne.
@@ -166,6 +163,11 @@ Status Host::Impl::SwapInAll(HostGuest& g, const SnpMigrationImage& image) {
     }
     g.gpa_to_spa[p.gpa] = dst;
   }
+  // Every entry of the tree has been used once (invalid now): its pages go back to the host.
+  // (Both callers start with no METADATA pages: SwapOutAll took them all into the tree.)
+  for (std::uint64_t spa : g.md_pages) (void)h.ReleasePage(spa);
+  g.md_pages.clear();
+  g.free_md_entries.clear();
   Recount(g);
   return {};
 }
