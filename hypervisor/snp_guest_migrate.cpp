@@ -43,8 +43,13 @@ Result<SnpMigrationImage> Host::Impl::SwapOutAll(HostGuest& g) {
   // 1. Every data page, entries in the guest's METADATA pages (MD_INIT as needed).
   std::vector<std::uint64_t> gpas;
   for (const auto& [gpa, spa] : g.gpa_to_spa) gpas.push_back(gpa);
-  for (std::uint64_t gpa : gpas) {
-    if (Status st = h.SwapOutOne(g, gpa); !st.ok()) return st.error();
+  for (std::size_t i = 0; i < gpas.size(); ++i) {
+    if (Status st = h.SwapOutOne(g, gpas[i]); !st.ok()) {
+      // The pages out so far come back in: the guest is as it was.
+      for (std::size_t j = 0; j < i; ++j) (void)h.SwapInOne(g, gpas[j]);
+      Recount(g);
+      return st.error();
+    }
   }
   SnpMigrationImage image;
   image.info = g.info;

@@ -9,6 +9,7 @@
 #include "../emulator/emulator_fixture.h"
 #include "sevemu/emulator/messages/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
+#include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
 
 namespace sevemu {
@@ -167,4 +168,29 @@ TEST_CASE("an SNP guest of 17 MiB moves from Milan to Genoa: a METADATA tree, ag
   const Bytes report_rsp = AgentMessage(*b, "g", seq_g, GuestMsgType::kReportReq, Bytes(0x60, 0));
   CHECK(LoadLe32(report_rsp.data()) == 0);
 }
+TEST_CASE("a page that fails to go out for a migration: the pages out so far come back in") {
+  auto host = BootHost(emulator::Product::kMilan, 1);
+  REQUIRE(Launch(*host, "ma", 0x30000, "").ok());
+  auto g = Launch(*host, "g", 0x30000 | kMigrateMa, "ma");
+  REQUIRE(g.ok());
+  const Bytes before = *host->ReadGuestMemory("g", 0xFFFF0000, 16 * 4096);
+  hypervisor::FaultSpec spec;
+  spec.command = static_cast<std::uint32_t>(emulator::SnpCmd::kPageSwapOut);
+  spec.status = FwStatus::kResourceLimit;
+  spec.every = 10;  // the tenth page
+  spec.count = 1;
+  REQUIRE(host->faults().Add(spec).ok());
+  auto paused = host->BeginSnpMigration("g");
+  REQUIRE_FALSE(paused.ok());
+  CHECK(paused.error().message().find("SNP_PAGE_SWAP_OUT: RESOURCE_LIMIT") != std::string::npos);
+  auto info = host->Guest("g");
+  REQUIRE(info.ok());
+  CHECK_FALSE(info->migrating);
+  CHECK(info->swapped_pages == 0);
+  CHECK(info->pages == g->pages);
+  CHECK(*host->ReadGuestMemory("g", 0xFFFF0000, 16 * 4096) == before);
+  // And it migrates out cleanly afterwards (the fault is used up).
+  CHECK(host->BeginSnpMigration("g").ok());
+}
+
 }  // namespace sevemu
