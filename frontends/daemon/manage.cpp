@@ -335,6 +335,13 @@ Result<protocol::JsonBlob> MigrateSnp(ServedPlatform& from, ServedPlatform& to, 
     return Reply(GuestJson(*g));
   }
   if (step == "commit") {
+    // The destination's empty context must still be there before the source lets go.
+    auto incoming = dst.Guest(name);
+    if (!incoming.ok() || !incoming->migrating || incoming->asid != 0) {
+      return context(Error(
+          ErrorCode::kRefused,
+          "platform '" + to.name + "' has no context waiting for '" + name + "' (step begin)"));
+    }
     auto image = src.FinishSnpSend(name);
     if (!image.ok()) return context(image.error());
     // What the host carried, for whoever audits it (the tests scan it for plaintext).
