@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
   sevemu::bench::RegisterFirmwareBenchmarks();
   sevemu::bench::RegisterMemoryBenchmarks();
   sevemu::bench::RegisterSwapBenchmarks();
+  sevemu::bench::RegisterMigrateBenchmarks();
   sevemu::bench::RegisterProcessBenchmarks();
   sevemu::bench::RatioReporter reporter(ratios_json);
   benchmark::RunSpecifiedBenchmarks(&reporter);

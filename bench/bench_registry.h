@@ -16,6 +16,7 @@ void RegisterFirmwareBenchmarks();  // firmware_bench.cpp: in-process
 void RegisterProcessBenchmarks();   // process_bench.cpp: daemon, shim, run, KDS, exec
 void RegisterMemoryBenchmarks();    // memory_bench.cpp: RSS
 void RegisterSwapBenchmarks();      // swap_bench.cpp: page swap vs raw AES-256-GCM
+void RegisterMigrateBenchmarks();   // migrate_bench.cpp: SNP live migration vs guest memory
 
 // memory_bench.cpp's child mode: `sevemu-bench --rss-child GUESTS MIN_SEV_ASID`. Prints
 // "launched=N rss=BYTES" and returns the exit code.

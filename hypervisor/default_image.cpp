@@ -9,6 +9,10 @@ Bytes DefaultGuestImage() {
   return launch::BuiltinGuestImage(launch::BuiltinImage::kPlain);
 }
 
+Bytes DefaultGuestImage(std::uint64_t memory) {
+  return launch::BuiltinGuestImage(launch::BuiltinImage::kPlain, memory);
+}
+
 Bytes DefaultDirectBootImage() {
   return launch::BuiltinGuestImage(launch::BuiltinImage::kDirectBoot);
 }

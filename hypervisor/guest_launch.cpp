@@ -67,6 +67,18 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   auto digest = launch::LaunchDigestOf(*plan);
   if (!digest.ok()) return digest.error();
 
+  // MA_EN: the agent must be a guest of this host (the firmware checks the rest: that it is a
+  // guest context launched without an agent, and MIGRATE_MA in the policy).
+  std::uint64_t ma_gctx = 0;
+  if (!spec.migration_agent.empty()) {
+    auto ma = h.guests.find(spec.migration_agent);
+    if (ma == h.guests.end() || ma->second.legacy()) {
+      return Error(ErrorCode::kNotFound,
+                   "no SNP guest named '" + spec.migration_agent + "' to be the migration agent");
+    }
+    ma_gctx = ma->second.info.gctx_paddr;
+  }
+
   std::uint32_t asid = 1;
   while (asid < h.asid_limit && h.asids_in_use.count(asid) != 0) ++asid;
   if (asid >= h.asid_limit) return Error(ErrorCode::kRefused, "no free SNP ASID");
@@ -82,6 +94,7 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   g.info.measurement = *digest;
   g.info.id_block = !spec.id_block.empty();
   g.info.kernel_hashes = spec.direct_boot.has_value();
+  g.info.migration_agent = spec.migration_agent;
   for (const auto& s : image->sections) {
     if (s.type == launch::SevSectionType::kSnpSecrets) g.info.secrets_gpa = s.base;
     if (s.type == launch::SevSectionType::kCpuid) g.info.cpuid_gpa = s.base;
@@ -111,6 +124,10 @@ Result<GuestInfo> Host::LaunchGuest(const GuestLaunchSpec& spec) {
   emulator::SnpLaunchStartBuf start{};
   start.gctx_paddr = g.info.gctx_paddr;
   start.policy = spec.policy;
+  if (ma_gctx != 0) {
+    start.ma_gctx_paddr = ma_gctx;
+    start.flags = 1;  // MA_EN
+  }
   if (Status st = run(SnpCmd::kLaunchStart, start); !st.ok()) return fail(st.error());
   emulator::SnpActivateBuf act{g.info.gctx_paddr, asid};
   if (Status st = run(SnpCmd::kActivate, act); !st.ok()) return fail(st.error());

@@ -54,6 +54,8 @@ struct HostGuest {
   std::vector<std::uint64_t> md_pages;
   std::vector<std::uint64_t> free_md_entries;
   std::map<std::uint64_t, SwappedPage> swapped;
+  // SNP migration: the pages swapped out for it, held until the export (BeginSnpMigration).
+  std::optional<SnpMigrationImage> outgoing;
   // Legacy: SEND_START done, SEND_FINISH or SEND_CANCEL not yet (the firmware's SUPDATE).
   bool sending = false;
 };
@@ -99,6 +101,11 @@ struct Host::Impl {
   void Thaw(std::uint64_t spa);
   Status SwapOutOne(HostGuest& g, std::uint64_t gpa);
   Status SwapInOne(HostGuest& g, std::uint64_t gpa);
+  // SNP migration (snp_guest_migrate.cpp): the whole guest out under the root entry, and back
+  // in from what the host kept (on the source after a cancel, on the destination after the
+  // import).
+  Result<SnpMigrationImage> SwapOutAll(HostGuest& g);
+  Status SwapInAll(HostGuest& g, const SnpMigrationImage& image);
   // The lowest free ASID in [first, end), or kRefused.
   Result<std::uint32_t> FreeAsid(std::uint32_t first, std::uint32_t end, const char* kind);
   // A legacy guest command through the driver (SevDevice::IssueGuestCmd); the error names the

@@ -38,10 +38,11 @@ constexpr std::uint32_t kApResetEip = 0x80B004;
 // AmdSev build leaves between the pre-validated memory and the SNP pages.
 constexpr std::uint32_t kSecretAreaBase = 0x80A000, kSecretAreaSize = 0x1000;
 constexpr std::uint32_t kMetadataOffset = 0x1000;  // from the end of the image
+constexpr std::uint32_t kExtraMemoryBase = 0x1000000;
 
 }  // namespace
 
-Bytes BuiltinGuestImage(BuiltinImage variant) {
+Bytes BuiltinGuestImage(BuiltinImage variant, std::uint64_t memory) {
   const bool direct_boot = variant == BuiltinImage::kDirectBoot;
   Bytes img(kImageSize, 0);
   // The plain image's marker is unchanged since v1: its bytes are what its digests cover.
@@ -51,6 +52,7 @@ Bytes BuiltinGuestImage(BuiltinImage variant) {
 
   std::vector<Section> sections(std::begin(kSections), std::end(kSections));
   if (direct_boot) sections.push_back(kKernelHashesSection);
+  if (memory != 0) sections.push_back({kExtraMemoryBase, static_cast<std::uint32_t>(memory), 1});
   // "ASEV" metadata header and its sections.
   std::uint8_t* md = img.data() + kImageSize - kMetadataOffset;
   std::memcpy(md, "ASEV", 4);

@@ -17,6 +17,7 @@
 #include "sevemu/common/file_io.h"
 #include "sevemu/crypto/base64.h"
 #include "sevemu/launch/vmsa.h"
+#include "snp_migrate.h"
 
 namespace sevemu::cli {
 
@@ -115,7 +116,9 @@ int ReadGuest(const std::string& name, const std::string& socket, const std::str
 int RunGuest(const std::string& name, const Args& args) {
   std::string action, guest, socket, platform, image, policy_text, host_data, id_block, id_auth,
       type = "snp", dh_cert, session, measurement_out, header, secret, gpa_text, mnonce, out,
-      len_text = "64", pages_text = "1", to, vcpu_type, vcpu_sig, guest_features;
+      len_text = "64", pages_text = "1", to, vcpu_type, vcpu_sig, guest_features, migration_agent,
+      agent, to_agent, record, memory_text;
+  std::vector<std::string> trust_ark;
   DirectBootArgs boot_args;
   unsigned vcpus = 1;
   bool author_key = false, json = false;
@@ -150,7 +153,13 @@ int RunGuest(const std::string& name, const Args& args) {
       ("mnonce", po::value(&mnonce), "attest: the owner's 16-byte nonce (hex)")
       ("out", po::value(&out), "attest: file for the report; read: file for the bytes (default: hex on stdout)")
       ("len", po::value(&len_text), "read: bytes to read (default 64, at most 1 MiB)")
-      ("to", po::value(&to), "migrate (sev, sev-es): the destination platform on the same daemon")
+      ("memory", po::value(&memory_text), "launch (snp): more guest memory in the built-in image, e.g. 64M or 1G (zero pages above 16 MiB)")
+      ("migration-agent", po::value(&migration_agent), "launch (snp): the guest of this platform that is its migration agent (MA_EN; the default policy gains MIGRATE_MA, bit 18)")
+      ("to", po::value(&to), "migrate: the destination platform on the same daemon")
+      ("agent", po::value(&agent), "migrate (snp): the source's agent that exports (default: the guest's own)")
+      ("to-agent", po::value(&to_agent), "migrate (snp): the destination's agent that imports (default: the guest of that name there)")
+      ("trust-ark", po::value(&trust_ark)->composing(), "migrate (snp): a PEM file of AMD roots (ARK) the agents trust for each other's VCEK; repeatable")
+      ("record", po::value(&record), "migrate (snp): write every byte the host carried (pages, channel frames) into this directory")
       ("json", po::bool_switch(&json), "print JSON");
   // clang-format on
   po::positional_options_description pos;
@@ -255,8 +264,11 @@ int RunGuest(const std::string& name, const Args& args) {
                             {"cmdline", HexEncode((*boot)->cmdline)}};
     }
     if (legacy) {
-      if (!host_data.empty() || !id_block.empty() || !id_auth.empty() || author_key) {
-        return UsageError(name, "--host-data and the ID block are SNP launch options");
+      if (!host_data.empty() || !id_block.empty() || !id_auth.empty() || author_key ||
+          !migration_agent.empty() || !memory_text.empty()) {
+        return UsageError(
+            name,
+            "--host-data, the ID block, --migration-agent and --memory are SNP launch options");
       }
       if (dh_cert.empty() != session.empty()) {
         return UsageError(name, "--dh-cert-file and --session-file go together");
@@ -274,6 +286,27 @@ int RunGuest(const std::string& name, const Args& args) {
                           "--type sev or sev-es");
       }
       req["author_key"] = author_key;
+      if (!memory_text.empty()) {
+        if (!image.empty()) return UsageError(name, "--memory is for the built-in image");
+        std::uint64_t unit = 1;
+        std::string digits = memory_text;
+        const char last = digits.empty() ? '\0' : digits.back();
+        if (last == 'K' || last == 'M' || last == 'G') {
+          unit = last == 'K' ? 1ull << 10 : last == 'M' ? 1ull << 20 : 1ull << 30;
+          digits.pop_back();
+        }
+        auto n = ParseNumber("--memory", digits, 2ull << 30);
+        if (!n.ok() || *n == 0 || *n * unit > (2ull << 30) || (*n * unit) % 4096 != 0) {
+          return UsageError(name, "--memory: 4 KiB to 2G, a multiple of 4 KiB (e.g. 64M)");
+        }
+        req["memory"] = *n * unit;
+      }
+      if (!migration_agent.empty()) {
+        req["migration_agent"] = migration_agent;
+        // SNP_LAUNCH_START refuses MA_EN without MIGRATE_MA (POLICY_FAILURE): the default
+        // policy gets the bit; an explicit --policy is the user's and goes as it is.
+        if (policy_text.empty()) req["policy"] = 0x30000ull | (1ull << 18);
+      }
       if (!host_data.empty()) req["host_data"] = host_data;
       for (auto [opt, file] : {std::pair{"id_block", &id_block}, std::pair{"id_auth", &id_auth}}) {
         if (file->empty()) continue;
@@ -304,10 +337,25 @@ int RunGuest(const std::string& name, const Args& args) {
     if (to.empty()) return UsageError(name, "migrate needs --to PLATFORM");
     req["to"] = to;
   }
+  if (action != "migrate" &&
+      (!agent.empty() || !to_agent.empty() || !trust_ark.empty() || !record.empty())) {
+    return UsageError(name, "--agent, --to-agent, --trust-ark and --record are migrate options");
+  }
+  if (action != "launch" && (!migration_agent.empty() || !memory_text.empty())) {
+    return UsageError(name, "--migration-agent and --memory are launch options");
+  }
   if (!to.empty() && action != "migrate") return UsageError(name, "--to is a migrate option");
 
   auto c = ConnectHost(socket, platform);
   if (!c.ok()) return Fail(name, c.error());
+  if (action == "migrate") {
+    // An SNP guest moves with its migration agents (snp_migrate.cpp); a legacy one in one op.
+    auto shown = ManageCall(*c, {{"op", "guest.show"}, {"name", guest}});
+    if (shown.ok() && shown->value("type", "") == "snp") {
+      SnpMigrateOptions o{socket, platform, guest, to, agent, to_agent, trust_ark, record, json};
+      return MigrateSnpGuest(name, *c, o);
+    }
+  }
   Bytes reply_blob;
   auto reply = ManageCall(*c, req, blob, &reply_blob);
   if (!reply.ok()) return Fail(name, reply.error());

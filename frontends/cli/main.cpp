@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "snp_migrate.h"
 
 namespace {
 
@@ -33,6 +34,8 @@ constexpr Command kCommands[] = {
     {"guest", sevemu::cli::RunGuest,
      "guests on a running daemon: 'guest "
      "launch|list|show|destroy|inject-secret|finish|attest|read'"},
+    {"ma-agent", sevemu::cli::RunMaAgent,
+     "the reference migration agent, run inside its agent guest by 'guest migrate'"},
     {"host", sevemu::cli::RunHost,
      "administer a running daemon's platform: 'host status|commit|...'"},
     {"ctl", sevemu::cli::RunCtl,

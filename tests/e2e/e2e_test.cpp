@@ -40,6 +40,7 @@
 #include "sevemu/guestmsg/cert_table.h"
 #include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/owner/launch_session.h"
+#include "sevemu/protocol/client.h"
 #include "sevemu/protocol/wire.h"
 #include "test_util.h"
 
@@ -2302,7 +2303,7 @@ TEST_CASE("sevemu guest migrate: legacy guests move between two platforms of one
       {{"guest", "migrate", "domain", "--to", "p2"}, "SEND_START: POLICY_FAILURE"},
       {{"guest", "migrate", "nosend", "--to", "nope"}, "no platform named 'nope'"},
       {{"guest", "migrate", "nosend", "--to", "p"}, "already on platform 'p'"},
-      {{"guest", "migrate", "snp-vm", "--to", "p2"}, "SNP guest"},
+      {{"guest", "migrate", "snp-vm", "--to", "p2"}, "--trust-ark"},  // SNP: with agents
       {{"guest", "migrate", "ghost", "--to", "p2"}, "no guest named 'ghost'"},
       {{"guest", "migrate", "nosend"}, "--to"},
   };
@@ -2319,6 +2320,192 @@ TEST_CASE("sevemu guest migrate: legacy guests move between two platforms of one
     CHECK(read(name, "p") != std::string(128, '0') + "\n");
     CHECK(w.Sevemu({"guest", "show", name, "--platform", "p2"}).code == 1);
   }
+}
+
+// SNP live migration with migration agents (docs/migration.md): a guest bound to its agent at
+// launch moves from a Milan platform to a Genoa one and back, its pages swapped out under its
+// OEK and its context carried by the two reference agents (`sevemu ma-agent`) over their own
+// attested channel; the program inside it goes on with its message counter, and its reports
+// on each platform verify with that platform's VCEK from the KDS.
+TEST_CASE("sevemu guest migrate: an SNP guest moves between platforms with its migration agents") {
+  World w(/*start=*/false);
+  const std::string p2 = w.t / "p2";
+  RunResult r =
+      Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", p2, "--seed", "02", "--product", "genoa"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  w.daemon.AddState(p2);
+  w.daemon.Start();
+  Kds kds_p(w.t, w.daemon.state());
+  Kds kds_p2(w.t, p2);
+  const auto status_p = w.HostStatus();
+  const auto status_p2 =
+      nlohmann::json::parse(w.Sevemu({"host", "status", "--platform", "p2"}).out);
+  // The agents trust AMD's roots of both products, as the KDS serves them.
+  std::vector<std::string> trust;
+  for (const auto& [kds, product] : {std::pair{&kds_p, status_p["product"].get<std::string>()},
+                                     std::pair{&kds_p2, status_p2["product"].get<std::string>()}}) {
+    const HttpResponse chain = kds->Get("/vcek/v1/" + product + "/cert_chain");
+    REQUIRE(chain.status == 200);
+    const std::string file = w.t / ("ark-" + product + ".pem");
+    test::WriteText(file, SplitPem(chain.body).at(1));
+    trust.insert(trust.end(), {"--trust-ark", file});
+  }
+  auto migrate = [&](const std::string& name, const std::string& from, const std::string& to,
+                     std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"guest", "migrate", name, "--platform", from, "--to", to};
+    args.insert(args.end(), trust.begin(), trust.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return w.Sevemu(args);
+  };
+  // The agents: one per platform, the same image and vCPU model (so the same MEASUREMENT, which
+  // is what each agent checks of the other); a guest bound to p's.
+  REQUIRE(w.Sevemu({"guest", "launch", "ma"}).code == 0);
+  REQUIRE(w.Sevemu({"guest", "launch", "ma", "--platform", "p2", "--vcpu-sig", "0xa00f10"}).code ==
+          0);
+  // 8 MiB more than the built-in image: 2075 pages, 33 METADATA pages and one under the root.
+  const auto g = w.Launch("vm", "", {"--migration-agent", "ma", "--memory", "8M"});
+  CHECK(g["policy"] == "0x70000");  // MIGRATE_MA added to the default policy
+  CHECK(g["migration_agent"] == "ma");
+  const std::uint64_t secrets = g["secrets_gpa"].get<std::uint64_t>();
+
+  // A secret pattern in the guest's private memory, and its VMPCKs, to look for in what the
+  // host carries.
+  const std::uint64_t secret_gpa = 0x1400800;  // in the added memory
+  Bytes pattern(64);
+  for (std::size_t i = 0; i < pattern.size(); ++i)
+    pattern[i] = static_cast<std::uint8_t>(0xA5 ^ (i * 7));
+  Bytes vmpcks;
+  {
+    auto c = protocol::Client::Connect(w.daemon.socket(), R"({"role":"guest","guest":"vm"})");
+    REQUIRE(c.ok());
+    auto wr = c->Call(protocol::MsgType::kGuestMemWrite,
+                      protocol::EncodeGuestMemWrite({secret_gpa, pattern}));
+    REQUIRE((wr.ok() && wr->ok()));
+    auto rd = c->Call(protocol::MsgType::kGuestMemRead,
+                      protocol::EncodeGuestMemRead({secrets + 0x20, 128}));
+    REQUIRE((rd.ok() && rd->ok()));
+    vmpcks = rd->payload;
+  }
+  auto read = [&](const std::string& what, const std::string& platform, std::uint64_t gpa,
+                  int len) {
+    const RunResult m = w.Sevemu({"guest", "read", what, "--platform", platform, "--gpa",
+                                  std::to_string(gpa), "--len", std::to_string(len)});
+    REQUIRE_MESSAGE(m.code == 0, m.err);
+    return m.out;
+  };
+  auto counter = [&](const std::string& platform) {
+    return std::stoul(read("vm", platform, secrets + 0xA0, 4).substr(0, 2), nullptr, 16);
+  };
+  auto report_in = [&](const std::string& guest, const std::string& platform) {
+    w.platform = platform;
+    const Bytes rep = GuestReport(w, guest, w.t / "resp.bin", Hex64(0x21));
+    w.platform.clear();
+    return rep;
+  };
+  const std::string memory_before = read("vm", "p", 0xFFFF0000, 4096);
+  const Bytes ma_p = report_in("ma", "p"), ma_p2 = report_in("ma", "p2");
+  const Bytes before = report_in("vm", "p");
+  CheckVerifies(before, FetchVcekChain(kds_p, status_p["product"], before));
+  CHECK(Slice(before, 0x160, 32) == Slice(ma_p, 0x140, 32));  // REPORT_ID_MA = MA's REPORT_ID
+  const unsigned long seq = counter("p");
+
+  // Refusals, each with the firmware's status, and the guest runs on where it was.
+  REQUIRE(w.Sevemu({"guest", "launch", "plain"}).code == 0);  // no agent, no MIGRATE_MA
+  REQUIRE(w.Sevemu({"guest", "launch", "ma2"}).code == 0);
+  struct Refusal {
+    std::string guest;
+    std::vector<std::string> extra;
+    std::string says;
+  };
+  const std::vector<Refusal> refusals = {
+      {"plain", {}, "has no migration agent"},
+      {"plain", {"--agent", "ma"}, "MSG_EXPORT_REQ: INVALID_GUEST"},  // policy: no MA bound
+      {"vm", {"--agent", "ma2", "--to-agent", "ma"}, "MSG_EXPORT_REQ: INVALID_GUEST"},  // not vm's
+      {"vm", {"--to-agent", "nope"}, "no guest named 'nope'"},
+  };
+  for (const Refusal& f : refusals) {
+    CAPTURE(f.guest);
+    CAPTURE(f.extra);
+    r = migrate(f.guest, "p", "p2", f.extra);
+    CHECK(r.code == 1);
+    CHECK_MESSAGE(OneLine(r.err), r.err);
+    CHECK_MESSAGE(r.err.find(f.says) != std::string::npos, r.err);
+    const auto still = w.SevemuJson({"guest", "show", f.guest});
+    CHECK(still["swapped_pages"] == 0);
+    CHECK(still["migrating"] == false);
+    CHECK(w.Sevemu({"guest", "show", f.guest, "--platform", "p2"}).code == 1);
+  }
+  CHECK(w.Sevemu({"guest", "migrate", "vm", "--to", "p2"}).code == 2);  // no --trust-ark
+  CHECK(read("vm", "p", 0xFFFF0000, 4096) == memory_before);
+  CHECK(counter("p") == seq);
+  const Bytes after_refusals = report_in("vm", "p");
+  CheckVerifies(after_refusals, FetchVcekChain(kds_p, status_p["product"], after_refusals));
+
+  // p -> p2, recording every byte the host carried.
+  const std::string rec = w.t / "carried";
+  r = migrate("vm", "p", "p2", {"--record", rec});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("migrated vm from p to p2") != std::string::npos);
+  CHECK(w.Sevemu({"guest", "show", "vm"}).code == 1);  // the source holds nothing of it
+  const auto moved = w.SevemuJson({"guest", "show", "vm", "--platform", "p2"});
+  CHECK(moved["pages"] == 2075);        // every data page (the vCPU's VMSA is not carried)
+  CHECK(moved["metadata_pages"] == 0);  // the tree (33 + 1 pages) used up and given back
+  CHECK(moved["migration_agent"] == "ma");
+  CHECK(moved["measurement"] == g["measurement"]);
+  CHECK(moved["policy"] == g["policy"]);
+  CHECK(read("vm", "p2", 0xFFFF0000, 4096) == memory_before);
+  CHECK(read("vm", "p2", secret_gpa, 64) == Lower(HexEncode(pattern)) + "\n");
+  CHECK(counter("p2") == seq + 2);  // the driver's counter came along, the last report's
+
+  // What the host carried: pages under the OEK, the agents' frames. No plaintext in it (and
+  // the same scan finds the pattern in the guest's own view of that page).
+  auto holds = [](const std::string& text, ByteSpan needle) {
+    const Bytes bytes(text.begin(), text.end());
+    return std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end()) != bytes.end();
+  };
+  REQUIRE(w.Sevemu({"guest", "read", "vm", "--platform", "p2", "--gpa", std::to_string(secret_gpa),
+                    "--len", "4096", "--out", w.t / "plain.bin"})
+              .code == 0);
+  CHECK(holds(test::ReadText(w.t / "plain.bin"), pattern));
+  std::size_t carried = 0;
+  for (const auto& e : std::filesystem::directory_iterator(rec)) {
+    const std::string bytes = test::ReadText(e.path());
+    carried += bytes.size();
+    CHECK_MESSAGE(!holds(bytes, pattern), e.path());
+    for (int k = 0; k < 4; ++k) {
+      CHECK_MESSAGE(!holds(bytes, ByteSpan(vmpcks).subspan(32 * k, 32)), e.path());
+    }
+  }
+  CHECK(carried > 4096 * moved["pages"].get<std::size_t>());
+
+  // The program in the guest on p2: the next sequence number works, the report is p2's.
+  const Bytes on_p2 = report_in("vm", "p2");
+  CHECK(counter("p2") == seq + 4);
+  CheckVerifies(on_p2, FetchVcekChain(kds_p2, status_p2["product"], on_p2));
+  CHECK(Lower(HexEncode(ChipId(on_p2))) == Lower(status_p2["chip_id"].get<std::string>()));
+  CHECK(Measurement(on_p2) == Measurement(before));
+  CHECK(Slice(on_p2, 0x160, 32) == Slice(ma_p2, 0x140, 32));   // bound to p2's agent now
+  CHECK(Slice(on_p2, 0x140, 32) != Slice(before, 0x140, 32));  // a fresh REPORT_ID
+  CHECK(Slice(on_p2, 0x1F0, 8) == Slice(before, 0x180, 8));    // LAUNCH_TCB: p's
+  CHECK(Slice(on_p2, 0x180, 8) != Slice(before, 0x180, 8));    // REPORTED_TCB: p2's
+  // The VCEK of p does not verify it.
+  const auto wrong = test::VerifyAttestationReport(
+      on_p2, FetchVcekChain(kds_p, status_p["product"], before).leaf,
+      FetchVcekChain(kds_p, status_p["product"], before).intermediate,
+      FetchVcekChain(kds_p, status_p["product"], before).ark, std::time(nullptr));
+  CHECK_FALSE(wrong.ok);
+
+  // And back: p2 -> p, with p's agent.
+  r = migrate("vm", "p2", "p");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(w.Sevemu({"guest", "show", "vm", "--platform", "p2"}).code == 1);
+  const Bytes back = report_in("vm", "p");
+  CheckVerifies(back, FetchVcekChain(kds_p, status_p["product"], back));
+  CHECK(Measurement(back) == Measurement(before));
+  CHECK(Slice(back, 0x160, 32) == Slice(ma_p, 0x140, 32));
+  CHECK(Slice(back, 0x1F0, 8) == Slice(before, 0x180, 8));
+  CHECK(counter("p") == seq + 6);
+  CHECK(read("vm", "p", 0xFFFF0000, 4096) == memory_before);
 }
 
 TEST_CASE("legacy SEV: the platform identity survives daemon restarts (sev-nv.json)") {

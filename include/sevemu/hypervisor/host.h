@@ -23,6 +23,7 @@
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/manufacturing/platform_state.h"
 #include "sevemu/emulator/snp/launch_digest.h"
+#include "sevemu/launch/builtin_image.h"
 #include "sevemu/launch/kernel_hashes.h"
 
 namespace sevemu::hypervisor {
@@ -49,6 +50,10 @@ struct GuestLaunchSpec {
   // QEMU's -kernel/-initrd/-append with kernel-hashes=on: the hashes go into the image's
   // SNP_KERNEL_HASHES page, launched NORMAL (launch/kernel_hashes.h).
   std::optional<launch::DirectBoot> direct_boot;
+  // SNP_LAUNCH_START's MA_EN: the guest of this host, launched without an agent of its own,
+  // that is this guest's migration agent (MA_GCTX_PADDR = its context). The policy must then
+  // have MIGRATE_MA (bit 18), else the firmware answers POLICY_FAILURE. Empty = no agent.
+  std::string migration_agent;
 };
 
 // What a guest is: an SEV-SNP guest, or a legacy SEV / SEV-ES guest (QEMU's sev-guest object
@@ -103,6 +108,13 @@ struct GuestInfo {
   std::size_t metadata_pages = 0;  // METADATA pages the host gave the firmware for them
   bool id_block = false;
   bool kernel_hashes = false;  // launched with a direct boot's hash table
+  // The guest's migration agent on this host (GuestLaunchSpec::migration_agent; after a
+  // migration, the destination's agent that imported it); empty = none.
+  std::string migration_agent;
+  // An SNP migration is under way: on the source, every page is swapped out for it
+  // (BeginSnpMigration); on the destination, an empty context waits for the import
+  // (CreateIncomingSnpContext).
+  bool migrating = false;
 
   // Legacy guests only (type kSev, kSevEs).
   std::uint32_t handle = 0;      // the firmware's guest handle
@@ -152,6 +164,23 @@ struct SevMigrationStream {
   std::uint32_t vcpu_signature = 0;
   std::uint64_t secret_gpa = 0;
   std::uint32_t secret_size = 0;
+};
+
+// An SNP guest on its way between hosts, as the untrusted host carries it (hypervisor/
+// snp_guest_migrate.cpp, docs/migration.md): every page swapped out under the guest's OEK, in
+// the order they went out — data pages, then the METADATA pages that hold their entries, one
+// level of pages at a time, the last one's entry being the root entry in the guest's context
+// (which travels inside the migration agents' channel, never here). Nothing here is plaintext.
+struct SnpMigrationImage {
+  struct Page {
+    bool metadata = false;
+    std::uint64_t gpa = 0;     // data pages: the guest address (the host's own bookkeeping)
+    std::int64_t parent = -1;  // the page (index) whose METADATA page holds its entry; -1 = root
+    std::uint32_t entry_offset = 0;  // byte offset of the entry in that page
+    Bytes ciphertext;                // 4 KiB under the OEK
+  };
+  GuestInfo info;  // the VMM's description of the machine (name, policy, measurement...)
+  std::vector<Page> pages;
 };
 
 // What the VMM hands back to the guest after an SNP_GUEST_REQUEST exit.
@@ -235,6 +264,31 @@ class Host {
   // partly received guest is torn down and nothing remains.
   Result<GuestInfo> ReceiveSevGuest(const SevMigrationStream& stream);
 
+  // ---- SNP live migration (hypervisor/snp_guest_migrate.cpp; docs/migration.md) ----
+  // The host's part only: the context itself moves through the two migration agents (guest
+  // programs: MSG_EXPORT_REQ on the source, MSG_IMPORT_REQ on the destination).
+
+  // Source, before the export: the guest paused by swapping every page out (SNP_PAGE_SWAP_OUT
+  // of each data page, then of the METADATA pages level by level; the last with the root
+  // entry in the context). The host keeps the ciphertexts. A failure swaps back what went out.
+  Result<GuestInfo> BeginSnpMigration(const std::string& name);
+  // Source, when the migration is abandoned before the export: every page swapped back in
+  // through the root entry; the guest runs on as it was.
+  Result<GuestInfo> CancelSnpMigration(const std::string& name);
+  // Source, after the agent's export (the firmware decommissioned the context: its page is
+  // FIRMWARE again; anything else is kRefused): the host's copy goes — pages reclaimed, the
+  // guest forgotten — and what the host carries is handed over.
+  Result<SnpMigrationImage> FinishSnpSend(const std::string& name);
+  // Destination: SNP_GCTX_CREATE of an empty context (INIT) under `name`, for the agent to
+  // import into. Its address is GuestInfo::gctx_paddr. DestroyGuest removes it.
+  Result<GuestInfo> CreateIncomingSnpContext(const std::string& name);
+  // Destination, after the agent's import: SNP_ACTIVATE with a new ASID, every page swapped in
+  // (root entry first, then down the tree), the VMM's request pages; the guest runs here. The
+  // context must have been imported (RUNNING), else SNP_ACTIVATE or SWAP_IN refuse and the
+  // context is left waiting. `migration_agent` is the agent that imported it.
+  Result<GuestInfo> ReceiveSnpGuest(const std::string& name, SnpMigrationImage image,
+                                    const std::string& migration_agent);
+
   // The guest's own view of its memory (VMPL0, private, decrypted), as its kernel reads it. For
   // a legacy guest: its memory decrypted with its key (no RMP ownership to check).
   Result<Bytes> ReadGuestMemory(const std::string& name, std::uint64_t gpa, std::size_t len);
@@ -299,5 +353,10 @@ Bytes DefaultGuestImage();
 // The same with the SEV hash table area and its SNP_KERNEL_HASHES section, for direct boots
 // that do not name an image (kDirectBoot).
 Bytes DefaultDirectBootImage();
+// The plain image with `memory` bytes more of pre-validated guest memory (an SNP_SEC_MEM section
+// at 16 MiB; zero pages, measured as such). REQUIRES: a multiple of 4 KiB, at most
+// kMaxDefaultImageMemory.
+constexpr std::uint64_t kMaxDefaultImageMemory = launch::kMaxBuiltinImageMemory;
+Bytes DefaultGuestImage(std::uint64_t memory);
 
 }  // namespace sevemu::hypervisor

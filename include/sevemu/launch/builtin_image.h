@@ -21,7 +21,11 @@ namespace sevemu::launch {
 
 enum class BuiltinImage { kPlain, kDirectBoot };
 
-// 64 KiB, mapped to end at 4 GiB like any OVMF image.
-Bytes BuiltinGuestImage(BuiltinImage variant);
+// 64 KiB, mapped to end at 4 GiB like any OVMF image. `memory` adds that many bytes of
+// pre-validated guest memory (one more SNP_SEC_MEM section at 16 MiB, as an OVMF built with more
+// of it has; zero pages, measured as such). REQUIRES: `memory` a multiple of 4 KiB, at most
+// kMaxBuiltinImageMemory; 0 gives the variant's image unchanged.
+constexpr std::uint64_t kMaxBuiltinImageMemory = 2ull << 30;
+Bytes BuiltinGuestImage(BuiltinImage variant, std::uint64_t memory = 0);
 
 }  // namespace sevemu::launch
