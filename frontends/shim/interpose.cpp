@@ -282,8 +282,8 @@ SEVEMU_EXPORT int rmdir(const char* path) {
 }
 
 // The probes tools make before they open anything (docs/devices.md "Probes"): the same answers
-// as `sevemu run` gives. Binaries built against glibc before 2.33 call __xstat and friends,
-// which are not interposed.
+// as `sevemu run` gives. Binaries built against glibc before 2.33 call __xstat and friends
+// (below), which land here too.
 SEVEMU_EXPORT int stat(const char* path, struct stat* st) {
   if (const int r = StatOurs(AT_FDCWD, path, 0, st); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().stat(path, st);
@@ -345,3 +345,37 @@ SEVEMU_EXPORT int eaccess(const char* path, int mode) {
   }
   return Real().eaccess(path, mode);
 }
+
+#if defined(__x86_64__)
+// Binaries built against glibc before 2.33 call __xstat and friends, not stat: their
+// sys/stat.h made stat an inline wrapper. glibc keeps them as compat symbols
+// (__xstat@GLIBC_2.2.5, __fxstatat@GLIBC_2.4; sysdeps/unix/sysv/linux/xstat.c and friends). On
+// x86-64 both versions it accepts, _STAT_VER_KERNEL (0) and _STAT_VER_LINUX (1), fill today's
+// struct stat, and any other is EINVAL, so each is the modern call above (ours or, through it, the
+// real one).
+namespace {
+bool StatVersionOk(int ver) {
+  if (ver == 0 || ver == 1) return true;
+  errno = EINVAL;
+  return false;
+}
+}  // namespace
+SEVEMU_EXPORT int __xstat(int ver, const char* path, struct stat* st) {
+  return StatVersionOk(ver) ? stat(path, st) : -1;
+}
+SEVEMU_EXPORT int __xstat64(int ver, const char* path, struct stat64* st) {
+  return StatVersionOk(ver) ? stat64(path, st) : -1;
+}
+SEVEMU_EXPORT int __lxstat(int ver, const char* path, struct stat* st) {
+  return StatVersionOk(ver) ? lstat(path, st) : -1;
+}
+SEVEMU_EXPORT int __lxstat64(int ver, const char* path, struct stat64* st) {
+  return StatVersionOk(ver) ? lstat64(path, st) : -1;
+}
+SEVEMU_EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* st, int flags) {
+  return StatVersionOk(ver) ? fstatat(dirfd, path, st, flags) : -1;
+}
+SEVEMU_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st, int flags) {
+  return StatVersionOk(ver) ? fstatat64(dirfd, path, st, flags) : -1;
+}
+#endif

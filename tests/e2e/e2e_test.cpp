@@ -2565,6 +2565,24 @@ TEST_CASE("the shim answers the probes `sevemu run` answers: stat, lstat, statx,
   CHECK(other.out == "none\ncharacter special file\nnone\n");
 }
 
+#ifdef SEVEMU_XSTAT_CLIENT_PATH
+TEST_CASE("the shim answers __xstat, __lxstat and __fxstatat as it answers stat") {
+  World w;
+  REQUIRE(ShimBuilt());
+  const std::vector<std::string> args = {SEVEMU_XSTAT_CLIENT_PATH, "/dev/sev",
+                                         "/sys/module/kvm_amd/parameters/sev", "/dev/null",
+                                         "/dev/sevx"};
+  const RunResult shim = Run(w.t, args, w.ClientEnv(""));
+  CHECK_MESSAGE(shim.code == 0, shim.err);
+  CHECK(shim.out ==
+        "/dev/sev c c c\n/sys/module/kvm_amd/parameters/sev f f f\n/dev/null c c c\n"
+        "/dev/sevx - - -\nbadver -1 Invalid argument\n");
+  // Without the shim the same calls see the machine as it is.
+  const RunResult plain = Run(w.t, args);
+  CHECK(plain.out.rfind("/dev/sev - - -\n", 0) == 0);
+}
+#endif
+
 TEST_CASE("configfs-tsm entries are shared by `sevemu run` and the shim") {
   World w;
   if (!RunSupported(w) || !ShimBuilt()) return;
