@@ -3,6 +3,7 @@
 // function with the arguments untouched. While the shim itself runs (talking to the daemon,
 // using the backing directory), a thread-local guard sends its own calls straight to libc, so
 // the shim never re-enters itself.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +51,11 @@ long Ret(long r) {
 // program must still reach libc (EFAULT), not crash here.
 [[gnu::noinline]] bool Absolute(const char* path) {
   return path != nullptr && path[0] == '/';
+}
+
+// The same for closedir's DIR* (glibc answers a null one with EINVAL).
+[[gnu::noinline]] bool IsNull(const void* p) {
+  return p == nullptr;
 }
 
 bool TakesMode(int flags) {
@@ -344,6 +350,49 @@ SEVEMU_EXPORT int eaccess(const char* path, int mode) {
     return static_cast<int>(Ret(r));
   }
   return Real().eaccess(path, mode);
+}
+
+// A listing of configfs-tsm (ls, std::filesystem::directory_iterator, readdir loops): glibc's
+// opendir opens through no interposable symbol, so the directory is opened here, as a view
+// (TsmOpenDir), and handed to the real fdopendir; readdir then runs in libc.
+SEVEMU_EXPORT DIR* opendir(const char* path) {
+  if (!t_inside && Absolute(path)) {  // Absolute: false for a null path
+    Scope scope;
+    int fd = kNotOurs;
+    try {
+      fd = TsmOpenDir(path);
+    } catch (...) {
+      fd = -EIO;
+    }
+    if (fd != kNotOurs) {
+      if (fd < 0) {
+        errno = -fd;
+        return nullptr;
+      }
+      DIR* d = Real().fdopendir(fd);
+      if (d == nullptr) {
+        const int e = errno;
+        Real().close(fd);
+        TsmCloseDir(fd);
+        errno = e;
+      }
+      return d;
+    }
+  }
+  return Real().opendir(path);
+}
+SEVEMU_EXPORT int closedir(DIR* d) {
+  if (t_inside || IsNull(d)) return Real().closedir(d);
+  // The view goes first (an open directory can be removed): after the real close its number
+  // could already name another thread's new view.
+  {
+    Scope scope;
+    try {
+      TsmCloseDir(dirfd(d));
+    } catch (...) {
+    }
+  }
+  return Real().closedir(d);
 }
 
 #if defined(__x86_64__)

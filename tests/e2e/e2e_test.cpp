@@ -2583,6 +2583,34 @@ TEST_CASE("the shim answers __xstat, __lxstat and __fxstatat as it answers stat"
 }
 #endif
 
+TEST_CASE("the shim lists configfs-tsm: ls of the report directory and of an entry") {
+  World w;
+  REQUIRE(ShimBuilt());
+  w.Launch("vm1");
+  const std::string r = "/sys/kernel/config/tsm/report";
+  const RunResult ls = Run(w.t,
+                           {"/bin/sh", "-c",
+                            "mkdir " + r + "/a && mkdir " + r + "/b && ls " + r + " && ls " + r +
+                                "/a && ls /sys/kernel/config/tsm && rmdir " + r + "/b && ls " + r},
+                           w.ClientEnv("vm1"));
+  CHECK_MESSAGE(ls.code == 0, ls.err);
+  CHECK(ls.out ==
+        "a\nb\nauxblob\ngeneration\ninblob\noutblob\nprivlevel\nprivlevel_floor\nprovider\n"
+        "report\na\n");
+  // Every view went at its closedir.
+  bool left = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(w.t / "tsm")) {
+    if (e.path().string().find(".views/shim-") != std::string::npos &&
+        e.path().filename().string().rfind("view.", 0) == 0) {
+      left = true;
+    }
+  }
+  CHECK_FALSE(left);
+  // An entry that does not exist does not list.
+  const RunResult none = Run(w.t, {"/bin/ls", r + "/nothing"}, w.ClientEnv("vm1"));
+  CHECK(none.code != 0);
+}
+
 TEST_CASE("configfs-tsm entries are shared by `sevemu run` and the shim") {
   World w;
   if (!RunSupported(w) || !ShimBuilt()) return;
