@@ -228,6 +228,10 @@ Result<StandIns> EnterStandInNamespace(const devices::Machine& machine) {
       }
     }
   }
+  // A working directory inside a replaced directory (run from /dev) still names the covered
+  // original: look it up again, through the new mounts.
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) != nullptr) (void)chdir(cwd);
   return out;
 }
 

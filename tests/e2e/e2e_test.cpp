@@ -2694,6 +2694,12 @@ TEST_CASE("sevemu run, namespace mode: the same devices, probes and reports as t
         " 0000000003880000\n 0000000000000000\nno-tsm\n");
   // The default outside an SNP guest is the namespace mode: the same answers.
   CHECK(SevemuRun(w, {}, {"/bin/sh", "-c", host_probe}).out == ns.out);
+  // Started from inside a directory the namespace replaces, the program sees the new one.
+  const RunResult in_dev =
+      Run(w.t, {"/bin/sh", "-c",
+                "cd /dev && exec " + std::string(SEVEMU_CLI_PATH) + " run --socket " +
+                    w.daemon.socket() + " -- /bin/sh -c 'test -c sev && pwd'"});
+  CHECK_MESSAGE(in_dev.out == "/dev\n", in_dev.err);
 
   w.Launch("vm1");
   const std::string guest_probe =
