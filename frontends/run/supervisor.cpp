@@ -130,18 +130,43 @@ class Supervisor {
   // so a pid reused by another process is never answered with what we read (seccomp_unotify(2)).
   bool StillValid(std::uint64_t id) { return ioctl(nfd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
 
+  struct PathArgument {
+    devices::DevicePath p;
+    std::string abs;  // absolute, "." and ".." left in (ClassifyPath, SplitTsmPath resolve them)
+    int err = 0;      // -errno: the walk fails before reaching the path (DotDotError)
+  };
+
   // The path argument at `addr` relative to `dirfd`, classified; kNotOurs when it cannot be read.
-  std::pair<devices::DevicePath, std::string> PathArg(const seccomp_notif& req, int dirfd,
-                                                      std::uint64_t addr) {
+  PathArgument PathArg(const seccomp_notif& req, int dirfd, std::uint64_t addr) {
     const pid_t tid = static_cast<pid_t>(req.pid);
     auto s = ReadString(tid, addr);
     if (!s) return {};
-    // Cheap test before resolving: relative paths are ours only through a directory we serve
-    // or /dev, so only their last segment is worth a look at this point.
     auto abs = ResolveAt(tid, dirfd, *s);
     if (!abs) return {};
     FromView(*abs);
-    return {devices::ClassifyPath(*abs), *abs};
+    PathArgument out{devices::ClassifyPath(*abs), *abs, 0};
+    if (out.p.kind != devices::PathKind::kNotOurs) out.err = DotDotError(*abs);
+    return out;
+  }
+
+  // The kernel walks ".." from the directory before it, which must exist and be a directory;
+  // resolving lexically alone would make report/gone/.. the report directory after `gone` is
+  // removed. Checked where sevemu is the file system (configfs-tsm): 0, -ENOENT or -ENOTDIR.
+  int DotDotError(const std::string& abs) {
+    for (std::size_t pos = abs.find("/.."); pos != std::string::npos; pos = abs.find("/..", pos)) {
+      const std::size_t end = pos + 3;
+      if (end == abs.size() || abs[end] == '/') {
+        const auto t = devices::SplitTsmPath(pos == 0 ? "/" : abs.substr(0, pos));
+        if (t) {
+          if (EnsureTsm() != 0) return -ENOENT;
+          const auto st = tsm_->Stat(*t);
+          if (!st) return -ENOENT;
+          if (!S_ISDIR(st->st_mode)) return -ENOTDIR;
+        }
+      }
+      pos = end;
+    }
+    return 0;
   }
 
   Answer Dispatch(const seccomp_notif& req) {
@@ -212,10 +237,11 @@ class Supervisor {
   }
 
   Answer Open(const seccomp_notif& req, int dirfd, std::uint64_t path, int flags) {
-    const auto [p, abs] = PathArg(req, dirfd, path);
+    const auto [p, abs, err] = PathArg(req, dirfd, path);
     using devices::PathKind;
     if (p.kind == PathKind::kNotOurs) return Answer::Continue();
     if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    if (err != 0) return Answer::Err(err);
     const bool cloexec = (flags & O_CLOEXEC) != 0;
     switch (p.kind) {
       case PathKind::kSev:
@@ -332,9 +358,9 @@ class Supervisor {
 
   std::optional<struct stat> StatPath(const seccomp_notif& req, int dirfd, std::uint64_t path,
                                       bool& ours) {
-    const auto [p, abs] = PathArg(req, dirfd, path);
+    const auto [p, abs, err] = PathArg(req, dirfd, path);
     ours = p.kind != devices::PathKind::kNotOurs;
-    if (!ours) return std::nullopt;
+    if (!ours || err != 0) return std::nullopt;  // a failed walk: ENOENT
     if (p.kind == devices::PathKind::kTsm) {
       const auto t = devices::SplitTsmPath(abs);
       if (!t || EnsureTsm() != 0) return std::nullopt;
@@ -382,9 +408,10 @@ class Supervisor {
   }
 
   Answer DirOp(const seccomp_notif& req, int dirfd, std::uint64_t path, bool make) {
-    const auto [p, abs] = PathArg(req, dirfd, path);
+    const auto [p, abs, err] = PathArg(req, dirfd, path);
     if (p.kind == devices::PathKind::kNotOurs) return Answer::Continue();
     if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    if (err != 0) return Answer::Err(err);
     if (p.kind != devices::PathKind::kTsm) return Answer::Err(-EPERM);  // sysfs and /dev: no
     const auto t = devices::SplitTsmPath(abs);
     if (!t) return Answer::Err(-ENOENT);

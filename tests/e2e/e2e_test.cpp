@@ -2528,6 +2528,20 @@ TEST_CASE("sevemu run: configfs-tsm for a static C program, a Go program and a s
   CHECK(std::filesystem::is_empty(w.t / "tsm/default/vm1.views"));
 }
 
+TEST_CASE("sevemu run: \"..\" in configfs-tsm walks through directories that exist") {
+  World w;
+  if (!RunSupported(w)) return;
+  w.Launch("vm1");
+  const std::string r = "/sys/kernel/config/tsm/report";
+  const std::string script = "mkdir " + r + "/e && test -d " + r + "/e/.. && echo up; cat " + r +
+                             "/e/../e/provider; mkdir " + r + "/gone && rmdir " + r +
+                             "/gone && { test -e " + r + "/gone/.. || echo gone; }; cat " + r +
+                             "/e/inblob/../provider 2>/dev/null || echo notdir; rmdir " + r + "/e";
+  const RunResult sh = SevemuRun(w, {"--guest", "vm1"}, {"/bin/sh", "-c", script});
+  CHECK_MESSAGE(sh.code == 0, sh.err);
+  CHECK(sh.out == "up\nsev_guest\ngone\nnotdir\n");
+}
+
 TEST_CASE("the shim answers the probes `sevemu run` answers: stat, lstat, statx, access") {
   World w;
   REQUIRE(ShimBuilt());
