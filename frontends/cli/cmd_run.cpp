@@ -1,4 +1,4 @@
-// sevemu run [--guest NAME | --host] [--platform P] [--socket S] [--launch [launch options]]
+// sevemu run [--guest NAME | --host] [--platform P] [--socket S] [--mode M] [--launch [...]]
 //            -- PROGRAM ARGS...
 // Runs PROGRAM and everything it starts with the devices of a sevemu platform, through seccomp
 // user notification (frontends/run, docs/run.md): Go programs and static binaries included.
@@ -53,7 +53,7 @@ int RunRun(const std::string& name, const Args& args) {
       own.push_back(a);
     }
   }
-  std::string guest, platform, socket;
+  std::string guest, platform, socket, mode = "auto";
   bool host = false;
   po::options_description desc("options");
   // clang-format off
@@ -61,17 +61,27 @@ int RunRun(const std::string& name, const Args& args) {
       ("guest", po::value(&guest), "run inside this guest: /dev/sev-guest and configfs-tsm exist")
       ("host", po::bool_switch(&host), "run on the host (the default): /dev/sev only")
       ("platform", po::value(&platform), "the daemon's platform (default: its first)")
-      ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)");
+      ("socket", po::value(&socket), "daemon socket (default: $SEVEMU_SOCKET, ...)")
+      ("mode", po::value(&mode), "auto | namespace | notify: how path calls are served "
+       "(docs/run.md; auto: namespace, but notify in an SNP guest, for configfs-tsm)");
   // clang-format on
   int code = kExitOk;
   const std::string synopsis =
-      "[--guest NAME | --host] [--platform P] [--socket S] [--launch [guest launch options]] -- "
-      "PROGRAM [ARGS...]";
+      "[--guest NAME | --host] [--platform P] [--socket S] [--mode M] [--launch [guest launch "
+      "options]] -- PROGRAM [ARGS...]";
   auto vm = ParseArgs(name, synopsis, desc, own, code);
   if (!vm) return code;
   if (host && !guest.empty()) return UsageError(name, "--guest and --host exclude each other");
   if (host && launch) return UsageError(name, "--launch runs the program inside the new guest");
   if (program.empty()) return UsageError(name, "no program: sevemu run [options] -- PROGRAM");
+  run::RunMode run_mode = run::RunMode::kAuto;
+  if (mode == "namespace") {
+    run_mode = run::RunMode::kNamespace;
+  } else if (mode == "notify") {
+    run_mode = run::RunMode::kNotify;
+  } else if (mode != "auto") {
+    return UsageError(name, "--mode is auto, namespace or notify, not '" + mode + "'");
+  }
   // The program's own tools (and the shim, if it uses it) find the same daemon and platform.
   if (!socket.empty()) setenv("SEVEMU_SOCKET", socket.c_str(), 1);
   if (!platform.empty()) setenv("SEVEMU_PLATFORM", platform.c_str(), 1);
@@ -91,6 +101,7 @@ int RunRun(const std::string& name, const Args& args) {
   run::RunOptions o;
   o.guest = guest;
   o.platform = platform;
+  o.mode = run_mode;
   o.argv = program;
   const int status = run::RunSupervised(o, "sevemu " + name);
   if (launch) {

@@ -31,4 +31,8 @@ std::uint64_t SyscfgOf(const Machine& m);
 // exist on `machine`). Other kinds are not probes: -ENOENT.
 int OpenProbe(const DevicePath& p, const Machine& m, bool cloexec);
 
+// Writes what a probe file reads into the empty file `fd` (OpenProbe's memfd, or `sevemu run`'s
+// stand-in file in its namespace): 0 or -errno.
+int WriteProbe(int fd, const DevicePath& p, const Machine& m);
+
 }  // namespace sevemu::devices

@@ -60,8 +60,8 @@ int OpenContents(const Bytes& data, int flags) {
 }  // namespace
 
 std::optional<TsmPath> SplitTsmPath(std::string_view raw) {
-  // "." and ".." resolve lexically, as devices::ClassifyPath does (`entry/..` is the report
-  // directory even once the entry is gone: a deviation docs/run.md lists).
+  // "." and ".." resolve lexically, as devices::ClassifyPath does; `sevemu run` checks first
+  // that each directory a ".." leaves exists (its DotDotError), the shim does not.
   const std::string norm = std::filesystem::path(raw).lexically_normal().string();
   std::string_view p = norm;
   while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);

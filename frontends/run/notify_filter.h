@@ -7,8 +7,10 @@
 namespace sevemu::run {
 
 // In the child, before exec: sets no_new_privs and loads the filter. Returns the listener
-// (notification) descriptor, close-on-exec.
-Result<int> LoadNotifyFilter();
+// (notification) descriptor, close-on-exec. `paths`: the path-based calls notify too (the
+// notify-everything mode); without it only type-'S' ioctls do (the namespace mode, whose
+// paths are real files: stand_ins.h).
+Result<int> LoadNotifyFilter(bool paths);
 
 // Whether this kernel (and any seccomp policy around us) supports what `run` needs: user
 // notification (Linux 5.0), SECCOMP_IOCTL_NOTIF_ADDFD (5.9) and SECCOMP_USER_NOTIF_FLAG_CONTINUE

@@ -35,6 +35,7 @@
 #include "devices/tsm_tree.h"
 #include "run/fd_passing.h"
 #include "run/notify_filter.h"
+#include "run/stand_ins.h"
 #include "run/target.h"
 
 namespace sevemu::run {
@@ -79,12 +80,19 @@ struct Answer {
 
 class Supervisor {
  public:
-  Supervisor(const RunOptions& o, int notify_fd, devices::Machine machine)
-      : o_(o), nfd_(notify_fd), machine_(std::move(machine)) {}
+  // `stand_ins`: the namespace mode's device mounts; nullptr in the notify mode.
+  Supervisor(const RunOptions& o, int notify_fd, devices::Machine machine,
+             const StandIns* stand_ins)
+      : o_(o), nfd_(notify_fd), machine_(std::move(machine)) {
+    if (stand_ins != nullptr) stand_ins_ = *stand_ins;
+  }
   ~Supervisor() {
     for (auto& [key, c] : conns_) {
       close(c.daemon);
       close(c.handle);
+    }
+    for (const int fd : shared_) {
+      if (fd >= 0) close(fd);
     }
     if (inotify_ >= 0) close(inotify_);
     if (!views_dir_.empty()) {
@@ -122,18 +130,43 @@ class Supervisor {
   // so a pid reused by another process is never answered with what we read (seccomp_unotify(2)).
   bool StillValid(std::uint64_t id) { return ioctl(nfd_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
 
+  struct PathArgument {
+    devices::DevicePath p;
+    std::string abs;  // absolute, "." and ".." left in (ClassifyPath, SplitTsmPath resolve them)
+    int err = 0;      // -errno: the walk fails before reaching the path (DotDotError)
+  };
+
   // The path argument at `addr` relative to `dirfd`, classified; kNotOurs when it cannot be read.
-  std::pair<devices::DevicePath, std::string> PathArg(const seccomp_notif& req, int dirfd,
-                                                      std::uint64_t addr) {
+  PathArgument PathArg(const seccomp_notif& req, int dirfd, std::uint64_t addr) {
     const pid_t tid = static_cast<pid_t>(req.pid);
     auto s = ReadString(tid, addr);
     if (!s) return {};
-    // Cheap test before resolving: relative paths are ours only through a directory we serve
-    // or /dev, so only their last segment is worth a look at this point.
     auto abs = ResolveAt(tid, dirfd, *s);
     if (!abs) return {};
     FromView(*abs);
-    return {devices::ClassifyPath(*abs), *abs};
+    PathArgument out{devices::ClassifyPath(*abs), *abs, 0};
+    if (out.p.kind != devices::PathKind::kNotOurs) out.err = DotDotError(*abs);
+    return out;
+  }
+
+  // The kernel walks ".." from the directory before it, which must exist and be a directory;
+  // resolving lexically alone would make report/gone/.. the report directory after `gone` is
+  // removed. Checked where sevemu is the file system (configfs-tsm): 0, -ENOENT or -ENOTDIR.
+  int DotDotError(const std::string& abs) {
+    for (std::size_t pos = abs.find("/.."); pos != std::string::npos; pos = abs.find("/..", pos)) {
+      const std::size_t end = pos + 3;
+      if (end == abs.size() || abs[end] == '/') {
+        const auto t = devices::SplitTsmPath(pos == 0 ? "/" : abs.substr(0, pos));
+        if (t) {
+          if (EnsureTsm() != 0) return -ENOENT;
+          const auto st = tsm_->Stat(*t);
+          if (!st) return -ENOENT;
+          if (!S_ISDIR(st->st_mode)) return -ENOTDIR;
+        }
+      }
+      pos = end;
+    }
+    return 0;
   }
 
   Answer Dispatch(const seccomp_notif& req) {
@@ -204,10 +237,11 @@ class Supervisor {
   }
 
   Answer Open(const seccomp_notif& req, int dirfd, std::uint64_t path, int flags) {
-    const auto [p, abs] = PathArg(req, dirfd, path);
+    const auto [p, abs, err] = PathArg(req, dirfd, path);
     using devices::PathKind;
     if (p.kind == PathKind::kNotOurs) return Answer::Continue();
     if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    if (err != 0) return Answer::Err(err);
     const bool cloexec = (flags & O_CLOEXEC) != 0;
     switch (p.kind) {
       case PathKind::kSev:
@@ -324,9 +358,9 @@ class Supervisor {
 
   std::optional<struct stat> StatPath(const seccomp_notif& req, int dirfd, std::uint64_t path,
                                       bool& ours) {
-    const auto [p, abs] = PathArg(req, dirfd, path);
+    const auto [p, abs, err] = PathArg(req, dirfd, path);
     ours = p.kind != devices::PathKind::kNotOurs;
-    if (!ours) return std::nullopt;
+    if (!ours || err != 0) return std::nullopt;  // a failed walk: ENOENT
     if (p.kind == devices::PathKind::kTsm) {
       const auto t = devices::SplitTsmPath(abs);
       if (!t || EnsureTsm() != 0) return std::nullopt;
@@ -374,9 +408,10 @@ class Supervisor {
   }
 
   Answer DirOp(const seccomp_notif& req, int dirfd, std::uint64_t path, bool make) {
-    const auto [p, abs] = PathArg(req, dirfd, path);
+    const auto [p, abs, err] = PathArg(req, dirfd, path);
     if (p.kind == devices::PathKind::kNotOurs) return Answer::Continue();
     if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    if (err != 0) return Answer::Err(err);
     if (p.kind != devices::PathKind::kTsm) return Answer::Err(-EPERM);  // sysfs and /dev: no
     const auto t = devices::SplitTsmPath(abs);
     if (!t) return Answer::Err(-ENOENT);
@@ -386,6 +421,7 @@ class Supervisor {
   }
 
   Answer Ioctl(const seccomp_notif& req, int fd, std::uint64_t request, std::uint64_t arg) {
+    if (stand_ins_) return StandInIoctl(req, fd, request, arg);
     const pid_t tid = static_cast<pid_t>(req.pid);
     const int ours = GetTargetFd(tid, fd);
     if (ours < 0) return Answer::Continue();  // EBADF and the like: the kernel says so itself
@@ -413,6 +449,46 @@ class Supervisor {
   }
 
  public:
+  // The namespace mode: the descriptor is a device when it was opened through one of the
+  // stand-in mounts (its mount id; every other file, /dev/null itself included, is the
+  // kernel's). Opens are not seen, so one daemon connection serves every open of a device: the
+  // guest's (its message sequence numbers are the guest's, as in the sev-guest driver), and
+  // /dev/sev's read-only and writable ones (the access mode of the descriptor's open file).
+  Answer StandInIoctl(const seccomp_notif& req, int fd, std::uint64_t request, std::uint64_t arg) {
+    const pid_t tid = static_cast<pid_t>(req.pid);
+    const int ours = GetTargetFd(tid, fd);
+    if (ours < 0) return Answer::Continue();
+    struct statx x {};
+    const bool known =
+        statx(ours, "", AT_EMPTY_PATH, STATX_MNT_ID, &x) == 0 && (x.stx_mask & STATX_MNT_ID) != 0;
+    const int flags = fcntl(ours, F_GETFL);
+    close(ours);
+    Device dev;
+    if (known && x.stx_mnt_id == stand_ins_->sev_mnt) {
+      dev = Device::kSev;
+    } else if (known && stand_ins_->guest_mnt != 0 && x.stx_mnt_id == stand_ins_->guest_mnt) {
+      dev = Device::kSevGuest;
+    } else {
+      return Answer::Continue();
+    }
+    if (!StillValid(req.id)) return Answer::Err(-ENOENT);
+    const bool writable = flags >= 0 && (flags & O_ACCMODE) != O_RDONLY;
+    int& conn = shared_[dev == Device::kSevGuest ? 2 : writable ? 1 : 0];
+    if (conn < 0) {
+      const std::string hello = dev == Device::kSev ? devices::HostHello(o_.platform, writable)
+                                                    : devices::GuestHello(o_.platform, o_.guest);
+      std::string reply;
+      const int c = devices::ConnectDaemon(hello, true, &reply);
+      if (c < 0) return Answer::Err(c);
+      conn = c;
+    }
+    devices::ProcessMemory mem(tid);
+    const auto rq = static_cast<unsigned long>(request);
+    const int r = dev == Device::kSev ? devices::ForwardSevIoctl(conn, writable, rq, arg, mem)
+                                      : devices::ForwardGuestIoctl(conn, rq, arg, mem);
+    return r < 0 ? Answer::Err(r) : Answer::Value(r);
+  }
+
   // Adds every open's handle to `p`.
   void PollSet(std::vector<pollfd>& p) const {
     for (const auto& [key, c] : conns_) p.push_back({c.handle, POLLIN, 0});
@@ -467,12 +543,21 @@ class Supervisor {
   const RunOptions& o_;
   int nfd_;
   devices::Machine machine_;
+  std::optional<StandIns> stand_ins_;
+  int shared_[3] = {-1, -1, -1};  // the namespace mode's connections: /dev/sev ro, rw; guest
   std::map<std::pair<dev_t, ino_t>, Conn> conns_;
   int tsm_conn_ = -1;
   std::unique_ptr<devices::TsmTree> tsm_;
   std::string views_dir_;  // <backing root>.views/run-<pid>: this supervisor's views
   std::map<std::string, View> views_;
   int inotify_ = -1;
+};
+
+// What the child tells the supervisor before it sends the filter's listener.
+struct ChildReport {
+  int ns = 0;  // 1: the namespace mode's stand-ins are in place
+  StandIns stand_ins;
+  char why[240] = {};  // why not, when the namespace mode was wanted
 };
 
 int ExitStatus(int status) {
@@ -518,12 +603,28 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
   const pid_t parent = getpid();
   const pid_t child = fork();
   if (child < 0) return fail(std::string("fork: ") + std::strerror(errno));
+  const bool want_ns =
+      o.mode == RunMode::kNamespace || (o.mode == RunMode::kAuto && !machine.snp_guest());
   if (child == 0) {
     close(sv[0]);
     // Without the supervisor, every served call would fail with ENOSYS: end with it.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    auto nfd = LoadNotifyFilter();
+    ChildReport rep{};
+    if (want_ns) {
+      auto ns = EnterStandInNamespace(machine);
+      if (ns.ok()) {
+        rep.ns = 1;
+        rep.stand_ins = *ns;
+      } else {
+        std::snprintf(rep.why, sizeof rep.why, "%s", ns.error().message().c_str());
+      }
+      // A change of credentials (the user namespace) clears the death signal.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+    }
+    if (write(sv[1], &rep, sizeof rep) != static_cast<ssize_t>(sizeof rep)) _exit(127);
+    auto nfd = LoadNotifyFilter(rep.ns == 0);
     if (!nfd.ok()) {
       std::fprintf(stderr, "%s: %s\n", prefix.c_str(), nfd.error().message().c_str());
       _exit(127);
@@ -544,8 +645,17 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  ChildReport rep{};
+  const bool reported = read(sv[0], &rep, sizeof rep) == static_cast<ssize_t>(sizeof rep);
+  if (reported && want_ns && rep.ns == 0) {
+    rep.why[sizeof rep.why - 1] = '\0';
+    std::fprintf(stderr,
+                 "%s: notice: no namespace for the stand-in files here (%s): every open and stat "
+                 "goes through the supervisor (slower; docs/run.md)\n",
+                 prefix.c_str(), rep.why);
+  }
   int nfd = -1;
-  const bool got = RecvFd(sv[0], nfd);
+  const bool got = reported && RecvFd(sv[0], nfd);
   close(sv[0]);
   if (!got) {
     int status = 0;
@@ -557,7 +667,7 @@ int RunSupervised(const RunOptions& o, const std::string& prefix) {
   // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP; older kernels refuse it and nothing changes).
   (void)ioctl(nfd, kSeccompIoctlNotifSetFlags, kSeccompUserNotifFdSyncWakeUp);
   const long pidfd = syscall(SYS_pidfd_open, child, 0);
-  Supervisor sup(o, nfd, machine);
+  Supervisor sup(o, nfd, machine, rep.ns != 0 ? &rep.stand_ins : nullptr);
   std::vector<pollfd> p;
   for (;;) {
     p.assign({{nfd, POLLIN, 0}, {static_cast<int>(pidfd), POLLIN, 0}});

@@ -65,7 +65,8 @@ std::optional<std::string> ResolveAt(pid_t tid, int dirfd, const std::string& pa
   auto dir =
       dirfd == AT_FDCWD ? ReadLink(base + "/cwd") : ReadLink(base + "/fd/" + std::to_string(dirfd));
   if (!dir || dir->empty() || (*dir)[0] != '/') return std::nullopt;
-  return (std::filesystem::path(*dir) / path).lexically_normal().string();
+  // Not normalised: "." and ".." stay for the caller, which must check what they walk through.
+  return *dir + "/" + path;
 }
 
 int GetTargetFd(pid_t tid, int fd) {

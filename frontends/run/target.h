@@ -16,8 +16,8 @@ namespace sevemu::run {
 std::optional<std::string> ReadString(pid_t tid, std::uint64_t addr);
 
 // `path` made absolute as the task sees it: relative to its working directory (dirfd
-// AT_FDCWD) or to the directory `dirfd` names. nullopt when that cannot be known (then the
-// path is not ours to serve).
+// AT_FDCWD) or to the directory `dirfd` names, "." and ".." left in. nullopt when that cannot
+// be known (then the path is not ours to serve).
 std::optional<std::string> ResolveAt(pid_t tid, int dirfd, const std::string& path);
 
 // A copy of the task's descriptor `fd` in the supervisor (close-on-exec), or -errno.

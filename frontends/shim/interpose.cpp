@@ -3,6 +3,7 @@
 // function with the arguments untouched. While the shim itself runs (talking to the daemon,
 // using the backing directory), a thread-local guard sends its own calls straight to libc, so
 // the shim never re-enters itself.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +51,11 @@ long Ret(long r) {
 // program must still reach libc (EFAULT), not crash here.
 [[gnu::noinline]] bool Absolute(const char* path) {
   return path != nullptr && path[0] == '/';
+}
+
+// The same for closedir's DIR* (glibc answers a null one with EINVAL).
+[[gnu::noinline]] bool IsNull(const void* p) {
+  return p == nullptr;
 }
 
 bool TakesMode(int flags) {
@@ -282,8 +288,8 @@ SEVEMU_EXPORT int rmdir(const char* path) {
 }
 
 // The probes tools make before they open anything (docs/devices.md "Probes"): the same answers
-// as `sevemu run` gives. Binaries built against glibc before 2.33 call __xstat and friends,
-// which are not interposed.
+// as `sevemu run` gives. Binaries built against glibc before 2.33 call __xstat and friends
+// (below), which land here too.
 SEVEMU_EXPORT int stat(const char* path, struct stat* st) {
   if (const int r = StatOurs(AT_FDCWD, path, 0, st); r != kNotOurs) return static_cast<int>(Ret(r));
   return Real().stat(path, st);
@@ -345,3 +351,80 @@ SEVEMU_EXPORT int eaccess(const char* path, int mode) {
   }
   return Real().eaccess(path, mode);
 }
+
+// A listing of configfs-tsm (ls, std::filesystem::directory_iterator, readdir loops): glibc's
+// opendir opens through no interposable symbol, so the directory is opened here, as a view
+// (TsmOpenDir), and handed to the real fdopendir; readdir then runs in libc.
+SEVEMU_EXPORT DIR* opendir(const char* path) {
+  if (!t_inside && Absolute(path)) {  // Absolute: false for a null path
+    Scope scope;
+    int fd = kNotOurs;
+    try {
+      fd = TsmOpenDir(path);
+    } catch (...) {
+      fd = -EIO;
+    }
+    if (fd != kNotOurs) {
+      if (fd < 0) {
+        errno = -fd;
+        return nullptr;
+      }
+      DIR* d = Real().fdopendir(fd);
+      if (d == nullptr) {
+        const int e = errno;
+        Real().close(fd);
+        TsmCloseDir(fd);
+        errno = e;
+      }
+      return d;
+    }
+  }
+  return Real().opendir(path);
+}
+SEVEMU_EXPORT int closedir(DIR* d) {
+  if (t_inside || IsNull(d)) return Real().closedir(d);
+  // The view goes first (an open directory can be removed): after the real close its number
+  // could already name another thread's new view.
+  {
+    Scope scope;
+    try {
+      TsmCloseDir(dirfd(d));
+    } catch (...) {
+    }
+  }
+  return Real().closedir(d);
+}
+
+#if defined(__x86_64__)
+// Binaries built against glibc before 2.33 call __xstat and friends, not stat: their
+// sys/stat.h made stat an inline wrapper. glibc keeps them as compat symbols
+// (__xstat@GLIBC_2.2.5, __fxstatat@GLIBC_2.4; sysdeps/unix/sysv/linux/xstat.c and friends). On
+// x86-64 both versions it accepts, _STAT_VER_KERNEL (0) and _STAT_VER_LINUX (1), fill today's
+// struct stat, and any other is EINVAL, so each is the modern call above (ours or, through it, the
+// real one).
+namespace {
+bool StatVersionOk(int ver) {
+  if (ver == 0 || ver == 1) return true;
+  errno = EINVAL;
+  return false;
+}
+}  // namespace
+SEVEMU_EXPORT int __xstat(int ver, const char* path, struct stat* st) {
+  return StatVersionOk(ver) ? stat(path, st) : -1;
+}
+SEVEMU_EXPORT int __xstat64(int ver, const char* path, struct stat64* st) {
+  return StatVersionOk(ver) ? stat64(path, st) : -1;
+}
+SEVEMU_EXPORT int __lxstat(int ver, const char* path, struct stat* st) {
+  return StatVersionOk(ver) ? lstat(path, st) : -1;
+}
+SEVEMU_EXPORT int __lxstat64(int ver, const char* path, struct stat64* st) {
+  return StatVersionOk(ver) ? lstat64(path, st) : -1;
+}
+SEVEMU_EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* st, int flags) {
+  return StatVersionOk(ver) ? fstatat(dirfd, path, st, flags) : -1;
+}
+SEVEMU_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st, int flags) {
+  return StatVersionOk(ver) ? fstatat64(dirfd, path, st, flags) : -1;
+}
+#endif

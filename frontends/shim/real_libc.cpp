@@ -22,6 +22,9 @@ RealLibc Load() {
   Resolve(r.openat_2, "__openat_2");
   Resolve(r.openat64_2, "__openat64_2");
   Resolve(r.close, "close");
+  Resolve(r.opendir, "opendir");
+  Resolve(r.fdopendir, "fdopendir");
+  Resolve(r.closedir, "closedir");
   Resolve(r.ioctl, "ioctl");
   Resolve(r.dup, "dup");
   Resolve(r.dup2, "dup2");

@@ -2,6 +2,7 @@
 // order provides them (dlsym(RTLD_NEXT)). Resolved once, on first use.
 #pragma once
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -43,6 +44,10 @@ struct RealLibc {
   int (*faccessat)(int, const char*, int, int);
   int (*euidaccess)(const char*, int);
   int (*eaccess)(const char*, int);
+
+  DIR* (*opendir)(const char*);
+  DIR* (*fdopendir)(int);
+  int (*closedir)(DIR*);
 };
 
 const RealLibc& Real();

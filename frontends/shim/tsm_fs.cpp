@@ -1,9 +1,13 @@
 #include "tsm_fs.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +33,7 @@ struct TsmContext {
 std::mutex g_mu;
 TsmContext g_ctx;
 std::map<int, std::string> g_pending_fds;  // descriptor -> entry, opened by this process
+std::map<int, std::string> g_view_fds;     // descriptor -> its view's directory
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -126,6 +131,47 @@ std::optional<struct stat> TsmStat(const char* path, int* err) {
   auto st = g_ctx.tree->Stat(*p);
   if (!st) *err = -ENOENT;
   return st;
+}
+
+namespace {
+
+// Views left by processes that exited without closedir: removed by the next opendir.
+// REQUIRES: g_mu held.
+void SweepViews(const std::string& views) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(views, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("shim-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 5, nullptr, 10);
+    if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::filesystem::remove_all(e.path(), ec);
+    }
+  }
+}
+
+}  // namespace
+
+int TsmOpenDir(const char* path) {
+  auto p = devices::SplitTsmPath(path);
+  if (!p) return kNotOurs;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (int rc = EnsureContext(); rc != 0) return rc;
+  const std::string views = g_ctx.tree->backing_root() + ".views";
+  SweepViews(views);
+  std::string view;
+  const int fd = g_ctx.tree->OpenView(*p, O_RDONLY | O_CLOEXEC,
+                                      views + "/shim-" + std::to_string(getpid()), &view);
+  if (fd >= 0) g_view_fds[fd] = view;
+  return fd;
+}
+
+void TsmCloseDir(int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_view_fds.find(fd);
+  if (it == g_view_fds.end()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(it->second, ec);
+  g_view_fds.erase(it);
 }
 
 bool TsmIsPending(int fd) {

@@ -2797,6 +2797,20 @@ TEST_CASE("sevemu run: configfs-tsm for a static C program, a Go program and a s
   CHECK(std::filesystem::is_empty(w.t / "tsm/default/vm1.views"));
 }
 
+TEST_CASE("sevemu run: \"..\" in configfs-tsm walks through directories that exist") {
+  World w;
+  if (!RunSupported(w)) return;
+  w.Launch("vm1");
+  const std::string r = "/sys/kernel/config/tsm/report";
+  const std::string script = "mkdir " + r + "/e && test -d " + r + "/e/.. && echo up; cat " + r +
+                             "/e/../e/provider; mkdir " + r + "/gone && rmdir " + r +
+                             "/gone && { test -e " + r + "/gone/.. || echo gone; }; cat " + r +
+                             "/e/inblob/../provider 2>/dev/null || echo notdir; rmdir " + r + "/e";
+  const RunResult sh = SevemuRun(w, {"--guest", "vm1"}, {"/bin/sh", "-c", script});
+  CHECK_MESSAGE(sh.code == 0, sh.err);
+  CHECK(sh.out == "up\nsev_guest\ngone\nnotdir\n");
+}
+
 TEST_CASE("the shim answers the probes `sevemu run` answers: stat, lstat, statx, access") {
   World w;
   REQUIRE(ShimBuilt());
@@ -2832,6 +2846,52 @@ TEST_CASE("the shim answers the probes `sevemu run` answers: stat, lstat, statx,
                                "/sys/devices/platform/sev-guest-not || echo none"},
                               w.ClientEnv("vm1"));
   CHECK(other.out == "none\ncharacter special file\nnone\n");
+}
+
+#ifdef SEVEMU_XSTAT_CLIENT_PATH
+TEST_CASE("the shim answers __xstat, __lxstat and __fxstatat as it answers stat") {
+  World w;
+  REQUIRE(ShimBuilt());
+  const std::vector<std::string> args = {SEVEMU_XSTAT_CLIENT_PATH, "/dev/sev",
+                                         "/sys/module/kvm_amd/parameters/sev", "/dev/null",
+                                         "/dev/sevx"};
+  const RunResult shim = Run(w.t, args, w.ClientEnv(""));
+  CHECK_MESSAGE(shim.code == 0, shim.err);
+  CHECK(shim.out ==
+        "/dev/sev c c c\n/sys/module/kvm_amd/parameters/sev f f f\n/dev/null c c c\n"
+        "/dev/sevx - - -\nbadver -1 Invalid argument\n");
+  // Without the shim the same calls see the machine as it is.
+  const RunResult plain = Run(w.t, args);
+  CHECK(plain.out.rfind("/dev/sev - - -\n", 0) == 0);
+}
+#endif
+
+TEST_CASE("the shim lists configfs-tsm: ls of the report directory and of an entry") {
+  World w;
+  REQUIRE(ShimBuilt());
+  w.Launch("vm1");
+  const std::string r = "/sys/kernel/config/tsm/report";
+  const RunResult ls = Run(w.t,
+                           {"/bin/sh", "-c",
+                            "mkdir " + r + "/a && mkdir " + r + "/b && ls " + r + " && ls " + r +
+                                "/a && ls /sys/kernel/config/tsm && rmdir " + r + "/b && ls " + r},
+                           w.ClientEnv("vm1"));
+  CHECK_MESSAGE(ls.code == 0, ls.err);
+  CHECK(ls.out ==
+        "a\nb\nauxblob\ngeneration\ninblob\noutblob\nprivlevel\nprivlevel_floor\nprovider\n"
+        "report\na\n");
+  // Every view went at its closedir.
+  bool left = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(w.t / "tsm")) {
+    if (e.path().string().find(".views/shim-") != std::string::npos &&
+        e.path().filename().string().rfind("view.", 0) == 0) {
+      left = true;
+    }
+  }
+  CHECK_FALSE(left);
+  // An entry that does not exist does not list.
+  const RunResult none = Run(w.t, {"/bin/ls", r + "/nothing"}, w.ClientEnv("vm1"));
+  CHECK(none.code != 0);
 }
 
 TEST_CASE("configfs-tsm entries are shared by `sevemu run` and the shim") {
@@ -2894,6 +2954,154 @@ TEST_CASE("sevemu run: exit status, unrelated files and the probes' view of the 
        "stat -c %F /dev/sev-guest; test -d /sys/devices/platform/sev-guest && echo sysfs; test "
        "-e /sys/module/kvm_amd/parameters/sev || echo no-kvm"});
   CHECK(guest.out == "character special file\nsysfs\nno-kvm\n");
+}
+
+// The namespace mode (docs/run.md "Two modes"): the paths are stand-in files, only device
+// ioctls notify. What programs see must be what the notify mode gives them.
+TEST_CASE("sevemu run, namespace mode: the same devices, probes and reports as the notify mode") {
+  World w;
+  if (!RunSupported(w)) return;
+  const std::string host_probe =
+      "stat -c %F /dev/sev; test -c /dev/sev && echo chr; test -r /dev/sev -a -w /dev/sev && "
+      "echo rw; cat /sys/module/kvm_amd/parameters/sev /sys/module/kvm_amd/parameters/sev_es "
+      "/sys/module/kvm_amd/parameters/sev_snp; test -d /sys/module/kvm_amd/parameters && echo "
+      "kvm; test -e /dev/sev-guest || echo no-guest-dev; test -d /sys/devices/platform/sev-guest "
+      "|| echo no-sysfs; od -An -tx8 -j 3221291024 -N8 /dev/cpu/0/msr; od -An -tx8 -j "
+      "3221291313 -N8 /dev/cpu/0/msr; test -e /sys/kernel/config/tsm || echo no-tsm";
+  const RunResult ns = SevemuRun(w, {"--mode", "namespace"}, {"/bin/sh", "-c", host_probe});
+  const RunResult notify = SevemuRun(w, {"--mode", "notify"}, {"/bin/sh", "-c", host_probe});
+  CHECK_MESSAGE(ns.err.empty(), ns.err);  // no notice: the namespace was made
+  CHECK(ns.out == notify.out);
+  CHECK(ns.out ==
+        "character special file\nchr\nrw\nY\nY\nY\nkvm\nno-guest-dev\nno-sysfs\n"
+        " 0000000003880000\n 0000000000000000\nno-tsm\n");
+  // The default outside an SNP guest is the namespace mode: the same answers.
+  CHECK(SevemuRun(w, {}, {"/bin/sh", "-c", host_probe}).out == ns.out);
+  // Started from inside a directory the namespace replaces, the program sees the new one.
+  const RunResult in_dev =
+      Run(w.t, {"/bin/sh", "-c",
+                "cd /dev && exec " + std::string(SEVEMU_CLI_PATH) + " run --socket " +
+                    w.daemon.socket() + " -- /bin/sh -c 'test -c sev && pwd'"});
+  CHECK_MESSAGE(in_dev.out == "/dev\n", in_dev.err);
+
+  w.Launch("vm1");
+  const std::string guest_probe =
+      "stat -c %F /dev/sev-guest; test -r /dev/sev-guest && echo readable; test -d "
+      "/sys/devices/platform/sev-guest && echo sysfs; test -d "
+      "/sys/bus/platform/devices/sev-guest && echo bus; test -e "
+      "/sys/module/kvm_amd/parameters/sev || echo no-kvm; od -An -tx8 -j 3221291313 -N8 "
+      "/dev/cpu/0/msr";
+  const RunResult gns =
+      SevemuRun(w, {"--guest", "vm1", "--mode", "namespace"}, {"/bin/sh", "-c", guest_probe});
+  CHECK(gns.out == SevemuRun(w, {"--guest", "vm1"}, {"/bin/sh", "-c", guest_probe}).out);
+  CHECK(gns.out == "character special file\nreadable\nsysfs\nbus\nno-kvm\n 0000000000000007\n");
+
+  // Reports verify and derived keys are those of the notify mode (the guest's VMPCK, one
+  // implementation); fork and exec inside share and find the devices.
+  const auto ns_client = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), SEVEMU_UAPI_CLIENT_STATIC_PATH);
+    const RunResult r = SevemuRun(w, {"--guest", "vm1", "--mode", "namespace"}, std::move(args));
+    Steps st = ParseSteps(r.out);
+    st.code = r.code;
+    st.err = r.err;
+    REQUIRE_MESSAGE(r.code == 0, ClientContext(st));
+    return st;
+  };
+  const Steps rep = ns_client({"guest", "report", w.t / "ns.bin", "--user-data", Hex64(5)});
+  CHECK_STEP(rep, "snp_get_report", "ret", "0");
+  const Bytes report = ReportFromResp(w.t / "ns.bin");
+  CHECK(HexEncode(ReportData(report)) == Hex64(5));
+  Kds kds(w.t, w.daemon.state());
+  const auto status = w.HostStatus();
+  CheckVerifies(report, FetchVcekChain(kds, status["product"].get<std::string>(), report));
+  const Steps ns_key = ns_client({"guest", "key", w.t / "ns.key"});
+  CHECK_STEP(ns_key, "snp_get_derived_key", "ret", "0");
+  const Steps notify_key = RunClient(w, {"guest", "key", w.t / "notify.key"}, "vm1");
+  CHECK_STEP(notify_key, "snp_get_derived_key", "ret", "0");
+  CHECK(ReadBytes(w.t / "ns.key") == ReadBytes(w.t / "notify.key"));
+  const Steps f = ns_client({"guest", "fork", w.t / "nsfork", "--rounds", "2"});
+  CHECK_STEP(f, "child_exit", "code", "0");
+  CHECK_STEP(f, "parent.1", "ret", "0");
+  CHECK_STEP(f, "child.1", "ret", "0");
+  const Steps bad = ns_client({"guest", "bad-ptr"});
+  CHECK_STEP(bad, "bad_req", "errname", "EFAULT");
+  // /dev/sev in the namespace mode: the ccp driver's answers, EFAULT where the kernel's is.
+  const Steps h = RunClient(w, {"host", "status"});
+  CHECK_STEP(h, "snp_platform_status", "ret", "0");
+  CHECK_STEP(h, "snp_platform_status.fields", "guest_count", "1");
+  const Steps hf = RunClient(w, {"host", "efault"});
+  CHECK_STEP(hf, "bad_arg", "errname", "EFAULT");
+  const Steps hu = RunClient(w, {"host", "unknown"});
+  CHECK_STEP(hu, "other_ioctl", "errname", "EINVAL");
+
+  // A Go program's raw ioctls and MSR read, from its many threads.
+  const std::string bin = BuildGoClient(w);
+  if (!bin.empty()) {
+    const RunResult g = SevemuRun(w, {"--guest", "vm1", "--mode", "namespace"},
+                                  {bin, "report", w.t / "gons.bin", Hex64(6)});
+    REQUIRE_MESSAGE(g.code == 0, g.err);
+    const Steps gs = ParseSteps(g.out);
+    for (int i = 0; i < 4; ++i) {
+      CHECK_STEP(gs, "report." + std::to_string(i), "ret", "0");
+    }
+    const Bytes go_report = ReportFromResp(w.t / "gons.bin");
+    CHECK(HexEncode(ReportData(go_report)) == Hex64(6));
+    CheckVerifies(go_report, FetchVcekChain(kds, status["product"].get<std::string>(), go_report));
+    const RunResult m = SevemuRun(w, {"--guest", "vm1", "--mode", "namespace"}, {bin, "msr"});
+    CHECK_STEP(ParseSteps(m.out), "msr", "sev_status", "0x7");
+  }
+  // In the namespace mode configfs-tsm is not served (it needs code at open: the notify mode).
+  CHECK(SevemuRun(w, {"--guest", "vm1", "--mode", "namespace"},
+                  {"/bin/mkdir", "/sys/kernel/config/tsm/report/x"})
+            .code != 0);
+}
+
+TEST_CASE("sevemu run, namespace mode for a user who is not root: their own uid, the stand-ins") {
+  World w;
+  if (!RunSupported(w)) return;
+  if (geteuid() != 0 || !std::filesystem::exists("/usr/bin/setpriv")) {
+    MESSAGE("skipped: needs root and setpriv to become another user");
+    return;
+  }
+  std::filesystem::permissions(w.t.path(), std::filesystem::perms::all);
+  const RunResult r = Run(
+      w.t, {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SEVEMU_CLI_PATH,
+            "run", "--socket", w.daemon.socket(), "--mode", "namespace", "--", "/bin/sh", "-c",
+            "id -u; id -g; stat -c %F /dev/sev; cat /sys/module/kvm_amd/parameters/sev_snp; "
+            "echo x > /dev/null && echo null; test -c /dev/null && echo chr"});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK_MESSAGE(r.err.empty(), r.err);  // a user namespace was made: no notice
+  CHECK(r.out == "65534\n65534\ncharacter special file\nY\nnull\nchr\n");
+}
+
+TEST_CASE("sevemu run where no namespace can be made: one notice line, then the notify mode") {
+  World w;
+  if (!RunSupported(w)) return;
+  // A seccomp policy that refuses unshare(), as container runtimes without user namespaces do.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int o = open((w.t / "nons.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(o, 1);
+    const int e = open((w.t / "nons.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(e, 2);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 0);
+    if (seccomp_load(ctx) != 0) _exit(99);
+    execl(SEVEMU_CLI_PATH, SEVEMU_CLI_PATH, "run", "--socket", w.daemon.socket().c_str(), "--",
+          "/bin/sh", "-c", "stat -c %F /dev/sev; cat /sys/module/kvm_amd/parameters/sev",
+          static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::string err = test::ReadText(w.t / "nons.err");
+  CHECK_MESSAGE(OneLine(err), err);
+  CHECK_MESSAGE(err.find("notice") != std::string::npos, err);
+  CHECK(test::ReadText(w.t / "nons.out") == "character special file\nY\n");
 }
 
 TEST_CASE("sevemu run: a program killed in the middle of its ioctls leaves the guest working") {

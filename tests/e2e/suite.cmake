@@ -18,6 +18,13 @@ target_compile_options(e2e_uapi_client_static PRIVATE -Wall -Wextra -Wpedantic -
   -fno-sanitize=all)
 target_link_options(e2e_uapi_client_static PRIVATE -static -fno-sanitize=all)
 
+# A program that calls stat as binaries built against glibc before 2.33 do (__xstat), for the
+# shim's compat entry points. x86-64 only: the compat symbols' version is that target's.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  add_executable(e2e_xstat_client e2e/xstat_client.c)
+  target_compile_options(e2e_xstat_client PRIVATE -Wall -Wextra -Werror)
+endif()
+
 sevemu_test_suite(e2e_tests SOURCES e2e/e2e_test.cpp support/report_verifier.cpp
   LIBS sevemu_owner sevemu_emulator sevemu_protocol OpenSSL::Crypto Threads::Threads
   PkgConfig::SECCOMP)
@@ -50,3 +57,8 @@ target_compile_definitions(e2e_tests PRIVATE
   SEVEMU_PRELOAD_PATH="${_e2e_shim}"
   SEVEMU_SANITIZER_PRELOAD="${_e2e_sanitizer_preload}")
 add_dependencies(e2e_tests sevemu e2e_uapi_client e2e_uapi_client_static)
+if(TARGET e2e_xstat_client)
+  add_dependencies(e2e_tests e2e_xstat_client)
+  target_compile_definitions(e2e_tests PRIVATE
+    SEVEMU_XSTAT_CLIENT_PATH="$<TARGET_FILE:e2e_xstat_client>")
+endif()
