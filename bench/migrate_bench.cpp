@@ -13,14 +13,14 @@
 #include <cstring>
 
 #include "bench_registry.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
 #include "sevemu/hypervisor/host.h"
 
 namespace sevemu::bench {
 namespace {
 
-using emulator::GuestMsgType;
+using guestmsg::GuestMsgType;
 using hypervisor::Host;
 
 void Must(bool ok, const char* what) {
@@ -56,23 +56,23 @@ Bytes AgentMessage(Host& h, std::uint64_t& seq, GuestMsgType type, ByteSpan payl
   auto secrets = h.ReadGuestMemory("ma", info->secrets_gpa, 4096);
   Must(secrets.ok(), "secrets page");
   const Bytes vmpck0(secrets->begin() + 0x20, secrets->begin() + 0x40);
-  emulator::GuestMsgHeader hdr;
+  guestmsg::GuestMsgHeader hdr;
   hdr.seqno = seq;
   hdr.type = type;
   hdr.msg_size = static_cast<std::uint16_t>(payload.size());
-  auto ct = emulator::SealGuestMsg(hdr, payload, vmpck0);
+  auto ct = guestmsg::SealGuestMsg(hdr, payload, vmpck0);
   Must(ct.ok(), "seal");
   Bytes page(4096, 0);
-  const auto hb = emulator::SerializeGuestMsgHeader(hdr);
+  const auto hb = guestmsg::SerializeGuestMsgHeader(hdr);
   std::memcpy(page.data(), hb.data(), hb.size());
   std::memcpy(page.data() + 0x60, ct->data(), ct->size());
   auto reply = h.GuestRequest("ma", page, std::nullopt);
   Must(reply.ok() && reply->fw_status == emulator::FwStatus::kSuccess, "SNP_GUEST_REQUEST");
   seq += 2;
-  auto rh = emulator::ParseGuestMsgHeader(reply->response);
+  auto rh = guestmsg::ParseGuestMsgHeader(reply->response);
   Must(rh.ok(), "response header");
   auto plain =
-      emulator::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), vmpck0);
+      guestmsg::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), vmpck0);
   Must(plain.ok() && LoadLe32(plain->data()) == 0, "agent message status");
   return Bytes(plain->span().begin(), plain->span().end());
 }

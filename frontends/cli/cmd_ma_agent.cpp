@@ -29,8 +29,8 @@
 #include "sevemu/crypto/x509.h"
 #include "sevemu/emulator/fw_status.h"
 #include "sevemu/emulator/messages/attestation_report.h"
-#include "sevemu/emulator/messages/cert_table.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/cert_table.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
 #include "snp_migrate.h"
 
@@ -38,7 +38,7 @@ namespace sevemu::cli {
 
 namespace {
 
-using emulator::GuestMsgType;
+using guestmsg::GuestMsgType;
 
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kSecretsVmpck0 = 0x20;  // SEV-ABI-FACTS.md 3.7
@@ -83,15 +83,15 @@ class FirmwareLink {
     SecureZero(key.data(), key.size());
     SEVEMU_ASSIGN_OR_RETURN(Bytes stored, Read(secrets_ + kSecretsSeqno0, 4));
     const std::uint32_t count = LoadLe32(stored.data());
-    emulator::GuestMsgHeader h;
+    guestmsg::GuestMsgHeader h;
     h.seqno = std::uint64_t{count} + 1;
     h.type = type;
     h.msg_size = static_cast<std::uint16_t>(payload.size());
-    SEVEMU_ASSIGN_OR_RETURN(Bytes sealed, emulator::SealGuestMsg(h, payload, vmpck.span()));
+    SEVEMU_ASSIGN_OR_RETURN(Bytes sealed, guestmsg::SealGuestMsg(h, payload, vmpck.span()));
     Bytes page(kPage, 0);
-    const auto hdr = emulator::SerializeGuestMsgHeader(h);
+    const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
     std::copy(hdr.begin(), hdr.end(), page.begin());
-    std::copy(sealed.begin(), sealed.end(), page.begin() + emulator::kGuestMsgHeaderSize);
+    std::copy(sealed.begin(), sealed.end(), page.begin() + guestmsg::kGuestMsgHeaderSize);
     protocol::GuestRequestMsg m;
     if (certs != nullptr) m.cert_buffer_len = 0x4000;
     m.request = std::move(page);
@@ -112,7 +112,7 @@ class FirmwareLink {
     const std::uint64_t rsp_seqno = LoadLe64(rsp.data() + 0x20);
     const std::uint16_t rsp_size = static_cast<std::uint16_t>(rsp[0x36] | rsp[0x37] << 8);
     if (rsp_seqno != h.seqno + 1 || rsp[0x34] != static_cast<std::uint8_t>(type) + 1 ||
-        rsp_size > emulator::kGuestMsgMaxPayload) {
+        rsp_size > guestmsg::kGuestMsgMaxPayload) {
       return Error(ErrorCode::kAuthFailed, "the firmware's response does not match the request");
     }
     std::array<std::uint8_t, crypto::kGcmIvSize> iv{};
@@ -189,12 +189,12 @@ Result<crypto::PublicKey> CheckPeer(ByteSpan frame, const std::string& peer_role
   if (report.size() != emulator::kReportSize) {
     return Error(ErrorCode::kInvalidArgument, "the peer's report is not 0x4A0 bytes");
   }
-  SEVEMU_ASSIGN_OR_RETURN(auto table, emulator::ParseCertTable(f[2]));
+  SEVEMU_ASSIGN_OR_RETURN(auto table, guestmsg::ParseCertTable(f[2]));
   Bytes vcek_der, ask_der, ark_der;
   for (const auto& e : table) {
-    if (e.guid == emulator::kGuidVcek) vcek_der = e.der;
-    if (e.guid == emulator::kGuidAsk) ask_der = e.der;
-    if (e.guid == emulator::kGuidArk) ark_der = e.der;
+    if (e.guid == guestmsg::kGuidVcek) vcek_der = e.der;
+    if (e.guid == guestmsg::kGuidAsk) ask_der = e.der;
+    if (e.guid == guestmsg::kGuidArk) ark_der = e.der;
   }
   if (vcek_der.empty() || ask_der.empty() || ark_der.empty()) {
     return Error(ErrorCode::kAuthFailed, "the peer's certificate table lacks VCEK, ASK or ARK");

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "../emulator/emulator_fixture.h"
-#include "sevemu/emulator/messages/guest_message.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
 #include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
@@ -16,7 +16,7 @@ namespace sevemu {
 namespace {
 
 using emulator::FwStatus;
-using emulator::GuestMsgType;
+using guestmsg::GuestMsgType;
 using hypervisor::Host;
 
 constexpr std::uint64_t kMigrateMa = 1ull << 18;
@@ -50,24 +50,24 @@ Bytes AgentMessage(Host& host, const std::string& ma, std::uint64_t& seq, GuestM
   auto secrets = host.ReadGuestMemory(ma, info->secrets_gpa, 4096);
   REQUIRE(secrets.ok());
   const Bytes vmpck0(secrets->begin() + 0x20, secrets->begin() + 0x40);
-  emulator::GuestMsgHeader h;
+  guestmsg::GuestMsgHeader h;
   h.seqno = seq;
   h.type = type;
   h.msg_size = static_cast<std::uint16_t>(payload.size());
-  auto ct = emulator::SealGuestMsg(h, payload, vmpck0);
+  auto ct = guestmsg::SealGuestMsg(h, payload, vmpck0);
   REQUIRE(ct.ok());
   Bytes page(4096, 0);
-  const auto hdr = emulator::SerializeGuestMsgHeader(h);
+  const auto hdr = guestmsg::SerializeGuestMsgHeader(h);
   std::memcpy(page.data(), hdr.data(), hdr.size());
   std::memcpy(page.data() + 0x60, ct->data(), ct->size());
   auto reply = host.GuestRequest(ma, page, std::nullopt);
   REQUIRE(reply.ok());
   REQUIRE(reply->fw_status == FwStatus::kSuccess);
   seq += 2;
-  auto rh = emulator::ParseGuestMsgHeader(reply->response);
+  auto rh = guestmsg::ParseGuestMsgHeader(reply->response);
   REQUIRE(rh.ok());
   auto plain =
-      emulator::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), vmpck0);
+      guestmsg::OpenGuestMsg(*rh, ByteSpan(reply->response).subspan(0x60, rh->msg_size), vmpck0);
   REQUIRE(plain.ok());
   return Bytes(plain->span().begin(), plain->span().end());
 }
