@@ -124,6 +124,7 @@ void Daemon::Impl::AttachTrace(std::size_t i) {
 }
 
 void Daemon::Impl::AttachTraceAll() {
+  if (stopping) return;  // the pool is joined or about to be; nothing is traced any more
   // Each job reads the hub's state when it runs, so the last one on a strand after the last
   // subscribe or unsubscribe leaves that platform right.
   for (std::size_t i = 0; i < platforms.size(); ++i) {
@@ -264,6 +265,7 @@ Status Daemon::Run() {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   // Nothing posts new work now (only the io thread does); what is under way finishes (its
   // replies are not sent), then the platforms are the main thread's alone.
+  d.stopping = true;
   d.pool->join();
   boost::system::error_code ec;
   d.acceptor.close(ec);

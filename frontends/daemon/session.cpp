@@ -164,7 +164,7 @@ void Session::Dispatch(const protocol::FrameHeader& h, std::size_t target) {
   if (role_ == Role::kHost) HostFrame(h, held);
   if (role_ == Role::kGuest) GuestFrame(h);
   // What the firmware does next without a client (nothing today) is the daemon's.
-  d_.SetCaller(platform_, trace::Caller{});
+  d_.SetCaller(target, trace::Caller{});
 }
 
 void Session::Hello(std::uint32_t id, std::size_t target) {
@@ -235,7 +235,6 @@ void Session::TraceSubscribe(std::uint32_t request_id) {
         MsgType::kError, request_id,
         protocol::EncodeError(protocol::errc::kBadPayload, "already subscribed to the trace")));
   }
-  Send(protocol::EncodeFrame(ReplyType(MsgType::kTraceSubscribe), request_id, {}));
   // The hub calls this for every line of every platform, on that platform's thread with the
   // hub locked; the line is posted to the io thread, in the hub's order. A weak pointer,
   // because the hub outlives sessions and Close removes the listener.
@@ -262,9 +261,10 @@ void Session::TraceSubscribe(std::uint32_t request_id) {
           protocol::EncodeFrame(MsgType::kTraceEvent, request_id, Bytes(line.begin(), line.end())));
     });
   });
-  // Posted to every strand before the reply can reach the client, so a command any client
-  // issues after reading the reply is queued behind it and observed.
+  // Posted to every strand before the reply can reach the client (a write may go out at once),
+  // so a command any client issues after reading the reply is queued behind it and observed.
   d_.AttachTraceAll();
+  Send(protocol::EncodeFrame(ReplyType(MsgType::kTraceSubscribe), request_id, {}));
 }
 
 void Session::HostFrame(const protocol::FrameHeader& h, const Held& held) {

@@ -13,12 +13,15 @@
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "../emulator/emulator_fixture.h"
 #include "sevemu/daemon/daemon.h"
 #include "sevemu/protocol/client.h"
 #include "sevemu/protocol/wire.h"
+#include "sevemu/trace/trace.h"
 #include "test_util.h"
 
 namespace sevemu {
@@ -59,7 +62,10 @@ struct TwoPlatforms {
   std::promise<void> a_entered;
   Gate release_a;
 
-  TwoPlatforms() {
+  std::shared_ptr<trace::TraceHub> hub;
+
+  // `trace`: the daemon writes its trace to dir/trace.
+  explicit TwoPlatforms(bool trace = false) {
     std::vector<daemon::ServedPlatform> platforms;
     for (const auto& [name, seed] : {std::pair{"a", 1}, std::pair{"b", 2}}) {
       const std::string state = dir / name;
@@ -73,6 +79,11 @@ struct TwoPlatforms {
     }
     daemon::DaemonOptions options;
     options.socket_path = socket;
+    if (trace) {
+      hub = std::make_shared<trace::TraceHub>();
+      REQUIRE(hub->OpenFile(dir / "trace").ok());
+      options.trace = hub;
+    }
     options.before_work = [this](const std::string& platform, MsgType type) {
       {
         std::lock_guard<std::mutex> l(mu);
@@ -196,6 +207,53 @@ TEST_CASE("operations holding both platforms, issued from both sides, do not dea
   protocol::Client g = t.Guest("b");
   for (int r = 0; r < 10; ++r) CHECK(TwoPlatforms::TsmReport(g));
   for (auto& c : clients) c.join();
+}
+
+TEST_CASE("the trace stays one ordered stream while both platforms run") {
+  TwoPlatforms t(true);
+  protocol::Client live = t.Host("a");
+  auto sub = live.Call(MsgType::kTraceSubscribe, {});
+  REQUIRE(sub.ok());
+  REQUIRE(sub->ok());
+  std::vector<std::thread> clients;
+  for (const char* platform : {"a", "b"}) {
+    clients.emplace_back([&t, platform] {
+      protocol::Client g = t.Guest(platform);
+      for (int r = 0; r < 20; ++r) CHECK(TwoPlatforms::TsmReport(g));
+    });
+  }
+  for (auto& c : clients) c.join();
+  // The file: every line whole, numbered 0, 1, 2... in file order, both platforms in it.
+  std::istringstream file(test::ReadText(t.dir / "trace"));
+  std::string line;
+  std::uint64_t n = 0;
+  std::set<std::string> platforms;
+  while (std::getline(file, line)) {
+    const json j = json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    CHECK(j["seq"].get<std::uint64_t>() == n);
+    platforms.insert(j.value("platform", ""));
+    ++n;
+  }
+  CHECK(platforms.count("a") == 1);
+  CHECK(platforms.count("b") == 1);
+  // The live client: the same lines from its subscription on, in the same order, none lost.
+  std::uint64_t last = 0;
+  bool first = true;
+  while (last + 1 < n) {
+    std::array<std::uint8_t, protocol::kHeaderSize> hdr{};
+    REQUIRE(protocol::ReadExact(live.fd(), hdr).ok());
+    auto h = protocol::DecodeHeader(hdr);
+    REQUIRE(h.ok());
+    Bytes payload(h->payload_length);
+    REQUIRE(protocol::ReadExact(live.fd(), payload).ok());
+    REQUIRE(h->type == MsgType::kTraceEvent);
+    const json j = json::parse(payload.begin(), payload.end());
+    const std::uint64_t seq = j["seq"].get<std::uint64_t>();
+    if (!first) CHECK(seq == last + 1);
+    first = false;
+    last = seq;
+  }
 }
 
 TEST_CASE("pipelined requests on one connection are answered in request order") {
