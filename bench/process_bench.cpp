@@ -61,14 +61,14 @@ void ClientLoop(benchmark::State& state, const char* what, bool run) {
 }
 
 // One daemon serving `n` platforms (state directories "state", "p1", ...; their names), guest
-// "vm" on each.
+// "vm" on each; `threads` for serve --threads (0: its default).
 struct PlatformsWorld {
   TempDir dir;
   std::vector<std::string> names;
   std::unique_ptr<Daemon> daemon;
   bool ok = false;
-  explicit PlatformsWorld(int n) {
-    std::vector<std::string> extra;
+  PlatformsWorld(int n, int threads) {
+    std::vector<std::string> extra = {"--threads", std::to_string(threads)};
     names.push_back("state");
     for (int i = 1; i < n; ++i) {
       names.push_back("p" + std::to_string(i));
@@ -84,11 +84,14 @@ struct PlatformsWorld {
 
 // One guest client per platform at once, each `kRounds` reports through the shim. The time is
 // the slowest client's own loop, so the rate (every client's reports over it) is a lower bound.
-void PlatformsReport(benchmark::State& state) {
+// `threads` 1: every platform on one work thread (the one-thread daemon's serialisation, with
+// the same processes and load), the control for the default.
+void PlatformsReport(benchmark::State& state, int threads) {
   const int n = static_cast<int>(state.range(0));
-  static std::map<int, PlatformsWorld*> worlds;  // torn down at exit by the OS
-  if (worlds.count(n) == 0) worlds[n] = new PlatformsWorld(n);
-  PlatformsWorld& w = *worlds[n];
+  static std::map<std::pair<int, int>, PlatformsWorld*> worlds;  // torn down at exit by the OS
+  const std::pair key{n, threads};
+  if (worlds.count(key) == 0) worlds[key] = new PlatformsWorld(n, threads);
+  PlatformsWorld& w = *worlds[key];
   if (!w.ok) return state.SkipWithError("no daemon with a guest on each platform");
   for (auto _ : state) {
     std::vector<std::unique_ptr<Child>> clients;
@@ -227,8 +230,16 @@ void RegisterProcessBenchmarks() {
           ->UseManualTime();
     }
   }
-  benchmark::RegisterBenchmark("shim_report_platforms", PlatformsReport)
+  benchmark::RegisterBenchmark("shim_report_platforms",
+                               [](benchmark::State& s) { PlatformsReport(s, 0); })
       ->Arg(1)
+      ->Arg(2)
+      ->Arg(4)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3)
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("shim_report_platforms_1thread",
+                               [](benchmark::State& s) { PlatformsReport(s, 1); })
       ->Arg(2)
       ->Arg(4)
       ->Unit(benchmark::kMillisecond)
