@@ -59,6 +59,14 @@ constexpr Pair kPairs[] = {
     {"shim_report", "limit_ecdsa_p384_sign", Kind::kRate, ">= 0.90"},
     {"run_report", "limit_ecdsa_p384_sign", Kind::kRate, ">= 0.90"},
     {"inproc_report", "limit_ecdsa_p384_sign", Kind::kRate, ""},
+    // Platforms on separate threads: N platforms' clients at once against one platform's.
+    {"shim_report_platforms/1", "limit_ecdsa_p384_sign", Kind::kRate, ""},
+    {"shim_report_platforms/2", "shim_report_platforms/1", Kind::kRate, "~2 on 2 idle cores"},
+    {"shim_report_platforms/4", "shim_report_platforms/1", Kind::kRate, "~cores"},
+    // The same clients, every platform on one work thread (serve --threads 1): what the
+    // separate threads gain under the same load.
+    {"shim_report_platforms/2", "shim_report_platforms_1thread/2", Kind::kRate, "> 1"},
+    {"shim_report_platforms/4", "shim_report_platforms_1thread/4", Kind::kRate, "> 1"},
     {"shim_derived_key", "limit_derived_key", Kind::kRate, ">= 5000/s"},
     {"run_derived_key", "limit_derived_key", Kind::kRate, ">= 5000/s"},
     {"inproc_derived_key", "limit_derived_key", Kind::kRate, ""},

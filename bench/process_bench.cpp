@@ -4,7 +4,9 @@
 // noisiest figures; their limits are measured the same way (a plain exec, a cached HTTP answer).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -56,6 +58,69 @@ void ClientLoop(benchmark::State& state, const char* what, bool run) {
     state.SetIterationTime(static_cast<double>(ns) / 1e9);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kRounds);
+}
+
+// One daemon serving `n` platforms (state directories "state", "p1", ...; their names), guest
+// "vm" on each; `threads` for serve --threads (0: its default).
+struct PlatformsWorld {
+  TempDir dir;
+  std::vector<std::string> names;
+  std::unique_ptr<Daemon> daemon;
+  bool ok = false;
+  PlatformsWorld(int n, int threads) {
+    std::vector<std::string> extra = {"--threads", std::to_string(threads)};
+    names.push_back("state");
+    for (int i = 1; i < n; ++i) {
+      names.push_back("p" + std::to_string(i));
+      extra.insert(extra.end(), {"--state", dir / names.back()});
+    }
+    daemon = std::make_unique<Daemon>(dir, extra);
+    ok = daemon->Start();
+    for (const auto& name : names) {
+      ok = ok && daemon->Sevemu({"guest", "launch", "vm", "--platform", name}) == 0;
+    }
+  }
+};
+
+// One guest client per platform at once, each `kRounds` reports through the shim. The time is
+// the slowest client's own loop, so the rate (every client's reports over it) is a lower bound.
+// `threads` 1: every platform on one work thread (the one-thread daemon's serialisation, with
+// the same processes and load), the control for the default.
+void PlatformsReport(benchmark::State& state, int threads) {
+  const int n = static_cast<int>(state.range(0));
+  static std::map<std::pair<int, int>, PlatformsWorld*> worlds;  // torn down at exit by the OS
+  const std::pair key{n, threads};
+  if (worlds.count(key) == 0) worlds[key] = new PlatformsWorld(n, threads);
+  PlatformsWorld& w = *worlds[key];
+  if (!w.ok) return state.SkipWithError("no daemon with a guest on each platform");
+  for (auto _ : state) {
+    std::vector<std::unique_ptr<Child>> clients;
+    for (const auto& name : w.names) {
+      Env env{{{"LD_PRELOAD", PreloadPath()},
+               {"SEVEMU_SOCKET", w.daemon->socket()},
+               {"SEVEMU_PLATFORM", name},
+               {"SEVEMU_GUEST", "vm"}},
+              {}};
+      clients.push_back(std::make_unique<Child>());
+      if (!clients.back()->Spawn({GuestClientPath(), "report", std::to_string(kRounds)}, env,
+                                 true)) {
+        return state.SkipWithError("spawning a client failed");
+      }
+    }
+    unsigned long long slowest = 0;
+    for (auto& c : clients) {
+      const std::string out = c->ReadAll();
+      unsigned long long ns = 0;
+      long ok = 0;
+      if (c->Wait() != 0 || std::sscanf(out.c_str(), "ok=%ld ns=%llu", &ok, &ns) != 2 ||
+          ok != kRounds) {
+        return state.SkipWithError(("client output: " + out).c_str());
+      }
+      slowest = std::max(slowest, ns);
+    }
+    state.SetIterationTime(static_cast<double>(slowest) / 1e9);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * n * kRounds);
 }
 
 // A process start: `args` run to completion, with `env`.
@@ -170,6 +235,21 @@ void RegisterProcessBenchmarks() {
           ->UseManualTime();
     }
   }
+  benchmark::RegisterBenchmark("shim_report_platforms",
+                               [](benchmark::State& s) { PlatformsReport(s, 0); })
+      ->Arg(1)
+      ->Arg(2)
+      ->Arg(4)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3)
+      ->UseManualTime();
+  benchmark::RegisterBenchmark("shim_report_platforms_1thread",
+                               [](benchmark::State& s) { PlatformsReport(s, 1); })
+      ->Arg(2)
+      ->Arg(4)
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3)
+      ->UseManualTime();
   benchmark::RegisterBenchmark("exec_plain",
                                [](benchmark::State& s) { Exec(s, {"/bin/true"}, {}); })
       ->Unit(benchmark::kMillisecond)

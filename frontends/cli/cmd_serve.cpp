@@ -111,6 +111,7 @@ int RunServe(const std::string& name, const Args& args) {
   std::vector<std::string> states;
   std::string product_name, seed_hex, log_format, log_level, socket_path, mode_text, trace_file;
   bool check = false, print_capabilities = false;
+  unsigned threads = 0;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
@@ -121,6 +122,7 @@ int RunServe(const std::string& name, const Args& args) {
       ("seed", po::value(&seed_hex), "hex seed for first-start provisioning")
       ("log-format", po::value(&log_format)->default_value("text"), "text | json")
       ("log-level", po::value(&log_level)->default_value("info"), "debug | info | error: debug adds every hello and successful ioctl")
+      ("threads", po::value(&threads)->default_value(0, "0"), "threads running the platforms' work; 0: one per platform, capped at the cores (at least 2 for 2 platforms or more)")
       ("trace", po::value(&trace_file), "append a JSON line per firmware command, RMP instruction and injected fault to FILE (docs/trace.md)")
       ("check", po::bool_switch(&check), "load, self-test and exit instead of serving")
       ("print-capabilities", po::bool_switch(&print_capabilities), "print what this build offers as JSON and exit (the MANAGE op \"capabilities\")");
@@ -210,6 +212,7 @@ int RunServe(const std::string& name, const Args& args) {
   options.socket_path = socket_path;
   options.socket_mode = static_cast<mode_t>(mode);
   options.trace = hub;
+  options.threads = threads;
   auto d = daemon::Daemon::Create(options, std::move(platforms), sink);
   if (!d.ok()) return Fail(name, d.error());
   if (Status st = (*d)->Run(); !st.ok()) return Fail(name, st.error());

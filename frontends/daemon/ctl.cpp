@@ -202,13 +202,18 @@ Result<protocol::JsonBlob> FirmwareUpdate(Daemon::Impl& d, ServedPlatform& p, co
                 {"guests", host.Guests().size()}});
 }
 
-Result<protocol::JsonBlob> Dispatch(Daemon::Impl& d, std::size_t index, bool writable,
-                                    const std::string& op, const json& req) {
+Result<protocol::JsonBlob> Dispatch(Daemon::Impl& d, const Held& held, std::size_t index,
+                                    bool writable, const std::string& op, const json& req) {
   ServedPlatform& p = d.platforms[index];
   for (const CtlOpInfo& info : kCtlOps) {
     if (op == info.op && info.writable && !writable) return ReadOnly();
   }
   if (op == "capabilities") {
+    // It reads every platform's firmware: ManagePlatforms holds them all.
+    for (std::size_t i = 0; i < d.platforms.size(); ++i) {
+      if (!held.Holds(i))
+        return Error(ErrorCode::kRefused, "internal: capabilities without every platform held");
+    }
     json j = json::parse(CapabilitiesJson());
     json platforms = json::array();
     for (const auto& sp : d.platforms) {
@@ -257,7 +262,8 @@ std::span<const CtlOpInfo> CtlOps() {
   return kCtlOps;
 }
 
-std::optional<Result<protocol::JsonBlob>> Ctl(Daemon::Impl& d, std::size_t platform, bool writable,
+std::optional<Result<protocol::JsonBlob>> Ctl(Daemon::Impl& d, const Held& held,
+                                              std::size_t platform, bool writable,
                                               const protocol::JsonBlob& request) {
   const json req = json::parse(request.json, nullptr, false);
   if (!req.is_object() || !req.contains("op") || !req["op"].is_string()) return std::nullopt;
@@ -266,7 +272,7 @@ std::optional<Result<protocol::JsonBlob>> Ctl(Daemon::Impl& d, std::size_t platf
   for (const CtlOpInfo& info : kCtlOps) known = known || op == info.op;
   if (!known) return std::nullopt;
   try {
-    return Dispatch(d, platform, writable, op, req);
+    return Dispatch(d, held, platform, writable, op, req);
   } catch (const json::exception&) {
     return Result<protocol::JsonBlob>(
         Error(ErrorCode::kInvalidArgument, "a field of the request has the wrong type"));
@@ -274,6 +280,7 @@ std::optional<Result<protocol::JsonBlob>> Ctl(Daemon::Impl& d, std::size_t platf
 }
 
 void Daemon::Impl::WatchFaults(std::size_t index) {
+  // Called where a fault fires: inside a command, on the platform's thread with it held.
   platforms[index].host->faults().AddObserver([this, index](const hypervisor::FaultEvent& e) {
     Log(LogLevel::kInfo, "fault fired",
         {{"platform", platforms[index].name},
@@ -312,7 +319,7 @@ Status Daemon::Impl::Reboot(std::size_t index) {
   const std::size_t guests = p.host->Guests().size();
   p.host = std::move(host).value();
   ++p.boot;
-  AttachTrace();  // the new firmware is observed as the old one was
+  AttachTrace(index);  // the new firmware is observed as the old one was
   if (p.trace) p.trace->OnFault("platform_reset", {{"boot", std::to_string(p.boot)}});
   PersistIfChanged(index);
   Log(LogLevel::kInfo, "platform reset",

@@ -4,9 +4,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "daemon_impl.h"
 #include "sevemu/common/file_io.h"
@@ -94,9 +96,42 @@ Status Daemon::Impl::Persist(const ServedPlatform& p, const hypervisor::Persiste
   return result;
 }
 
-void Daemon::Impl::AttachTrace() {
-  for (auto& p : platforms) {
-    p.host->firmware().set_observer(trace->active() ? p.trace.get() : nullptr);
+bool Held::Holds(std::size_t i) const {
+  return std::binary_search(indices_.begin(), indices_.end(), i);
+}
+
+Held Daemon::Impl::Hold(std::vector<std::size_t> indices) {
+  // One global order (ascending index): two jobs each holding several platforms cannot wait
+  // for each other in a cycle.
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  Held held;
+  for (std::size_t i : indices) held.locks_.emplace_back(exec[i]->mu);
+  held.indices_ = std::move(indices);
+  return held;
+}
+
+std::size_t Daemon::Impl::PlatformIndex(const std::string& name) const {
+  for (std::size_t i = 0; i < platforms.size(); ++i) {
+    if (platforms[i].name == name) return i;
+  }
+  return platforms.size();
+}
+
+void Daemon::Impl::AttachTrace(std::size_t i) {
+  ServedPlatform& p = platforms[i];
+  p.host->firmware().set_observer(trace->active() ? p.trace.get() : nullptr);
+}
+
+void Daemon::Impl::AttachTraceAll() {
+  if (stopping) return;  // the pool is joined or about to be; nothing is traced any more
+  // Each job reads the hub's state when it runs, so the last one on a strand after the last
+  // subscribe or unsubscribe leaves that platform right.
+  for (std::size_t i = 0; i < platforms.size(); ++i) {
+    asio::post(exec[i]->strand, [this, i] {
+      Held held = Hold({i});
+      AttachTrace(i);
+    });
   }
 }
 
@@ -159,7 +194,27 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   for (auto& p : impl->platforms) {
     if (!p.trace) p.trace = std::make_unique<trace::TraceWriter>(p.name, *impl->trace);
   }
-  impl->AttachTrace();
+  for (std::size_t i = 0; i < impl->platforms.size(); ++i) impl->AttachTrace(i);
+  impl->before_work = options.before_work;
+  {
+    // The pool's threads never take SIGTERM/SIGINT: Run's thread does (asio::signal_set).
+    unsigned n = options.threads;
+    if (n == 0) {
+      const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+      const auto count = static_cast<unsigned>(impl->platforms.size());
+      n = std::min(count, std::max(hw, count > 1 ? 2u : 1u));
+    }
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    impl->pool = std::make_unique<asio::thread_pool>(n);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    for (std::size_t i = 0; i < impl->platforms.size(); ++i) {
+      impl->exec.push_back(std::make_unique<PlatformExec>(*impl->pool));
+    }
+  }
   impl->socket_path = path;
   for (std::size_t i = 0; i < impl->platforms.size(); ++i) impl->WatchFaults(i);
   boost::system::error_code ec;
@@ -208,6 +263,10 @@ Status Daemon::Run() {
         {{"socket", d.socket_path}, {"platforms", std::to_string(d.platforms.size())}});
   d.io.run();
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  // Nothing posts new work now (only the io thread does); what is under way finishes (its
+  // replies are not sent), then the platforms are the main thread's alone.
+  d.stopping = true;
+  d.pool->join();
   boost::system::error_code ec;
   d.acceptor.close(ec);
   // Clients blocked in a call see EOF now, not a hang.

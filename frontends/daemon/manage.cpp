@@ -398,8 +398,8 @@ Result<protocol::JsonBlob> MigrateSnp(ServedPlatform& from, ServedPlatform& to, 
 
 // guest.migrate: a legacy guest of platform `from` moved to the platform named "to" with
 // SEND_*/RECEIVE_* (hypervisor::MigrateSevGuest), as two hosts' VMMs would move it.
-Result<protocol::JsonBlob> Migrate(std::vector<ServedPlatform>& platforms, std::size_t from,
-                                   bool writable, const json& req) {
+Result<protocol::JsonBlob> Migrate(std::vector<ServedPlatform>& platforms, const Held& held,
+                                   std::size_t from, bool writable, const json& req) {
   if (!writable) return ReadOnly();
   const std::string name = req.value("name", "");
   const std::string to = req.value("to", "");
@@ -414,6 +414,11 @@ Result<protocol::JsonBlob> Migrate(std::vector<ServedPlatform>& platforms, std::
   if (dest == from) {
     return Error(ErrorCode::kInvalidArgument,
                  "guest '" + name + "' is already on platform '" + to + "'");
+  }
+  // Both hosts are touched at once: both must be held (ManagePlatforms), in the daemon's one
+  // lock order, or another job of either platform could run meanwhile.
+  if (!held.Holds(from) || !held.Holds(dest)) {
+    return Error(ErrorCode::kRefused, "internal: guest.migrate without both platforms held");
   }
   hypervisor::Host& src = *platforms[from].host;
   hypervisor::Host& dst = *platforms[dest].host;
@@ -433,12 +438,31 @@ Result<protocol::JsonBlob> Migrate(std::vector<ServedPlatform>& platforms, std::
 
 }  // namespace
 
-Result<protocol::JsonBlob> Manage(std::vector<ServedPlatform>& platforms, std::size_t platform,
-                                  bool writable, const protocol::JsonBlob& request) {
+std::vector<std::size_t> ManagePlatforms(const Daemon::Impl& d, std::size_t platform,
+                                         const protocol::JsonBlob& request) {
+  const json req = json::parse(request.json, nullptr, false);
+  if (!req.is_object()) return {platform};
+  const json op = req.value("op", json());
+  if (op == "capabilities") {
+    std::vector<std::size_t> all(d.platforms.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    return all;
+  }
+  // Operations between two platforms of the daemon name the other one in "to".
+  if (op == "guest.migrate" && req.contains("to") && req["to"].is_string()) {
+    const std::size_t dest = d.PlatformIndex(req["to"].get<std::string>());
+    if (dest < d.platforms.size()) return {platform, dest};
+  }
+  return {platform};
+}
+
+Result<protocol::JsonBlob> Manage(std::vector<ServedPlatform>& platforms, const Held& held,
+                                  std::size_t platform, bool writable,
+                                  const protocol::JsonBlob& request) {
   const json req = json::parse(request.json, nullptr, false);
   if (req.is_object() && req.value("op", json()) == "guest.migrate") {
     try {
-      return Migrate(platforms, platform, writable, req);
+      return Migrate(platforms, held, platform, writable, req);
     } catch (const json::exception&) {
       return Error(ErrorCode::kInvalidArgument, "a field of the request has the wrong type");
     }

@@ -30,7 +30,7 @@ void Session::Close() {
   if (trace_listener_ != 0) {
     d_.trace->RemoveListener(trace_listener_);
     trace_listener_ = 0;
-    d_.AttachTrace();
+    d_.AttachTraceAll();
   }
   boost::system::error_code ec;
   sock_.shutdown(Socket::shutdown_both, ec);
@@ -39,16 +39,20 @@ void Session::Close() {
   d_.sessions.erase(self);
 }
 
-void Session::Send(MsgType type, std::uint32_t request_id, Bytes payload) {
+void Session::Send(Bytes frame) {
   if (closed_) return;
-  out_.push_back(protocol::EncodeFrame(type, request_id, payload));
+  out_.push_back(std::move(frame));
   out_bytes_ += out_.back().size();
   if (out_.size() == 1) DoWrite();
 }
 
-void Session::SendError(std::uint32_t request_id, const std::string& code,
-                        const std::string& message) {
-  Send(MsgType::kError, request_id, protocol::EncodeError(code, message));
+void Session::Reply(MsgType type, std::uint32_t request_id, Bytes payload) {
+  pending_.frames.push_back(protocol::EncodeFrame(type, request_id, payload));
+}
+
+void Session::ReplyError(std::uint32_t request_id, const std::string& code,
+                         const std::string& message) {
+  Reply(MsgType::kError, request_id, protocol::EncodeError(code, message));
 }
 
 void Session::DoWrite() {
@@ -83,56 +87,93 @@ void Session::ReadHeader() {
           d_.Log(true, "bad frame",
                  {{"session", std::to_string(id_)}, {"error", h.error().message()}});
           close_after_write_ = true;
-          return SendError(0, protocol::errc::kBadFrame, h.error().message());
+          return Send(protocol::EncodeFrame(
+              MsgType::kError, 0,
+              protocol::EncodeError(protocol::errc::kBadFrame, h.error().message())));
         }
         payload_.assign(h->payload_length, 0);
         asio::async_read(sock_, asio::buffer(payload_),
                          [this, self, hdr = *h](const boost::system::error_code& ec2, std::size_t) {
                            if (ec2) return Close();
-                           reading_ = false;
-                           OnFrame(hdr);
-                           ReadNext();
+                           OnFrame(hdr);  // reading_ stays set until the job is done
                          });
       });
 }
 
+std::size_t Session::TargetPlatform(const protocol::FrameHeader& h) const {
+  if (role_ != Role::kNone || h.type != MsgType::kHello) return platform_;
+  // A hello runs on the platform it names (Hello checks the rest).
+  const auto j = nlohmann::json::parse(payload_.begin(), payload_.end(), nullptr, false);
+  if (j.is_object() && j.contains("platform") && j["platform"].is_string()) {
+    const std::size_t i = d_.PlatformIndex(j["platform"].get<std::string>());
+    if (i < d_.platforms.size()) return i;
+  }
+  return 0;
+}
+
 void Session::OnFrame(const protocol::FrameHeader& h) {
+  const std::size_t target = TargetPlatform(h);
+  auto self = shared_from_this();
+  // The work on the platform's strand; its replies back on the io thread. The post in each
+  // direction orders the work side's fields between the two threads.
+  asio::post(d_.exec[target]->strand, [this, self, h, target] {
+    Work(h, target);
+    asio::post(d_.io, [this, self, p = std::move(pending_)]() mutable { Finish(std::move(p)); });
+  });
+}
+
+void Session::Finish(Pending p) {
+  reading_ = false;
+  if (p.close) close_after_write_ = true;
+  for (Bytes& f : p.frames) Send(std::move(f));
+  if (p.subscribe) TraceSubscribe(p.subscribe_id);
+  ReadNext();
+}
+
+void Session::Work(const protocol::FrameHeader& h, std::size_t target) {
+  pending_ = Pending{};
   // Nothing a client sends may take the daemon (and every guest in it) down: a handler that
   // throws — a JSON field of an unexpected type, an allocation failure — answers this one
   // client and closes its connection.
   try {
-    Dispatch(h);
-    // What the firmware does next without a client (nothing today) is the daemon's.
-    if (role_ != Role::kNone) d_.SetCaller(platform_, trace::Caller{});
+    Dispatch(h, target);
   } catch (const std::exception& e) {
     d_.Log(true, "request failed", {{"session", std::to_string(id_)}, {"error", e.what()}});
-    close_after_write_ = true;
-    SendError(h.request_id, protocol::errc::kInternal, std::string("request failed: ") + e.what());
+    pending_.close = true;
+    ReplyError(h.request_id, protocol::errc::kInternal, std::string("request failed: ") + e.what());
   }
+  payload_.clear();
 }
 
-void Session::Dispatch(const protocol::FrameHeader& h) {
-  if (h.type == MsgType::kHello) return Hello(h.request_id);
-  if (h.type == MsgType::kWhoAmI && role_ != Role::kNone) {
-    return Send(ReplyType(h.type), h.request_id, Bytes(hello_reply_.begin(), hello_reply_.end()));
+void Session::Dispatch(const protocol::FrameHeader& h, std::size_t target) {
+  if (role_ == Role::kNone && h.type != MsgType::kHello) {
+    pending_.close = true;
+    return ReplyError(h.request_id, protocol::errc::kNoHello, "the first frame must be HELLO");
   }
-  switch (role_) {
-    case Role::kNone:
-      close_after_write_ = true;
-      return SendError(h.request_id, protocol::errc::kNoHello, "the first frame must be HELLO");
-    case Role::kHost:
-      return HostFrame(h);
-    case Role::kGuest:
-      return GuestFrame(h);
+  if (h.type == MsgType::kWhoAmI) {
+    return Reply(ReplyType(h.type), h.request_id, Bytes(hello_reply_.begin(), hello_reply_.end()));
   }
+  std::vector<std::size_t> touched{target};
+  if (role_ == Role::kHost && h.type == MsgType::kManage) {
+    auto req = protocol::DecodeJsonBlob(payload_);
+    if (req.ok()) touched = ManagePlatforms(d_, target, *req);
+  }
+  Held held = d_.Hold(std::move(touched));
+  if (d_.before_work) d_.before_work(d_.platforms[target].name, h.type);
+  if (h.type == MsgType::kHello) return Hello(h.request_id, target);
+  if (role_ == Role::kHost) HostFrame(h, held);
+  if (role_ == Role::kGuest) GuestFrame(h);
+  // What the firmware does next without a client (nothing today) is the daemon's.
+  d_.SetCaller(target, trace::Caller{});
 }
 
-void Session::Hello(std::uint32_t id) {
-  if (role_ != Role::kNone) return SendError(id, protocol::errc::kHelloTwice, "already said hello");
+void Session::Hello(std::uint32_t id, std::size_t target) {
+  if (role_ != Role::kNone)
+    return ReplyError(id, protocol::errc::kHelloTwice, "already said hello");
   const auto j = nlohmann::json::parse(payload_.begin(), payload_.end(), nullptr, false);
   auto fail = [&](const std::string& msg) {
-    close_after_write_ = true;
-    SendError(id, protocol::errc::kBadHello, msg);
+    pending_.close = true;
+    ReplyError(id, protocol::errc::kBadHello, msg);
   };
   if (!j.is_object() || !j.contains("role") || !j["role"].is_string()) {
     return fail("hello must be a JSON object with a \"role\"");
@@ -145,12 +186,11 @@ void Session::Hello(std::uint32_t id) {
   }
   std::size_t index = 0;
   if (!platform.empty()) {
-    index = d_.platforms.size();
-    for (std::size_t i = 0; i < d_.platforms.size(); ++i) {
-      if (d_.platforms[i].name == platform) index = i;
-    }
+    index = d_.PlatformIndex(platform);
     if (index == d_.platforms.size()) return fail("no platform named '" + platform + "'");
   }
+  // TargetPlatform chose the same from the same bytes: this is the platform held.
+  if (index != target) return fail("internal: hello carried out on the wrong platform");
   ServedPlatform& p = d_.platforms[index];
   nlohmann::json reply = {{"protocol", protocol::kVersion},
                           {"platform", p.name},
@@ -185,45 +225,60 @@ void Session::Hello(std::uint32_t id) {
   reply["role"] = role;
   reply["writable"] = writable_;
   hello_reply_ = reply.dump();
-  Send(ReplyType(MsgType::kHello), id, Bytes(body.begin(), body.end()));
+  Reply(ReplyType(MsgType::kHello), id, Bytes(body.begin(), body.end()));
 }
 
 void Session::TraceSubscribe(std::uint32_t request_id) {
+  if (closed_) return;
   if (trace_listener_ != 0) {
-    return SendError(request_id, protocol::errc::kBadPayload, "already subscribed to the trace");
+    return Send(protocol::EncodeFrame(
+        MsgType::kError, request_id,
+        protocol::EncodeError(protocol::errc::kBadPayload, "already subscribed to the trace")));
   }
-  Send(ReplyType(MsgType::kTraceSubscribe), request_id, {});
-  // The hub calls this for every line of every platform; a weak pointer, because the hub
-  // outlives sessions and Close removes the listener.
+  // The hub calls this for every line of every platform, on that platform's thread with the
+  // hub locked; the line is posted to the io thread, in the hub's order. A weak pointer,
+  // because the hub outlives sessions and Close removes the listener.
   std::weak_ptr<Session> weak = shared_from_this();
-  trace_listener_ = d_.trace->AddListener([weak, request_id](const std::string& line) {
-    auto self = weak.lock();
-    if (!self || self->closed_) return;
-    // A client that does not read loses lines rather than growing the daemon's memory; it is
-    // told how many before the next one it gets.
-    if (self->out_bytes_ > kReplyQueueLimit) {
-      ++self->trace_dropped_;
-      return;
-    }
-    if (self->trace_dropped_ != 0) {
-      const std::string note =
-          "{\"ev\":\"dropped\",\"lines\":" + std::to_string(self->trace_dropped_) + "}";
-      self->trace_dropped_ = 0;
-      self->Send(MsgType::kTraceEvent, request_id, Bytes(note.begin(), note.end()));
-    }
-    self->Send(MsgType::kTraceEvent, request_id, Bytes(line.begin(), line.end()));
+  asio::io_context& io = d_.io;
+  trace_listener_ = d_.trace->AddListener([weak, request_id, &io](const std::string& line) {
+    asio::post(io, [weak, request_id, line] {
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      // A client that does not read loses lines rather than growing the daemon's memory; it
+      // is told how many before the next one it gets.
+      if (self->out_bytes_ > kReplyQueueLimit) {
+        ++self->trace_dropped_;
+        return;
+      }
+      if (self->trace_dropped_ != 0) {
+        const std::string note =
+            "{\"ev\":\"dropped\",\"lines\":" + std::to_string(self->trace_dropped_) + "}";
+        self->trace_dropped_ = 0;
+        self->Send(protocol::EncodeFrame(MsgType::kTraceEvent, request_id,
+                                         Bytes(note.begin(), note.end())));
+      }
+      self->Send(
+          protocol::EncodeFrame(MsgType::kTraceEvent, request_id, Bytes(line.begin(), line.end())));
+    });
   });
-  d_.AttachTrace();
+  // Posted to every strand before the reply can reach the client (a write may go out at once),
+  // so a command any client issues after reading the reply is queued behind it and observed.
+  d_.AttachTraceAll();
+  Send(protocol::EncodeFrame(ReplyType(MsgType::kTraceSubscribe), request_id, {}));
 }
 
-void Session::HostFrame(const protocol::FrameHeader& h) {
+void Session::HostFrame(const protocol::FrameHeader& h, const Held& held) {
   ServedPlatform& p = d_.platforms[platform_];
   d_.SetCaller(platform_, trace::Caller{"", 0, id_});
-  if (h.type == MsgType::kTraceSubscribe) return TraceSubscribe(h.request_id);
+  if (h.type == MsgType::kTraceSubscribe) {
+    pending_.subscribe = true;
+    pending_.subscribe_id = h.request_id;
+    return;
+  }
   if (h.type == MsgType::kSevIoctl) {
     auto req = protocol::DecodeSevIoctlRequest(payload_);
     if (!req.ok())
-      return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+      return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
     uapi::StagedUserMemory mem(std::move(req->regions));
     // The ABI struct is packed; an aligned copy keeps its fields naturally aligned for the
     // driver (it sits at an odd offset inside the decoded request).
@@ -243,24 +298,24 @@ void Session::HostFrame(const protocol::FrameHeader& h) {
     reply.copy_back = r.copy_back;
     reply.arg = req->arg;
     reply.written = mem.Written();
-    return Send(ReplyType(h.type), h.request_id, protocol::EncodeSevIoctlReply(reply));
+    return Reply(ReplyType(h.type), h.request_id, protocol::EncodeSevIoctlReply(reply));
   }
   if (h.type == MsgType::kManage) {
     auto req = protocol::DecodeJsonBlob(payload_);
     if (!req.ok())
-      return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
-    std::optional<Result<protocol::JsonBlob>> ctl = Ctl(d_, platform_, writable_, *req);
-    auto r = ctl ? std::move(*ctl) : Manage(d_.platforms, platform_, writable_, *req);
-    // An operation may reach another platform too (guest.migrate).
-    for (std::size_t i = 0; i < d_.platforms.size(); ++i) d_.PersistIfChanged(i);
+      return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+    std::optional<Result<protocol::JsonBlob>> ctl = Ctl(d_, held, platform_, writable_, *req);
+    auto r = ctl ? std::move(*ctl) : Manage(d_.platforms, held, platform_, writable_, *req);
+    // An operation may reach another platform too (guest.migrate): every one it held.
+    for (std::size_t i : held.indices()) d_.PersistIfChanged(i);
     if (!r.ok()) {
       d_.Log(true, "manage", {{"session", std::to_string(id_)}, {"error", r.error().message()}});
-      return SendError(h.request_id, CodeString(r.error().code()), r.error().message());
+      return ReplyError(h.request_id, CodeString(r.error().code()), r.error().message());
     }
-    return Send(ReplyType(h.type), h.request_id, protocol::EncodeJsonBlob(*r));
+    return Reply(ReplyType(h.type), h.request_id, protocol::EncodeJsonBlob(*r));
   }
-  SendError(h.request_id, protocol::errc::kNotPermitted,
-            std::string(protocol::MsgTypeName(h.type)) + " is not a host operation");
+  ReplyError(h.request_id, protocol::errc::kNotPermitted,
+             std::string(protocol::MsgTypeName(h.type)) + " is not a host operation");
 }
 
 void Session::GuestFrame(const protocol::FrameHeader& h) {
@@ -269,37 +324,37 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
   d_.SetCaller(platform_, trace::Caller{guest_, 0, id_});
   auto g = host.Guest(guest_);
   if (!g.ok() || g->launch_id != guest_launch_id_ || d_.platforms[platform_].boot != guest_boot_) {
-    return SendError(h.request_id, protocol::errc::kNotFound,
-                     "the guest this connection acts in is gone");
+    return ReplyError(h.request_id, protocol::errc::kNotFound,
+                      "the guest this connection acts in is gone");
   }
   switch (h.type) {
     case MsgType::kGuestMemRead: {
       auto req = protocol::DecodeGuestMemRead(payload_);
       if (!req.ok())
-        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+        return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       auto data = host.ReadGuestMemory(guest_, req->gpa, req->length);
       if (!data.ok()) {
-        return SendError(h.request_id, CodeString(data.error().code()), data.error().message());
+        return ReplyError(h.request_id, CodeString(data.error().code()), data.error().message());
       }
-      return Send(ReplyType(h.type), h.request_id, std::move(data).value());
+      return Reply(ReplyType(h.type), h.request_id, std::move(data).value());
     }
     case MsgType::kGuestMemWrite: {
       auto req = protocol::DecodeGuestMemWrite(payload_);
       if (!req.ok())
-        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+        return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       Status st = host.WriteGuestMemory(guest_, req->gpa, req->data);
       if (!st.ok()) {
-        return SendError(h.request_id, CodeString(st.error().code()), st.error().message());
+        return ReplyError(h.request_id, CodeString(st.error().code()), st.error().message());
       }
-      return Send(ReplyType(h.type), h.request_id, {});
+      return Reply(ReplyType(h.type), h.request_id, {});
     }
     case MsgType::kGuestRequest: {
       auto req = protocol::DecodeGuestRequest(payload_);
       if (!req.ok())
-        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+        return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       auto r = host.GuestRequest(guest_, req->request, req->cert_buffer_len);
       if (!r.ok()) {
-        return SendError(h.request_id, CodeString(r.error().code()), r.error().message());
+        return ReplyError(h.request_id, CodeString(r.error().code()), r.error().message());
       }
       d_.Log(r->fw_status != emulator::FwStatus::kSuccess || r->vmm_error != 0 ? LogLevel::kError
                                                                                : LogLevel::kDebug,
@@ -315,16 +370,16 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       m.certs_needed = r->certs_needed;
       m.response = std::move(r->response);
       m.certs = std::move(r->certs);
-      return Send(ReplyType(h.type), h.request_id, protocol::EncodeGuestRequestReply(m));
+      return Reply(ReplyType(h.type), h.request_id, protocol::EncodeGuestRequestReply(m));
     }
     case MsgType::kGuestIoctl: {
       auto req = protocol::DecodeGuestIoctlRequest(payload_);
       if (!req.ok())
-        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+        return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       if (g->secrets_gpa == 0) {
         // A legacy guest: Linux's sev-guest driver never probes, there is no device.
-        return SendError(h.request_id, protocol::errc::kNotFound,
-                         "this guest has no /dev/sev-guest");
+        return ReplyError(h.request_id, protocol::errc::kNotFound,
+                          "this guest has no /dev/sev-guest");
       }
       uapi::StagedUserMemory mem(std::move(req->regions));
       const int ret = GuestIoctl(host, guest_, g->secrets_gpa, req->request, req->arg, mem);
@@ -336,18 +391,18 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
       protocol::GuestIoctlReply reply;
       reply.ret = ret;
       reply.written = mem.Written();
-      return Send(ReplyType(h.type), h.request_id, protocol::EncodeGuestIoctlReply(reply));
+      return Reply(ReplyType(h.type), h.request_id, protocol::EncodeGuestIoctlReply(reply));
     }
     case MsgType::kGuestTsmReport: {
       auto req = protocol::DecodeTsmReportRequest(payload_);
       if (!req.ok())
-        return SendError(h.request_id, protocol::errc::kBadPayload, req.error().message());
+        return ReplyError(h.request_id, protocol::errc::kBadPayload, req.error().message());
       protocol::TsmReportReply reply;
       if (g->secrets_gpa == 0) {
         // A legacy guest: no provider registered with configfs-tsm, whose tsm_report_read
         // then answers ENOTTY.
         reply.ret = -ENOTTY;
-        return Send(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
+        return Reply(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
       }
       guest::TsmReportDesc desc;
       desc.inblob = std::move(req->inblob);
@@ -362,11 +417,11 @@ void Session::GuestFrame(const protocol::FrameHeader& h) {
         reply.outblob = std::move(blobs.outblob);
         reply.auxblob = std::move(blobs.auxblob);
       }
-      return Send(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
+      return Reply(ReplyType(h.type), h.request_id, protocol::EncodeTsmReportReply(reply));
     }
     default:
-      return SendError(h.request_id, protocol::errc::kNotPermitted,
-                       std::string(protocol::MsgTypeName(h.type)) + " is not a guest operation");
+      return ReplyError(h.request_id, protocol::errc::kNotPermitted,
+                        std::string(protocol::MsgTypeName(h.type)) + " is not a guest operation");
   }
 }
 

@@ -11,6 +11,7 @@ namespace sevemu::trace {
 Status TraceHub::OpenFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Error(ErrorCode::kIo, path + ": " + std::strerror(errno));
+  std::lock_guard<std::mutex> lock(mu_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   path_ = path;
@@ -22,16 +23,21 @@ TraceHub::~TraceHub() {
 }
 
 std::uint64_t TraceHub::AddListener(Listener l) {
+  std::lock_guard<std::mutex> lock(mu_);
   const std::uint64_t id = next_listener_++;
   listeners_.emplace(id, std::move(l));
   return id;
 }
 
 void TraceHub::RemoveListener(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
   listeners_.erase(id);
 }
 
 void TraceHub::Emit(std::string line) {
+  // One lock from numbering to the last listener: lines from different platforms' threads
+  // come out whole and in "seq" order everywhere.
+  std::lock_guard<std::mutex> lock(mu_);
   // Every line is a JSON object the writer built: "seq" goes first.
   const std::string seq = "\"seq\":" + std::to_string(seq_++) + (line.size() > 2 ? "," : "");
   line.insert(1, seq);
@@ -50,12 +56,7 @@ void TraceHub::Emit(std::string line) {
     }
     line.pop_back();
   }
-  // A listener may remove itself (its connection closed) while being called.
-  for (auto it = listeners_.begin(); it != listeners_.end();) {
-    auto next = std::next(it);
-    it->second(line);
-    it = next;
-  }
+  for (const auto& [id, listener] : listeners_) listener(line);
 }
 
 }  // namespace sevemu::trace

@@ -32,8 +32,14 @@ sevemu_test_suite(e2e_tests SOURCES e2e/e2e_test.cpp support/report_verifier.cpp
 # In a sanitized build the shim is itself instrumented, so a foreign program must load the
 # sanitizer runtimes before it: LD_PRELOAD=libasan.so:libubsan.so:libsevemu-preload.so.
 set(_e2e_sanitizer_preload "")
+set(_e2e_runtimes "")
 if(SEVEMU_SANITIZE)
-  foreach(_rt libasan.so libubsan.so)
+  set(_e2e_runtimes libasan.so libubsan.so)
+elseif(SEVEMU_TSAN)
+  set(_e2e_runtimes libtsan.so)  # the tsan preset: the same for ThreadSanitizer
+endif()
+if(_e2e_runtimes)
+  foreach(_rt ${_e2e_runtimes})
     execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${_rt}
       OUTPUT_VARIABLE _rt_path OUTPUT_STRIP_TRAILING_WHITESPACE)
     string(APPEND _e2e_sanitizer_preload "${_rt_path}:")

@@ -4,9 +4,11 @@
 // platform; a guest connection acts only inside the one guest it named — its memory, its
 // guest-request exit, its driver mutex — and can reach nothing else.
 //
-// One thread runs every connection (Boost.Asio); commands are therefore serialised per daemon,
-// as the PSP serialises its mailbox. SIGTERM/SIGINT stop it: connections are closed, every
-// platform's state is persisted, the socket file is removed.
+// One thread (a Boost.Asio io_context) runs every connection's I/O; each platform's firmware
+// work runs on that platform's strand of a thread pool, so a platform's commands are serialised
+// as its PSP serialises its mailbox while independent platforms use separate cores
+// (docs/protocol.md, "Concurrency"). SIGTERM/SIGINT stop it: connections are closed, the work
+// under way finishes, every platform's state is persisted, the socket file is removed.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +22,7 @@
 #include "sevemu/common/file_io.h"
 #include "sevemu/common/result.h"
 #include "sevemu/hypervisor/host.h"
+#include "sevemu/protocol/wire.h"
 #include "sevemu/trace/trace.h"
 
 namespace sevemu::daemon {
@@ -58,6 +61,13 @@ struct DaemonOptions {
   // Where trace lines go: the --trace file and the live `sevemu trace` clients (nullptr: the
   // daemon makes a hub for live clients only). Shared with the platforms' writers.
   std::shared_ptr<trace::TraceHub> trace;
+  // Threads running the platforms' work; 0: one per platform, capped at the hardware's
+  // threads but at least 2 when there are 2 platforms or more (so one long operation never
+  // stalls every other platform, even on one core).
+  unsigned threads = 0;
+  // Tests only: called on a platform's thread, with that platform held, before each request
+  // of a connection bound to it is carried out (a test holds a platform busy with it).
+  std::function<void(const std::string& platform, protocol::MsgType type)> before_work;
 };
 
 // kBusy if a daemon already answers at `path`, kAlreadyExists if something other than a socket

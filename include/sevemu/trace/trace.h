@@ -5,13 +5,16 @@
 // sends them to the live `sevemu trace` clients. The emulator knows nothing of either: the
 // layering stays one-way (docs/architecture.md).
 //
-// Thread safety: none; the daemon's one thread drives everything.
+// Thread safety: a TraceHub may be used from any thread (its lines are one ordered stream: a
+// line's "seq", its place in the file and its place in each listener's calls agree). A
+// TraceWriter is used by one thread at a time: its platform's (the daemon holds the platform).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +35,8 @@ struct Caller {
 // Where lines go: an optional file and any number of live listeners.
 class TraceHub {
  public:
+  // Called with the hub locked, in "seq" order: it must not call the hub (the daemon's posts
+  // the line to its io thread).
   using Listener = std::function<void(const std::string& line)>;
   // Appends to `path` (created 0600), one write(2) per line. kIo naming the file on failure.
   Status OpenFile(const std::string& path);
@@ -39,12 +44,19 @@ class TraceHub {
   std::uint64_t AddListener(Listener l);
   void RemoveListener(std::uint64_t id);
   // True when somebody reads the trace (a file or a listener).
-  bool active() const { return fd_ >= 0 || !listeners_.empty(); }
+  bool active() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fd_ >= 0 || !listeners_.empty();
+  }
   // Writes one line (without its newline); numbers it ("seq") first.
   void Emit(std::string line);
-  std::uint64_t next_seq() const { return seq_; }
+  std::uint64_t next_seq() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seq_;
+  }
 
  private:
+  mutable std::mutex mu_;  // everything below; held across a line's write and listeners
   int fd_ = -1;
   std::string path_;
   bool file_failed_ = false;
