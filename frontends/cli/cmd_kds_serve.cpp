@@ -36,9 +36,11 @@ int RunKdsServe(const std::string& name, const Args& args) {
       ("print-capabilities", po::bool_switch(&print_capabilities), "print the routes, products and fault kinds of this build's KDS as JSON and exit");
   // clang-format on
   int code = 0;
-  auto vm = ParseArgs(
-      command, "[--listen ADDR:PORT] [--state DIR]... [--ctl-token FILE] [--log-format text|json]",
-      desc, args, code);
+  auto vm =
+      ParseArgs(command,
+                "[--listen ADDR:PORT] [--state DIR]... [--ctl-token FILE] [--log-format text|json] "
+                "[--print-capabilities]",
+                desc, args, code);
   if (!vm) return code;
   if (print_capabilities) {
     std::cout << kds::KdsCapabilitiesJson(SEVEMU_VERSION) << "\n";
