@@ -51,6 +51,16 @@ Result<Bytes> Hasher::Finish() {
   return out;
 }
 
+Result<Hasher> Hasher::Clone() const {
+  internal::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), impl_->ctx.get()) != 1) return OsslError("digest copy");
+  auto impl = std::make_shared<Impl>();
+  impl->ctx = std::move(ctx);
+  impl->alg = impl_->alg;
+  impl->finished = impl_->finished;
+  return Hasher(std::move(impl));
+}
+
 Result<Bytes> Hash(HashAlg alg, ByteSpan data) {
   SEVEMU_ASSIGN_OR_RETURN(Hasher h, Hasher::Create(alg));
   SEVEMU_RETURN_IF_ERROR(h.Update(data));

@@ -70,6 +70,26 @@ constexpr FieldSpec kSnpLaunchFinish[] = {SEVEMU_FIELD(SnpLaunchFinishBuf, gctx_
 constexpr FieldSpec kSnpDbg[] = {SEVEMU_FIELD(SnpDbgBuf, gctx_paddr, kAddress),
                                  SEVEMU_FIELD(SnpDbgBuf, src_addr, kAddress),
                                  SEVEMU_FIELD(SnpDbgBuf, dst_addr, kAddress)};
+// SNP_PAGE_SWAP_OUT / SWAP_IN (AMD-ASPFW sev_mcmd.h snp_mcmd_swap_out_t / snp_mcmd_swap_in_t):
+// addresses, the hypervisor's software_data (SWAP_OUT only; reserved in SWAP_IN) and the flags.
+// The page's ciphertext at dst_paddr and the entry's IV and tag at mdata_paddr are never read.
+constexpr FieldSpec kSnpPageSwapOut[] = {SEVEMU_FIELD(SnpPageSwapBuf, gctx_paddr, kAddress),
+                                         SEVEMU_FIELD(SnpPageSwapBuf, src_paddr, kAddress),
+                                         SEVEMU_FIELD(SnpPageSwapBuf, dst_paddr, kAddress),
+                                         SEVEMU_FIELD(SnpPageSwapBuf, mdata_paddr, kAddress),
+                                         SEVEMU_FIELD(SnpPageSwapBuf, software_data, kNumber),
+                                         SEVEMU_FIELD(SnpPageSwapBuf, flags, kNumber)};
+constexpr FieldSpec kSnpPageSwapIn[] = {SEVEMU_FIELD(SnpPageSwapBuf, gctx_paddr, kAddress),
+                                        SEVEMU_FIELD(SnpPageSwapBuf, src_paddr, kAddress),
+                                        SEVEMU_FIELD(SnpPageSwapBuf, dst_paddr, kAddress),
+                                        SEVEMU_FIELD(SnpPageSwapBuf, mdata_paddr, kAddress),
+                                        SEVEMU_FIELD(SnpPageSwapBuf, flags, kNumber)};
+constexpr FieldSpec kSnpPageMove[] = {SEVEMU_FIELD(SnpPageMoveBuf, gctx_paddr, kAddress),
+                                      SEVEMU_FIELD(SnpPageMoveBuf, page_size, kNumber),
+                                      SEVEMU_FIELD(SnpPageMoveBuf, src_paddr, kAddress),
+                                      SEVEMU_FIELD(SnpPageMoveBuf, dst_paddr, kAddress)};
+constexpr FieldSpec kSnpPageMdInit[] = {SEVEMU_FIELD(SnpPageMdInitBuf, gctx_paddr, kAddress),
+                                        SEVEMU_FIELD(SnpPageMdInitBuf, page_paddr, kAddress)};
 constexpr FieldSpec kSnpPageSetState[] = {SEVEMU_FIELD(SnpPageSetStateBuf, length, kNumber),
                                           SEVEMU_FIELD(SnpPageSetStateBuf, list_paddr, kAddress)};
 constexpr FieldSpec kSnpDownloadFirmwareEx[] = {
@@ -87,7 +107,11 @@ constexpr FieldSpec kSnpVlekLoad[] = {SEVEMU_FIELD(SnpVlekLoadBuf, length, kNumb
                                       SEVEMU_FIELD(SnpVlekLoadBuf, vlek_wrapped_paddr, kAddress)};
 
 #define SNP(cmd, Buf, fields) Layout{static_cast<std::uint32_t>(SnpCmd::cmd), sizeof(Buf), fields}
+#define SNP_NO_BUFFER(cmd) Layout{static_cast<std::uint32_t>(SnpCmd::cmd), 0, {}}
 constexpr Layout kSnpLayouts[] = {
+  SNP_NO_BUFFER(kInit),
+  SNP_NO_BUFFER(kShutdown),
+  SNP_NO_BUFFER(kDfFlush),
   SNP(kInitEx, SnpInitExBuf, kSnpInitEx),
   SNP(kShutdownEx, SnpShutdownExBuf, kSnpShutdownEx),
   SNP(kPlatformStatus, SnpAddrBuf, kSnpAddr),
@@ -106,11 +130,16 @@ constexpr Layout kSnpLayouts[] = {
   SNP(kLaunchFinish, SnpLaunchFinishBuf, kSnpLaunchFinish),
   SNP(kDbgDecrypt, SnpDbgBuf, kSnpDbg),
   SNP(kDbgEncrypt, SnpDbgBuf, kSnpDbg),
+  SNP(kPageSwapOut, SnpPageSwapOutBuf, kSnpPageSwapOut),
+  SNP(kPageSwapIn, SnpPageSwapInBuf, kSnpPageSwapIn),
+  SNP(kPageMove, SnpPageMoveBuf, kSnpPageMove),
+  SNP(kPageMdInit, SnpPageMdInitBuf, kSnpPageMdInit),
   SNP(kPageSetState, SnpPageSetStateBuf, kSnpPageSetState),
   SNP(kDownloadFirmwareEx, SnpDownloadFirmwareExBuf, kSnpDownloadFirmwareEx),
   SNP(kFeatureInfo, SnpFeatureInfoBuf, kSnpFeatureInfo),
   SNP(kVlekLoad, SnpVlekLoadBuf, kSnpVlekLoad),
 };
+#undef SNP_NO_BUFFER
 #undef SNP
 
 constexpr FieldSpec kSevInit[] = {SEVEMU_FIELD(SevInitBuf, flags, kNumber),
@@ -182,10 +211,29 @@ constexpr FieldSpec kSevDbg[] = {SEVEMU_FIELD(SevDbgBuf, handle, kNumber),
                                  SEVEMU_FIELD(SevDbgBuf, src_paddr, kAddress),
                                  SEVEMU_FIELD(SevDbgBuf, dst_paddr, kAddress),
                                  SEVEMU_FIELD(SevDbgBuf, length, kNumber)};
+// SEND_START (AMD-ASPFW sev_mcmd_send_start_t): the receiver's certificates and the session's
+// addresses and lengths; the session itself (nonce, TEK/TIK wrapped under the KEK, their MAC)
+// lies at session_paddr and is never read here, nor are the certificates.
+constexpr FieldSpec kSevSendStart[] = {SEVEMU_FIELD(SevSendStartBuf, handle, kNumber),
+                                       SEVEMU_FIELD(SevSendStartBuf, policy, kNumber),
+                                       SEVEMU_FIELD(SevSendStartBuf, pdh_cert_paddr, kAddress),
+                                       SEVEMU_FIELD(SevSendStartBuf, pdh_cert_len, kNumber),
+                                       SEVEMU_FIELD(SevSendStartBuf, plat_certs_paddr, kAddress),
+                                       SEVEMU_FIELD(SevSendStartBuf, plat_certs_len, kNumber),
+                                       SEVEMU_FIELD(SevSendStartBuf, amd_certs_paddr, kAddress),
+                                       SEVEMU_FIELD(SevSendStartBuf, amd_certs_len, kNumber),
+                                       SEVEMU_FIELD(SevSendStartBuf, session_paddr, kAddress),
+                                       SEVEMU_FIELD(SevSendStartBuf, session_len, kNumber)};
 
+#define SEV_NO_BUFFER(cmd) Layout{static_cast<std::uint32_t>(SevCmd::cmd), 0, {}}
 #define SEV(cmd, Buf, fields) Layout{static_cast<std::uint32_t>(SevCmd::cmd), sizeof(Buf), fields}
 constexpr Layout kSevLayouts[] = {
   SEV(kInit, SevInitBuf, kSevInit),
+  SEV_NO_BUFFER(kShutdown),
+  SEV_NO_BUFFER(kPlatformReset),
+  SEV_NO_BUFFER(kPekGen),
+  SEV_NO_BUFFER(kPdhGen),
+  SEV_NO_BUFFER(kDfFlush),
   SEV(kInitEx, SevInitExBuf, kSevInitEx),
   SEV(kPlatformStatus, SevPlatformStatusBuf, kSevPlatformStatus),
   SEV(kPekCsr, SevAddrLenBuf, kSevAddrLen),
@@ -204,32 +252,48 @@ constexpr Layout kSevLayouts[] = {
   SEV(kLaunchMeasure, SevLaunchMeasureBuf, kSevLaunchMeasure),
   SEV(kLaunchUpdateSecret, SevLaunchSecretBuf, kSevLaunchSecret),
   SEV(kAttestation, SevAttestationBuf, kSevAttestation),
+  // Migration: the transport packets' header (IV, flags, MAC) lies at hdr_paddr and the
+  // ciphertext at trans_paddr; neither is read here (the transport layout is LAUNCH_SECRET's).
+  SEV(kSendStart, SevSendStartBuf, kSevSendStart),
+  SEV(kSendUpdateData, SevTransportBuf, kSevLaunchSecret),
+  SEV(kSendUpdateVmsa, SevTransportBuf, kSevLaunchSecret),
+  SEV(kSendFinish, SevHandleBuf, kSevHandle),
+  SEV(kSendCancel, SevHandleBuf, kSevHandle),
+  SEV(kReceiveStart, SevReceiveStartBuf, kSevLaunchStart),
+  SEV(kReceiveUpdateData, SevTransportBuf, kSevLaunchSecret),
+  SEV(kReceiveUpdateVmsa, SevTransportBuf, kSevLaunchSecret),
+  SEV(kReceiveFinish, SevHandleBuf, kSevHandle),
   SEV(kDbgDecrypt, SevDbgBuf, kSevDbg),
   SEV(kDbgEncrypt, SevDbgBuf, kSevDbg),
 };
+#undef SEV_NO_BUFFER
 #undef SEV
 #undef SEVEMU_FIELD
 // clang-format on
 
+const Layout* Find(std::span<const Layout> layouts, std::uint32_t id) {
+  for (const Layout& l : layouts) {
+    if (l.id == id) return &l;
+  }
+  return nullptr;
+}
+
 std::vector<CommandField> Decode(std::span<const Layout> layouts, std::uint32_t id,
                                  ByteSpan buffer) {
   std::vector<CommandField> out;
-  for (const Layout& l : layouts) {
-    if (l.id != id) continue;
-    if (buffer.size() != l.size) return out;
-    for (const FieldSpec& f : l.fields) {
-      CommandField field{f.name, f.kind, 0, {}};
-      const ByteSpan bytes = buffer.subspan(f.offset, f.size);
-      if (f.kind == Kind::kBytes) {
-        field.bytes.assign(bytes.begin(), bytes.end());
-      } else if (f.kind == Kind::kRedacted) {
-        field.number = f.size;
-      } else {
-        std::memcpy(&field.number, bytes.data(), bytes.size());  // little-endian, <= 8 bytes
-      }
-      out.push_back(std::move(field));
+  const Layout* l = Find(layouts, id);
+  if (l == nullptr || buffer.size() != l->size) return out;
+  for (const FieldSpec& f : l->fields) {
+    CommandField field{f.name, f.kind, 0, {}};
+    const ByteSpan bytes = buffer.subspan(f.offset, f.size);
+    if (f.kind == Kind::kBytes) {
+      field.bytes.assign(bytes.begin(), bytes.end());
+    } else if (f.kind == Kind::kRedacted) {
+      field.number = f.size;
+    } else {
+      std::memcpy(&field.number, bytes.data(), bytes.size());  // little-endian, <= 8 bytes
     }
-    return out;
+    out.push_back(std::move(field));
   }
   return out;
 }
@@ -242,6 +306,16 @@ std::vector<CommandField> DecodeSnpCommand(SnpCmd cmd, ByteSpan buffer) {
 
 std::vector<CommandField> DecodeSevCommand(SevCmd cmd, ByteSpan buffer) {
   return Decode(kSevLayouts, static_cast<std::uint32_t>(cmd), buffer);
+}
+
+std::optional<std::size_t> SnpFieldTableSize(SnpCmd cmd) {
+  const Layout* l = Find(kSnpLayouts, static_cast<std::uint32_t>(cmd));
+  return l == nullptr ? std::nullopt : std::optional<std::size_t>(l->size);
+}
+
+std::optional<std::size_t> SevFieldTableSize(SevCmd cmd) {
+  const Layout* l = Find(kSevLayouts, static_cast<std::uint32_t>(cmd));
+  return l == nullptr ? std::nullopt : std::optional<std::size_t>(l->size);
 }
 
 }  // namespace sevemu::emulator

@@ -1,6 +1,7 @@
 #include "sevemu/emulator/firmware.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "firmware_state.h"
@@ -69,6 +70,11 @@ std::vector<SnpCmd> ImplementedSnpCommands() {
   std::vector<SnpCmd> out;
   for (const auto& c : kSnpCommands) out.push_back(c.id);
   return out;
+}
+
+std::optional<std::size_t> SnpCommandBufferSize(SnpCmd cmd) {
+  const CommandSpec* c = FindCommand(cmd);
+  return c == nullptr ? std::nullopt : std::optional<std::size_t>(c->buffer_size);
 }
 
 const char* SnpCmdName(SnpCmd c) {
@@ -278,6 +284,28 @@ FwStatus Firmware::Execute(SnpCmd cmd, MutableByteSpan buffer) {
 
 FwStatus Firmware::ExecuteSev(SevCmd cmd, MutableByteSpan buffer) {
   return Observed(*s_, "sev", cmd, SevCmdName(cmd), buffer, &DecodeSevCommand, &DispatchSev);
+}
+
+std::unique_ptr<SnpGuest> CopyGuest(const SnpGuest& g) {
+  return std::make_unique<SnpGuest>(g);
+}
+
+std::unique_ptr<SevGuest> CopyGuest(const SevGuest& g) {
+  auto copy = std::make_unique<SevGuest>(g);
+  if (g.ld.has_value()) {
+    auto ld = g.ld->Clone();
+    if (!ld.ok()) std::abort();  // only an allocation failure in OpenSSL
+    copy->ld = std::move(ld).value();
+  }
+  return copy;
+}
+
+std::unique_ptr<Firmware> Firmware::Clone() const {
+  auto s = std::make_unique<FirmwareState>(*s_);
+  s->observer = nullptr;
+  s->config.observer = nullptr;
+  s->memory.rmp().set_observer(nullptr);
+  return std::unique_ptr<Firmware>(new Firmware(std::move(s)));
 }
 
 void Firmware::set_observer(FirmwareObserver* observer) {

@@ -79,6 +79,26 @@ struct SnpGuest {
   std::uint64_t psp_tsc_offset = 0;
 };
 
+// Guests are held by pointer (handlers keep references to one across insertions); a copy of
+// the map holds copies of them (Firmware::Clone), made by CopyGuest.
+template <typename K, typename V>
+class GuestMap : public std::map<K, std::unique_ptr<V>> {
+ public:
+  GuestMap() = default;
+  GuestMap(GuestMap&&) noexcept = default;
+  GuestMap& operator=(GuestMap&&) noexcept = default;
+  GuestMap(const GuestMap& other) : std::map<K, std::unique_ptr<V>>() {
+    for (const auto& [k, g] : other) this->emplace(k, CopyGuest(*g));
+  }
+  GuestMap& operator=(const GuestMap& other) {
+    if (this != &other) *this = GuestMap(other);
+    return *this;
+  }
+};
+std::unique_ptr<SnpGuest> CopyGuest(const SnpGuest& g);
+// A legacy guest whose launch digest is being hashed gets its own hash context.
+std::unique_ptr<SevGuest> CopyGuest(const SevGuest& g);
+
 // The legacy SEV platform's identity: what AMD's firmware keeps in its persistent store (SPI
 // flash, or INIT_EX's NV area) across SHUTDOWN and reboots until PLATFORM_RESET (AMD-ASPFW
 // sev_plat.h sev_persistent_t), hence the state directory's sev-nv.json (sev_nv_store.h).
@@ -98,7 +118,7 @@ struct SevLegacyState {
   std::uint32_t guest_count = 0;
   // The legacy guests by handle (AMD sev_t.sev.guests[]; handles 1..kSevGuestCountMax, the
   // lowest free one allocated by LAUNCH_START). guest_count counts them.
-  std::map<std::uint32_t, std::unique_ptr<SevGuest>> guests;
+  GuestMap<std::uint32_t, SevGuest> guests;
 };
 
 struct FirmwareState {
@@ -118,8 +138,8 @@ struct FirmwareState {
   std::uint32_t max_asid = 0;
   bool wbinvd_done = false;
   bool rmp_initialized = false;
-  std::map<std::uint64_t, std::unique_ptr<SnpGuest>> guests;  // by context page SPA
-  std::uint32_t guest_count = 0;                              // SNP_PLATFORM_STATUS.guest_count
+  GuestMap<std::uint64_t, SnpGuest> guests;  // by context page SPA
+  std::uint32_t guest_count = 0;             // SNP_PLATFORM_STATUS.guest_count
   // A command changed what the state directory holds (platform.json or sev-nv.json).
   bool persistent_changed = false;
   // Draws of the firmware's random number generator so far (deterministic platforms only).

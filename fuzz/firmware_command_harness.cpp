@@ -12,12 +12,16 @@
 // (0x401000); bit 3 then takes the next 64 input bytes as the metadata entry in slot 1
 // (0x300040), so entries are fuzzed too. Any status is fine; a crash, sanitizer report or a
 // changed state on a refusal is not.
-// The boot reuses keys derived once (BootKeys): the state is rebuilt per input, the fuses'
-// keys are not.
+// Each of the four setups (plain, guest, guest + swap, legacy) is booted and built once, with
+// keys derived once (BootKeys), and every input runs on a Firmware::Clone of it: the same state
+// a fresh build gives (the platform is deterministic; tests/emulator/firmware_clone_test.cpp),
+// without a boot or the setup's commands per input (docs/fuzzing.md).
 #include "firmware_command_harness.h"
 
+#include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 
 #include "sevemu/emulator/firmware.h"
 #include "sevemu/emulator/manufacturing/provision.h"
@@ -118,19 +122,23 @@ const sevemu::emulator::BootKeys& BaseKeys() {
   return keys;
 }
 
-}  // namespace
+enum Setup { kPlain, kGuest, kSwap, kLegacy, kSetups };
 
-namespace sevemu::fuzz {
+Setup SetupOf(std::uint8_t selector) {
+  if (selector & 2) return kLegacy;
+  if ((selector & 7) == 5) return kSwap;
+  return (selector & 3) == 1 ? kGuest : kPlain;
+}
 
-void RunFirmwareCommandInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 3) return;
+// Boots and builds one setup (what every input got before the snapshots).
+std::unique_ptr<sevemu::emulator::Firmware> Build(Setup setup) {
   sevemu::emulator::FirmwareConfig cfg;
   cfg.memory_size = 16ull << 20;
-  cfg.snp_enabled = (data[2] & 2) == 0;  // legacy INIT without an RMP
+  cfg.snp_enabled = setup != kLegacy;  // legacy INIT without an RMP
   auto fw = sevemu::emulator::Firmware::Boot(BasePlatform(), cfg, BaseKeys());
   if (!fw.ok()) std::abort();
   auto& f = **fw;
-  if ((data[2] & 3) == 1) {  // an initialised platform with a guest in LAUNCH
+  if (setup == kGuest || setup == kSwap) {  // an initialised platform with a guest in LAUNCH
     f.Execute(SnpCmd::kInit, sevemu::MutableByteSpan{});
     f.Wbinvd();
     f.Execute(SnpCmd::kDfFlush, sevemu::MutableByteSpan{});
@@ -146,10 +154,39 @@ void RunFirmwareCommandInput(const std::uint8_t* data, std::size_t size) {
     f.Execute(SnpCmd::kActivate, act);
     sevemu::rmp::RmpUpdate(f.memory().rmp(), 0x200000, {0x1000, true, false, true, 1});
   }
-  const bool legacy = (data[2] & 2) != 0;
-  if (legacy) LegacySetup(f);
+  if (setup == kLegacy) LegacySetup(f);
+  if (setup == kSwap) SwapSetup(f);
+  return std::move(fw).value();
+}
+
+// A built setup and its state digest (what a refusal must leave unchanged), both made once.
+struct Snapshot {
+  std::unique_ptr<sevemu::emulator::Firmware> fw;
+  sevemu::Bytes digest;
+};
+
+const Snapshot& SnapshotOf(Setup setup) {
+  static std::array<Snapshot, kSetups> snapshots;
+  Snapshot& s = snapshots[setup];
+  if (!s.fw) {
+    s.fw = Build(setup);
+    s.digest = s.fw->StateDigest();
+  }
+  return s;
+}
+
+}  // namespace
+
+namespace sevemu::fuzz {
+
+void RunFirmwareCommandInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 3) return;
+  const Setup setup = SetupOf(data[2]);
+  const Snapshot& snapshot = SnapshotOf(setup);
+  const auto fw = snapshot.fw->Clone();
+  auto& f = *fw;
+  const bool legacy = setup == kLegacy;
   std::size_t at = 3;
-  if ((data[2] & 7) == 5) SwapSetup(f);
   if ((data[2] & 15) == 13) {
     if (size < at + 64) return;
     (void)f.memory().FirmwareWrite(0x300040, sevemu::ByteSpan(data + at, 64));
@@ -157,7 +194,7 @@ void RunFirmwareCommandInput(const std::uint8_t* data, std::size_t size) {
   }
   const auto id = static_cast<std::uint32_t>(data[0] | data[1] << 8);
   sevemu::Bytes buffer(data + at, data + size);
-  const sevemu::Bytes before = f.StateDigest();
+  const sevemu::Bytes before = at == 3 ? snapshot.digest : f.StateDigest();
   const FwStatus st = legacy ? f.ExecuteSev(static_cast<SevCmd>(id), buffer)
                              : f.Execute(static_cast<SnpCmd>(id), buffer);
   if (st != FwStatus::kSuccess && f.StateDigest() != before)

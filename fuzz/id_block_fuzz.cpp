@@ -6,9 +6,12 @@
 // ID block with a fixed ID key (and bit2 the ID key with a fixed author key) in the auth page,
 // bit3 sets AUTHOR_KEY_EN, bit4 clears ID_BLOCK_EN. A refused LAUNCH_FINISH must change nothing;
 // an accepted one with an ID block must have had the launch digest in it.
+// The guest up to LAUNCH_START is built once; every input runs on a Firmware::Clone of it
+// instead of a boot (docs/fuzzing.md).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "sevemu/crypto/keys.h"
 #include "sevemu/emulator/firmware.h"
@@ -39,6 +42,29 @@ const sevemu::emulator::Platform& BasePlatform() {
     return std::move(p).value();
   }();
   return platform;
+}
+
+// A booted, initialised platform with one guest in LAUNCH (GCTX_CREATE, LAUNCH_START).
+const sevemu::emulator::Firmware& Launching() {
+  static const std::unique_ptr<sevemu::emulator::Firmware> fw = [] {
+    sevemu::emulator::FirmwareConfig cfg;
+    cfg.memory_size = 16ull << 20;
+    auto booted = sevemu::emulator::Firmware::Boot(BasePlatform(), cfg);
+    if (!booted.ok()) std::abort();
+    auto& f = **booted;
+    f.Execute(SnpCmd::kInit, sevemu::MutableByteSpan{});
+    f.Wbinvd();
+    f.Execute(SnpCmd::kDfFlush, sevemu::MutableByteSpan{});
+    sevemu::rmp::RmpUpdate(f.memory().rmp(), kGctx, {0, true, false, true, 0});
+    sevemu::emulator::SnpAddrBuf gctx{kGctx};
+    if (f.Execute(SnpCmd::kGctxCreate, gctx) != FwStatus::kSuccess) std::abort();
+    sevemu::emulator::SnpLaunchStartBuf start{};
+    start.gctx_paddr = kGctx;
+    start.policy = kPolicy;
+    if (f.Execute(SnpCmd::kLaunchStart, start) != FwStatus::kSuccess) std::abort();
+    return std::move(booted).value();
+  }();
+  return *fw;
 }
 
 const sevemu::crypto::PrivateKey& Key(std::uint8_t which) {
@@ -76,21 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > 0x61)
     std::memcpy(auth.data(), data + 0x61, std::min<std::size_t>(size - 0x61, 0x1000));
 
-  sevemu::emulator::FirmwareConfig cfg;
-  cfg.memory_size = 16ull << 20;
-  auto fw = sevemu::emulator::Firmware::Boot(BasePlatform(), cfg);
-  if (!fw.ok()) std::abort();
-  auto& f = **fw;
-  f.Execute(SnpCmd::kInit, sevemu::MutableByteSpan{});
-  f.Wbinvd();
-  f.Execute(SnpCmd::kDfFlush, sevemu::MutableByteSpan{});
-  sevemu::rmp::RmpUpdate(f.memory().rmp(), kGctx, {0, true, false, true, 0});
-  sevemu::emulator::SnpAddrBuf gctx{kGctx};
-  if (f.Execute(SnpCmd::kGctxCreate, gctx) != FwStatus::kSuccess) std::abort();
-  sevemu::emulator::SnpLaunchStartBuf start{};
-  start.gctx_paddr = kGctx;
-  start.policy = kPolicy;
-  if (f.Execute(SnpCmd::kLaunchStart, start) != FwStatus::kSuccess) std::abort();
+  const auto fw = Launching().Clone();
+  auto& f = *fw;
 
   // No LAUNCH_UPDATE ran, so the launch digest is still its initial all-zero value.
   if (control & 1) {

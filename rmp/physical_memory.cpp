@@ -5,6 +5,16 @@
 
 namespace sevemu::rmp {
 
+PhysicalMemory::PhysicalMemory(const PhysicalMemory& other) : size_(other.size_) {
+  pages_.reserve(other.pages_.size());
+  for (const auto& [k, page] : other.pages_) pages_.emplace(k, std::make_unique<Page>(*page));
+}
+
+PhysicalMemory& PhysicalMemory::operator=(const PhysicalMemory& other) {
+  if (this != &other) *this = PhysicalMemory(other);
+  return *this;
+}
+
 Status PhysicalMemory::Read(std::uint64_t spa, MutableByteSpan out) const {
   if (!Contains(spa, out.size())) {
     return Error(ErrorCode::kInvalidArgument, "read outside simulated memory");

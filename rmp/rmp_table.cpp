@@ -4,6 +4,19 @@
 
 namespace sevemu::rmp {
 
+RmpTable::RmpTable(const RmpTable& other)
+    : memory_size_(other.memory_size_), observer_(other.observer_) {
+  regions_.reserve(other.regions_.size());
+  for (const auto& [k, region] : other.regions_) {
+    regions_.emplace(k, std::make_unique<Region>(*region));
+  }
+}
+
+RmpTable& RmpTable::operator=(const RmpTable& other) {
+  if (this != &other) *this = RmpTable(other);
+  return *this;
+}
+
 RmpEntry RmpTable::Get(std::uint64_t spa) const {
   auto it = regions_.find(spa >> 21);
   if (it == regions_.end()) return RmpEntry{};

@@ -154,6 +154,12 @@ SevGuestMachine::SevGuestMachine() : impl_(std::make_unique<Impl>()) {
   impl_->fsm.start();
 }
 SevGuestMachine::~SevGuestMachine() = default;
+SevGuestMachine::SevGuestMachine(const SevGuestMachine& other)
+    : impl_(std::make_unique<Impl>(*other.impl_)) {}
+SevGuestMachine& SevGuestMachine::operator=(const SevGuestMachine& other) {
+  if (this != &other) *impl_ = *other.impl_;
+  return *this;
+}
 
 SevGuestState SevGuestMachine::state() const {
   return static_cast<SevGuestState>(impl_->fsm.current_state()[0]);

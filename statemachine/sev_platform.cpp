@@ -99,6 +99,12 @@ SevPlatformMachine::SevPlatformMachine() : impl_(std::make_unique<Impl>()) {
   impl_->fsm.start();
 }
 SevPlatformMachine::~SevPlatformMachine() = default;
+SevPlatformMachine::SevPlatformMachine(const SevPlatformMachine& other)
+    : impl_(std::make_unique<Impl>(*other.impl_)) {}
+SevPlatformMachine& SevPlatformMachine::operator=(const SevPlatformMachine& other) {
+  if (this != &other) *impl_ = *other.impl_;
+  return *this;
+}
 
 SevPlatformState SevPlatformMachine::state() const {
   // MSM numbers states in order of first appearance in the table: Uninit, Initialized, Working.

@@ -119,6 +119,12 @@ SnpGuestMachine::SnpGuestMachine() : impl_(std::make_unique<Impl>()) {
   impl_->fsm.start();
 }
 SnpGuestMachine::~SnpGuestMachine() = default;
+SnpGuestMachine::SnpGuestMachine(const SnpGuestMachine& other)
+    : impl_(std::make_unique<Impl>(*other.impl_)) {}
+SnpGuestMachine& SnpGuestMachine::operator=(const SnpGuestMachine& other) {
+  if (this != &other) *impl_ = *other.impl_;
+  return *this;
+}
 
 SnpGuestStateId SnpGuestMachine::state() const {
   return static_cast<SnpGuestStateId>(impl_->fsm.current_state()[0]);

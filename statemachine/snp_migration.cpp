@@ -92,6 +92,12 @@ SnpMigrationMachine::SnpMigrationMachine() : impl_(std::make_unique<Impl>()) {
   impl_->fsm.start();
 }
 SnpMigrationMachine::~SnpMigrationMachine() = default;
+SnpMigrationMachine::SnpMigrationMachine(const SnpMigrationMachine& other)
+    : impl_(std::make_unique<Impl>(*other.impl_)) {}
+SnpMigrationMachine& SnpMigrationMachine::operator=(const SnpMigrationMachine& other) {
+  if (this != &other) *impl_ = *other.impl_;
+  return *this;
+}
 
 SnpMigrationState SnpMigrationMachine::state() const {
   return static_cast<SnpMigrationState>(impl_->fsm.current_state()[0]);

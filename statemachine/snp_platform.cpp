@@ -69,6 +69,12 @@ SnpPlatformMachine::SnpPlatformMachine() : impl_(std::make_unique<Impl>()) {
   impl_->fsm.start();
 }
 SnpPlatformMachine::~SnpPlatformMachine() = default;
+SnpPlatformMachine::SnpPlatformMachine(const SnpPlatformMachine& other)
+    : impl_(std::make_unique<Impl>(*other.impl_)) {}
+SnpPlatformMachine& SnpPlatformMachine::operator=(const SnpPlatformMachine& other) {
+  if (this != &other) *impl_ = *other.impl_;
+  return *this;
+}
 
 SnpPlatformState SnpPlatformMachine::state() const {
   return impl_->fsm.current_state()[0] == 0 ? SnpPlatformState::kUninit : SnpPlatformState::kInit;

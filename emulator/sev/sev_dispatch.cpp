@@ -142,6 +142,13 @@ std::vector<SevCmd> ImplementedSevCommands() {
   return out;
 }
 
+std::optional<std::size_t> SevCommandBufferSize(SevCmd cmd) {
+  for (const SevCommandSpec& spec : kSevCommands) {
+    if (spec.id == cmd) return spec.buffer_size;
+  }
+  return std::nullopt;
+}
+
 FwStatus DispatchSev(FirmwareState& s, SevCmd cmd, MutableByteSpan buffer) {
   for (const SevCommandSpec& spec : kSevCommands) {
     if (spec.id != cmd) continue;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "ctl_token.h"
+#include "kds/kds_capabilities.h"
 #include "kds/kds_http_server.h"
 #include "log.h"
 #include "sevemu/common/bytes.h"
@@ -21,7 +22,7 @@ int RunKdsServe(const std::string& name, const Args& args) {
   std::vector<std::string> states;
   std::string listen, log_format, ctl_token_file;
   int threads = 2;
-  bool allow_non_loopback = false, quiet = false;
+  bool allow_non_loopback = false, quiet = false, print_capabilities = false;
   po::options_description desc("options");
   // clang-format off
   desc.add_options()
@@ -31,13 +32,20 @@ int RunKdsServe(const std::string& name, const Args& args) {
       ("threads", po::value(&threads)->default_value(2), "HTTP worker threads (1-64)")
       ("quiet", po::bool_switch(&quiet), "no access log")
       ("ctl-token", po::value(&ctl_token_file), "FILE holding the bearer token that enables fault injection on /_sevemu/faults (loopback only)")
-      ("log-format", po::value(&log_format)->default_value("text"), "text | json");
+      ("log-format", po::value(&log_format)->default_value("text"), "text | json")
+      ("print-capabilities", po::bool_switch(&print_capabilities), "print the routes, products and fault kinds of this build's KDS as JSON and exit");
   // clang-format on
   int code = 0;
-  auto vm = ParseArgs(
-      command, "[--listen ADDR:PORT] [--state DIR]... [--ctl-token FILE] [--log-format text|json]",
-      desc, args, code);
+  auto vm =
+      ParseArgs(command,
+                "[--listen ADDR:PORT] [--state DIR]... [--ctl-token FILE] [--log-format text|json] "
+                "[--print-capabilities]",
+                desc, args, code);
   if (!vm) return code;
+  if (print_capabilities) {
+    std::cout << kds::KdsCapabilitiesJson(SEVEMU_VERSION) << "\n";
+    return kExitOk;
+  }
   if (log_format != "text" && log_format != "json") {
     return UsageError(command, "--log-format must be text or json");
   }

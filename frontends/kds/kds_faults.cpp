@@ -15,7 +15,9 @@ constexpr KdsFaultKindInfo kKinds[] = {
 };
 // clang-format on
 
-bool Applies(KdsFaultKind kind, KdsEndpoint endpoint) {
+}  // namespace
+
+bool KdsFaultApplies(KdsFaultKind kind, KdsEndpoint endpoint) {
   switch (kind) {
     case KdsFaultKind::kWrongTcb:
     case KdsFaultKind::kExpired:
@@ -26,8 +28,6 @@ bool Applies(KdsFaultKind kind, KdsEndpoint endpoint) {
       return true;
   }
 }
-
-}  // namespace
 
 std::span<const KdsFaultKindInfo> KdsFaultKinds() {
   return kKinds;
@@ -91,7 +91,7 @@ std::size_t KdsFaultSet::ClearAll() {
 std::optional<KdsFault> KdsFaultSet::Fire(KdsEndpoint endpoint) {
   std::lock_guard lock(mu_);
   for (KdsFault& f : faults_) {
-    if (f.exhausted() || !Applies(f.spec.kind, endpoint)) continue;
+    if (f.exhausted() || !KdsFaultApplies(f.spec.kind, endpoint)) continue;
     ++f.matched;
     if (f.spec.every > 1 && f.matched % f.spec.every != 0) return std::nullopt;
     ++f.fired;

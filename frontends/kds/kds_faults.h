@@ -47,6 +47,9 @@ struct KdsFaultKindInfo {
 std::span<const KdsFaultKindInfo> KdsFaultKinds();
 const char* KdsFaultKindName(KdsFaultKind k);
 std::optional<KdsFaultKind> ParseKdsFaultKind(std::string_view name);
+// Whether a fault of `kind` fires on requests to `endpoint` (kds.wrong_tcb and kds.expired on
+// VCEKs, kds.revoked on the VCEK CRL, the others on every endpoint).
+bool KdsFaultApplies(KdsFaultKind kind, KdsEndpoint endpoint);
 
 // Bounds on the parameters, so a control request cannot park connections for hours.
 inline constexpr std::uint32_t kMaxFaultDelayMs = 120000;

@@ -1,5 +1,6 @@
 #include "kds/kds_routes.h"
 
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <exception>
@@ -81,23 +82,47 @@ std::int64_t DefaultClock() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-}  // namespace
+// clang-format off
+constexpr KdsRoute kRoutes[] = {
+  {"vcek", "cert_chain", KdsEndpoint::kCertChain, "/vcek/v1/{product}/cert_chain", kPemContentType, "ASK then ARK, PEM"},
+  {"vcek", "crl",        KdsEndpoint::kVcekCrl,   "/vcek/v1/{product}/crl",        kCrlContentType, "the CRL of the ASK, signed by the ARK, DER"},
+  {"vcek", nullptr,      KdsEndpoint::kVcek,      "/vcek/v1/{product}/{hwid}?blSPL=&teeSPL=&snpSPL=&ucodeSPL= (Turin also fmcSPL=)", kDerContentType, "the chip's VCEK at the TCB, DER"},
+  {"vlek", "cert_chain", KdsEndpoint::kCertChain, "/vlek/v1/{product}/cert_chain", kPemContentType, "ASVK then ARK, PEM"},
+  {"vlek", "crl",        KdsEndpoint::kVlekCrl,   "/vlek/v1/{product}/crl",        kCrlContentType, "the CRL of the ASVK, signed by the ARK, DER"},
+  {"vlek", "cert",       KdsEndpoint::kVlek,      "/vlek/v1/{product}/cert?...SPL... with header X-Sevemu-Csp-Id", kDerContentType, "the CSP's VLEK at the TCB, DER"},
+};
+// clang-format on
 
-Result<emulator::TcbVersion> ParseTcbQuery(Product product, std::string_view query) {
+// The VCEK and VLEK queries' TCB parameters of a product (used: in its TCB layout).
+struct Param {
+  const char* name;
+  std::uint8_t emulator::TcbParts::*field;
+  bool used;
+  std::optional<std::uint8_t> value;
+};
+std::array<Param, 5> TcbParams(Product product) {
   const emulator::TcbLayout& layout = emulator::Info(product).tcb_layout;
-  struct Param {
-    const char* name;
-    std::uint8_t emulator::TcbParts::*field;
-    bool used;
-    std::optional<std::uint8_t> value;
-  };
-  Param params[] = {
+  return {{
       {"fmcSPL", &emulator::TcbParts::fmc, layout.fmc >= 0, {}},
       {"blSPL", &emulator::TcbParts::boot_loader, true, {}},
       {"teeSPL", &emulator::TcbParts::tee, true, {}},
       {"snpSPL", &emulator::TcbParts::snp, true, {}},
       {"ucodeSPL", &emulator::TcbParts::microcode, true, {}},
-  };
+  }};
+}
+
+}  // namespace
+
+std::vector<std::string> TcbQueryParameters(Product product) {
+  std::vector<std::string> out;
+  for (const Param& p : TcbParams(product)) {
+    if (p.used) out.push_back(p.name);
+  }
+  return out;
+}
+
+Result<emulator::TcbVersion> ParseTcbQuery(Product product, std::string_view query) {
+  auto params = TcbParams(product);
   auto bad = [](std::string message) { return Error(ErrorCode::kInvalidArgument, message); };
   if (query.empty()) return bad("missing TCB parameters (blSPL, teeSPL, snpSPL, ucodeSPL)");
   for (std::string_view item : Split(query, '&')) {
@@ -396,6 +421,39 @@ Response KdsService::Control(const Request& request, std::string_view path) cons
   return json(201, {{"id", *id}, {"kind", KdsFaultKindName(spec.kind)}});
 }
 
+std::span<const KdsRoute> KdsRoutes() {
+  return kRoutes;
+}
+
+const KdsRoute* FindKdsRoute(std::string_view family, std::string_view leaf) {
+  const KdsRoute* any = nullptr;
+  for (const KdsRoute& r : kRoutes) {
+    if (family != r.family) continue;
+    if (r.leaf == nullptr) {
+      any = &r;
+    } else if (leaf == r.leaf) {
+      return &r;
+    }
+  }
+  return any;
+}
+
+const char* KdsEndpointName(KdsEndpoint e) {
+  switch (e) {
+    case KdsEndpoint::kCertChain:
+      return "cert_chain";
+    case KdsEndpoint::kVcek:
+      return "vcek";
+    case KdsEndpoint::kVcekCrl:
+      return "vcek_crl";
+    case KdsEndpoint::kVlek:
+      return "vlek";
+    case KdsEndpoint::kVlekCrl:
+      return "vlek_crl";
+  }
+  return "unknown";
+}
+
 Response KdsService::Handle(const Request& request) const {
   try {
     std::string_view target = request.target;
@@ -418,15 +476,13 @@ Response KdsService::Handle(const Request& request) const {
 
     // /{vcek|vlek}/v1/{product}/{leaf}
     const auto parts = Split(path, '/');
-    if (parts.size() != 5 || !parts[0].empty() || (parts[1] != "vcek" && parts[1] != "vlek") ||
-        parts[2] != "v1" || parts[4].empty()) {
-      return Text(404, "not a KDS endpoint");
-    }
+    const KdsRoute* route =
+        parts.size() == 5 && parts[0].empty() && parts[2] == "v1" && !parts[4].empty()
+            ? FindKdsRoute(parts[1], parts[4])
+            : nullptr;
+    if (route == nullptr) return Text(404, "not a KDS endpoint");
     const bool vlek = parts[1] == "vlek";
     const std::string_view leaf = parts[4];
-    if (vlek && leaf != "cert_chain" && leaf != "crl" && leaf != "cert") {
-      return Text(404, "not a KDS endpoint");
-    }
     const auto product = ProductFromUrl(parts[3]);
     if (!product) return Text(404, "unknown product " + Quote(parts[3]));
     if (request.method != "GET" && request.method != "HEAD") {
@@ -437,11 +493,7 @@ Response KdsService::Handle(const Request& request) const {
       return Text(404,
                   std::string("this KDS serves no ") + emulator::Info(*product).name + " chips");
     }
-    const KdsEndpoint endpoint = leaf == "cert_chain" ? KdsEndpoint::kCertChain
-                                 : leaf == "crl"
-                                     ? (vlek ? KdsEndpoint::kVlekCrl : KdsEndpoint::kVcekCrl)
-                                 : vlek ? KdsEndpoint::kVlek
-                                        : KdsEndpoint::kVcek;
+    const KdsEndpoint endpoint = route->endpoint;
     const std::optional<KdsFault> fault = faults_.Fire(endpoint);
     const std::string fault_name =
         fault ? std::string(KdsFaultKindName(fault->spec.kind)) + "#" + std::to_string(fault->id)
@@ -468,13 +520,17 @@ Response KdsService::Handle(const Request& request) const {
                                              fault->spec.kind == KdsFaultKind::kExpired)
                                        ? &*fault
                                        : nullptr;
-      if (leaf == "cert_chain") {
-        return {200, kPemContentType, vlek ? root->vlek_chain_pem : root->vcek_chain_pem, {}};
+      switch (endpoint) {
+        case KdsEndpoint::kCertChain:
+          return {200, route->content_type, vlek ? root->vlek_chain_pem : root->vcek_chain_pem, {}};
+        case KdsEndpoint::kVcekCrl:
+        case KdsEndpoint::kVlekCrl:
+          return Crl(*product, vlek, fault && fault->spec.kind == KdsFaultKind::kRevoked);
+        case KdsEndpoint::kVlek:
+          return Vlek(*product, request.csp_id, query);
+        case KdsEndpoint::kVcek:
+          break;
       }
-      if (leaf == "crl") {
-        return Crl(*product, vlek, fault && fault->spec.kind == KdsFaultKind::kRevoked);
-      }
-      if (vlek) return Vlek(*product, request.csp_id, query);
       return Vcek(*product, leaf, query, cert_fault);
     }();
     if (fault && fault->spec.kind == KdsFaultKind::kSlow) res.delay_ms = fault->spec.delay_ms;

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +58,22 @@ inline constexpr char kTextContentType[] = "text/plain; charset=utf-8";
 inline constexpr char kJsonContentType[] = "application/json";
 // The control endpoint (see above).
 inline constexpr char kFaultsPath[] = "/_sevemu/faults";
+
+// The KDS endpoints, as KdsService::Handle finds them: a request for
+// /{family}/v1/{product}/{leaf} is served by the row of its family whose leaf matches, or by
+// the family's row without a leaf (the VCEK's {hwid}). Also what `sevemu kds serve
+// --print-capabilities` lists (kds_capabilities.h).
+struct KdsRoute {
+  const char* family;  // "vcek" or "vlek"
+  const char* leaf;    // "cert_chain", "crl", "cert"; nullptr: any other leaf (the hwid)
+  KdsEndpoint endpoint;
+  const char* path;  // the URL as docs/kds.md writes it
+  const char* content_type;
+  const char* serves;
+};
+std::span<const KdsRoute> KdsRoutes();
+const KdsRoute* FindKdsRoute(std::string_view family, std::string_view leaf);
+const char* KdsEndpointName(KdsEndpoint e);  // "vcek", "cert_chain", "vcek_crl", ...
 
 struct Request {
   std::string method;  // "GET", "HEAD", ...
@@ -91,6 +108,9 @@ struct Response {
 // spec typo"). kInvalidArgument, naming the parameter, for anything else, including a TCB the
 // product's layout does not allow (TcbVersion::FromParts: SVNs but microcode <= 127).
 Result<emulator::TcbVersion> ParseTcbQuery(emulator::Product product, std::string_view query);
+// The TCB parameters a VCEK or VLEK query of `product` takes (fmcSPL on Turin, blSPL,
+// teeSPL, snpSPL, ucodeSPL).
+std::vector<std::string> TcbQueryParameters(emulator::Product product);
 
 class KdsService {
  public:

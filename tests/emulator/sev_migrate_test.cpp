@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 
+#include "command_recorder.h"
 #include "sev_legacy_fixture.h"
 #include "sevemu/crypto/aes.h"
 #include "sevemu/crypto/hash.h"
@@ -775,6 +776,92 @@ TEST_CASE("FINISH / CANCEL and wrong guest states; SEND_CANCEL returns to RUNNIN
   before = noes.fw->StateDigest();
   CHECK(noes.Sev(SevCmd::kReceiveStart, rs) == FwStatus::kUnsupported);
   CHECK(noes.fw->StateDigest() == before);
+}
+
+// The trace's field tables of SEND_* and RECEIVE_* (command_fields.cpp) with the buffers of a
+// whole SEV-ES migration: every field by name and value, what the firmware wrote back (the
+// policy SEND_START reports, the handle RECEIVE_START allocates), and only numbers and
+// addresses: the session (wrapped TEK/TIK and their MAC), the packet headers (IV, MAC) and the
+// ciphertext lie in memory the trace never reads.
+TEST_CASE("SEND_* and RECEIVE_* reach the trace decoded by field, with no byte string") {
+  using V = std::vector<std::string_view>;
+  LegacyFixture a(true, false, 1), b(true, false, 2);
+  CommandRecorder ra, rb;
+  a.fw->set_observer(&ra);
+  b.fw->set_observer(&rb);
+  const std::uint32_t policy = pol::kNoDbg | pol::kNoKs | pol::kEs;
+  InFlight m = StartMigration(a, b, policy);
+
+  const auto& ss = ra.Last("SEND_START");
+  CHECK(ss.status == FwStatus::kSuccess);
+  CHECK(ss.length == sizeof(emulator::SevSendStartBuf));
+  CHECK(FieldNames(ss.in) == V{"handle", "policy", "pdh_cert_paddr", "pdh_cert_len",
+                               "plat_certs_paddr", "plat_certs_len", "amd_certs_paddr",
+                               "amd_certs_len", "session_paddr", "session_len"});
+  CHECK(Number(ss.in, "handle") == m.src.handle);
+  CHECK(Number(ss.in, "policy") == 0);
+  CHECK(Number(ss.in, "pdh_cert_paddr") == kPdh);
+  CHECK(Number(ss.in, "pdh_cert_len") == 0x824);
+  CHECK(Number(ss.in, "plat_certs_paddr") == kChain);
+  CHECK(Number(ss.in, "plat_certs_len") == emulator::kSevCertChainSize);
+  CHECK(Number(ss.in, "amd_certs_paddr") == kAmdCerts);
+  CHECK(Number(ss.in, "session_paddr") == kSession);
+  CHECK(Number(ss.in, "session_len") == 0x80);
+  CHECK(FieldNames(ss.out) == V{"policy"});
+  CHECK(Number(ss.out, "policy") == policy);
+
+  const auto& rs = rb.Last("RECEIVE_START");
+  CHECK(FieldNames(rs.in) ==
+        V{"handle", "policy", "dh_cert_paddr", "dh_cert_len", "session_paddr", "session_len"});
+  CHECK(Number(rs.in, "handle") == 0);
+  CHECK(Number(rs.in, "policy") == policy);
+  CHECK(Number(rs.in, "dh_cert_paddr") == kGodh);
+  CHECK(Number(rs.in, "session_paddr") == kSession);
+  CHECK(Number(rs.out, "handle") == m.dst);
+
+  const V transport{"handle",    "hdr_paddr",   "hdr_len",  "guest_paddr",
+                    "guest_len", "trans_paddr", "trans_len"};
+  const Packet p = SendPage(a, SevCmd::kSendUpdateData, m.src.handle, kGuest + 0x1000);
+  REQUIRE(ReceivePage(b, SevCmd::kReceiveUpdateData, m.dst, kGuest + 0x1000, p) ==
+          FwStatus::kSuccess);
+  const Packet v = SendPage(a, SevCmd::kSendUpdateVmsa, m.src.handle, kVmsa);
+  REQUIRE(ReceivePage(b, SevCmd::kReceiveUpdateVmsa, m.dst, kVmsa, v) == FwStatus::kSuccess);
+  for (const char* name : {"SEND_UPDATE_DATA", "SEND_UPDATE_VMSA"}) {
+    const auto& e = ra.Last(name);
+    CHECK_MESSAGE(FieldNames(e.in) == transport, name);
+    CHECK(Number(e.in, "handle") == m.src.handle);
+    CHECK(Number(e.in, "hdr_paddr") == kPacketHdr);
+    CHECK(Number(e.in, "trans_paddr") == kPacketTrans);
+    CHECK(Number(e.in, "trans_len") == 0x1000);
+  }
+  CHECK(Number(ra.Last("SEND_UPDATE_DATA").in, "guest_paddr") == kGuest + 0x1000);
+  CHECK(Number(ra.Last("SEND_UPDATE_VMSA").in, "guest_paddr") == kVmsa);
+  for (const char* name : {"RECEIVE_UPDATE_DATA", "RECEIVE_UPDATE_VMSA"}) {
+    const auto& e = rb.Last(name);
+    CHECK_MESSAGE(FieldNames(e.in) == transport, name);
+    CHECK(e.status == FwStatus::kSuccess);
+    CHECK(Number(e.in, "handle") == m.dst);
+    CHECK(Number(e.in, "hdr_len") == 0x34);
+  }
+  CHECK(Number(rb.Last("RECEIVE_UPDATE_VMSA").in, "guest_paddr") == kVmsa);
+
+  CHECK(a.Handle(SevCmd::kSendCancel, m.dst + 7) == FwStatus::kInvalidGuest);
+  REQUIRE(a.Handle(SevCmd::kSendFinish, m.src.handle) == FwStatus::kSuccess);
+  REQUIRE(b.Handle(SevCmd::kReceiveFinish, m.dst) == FwStatus::kSuccess);
+  CHECK(FieldNames(ra.Last("SEND_CANCEL").in) == V{"handle"});
+  CHECK(Number(ra.Last("SEND_CANCEL").in, "handle") == m.dst + 7);
+  CHECK(ra.Last("SEND_CANCEL").status == FwStatus::kInvalidGuest);
+  CHECK(Number(ra.Last("SEND_FINISH").in, "handle") == m.src.handle);
+  CHECK(Number(rb.Last("RECEIVE_FINISH").in, "handle") == m.dst);
+
+  for (const auto* rec : {&ra, &rb}) {
+    for (const auto& e : rec->events) {
+      for (const auto& f : e.in) CHECK_MESSAGE(f.bytes.empty(), e.name, ".", f.name);
+      for (const auto& f : e.out) CHECK_MESSAGE(f.bytes.empty(), e.name, ".", f.name);
+    }
+  }
+  a.fw->set_observer(nullptr);
+  b.fw->set_observer(nullptr);
 }
 
 }  // namespace sevemu::test

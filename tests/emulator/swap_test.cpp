@@ -2,6 +2,7 @@
 // metadata entries defend against a hypervisor that holds the swapped-out pages.
 #include <doctest/doctest.h>
 
+#include "command_recorder.h"
 #include "swap_fixture.h"
 
 namespace sevemu::test {
@@ -455,6 +456,68 @@ TEST_CASE("two things wrong at once: AMD's order decides") {
     CHECK(f.fw->StateDigest() == before);
   }
   CHECK(f.GuestReads(F::kGpa + rmp::kPageSize, F::kData + rmp::kPageSize) == F::Pattern(2));
+}
+
+}  // namespace
+}  // namespace sevemu::test
+
+namespace sevemu::test {
+namespace {
+
+// The trace's field tables of the four commands (command_fields.cpp), with the buffers a host
+// sends: every field by name and value; SWAP_IN's software_data is reserved, so not shown.
+TEST_CASE("swap, move and metadata commands reach the trace decoded by field") {
+  SwapFixture f;
+  CommandRecorder rec;
+  f.fw->set_observer(&rec);
+  using V = std::vector<std::string_view>;
+
+  f.Freeze(F::kData, F::kGpa);
+  f.MakeFirmwarePage(F::kOut);
+  auto out = F::Buf(F::kGctx, F::kData, F::kOut, F::kMd, SwapFlags(SwapPageType::kData));
+  out.software_data = 0x5EED'0000'0001;
+  REQUIRE(f.Run(SnpCmd::kPageSwapOut, out) == FwStatus::kSuccess);
+  const auto& so = rec.Last("SNP_PAGE_SWAP_OUT");
+  CHECK(so.length == sizeof(SnpPageSwapBuf));
+  CHECK(FieldNames(so.in) ==
+        V{"gctx_paddr", "src_paddr", "dst_paddr", "mdata_paddr", "software_data", "flags"});
+  CHECK(Number(so.in, "gctx_paddr") == F::kGctx);
+  CHECK(Number(so.in, "src_paddr") == F::kData);
+  CHECK(Number(so.in, "dst_paddr") == F::kOut);
+  CHECK(Number(so.in, "mdata_paddr") == F::kMd);
+  CHECK(Number(so.in, "software_data") == 0x5EED'0000'0001);
+  CHECK(Number(so.in, "flags") == SwapFlags(SwapPageType::kData));
+  CHECK(Field(so.in, "src_paddr")->kind == emulator::CommandField::Kind::kAddress);
+  CHECK(so.out.empty());
+
+  auto in = f.SwapInBuf(0);
+  in.software_data = 0x77;  // reserved in SWAP_IN: not decoded
+  in.flags |= emulator::kSwapInPlace;
+  in.dst_paddr = in.src_paddr;  // in place needs src == dst; refused anyway (not PRE_GUEST)
+  const FwStatus st = f.Run(SnpCmd::kPageSwapIn, in);
+  const auto& si = rec.Last("SNP_PAGE_SWAP_IN");
+  CHECK(si.status == st);
+  CHECK(FieldNames(si.in) == V{"gctx_paddr", "src_paddr", "dst_paddr", "mdata_paddr", "flags"});
+  CHECK(Number(si.in, "dst_paddr") == F::kOut);
+  CHECK(Number(si.in, "flags") == (SwapFlags(SwapPageType::kData) | emulator::kSwapInPlace));
+
+  f.Freeze(F::kData + rmp::kPageSize, F::kGpa + rmp::kPageSize);
+  f.MakeTarget(F::kIn + rmp::kPageSize);
+  emulator::SnpPageMoveBuf mv{F::kGctx, 0, 0, F::kData + rmp::kPageSize, F::kIn + rmp::kPageSize};
+  REQUIRE(f.Run(SnpCmd::kPageMove, mv) == FwStatus::kSuccess);
+  const auto& pm = rec.Last("SNP_PAGE_MOVE");
+  CHECK(FieldNames(pm.in) == V{"gctx_paddr", "page_size", "src_paddr", "dst_paddr"});
+  CHECK(Number(pm.in, "page_size") == 0);
+  CHECK(Number(pm.in, "src_paddr") == F::kData + rmp::kPageSize);
+  CHECK(Number(pm.in, "dst_paddr") == F::kIn + rmp::kPageSize);
+
+  f.MakeFirmwarePage(0x203000);
+  REQUIRE(f.Run(SnpCmd::kPageMdInit, emulator::SnpPageMdInitBuf{F::kGctx, 0x203000}) ==
+          FwStatus::kSuccess);
+  const auto& md = rec.Last("SNP_PAGE_MD_INIT");
+  CHECK(FieldNames(md.in) == V{"gctx_paddr", "page_paddr"});
+  CHECK(Number(md.in, "page_paddr") == 0x203000);
+  f.fw->set_observer(nullptr);
 }
 
 }  // namespace

@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kds/kds_capabilities.h"
+#include "kds/kds_faults.h"
 #include "kds_test_util.h"
 #include "sevemu/emulator/manufacturing/provision.h"
 #include "test_util.h"
@@ -19,14 +22,16 @@ namespace sevemu {
 namespace {
 
 // Runs sevemu to completion; returns the exit code, stderr in `err`.
-int RunSevemu(const test::TempDir& scratch, std::vector<std::string> args, std::string* err) {
+int RunSevemu(const test::TempDir& scratch, std::vector<std::string> args, std::string* err,
+              std::string* out = nullptr) {
   args.insert(args.begin(), SEVEMU_CLI_PATH);
   const std::string err_path = scratch / "run.stderr";
+  const std::string out_path = out != nullptr ? scratch / "run.stdout" : "/dev/null";
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int n = open("/dev/null", O_WRONLY);
+    const int n = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(n, 1);
     dup2(e, 2);
     std::vector<char*> argv;
@@ -38,6 +43,7 @@ int RunSevemu(const test::TempDir& scratch, std::vector<std::string> args, std::
   int status = 0;
   waitpid(pid, &status, 0);
   if (err != nullptr) *err = test::ReadText(err_path);
+  if (out != nullptr) *out = test::ReadText(out_path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -176,6 +182,23 @@ TEST_CASE("sevemu kds serve refuses bad options with exit 2 and a missing platfo
             d, {"kds", "serve", "--state", d / "a", "--state", d / "a", "--listen", "127.0.0.1:0"},
             &err) == 1);
   CHECK(RunSevemu(d, {"kds", "bogus"}, &err) == 2);
+}
+
+TEST_CASE("sevemu kds serve --print-capabilities: one JSON line, no state directory needed") {
+  test::TempDir d;
+  std::string err, out;
+  REQUIRE(RunSevemu(d, {"kds", "serve", "--state", d / "none", "--print-capabilities"}, &err,
+                    &out) == 0);
+  CHECK(err.empty());
+  REQUIRE(!out.empty());
+  CHECK(out.back() == '\n');
+  const auto caps = nlohmann::json::parse(out, nullptr, false);
+  REQUIRE(caps.is_object());
+  CHECK(out == kds::KdsCapabilitiesJson(caps["version"].get<std::string>()) + "\n");
+  std::vector<std::string> kinds;
+  for (const auto& k : caps["fault_kinds"]) kinds.push_back(k["kind"]);
+  CHECK(kinds.size() == kds::KdsFaultKinds().size());
+  CHECK(std::find(kinds.begin(), kinds.end(), "kds.rate_limited") != kinds.end());
 }
 
 TEST_CASE("sevemu ctl kds: inject, fire exactly N times, list, clear; a wrong token is refused") {

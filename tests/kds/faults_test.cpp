@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kds/kds_capabilities.h"
 #include "kds_test_util.h"
 #include "sevemu/emulator/manufacturing/provision.h"
 
@@ -258,4 +259,55 @@ TEST_CASE("KDS faults: kds.revoked lists the VCEK's serial in the VCEK CRL, once
   CHECK(after->RevokedSerials().empty());
 }
 
+}  // namespace sevemu::kds
+
+namespace sevemu::kds {
+namespace {
+
+// `sevemu kds serve --print-capabilities` (kds_capabilities.h): every fault kind it lists is
+// accepted by the control endpoint and fires on exactly the endpoints it names.
+TEST_CASE("KDS capabilities: every listed fault kind is accepted and fires where it says") {
+  const auto caps = nlohmann::json::parse(KdsCapabilitiesJson("9.9.9"));
+  CHECK(caps["name"] == "sevemu kds");
+  CHECK(caps["version"] == "9.9.9");
+  CHECK(caps["ctl"]["path"] == kFaultsPath);
+  REQUIRE(caps["routes"].size() == KdsRoutes().size());
+  for (std::size_t i = 0; i < KdsRoutes().size(); ++i) {
+    CHECK(caps["routes"][i]["path"] == KdsRoutes()[i].path);
+  }
+  REQUIRE(caps["products"].size() == 3);
+  CHECK(caps["products"][2]["name"] == "Turin");
+  CHECK(caps["products"][2]["tcb_parameters"][0] == "fmcSPL");
+  CHECK(caps["products"][0]["tcb_parameters"].size() == 4);
+
+  const auto p = test::SeededPlatform(Product::kGenoa, 2);
+  const auto kds = MakeKdsWithCtl(p);
+  const std::string vlek = "/vlek/v1/Genoa/cert?" + test::TcbQuery(p.state.reported_tcb);
+  const std::map<std::string, Request> requests = {
+      {"cert_chain", {"GET", "/vcek/v1/Genoa/cert_chain", ""}},
+      {"vcek", {"GET", test::VcekPath(p, p.state.reported_tcb), ""}},
+      {"vcek_crl", {"GET", "/vcek/v1/Genoa/crl", ""}},
+      {"vlek", {"GET", vlek, "csp-1"}},
+      {"vlek_crl", {"GET", "/vlek/v1/Genoa/crl", ""}},
+  };
+  REQUIRE(caps["fault_kinds"].size() == KdsFaultKinds().size());
+  for (const auto& k : caps["fault_kinds"]) {
+    const std::string kind = k["kind"];
+    CAPTURE(kind);
+    CHECK(ParseKdsFaultKind(kind).has_value());
+    for (const auto& [endpoint, request] : requests) {
+      CAPTURE(endpoint);
+      nlohmann::json spec = {{"kind", kind}, {"count", 1}};
+      if (kind == "kds.slow") spec["delay_ms"] = 1;
+      Inject(*kds, spec);
+      const Response r = kds->Handle(request);
+      bool listed = false;
+      for (const auto& e : k["fires_on"]) listed |= e == endpoint;
+      CHECK(r.fault.rfind(kind, 0) == (listed ? 0 : std::string::npos));
+      REQUIRE(Ctl(*kds, "DELETE", kFaultsPath).status == 200);
+    }
+  }
+}
+
+}  // namespace
 }  // namespace sevemu::kds

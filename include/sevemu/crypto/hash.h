@@ -32,6 +32,9 @@ class Hasher {
   Status Update(ByteSpan data);
   // Returns the digest; the Hasher may not be used afterwards.
   Result<Bytes> Finish();
+  // An independent hasher that has seen the same data (copies share nothing once made; a
+  // plain copy of a Hasher shares its state).
+  Result<Hasher> Clone() const;
 
  private:
   struct Impl;

@@ -6,7 +6,9 @@
 // buffer points at, which is never read here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -34,5 +36,11 @@ struct CommandField {
 // the buffer is not the command's size. Reserved fields are not shown.
 std::vector<CommandField> DecodeSnpCommand(SnpCmd cmd, ByteSpan buffer);
 std::vector<CommandField> DecodeSevCommand(SevCmd cmd, ByteSpan buffer);
+
+// The buffer size of `cmd`'s field table (0 for a command without a buffer, such as SNP_INIT);
+// nullopt when it has none. Every command the firmware dispatches has one, of the size its
+// dispatcher requires (tests/emulator/command_fields_test.cpp).
+std::optional<std::size_t> SnpFieldTableSize(SnpCmd cmd);
+std::optional<std::size_t> SevFieldTableSize(SevCmd cmd);
 
 }  // namespace sevemu::emulator

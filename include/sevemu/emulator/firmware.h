@@ -9,8 +9,10 @@
 // Thread safety: not thread-safe; callers serialise commands (one PSP mailbox).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -77,6 +79,10 @@ class BootKeys {
 // table, sev/sev_dispatch.cpp's legacy one), in table order: what capabilities report.
 std::vector<SnpCmd> ImplementedSnpCommands();
 std::vector<SevCmd> ImplementedSevCommands();
+// The command-buffer size the dispatcher requires for an implemented command (0: none);
+// nullopt for an id it does not implement.
+std::optional<std::size_t> SnpCommandBufferSize(SnpCmd cmd);
+std::optional<std::size_t> SevCommandBufferSize(SevCmd cmd);
 // The guest message request types SNP_GUEST_REQUEST answers (messages/cmd_snp_guest_request's
 // table): type number and ABI name ("MSG_REPORT_REQ").
 struct ImplementedGuestMessage {
@@ -141,6 +147,11 @@ class Firmware {
   // The legacy SEV persistent store as it is now, for sev-nv.json: always a whole identity (or
   // none), as commands replace it only once they succeed. Holds private keys.
   SevNvStore sev_nv_store() const;
+
+  // An independent firmware in the same state (memory, RMP, guests, keys, RNG draws), without
+  // the observer: what a fuzzer restores per input instead of booting (docs/fuzzing.md). The
+  // two share nothing mutable; the same commands on both give the same results.
+  std::unique_ptr<Firmware> Clone() const;
 
   // For tests and teaching: a digest of every piece of firmware state, to show that a failed
   // command changed nothing.

@@ -32,6 +32,11 @@ class PhysicalMemory {
  public:
   // REQUIRES: size_bytes is a non-zero multiple of 2 MiB.
   explicit PhysicalMemory(std::uint64_t size_bytes) : size_(size_bytes) {}
+  // A copy holds its own pages (Firmware::Clone).
+  PhysicalMemory(const PhysicalMemory& other);
+  PhysicalMemory& operator=(const PhysicalMemory& other);
+  PhysicalMemory(PhysicalMemory&&) noexcept = default;
+  PhysicalMemory& operator=(PhysicalMemory&&) noexcept = default;
 
   std::uint64_t size() const { return size_; }
   // True iff [spa, spa + len) lies inside memory (and does not wrap).

@@ -24,6 +24,11 @@ class RmpTable {
  public:
   // REQUIRES: memory_size is a multiple of 2 MiB.
   explicit RmpTable(std::uint64_t memory_size) : memory_size_(memory_size) {}
+  // A copy holds its own entries and the same observer (Firmware::Clone detaches it).
+  RmpTable(const RmpTable& other);
+  RmpTable& operator=(const RmpTable& other);
+  RmpTable(RmpTable&&) noexcept = default;
+  RmpTable& operator=(RmpTable&&) noexcept = default;
 
   bool Covers(std::uint64_t spa) const { return spa < memory_size_; }
   // The entry of the 4 KiB page holding `spa`. REQUIRES: Covers(spa).

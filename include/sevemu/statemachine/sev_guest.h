@@ -52,8 +52,9 @@ class SevGuestMachine {
  public:
   SevGuestMachine();
   ~SevGuestMachine();
-  SevGuestMachine(const SevGuestMachine&) = delete;
-  SevGuestMachine& operator=(const SevGuestMachine&) = delete;
+  // A copy is an independent machine in the same state (Firmware::Clone).
+  SevGuestMachine(const SevGuestMachine& other);
+  SevGuestMachine& operator=(const SevGuestMachine& other);
 
   SevGuestState state() const;
   // True iff the table has a row for `e` in the current state.

@@ -36,8 +36,9 @@ class SevPlatformMachine {
  public:
   SevPlatformMachine();
   ~SevPlatformMachine();
-  SevPlatformMachine(const SevPlatformMachine&) = delete;
-  SevPlatformMachine& operator=(const SevPlatformMachine&) = delete;
+  // A copy is an independent machine in the same state (Firmware::Clone).
+  SevPlatformMachine(const SevPlatformMachine& other);
+  SevPlatformMachine& operator=(const SevPlatformMachine& other);
 
   SevPlatformState state() const;
   // True iff the table has a row for `e` in the current state.

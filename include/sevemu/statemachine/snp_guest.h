@@ -37,8 +37,9 @@ class SnpGuestMachine {
  public:
   SnpGuestMachine();
   ~SnpGuestMachine();
-  SnpGuestMachine(const SnpGuestMachine&) = delete;
-  SnpGuestMachine& operator=(const SnpGuestMachine&) = delete;
+  // A copy is an independent machine in the same state (Firmware::Clone).
+  SnpGuestMachine(const SnpGuestMachine& other);
+  SnpGuestMachine& operator=(const SnpGuestMachine& other);
 
   SnpGuestStateId state() const;
   bool Accepts(SnpGuestEvent e) const;

@@ -39,8 +39,9 @@ class SnpMigrationMachine {
  public:
   SnpMigrationMachine();
   ~SnpMigrationMachine();
-  SnpMigrationMachine(const SnpMigrationMachine&) = delete;
-  SnpMigrationMachine& operator=(const SnpMigrationMachine&) = delete;
+  // A copy is an independent machine in the same state (Firmware::Clone).
+  SnpMigrationMachine(const SnpMigrationMachine& other);
+  SnpMigrationMachine& operator=(const SnpMigrationMachine& other);
 
   SnpMigrationState state() const;
   bool Accepts(SnpMigrationEvent e) const;

@@ -36,8 +36,9 @@ class SnpPlatformMachine {
  public:
   SnpPlatformMachine();
   ~SnpPlatformMachine();
-  SnpPlatformMachine(const SnpPlatformMachine&) = delete;
-  SnpPlatformMachine& operator=(const SnpPlatformMachine&) = delete;
+  // A copy is an independent machine in the same state (Firmware::Clone).
+  SnpPlatformMachine(const SnpPlatformMachine& other);
+  SnpPlatformMachine& operator=(const SnpPlatformMachine& other);
 
   SnpPlatformState state() const;
   // True iff the table has a row for `e` in the current state.
