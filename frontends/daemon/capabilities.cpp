@@ -54,7 +54,13 @@ std::string CapabilitiesJson() {
   }
   json snp = json::array();
   for (emulator::SnpCmd c : emulator::ImplementedSnpCommands()) {
-    snp.push_back({{"id", Hex(static_cast<std::uint32_t>(c))}, {"name", emulator::SnpCmdName(c)}});
+    json entry = {{"id", Hex(static_cast<std::uint32_t>(c))}, {"name", emulator::SnpCmdName(c)}};
+    // A command not every simulated ABI has names the first that does (SNP_VERIFY_MITIGATION).
+    const emulator::FirmwareVersion since = emulator::SnpCommandSince(c);
+    if (since.major != 0) {
+      entry["since_abi"] = std::to_string(since.major) + "." + std::to_string(since.minor);
+    }
+    snp.push_back(std::move(entry));
   }
   json sev = json::array();
   for (emulator::SevCmd c : emulator::ImplementedSevCommands()) {

@@ -76,6 +76,9 @@ class BootKeys {
 // The commands the firmware implements, read from its dispatch tables (firmware.cpp's SNP
 // table, sev/sev_dispatch.cpp's legacy one), in table order: what capabilities report.
 std::vector<SnpCmd> ImplementedSnpCommands();
+// The first ABI (major.minor; build 0) that has SNP command `cmd`: 0.0 for the commands every
+// simulated ABI has (SNP_VERIFY_MITIGATION: 1.58).
+FirmwareVersion SnpCommandSince(SnpCmd cmd);
 std::vector<SevCmd> ImplementedSevCommands();
 // The guest message request types SNP_GUEST_REQUEST answers (messages/cmd_snp_guest_request's
 // table): type number and ABI name ("MSG_REPORT_REQ").
