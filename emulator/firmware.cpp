@@ -335,6 +335,7 @@ Bytes Firmware::StateDigest() const {
   put64(s_->wbinvd_done);
   put64(s_->rmp_initialized);
   put64(s_->guest_count);
+  put64(s_->verified_mitigations);
   put64(s_->vlek_sticks.has_value());
   for (AsidUse u : s_->asid_use) put64(static_cast<std::uint64_t>(u));
   for (const auto& [gctx, g] : s_->guests) {
@@ -357,6 +358,7 @@ Bytes Firmware::StateDigest() const {
     put(g->imi_digest.data(), g->imi_digest.size());
     put64(g->imi_en);
     put64(g->launch_tcb);
+    put64(g->launch_mit_vector);
     put(g->author_key_digest.data(), g->author_key_digest.size());
     put(g->id_block.data(), g->id_block.size());
     put64((g->id_block_en ? 1u : 0u) | (g->author_key_en ? 2u : 0u) | (g->vcek_disabled ? 4u : 0u));

@@ -1,6 +1,7 @@
 #include "sevemu/emulator/manufacturing/firmware_abi.h"
 
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <tuple>
 
@@ -94,8 +95,12 @@ Result<FirmwareVersion> ParseSimulatedFirmware(Product product, std::string_view
 }
 
 FirmwareVersion DefaultFirmware(Product product) {
-  const ProductInfo& info = Info(product);
-  return {info.api_major, info.api_minor, info.build};
+  // The newest simulated ABI, with the build `--firmware MAJOR.MINOR` gives it: 1.58.1. The
+  // product's own 1.55 build (ProductInfo) stays what `--firmware 1.55` names.
+  const FirmwareAbi& newest = kAbis[std::size(kAbis) - 1];
+  auto fw = ParseSimulatedFirmware(
+      product, std::to_string(newest.major) + "." + std::to_string(newest.minor));
+  return fw.ok() ? *fw : FirmwareVersion{newest.major, newest.minor, 1};
 }
 
 bool HasAes256Xts(Product p) {

@@ -53,6 +53,9 @@ TEST_CASE("capabilities list exactly the commands the firmware dispatches") {
     }
   }
   CHECK(since.at(static_cast<std::uint32_t>(emulator::SnpCmd::kVerifyMitigation)) == "1.58");
+  // The simulated ABIs, and the default firmware (the newest) for each product.
+  CHECK(caps["firmware_abis"] == json::array({"1.55", "1.57", "1.58"}));
+  for (const auto& p : caps["products"]) CHECK(p["firmware"] == "1.58.1");
   std::unique_ptr<emulator::Firmware> fw;
   for (const emulator::FirmwareAbi& abi : emulator::SimulatedAbis()) {
     emulator::ProvisionOptions opts;

@@ -166,10 +166,14 @@ TEST_CASE("the ABI table: lookup, parsing, provisioning") {
   opts.firmware = FirmwareVersion{1, 56, 0};
   CHECK(Provision(opts, test::TestRoot(Product::kMilan)).error().code() ==
         ErrorCode::kInvalidArgument);
-  // Without --firmware: the product's shipped firmware, ABI 1.55.
+  // Without --firmware: the newest ABI, at the build "1.58" names (DefaultFirmware); the
+  // product's own 1.55 build stays what "1.55" names.
   opts.firmware.reset();
-  CHECK(Provision(opts, test::TestRoot(Product::kMilan))->state.current_fw ==
-        FirmwareVersion{1, 55, 21});
+  for (Product prod : {Product::kMilan, Product::kGenoa, Product::kTurin}) {
+    opts.product = prod;
+    CHECK(Provision(opts, test::TestRoot(prod))->state.current_fw == k158);
+    CHECK(DefaultFirmware(prod) == k158);
+  }
 }
 
 TEST_CASE("guest message versions per ABI: refused ones fail the command and move nothing") {
@@ -618,6 +622,12 @@ TEST_CASE("SNP_VERIFY_MITIGATION on 1.58: STATUS, VERIFY, a live update from 1.5
     CHECK(m.status == FwStatus::kSuccess);
     CHECK(m.dst.mit_failure_status == kMitFailureUnsupported);
     CHECK(m.dst.mit_verified_vector == 0);
+    // The verified vector is firmware state (a REQ_VERIFY without a result page changes it).
+    const Bytes before_verify = g.f.fw->StateDigest();
+    auto no_result = MitBuf(kMitSubcmdVerify, 1ull << 1);
+    no_result.flags = 0;
+    CHECK(g.f.Run(SnpCmd::kVerifyMitigation, no_result) == FwStatus::kSuccess);
+    CHECK(g.f.fw->StateDigest() != before_verify);
     m = Verify(g.f, MitBuf(kMitSubcmdVerify, 1ull << 1));
     CHECK(m.status == FwStatus::kSuccess);
     CHECK(m.dst.mit_failure_status == 0);

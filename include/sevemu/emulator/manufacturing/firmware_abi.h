@@ -52,7 +52,8 @@ std::span<const FirmwareAbi> SimulatedAbis();
 // otherwise. kInvalidArgument, listing the simulated ABIs, for anything else.
 Result<FirmwareVersion> ParseSimulatedFirmware(Product product, std::string_view text);
 
-// The firmware a new platform runs when provisioning is not told (`provision --firmware`).
+// The firmware a new platform runs when provisioning is not told (`provision --firmware`): the
+// newest simulated ABI (1.58.1). Tests that assert 1.55 behaviour provision 1.55 explicitly.
 FirmwareVersion DefaultFirmware(Product product);
 
 // The platform facts that depend on the ABI (the product decides the rest).
