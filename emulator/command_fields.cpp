@@ -101,6 +101,13 @@ constexpr FieldSpec kSnpFeatureInfo[] = {
     SEVEMU_FIELD(SnpFeatureInfoBuf, length, kNumber),
     SEVEMU_FIELD(SnpFeatureInfoBuf, ecx_in, kNumber),
     SEVEMU_FIELD(SnpFeatureInfoBuf, feature_info_paddr, kAddress)};
+constexpr FieldSpec kSnpVerifyMitigation[] = {
+    SEVEMU_FIELD(SnpVerifyMitigationBuf, length, kNumber),
+    SEVEMU_FIELD(SnpVerifyMitigationBuf, subcommand, kNumber),
+    SEVEMU_FIELD(SnpVerifyMitigationBuf, vector, kNumber),
+    SEVEMU_FIELD(SnpVerifyMitigationBuf, flags, kNumber),
+    SEVEMU_FIELD(SnpVerifyMitigationBuf, src_paddr, kAddress),
+    SEVEMU_FIELD(SnpVerifyMitigationBuf, dst_paddr, kAddress)};
 // The wrapped VLEK itself lies at vlek_wrapped_paddr and is never read for the trace.
 constexpr FieldSpec kSnpVlekLoad[] = {SEVEMU_FIELD(SnpVlekLoadBuf, length, kNumber),
                                       SEVEMU_FIELD(SnpVlekLoadBuf, vlek_wrapped_version, kNumber),
@@ -134,6 +141,7 @@ constexpr Layout kSnpLayouts[] = {
   SNP(kPageSwapIn, SnpPageSwapInBuf, kSnpPageSwapIn),
   SNP(kPageMove, SnpPageMoveBuf, kSnpPageMove),
   SNP(kPageMdInit, SnpPageMdInitBuf, kSnpPageMdInit),
+  SNP(kVerifyMitigation, SnpVerifyMitigationBuf, kSnpVerifyMitigation),
   SNP(kPageSetState, SnpPageSetStateBuf, kSnpPageSetState),
   SNP(kDownloadFirmwareEx, SnpDownloadFirmwareExBuf, kSnpDownloadFirmwareEx),
   SNP(kFeatureInfo, SnpFeatureInfoBuf, kSnpFeatureInfo),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 #include "firmware_state.h"
 #include "sevemu/crypto/hash.h"
@@ -18,6 +19,9 @@ struct CommandSpec {
   SnpCmd id;
   Handler handler;
   std::size_t buffer_size;  // bytes of the command buffer; 0 = no buffer
+  // The first ABI that has the command (0.0: every one simulated); an older one answers
+  // INVALID_COMMAND, as a firmware without it does, before looking at the buffer.
+  std::uint8_t since_major = 0, since_minor = 0;
 };
 
 // The SNP commands this firmware implements, with their command-buffer sizes (AMD-ASPFW
@@ -42,6 +46,8 @@ constexpr CommandSpec kSnpCommands[] = {
   { SnpCmd::kActivateEx,          &SnpActivateEx,      sizeof(SnpActivateExBuf)         },
   { SnpCmd::kDbgDecrypt,          &SnpDbgDecrypt,      sizeof(SnpDbgBuf)                },
   { SnpCmd::kDbgEncrypt,          &SnpDbgEncrypt,      sizeof(SnpDbgBuf)                },
+  // Only where the ABI has it (FirmwareAbi::mitigations); INVALID_COMMAND elsewhere.
+  { SnpCmd::kVerifyMitigation,    &SnpVerifyMitigation, sizeof(SnpVerifyMitigationBuf), 1, 58 },
   { SnpCmd::kPageSwapOut,         &SnpPageSwapOut,     sizeof(SnpPageSwapOutBuf)        },
   { SnpCmd::kPageSwapIn,          &SnpPageSwapIn,      sizeof(SnpPageSwapInBuf)         },
   { SnpCmd::kPageMove,            &SnpPageMove,        sizeof(SnpPageMoveBuf)           },
@@ -65,6 +71,12 @@ const CommandSpec* FindCommand(SnpCmd id) {
 }
 
 }  // namespace
+
+FirmwareVersion SnpCommandSince(SnpCmd cmd) {
+  const CommandSpec* spec = FindCommand(cmd);
+  return spec == nullptr ? FirmwareVersion{}
+                         : FirmwareVersion{spec->since_major, spec->since_minor, 0};
+}
 
 std::vector<SnpCmd> ImplementedSnpCommands() {
   std::vector<SnpCmd> out;
@@ -113,6 +125,8 @@ const char* SnpCmdName(SnpCmd c) {
       return "SNP_DBG_DECRYPT";
     case SnpCmd::kDbgEncrypt:
       return "SNP_DBG_ENCRYPT";
+    case SnpCmd::kVerifyMitigation:
+      return "SNP_VERIFY_MITIGATION";
     case SnpCmd::kPageSwapOut:
       return "SNP_PAGE_SWAP_OUT";
     case SnpCmd::kPageSwapIn:
@@ -205,6 +219,10 @@ namespace {
 FwStatus DispatchSnp(FirmwareState& s, SnpCmd cmd, MutableByteSpan buffer) {
   const CommandSpec* spec = FindCommand(cmd);
   if (spec == nullptr) return FwStatus::kInvalidCommand;
+  const FirmwareVersion& fw = s.platform.state.current_fw;
+  if (std::tie(fw.major, fw.minor) < std::tie(spec->since_major, spec->since_minor)) {
+    return FwStatus::kInvalidCommand;
+  }
   if (buffer.size() != spec->buffer_size) return FwStatus::kInvalidLength;
   return spec->handler(s, buffer);
 }
@@ -345,6 +363,7 @@ Bytes Firmware::StateDigest() const {
   put64(s_->wbinvd_done);
   put64(s_->rmp_initialized);
   put64(s_->guest_count);
+  put64(s_->verified_mitigations);
   put64(s_->vlek_sticks.has_value());
   for (AsidUse u : s_->asid_use) put64(static_cast<std::uint64_t>(u));
   for (const auto& [gctx, g] : s_->guests) {
@@ -367,6 +386,7 @@ Bytes Firmware::StateDigest() const {
     put(g->imi_digest.data(), g->imi_digest.size());
     put64(g->imi_en);
     put64(g->launch_tcb);
+    put64(g->launch_mit_vector);
     put(g->author_key_digest.data(), g->author_key_digest.size());
     put(g->id_block.data(), g->id_block.size());
     put64((g->id_block_en ? 1u : 0u) | (g->author_key_en ? 2u : 0u) | (g->vcek_disabled ? 4u : 0u));

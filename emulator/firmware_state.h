@@ -52,6 +52,8 @@ struct SnpGuest {
   std::uint32_t desired_tsc_khz = 0;
   std::array<std::uint8_t, 16> gosvw{};
   std::uint64_t launch_tcb = 0;  // raw TCB_VERSION: an imported one may be another product's
+  // The verified mitigations when the context was created: the report's LAUNCH_MIT_VECTOR.
+  std::uint64_t launch_mit_vector = 0;
   FirmwareVersion created_fw;
   // Recorded by SNP_LAUNCH_FINISH.
   bool id_block_en = false;
@@ -149,6 +151,10 @@ struct FirmwareState {
   // (only ABIs with FirmwareAbi::platform_features do; cleared by every SNP_INIT(_EX)).
   bool rapl_disabled = false;
   bool ciphertext_hiding = false;
+  // SNP_VERIFY_MITIGATION's mit_verified_vector: the mitigations in force. SNP_INIT(_EX) with a
+  // new RMP applies every one the running ABI knows; a firmware update keeps those the new
+  // firmware knows too, the rest wait for REQ_VERIFY (docs/firmware-abi.md "Mitigations").
+  std::uint64_t verified_mitigations = 0;
   FirmwareObserver* observer = nullptr;  // the trace (firmware_observer.h); not owned
 };
 
@@ -183,6 +189,7 @@ FwStatus SnpPageReclaim(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageUnsmash(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageSetState(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageSwapOut(FirmwareState& s, MutableByteSpan buf);
+FwStatus SnpVerifyMitigation(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageSwapIn(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageMove(FirmwareState& s, MutableByteSpan buf);
 FwStatus SnpPageMdInit(FirmwareState& s, MutableByteSpan buf);

@@ -566,6 +566,29 @@ int SevDevice::PlatformInit(std::uint32_t* error) {
   return Ops::PlatformInit(*this, error);
 }
 
+int SevDevice::VerifyMitigation(std::uint16_t subcommand, std::uint64_t vector,
+                                emulator::SnpVerifyMitigationDst* out, std::uint32_t* error) {
+  const std::uint64_t page = Ops::AreaA(*this);
+  if (!Ops::MarkFirmware(*this, page, 1)) return -EFAULT;
+  emulator::SnpVerifyMitigationBuf buf{};
+  buf.length = sizeof buf;
+  buf.subcommand = subcommand;
+  buf.vector = vector;
+  buf.flags = emulator::kMitDstPaddrEn;
+  buf.dst_paddr = page;
+  const FwStatus st = Snp(SnpCmd::kVerifyMitigation, buf);
+  if (error != nullptr) *error = static_cast<std::uint32_t>(st);
+  if (!Ops::Reclaim(*this, page, 1)) return -EFAULT;
+  emulator::SnpVerifyMitigationDst dst{};
+  const bool read = fw_.memory().HvRead(page, {reinterpret_cast<std::uint8_t*>(&dst),
+                                               sizeof dst}) == rmp::RmpViolation::kNone;
+  Ops::Scrub(*this);
+  if (st != FwStatus::kSuccess) return -EIO;
+  if (!read) return -EFAULT;
+  *out = dst;
+  return 0;
+}
+
 int SevDevice::IssueGuestCmd(emulator::SevCmd cmd, MutableByteSpan buf,
                              std::span<const CmdBuffer> buffers, std::uint32_t* error) {
   return Ops::DoLegacy(*this, static_cast<std::uint32_t>(cmd), buf, buffers, error);

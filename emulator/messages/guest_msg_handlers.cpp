@@ -81,6 +81,8 @@ FwStatus BuildSignedReport(const MsgContext& c, ByteSpan report_data, std::uint3
   f.committed_minor = p.committed_fw.minor;
   f.committed_major = p.committed_fw.major;
   f.launch_tcb = g.launch_tcb;
+  f.launch_mit_vector = g.launch_mit_vector;      // v5 only (EncodeReport)
+  f.current_mit_vector = s.verified_mitigations;  // SNP_VERIFY_MITIGATION's verified vector
   out = EncodeReport(f);
   if (f.signing_key != SigningKey::kNone) {
     const auto& key = f.signing_key == SigningKey::kVlek ? s.vlek : s.vcek;

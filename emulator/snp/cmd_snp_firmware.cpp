@@ -40,6 +40,9 @@ FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf) {
   // ---- nothing above changed state ----
   p.current_tcb = image->tcb;
   p.current_fw = image->version;
+  // A live update keeps the mitigations the new firmware knows too; the new ones wait for
+  // SNP_VERIFY_MITIGATION's REQ_VERIFY (or the next SNP_INIT that builds the RMP).
+  s.verified_mitigations &= Abi(s).mitigations;
   if (in.flags & 1) {  // commit: the new firmware becomes the rollback floor
     p.committed_tcb = image->tcb;
     p.committed_fw = image->version;

@@ -24,6 +24,7 @@ FwStatus SnpGctxCreate(FirmwareState& s, MutableByteSpan buf) {
   guest->gctx_paddr = in.paddr;
   guest->vek = std::move(vek).value();
   guest->launch_tcb = s.platform.state.committed_tcb.raw();
+  guest->launch_mit_vector = s.verified_mitigations;
   guest->created_fw = s.platform.state.current_fw;
   // ---- nothing above changed state ----
   (void)s.memory.FirmwareWrite(in.paddr, rmp::Page{});  // the context page is zeroed

@@ -1,6 +1,8 @@
 // SNP platform commands: SNP_INIT(_EX), SNP_SHUTDOWN(_EX), SNP_PLATFORM_STATUS, SNP_DF_FLUSH,
 // SNP_CONFIG, SNP_COMMIT. Check order and statuses follow AMD-ASPFW sev_mcmd.c
 // (docs/snp-commands.md); every check precedes the first state change.
+#include <bit>
+
 #include "firmware_state.h"
 
 namespace sevemu::emulator {
@@ -20,6 +22,9 @@ void InitCommon(FirmwareState& s, bool rebuild_rmp, const std::vector<PageRange>
     }
     s.guests.clear();
     SetHvFixed(s, hv_fixed);
+    // A firmware that builds the RMP applies every mitigation it knows ("without needing a
+    // full RMP re-build" is what SNP_VERIFY_MITIGATION saves: Linux's commit message).
+    s.verified_mitigations = Abi(s).mitigations;
   }
   s.asid_use.assign(s.max_asid + 1, AsidUse::kDirty);
   s.rapl_disabled = false;
@@ -245,11 +250,62 @@ FwStatus SnpFeatureInfo(FirmwareState& s, MutableByteSpan buf) {
       ecx |= (1u << 2) | (HasCiphertextHiding(product) ? 1u << 3 : 0u) |
              (HasAes256Xts(product) ? 1u << 4 : 0u) | (1u << 5);
     }
+    // Bit 13: SNP_VERIFY_MITIGATION (Linux psp-sev.h SNP_VERIFY_MITIGATION_SUPPORTED).
+    if (Abi(s).mitigations != 0) ecx |= 1u << 13;
     StoreLe32(out + 8, ecx);
   } else if (in.ecx_in == 1) {
     StoreLe32(out + 0, (1u << 1) | (1u << 2) | (0x1Fu << 3) | (1u << 8));
   }
   (void)s.memory.FirmwareWrite(in.feature_info_paddr, out);
+  return FwStatus::kSuccess;
+}
+
+}  // namespace sevemu::emulator
+
+namespace sevemu::emulator {
+
+// SNP_VERIFY_MITIGATION (ABI 1.58). The buffer, the sub-commands and the result are Linux's
+// (psp-sev.h sev_data_snp_verify_mitigation, _dst; sev-dev.c snp_verify_mitigation); the checks,
+// their order and the failure status are sevemu's, as no public source gives the firmware's:
+// the buffer's own fields (length, sub-command, reserved bits, src_paddr_en: no simulated
+// mitigation takes input) → INVALID_PARAM; REQ_VERIFY before SNP_INIT → INVALID_PLATFORM_STATE,
+// a vector of other than one bit → INVALID_PARAM (Linux v5 refuses more than one before asking);
+// the result page follows SNP_PLATFORM_STATUS's rule. A bit the firmware does not know is no
+// command failure: the result says so in mit_failure_status (kMitFailureUnsupported) and the
+// verified vector is unchanged. docs/firmware-abi.md "Mitigations".
+FwStatus SnpVerifyMitigation(FirmwareState& s, MutableByteSpan buf) {
+  const auto in = ReadBuf<SnpVerifyMitigationBuf>(buf);
+  const bool dst_en = in.flags & kMitDstPaddrEn;
+  if (in.length != sizeof(SnpVerifyMitigationBuf) || in.subcommand > kMitSubcmdVerify ||
+      in.reserved0 != 0 || (in.flags & ~kMitDstPaddrEn) != 0 || !AllZero(in.reserved1) ||
+      !AllZero(in.reserved2) ||
+      (dst_en && CrossesPage(in.dst_paddr, sizeof(SnpVerifyMitigationDst)))) {
+    return FwStatus::kInvalidParam;
+  }
+  const bool init = s.snp.state() == SnpPlatformState::kInit;
+  const bool verify = in.subcommand == kMitSubcmdVerify;
+  if (verify && !init) return FwStatus::kInvalidPlatformState;
+  if (verify && !std::has_single_bit(in.vector)) return FwStatus::kInvalidParam;
+  if (!verify && in.vector != 0) return FwStatus::kInvalidParam;
+  if (dst_en) {
+    if (FwStatus st = CheckStatusPage(s, in.dst_paddr, init); st != FwStatus::kSuccess) return st;
+  }
+  // ---- nothing above changed state ----
+  SnpVerifyMitigationDst out{};
+  const std::uint64_t supported = Abi(s).mitigations;
+  if (verify) {
+    if (in.vector & supported) {
+      s.verified_mitigations |= in.vector;
+    } else {
+      out.mit_failure_status = kMitFailureUnsupported;
+    }
+  }
+  out.mit_verified_vector = s.verified_mitigations;
+  out.mit_supported_vector = supported;
+  if (dst_en) {
+    (void)s.memory.FirmwareWrite(in.dst_paddr,
+                                 {reinterpret_cast<const std::uint8_t*>(&out), sizeof out});
+  }
   return FwStatus::kSuccess;
 }
 

@@ -13,6 +13,7 @@
 
 #include "firmware_state.h"
 #include "sevemu/crypto/aes.h"
+#include "sevemu/emulator/snp/snp_policy.h"
 
 namespace sevemu::emulator {
 namespace {
@@ -109,6 +110,19 @@ FwStatus CheckGuest(const SnpGuest& g, SnpGuestEvent ev, bool need_active) {
   return FwStatus::kSuccess;
 }
 
+// PAGE_SWAP_DISABLE (guest policy bit 25, ABI 1.58): the guest forbids SNP_PAGE_SWAP_OUT,
+// SNP_PAGE_SWAP_IN and SNP_PAGE_MOVE. AMD-ASPFW's published source is 1.55.25, which has no such
+// bit, and no public source gives the status or the point of the check: the bit's definition
+// (go-sev-guest SnpPolicy, virtee/sev "Disable Guest support for Page Swap and Page Move
+// commands", Linux psp-sev.h SNP_POLICY_MASK_PAGE_SWAP_DISABLE) names the three commands.
+// sevemu's choice: POLICY_FAILURE, checked as soon as the guest context is found (its policy is
+// known there), before any page or metadata check, so nothing is read or changed.
+// SNP_PAGE_MD_INIT is not one of the three and stays allowed.
+FwStatus CheckSwapPolicy(const FirmwareState& s, const SnpGuest& g) {
+  return PolicyForbidsPageSwap(g.policy, s.platform.state.current_fw) ? FwStatus::kPolicyFailure
+                                                                      : FwStatus::kSuccess;
+}
+
 }  // namespace
 
 FwStatus SnpPageSwapOut(FirmwareState& s, MutableByteSpan buf) {
@@ -124,6 +138,7 @@ FwStatus SnpPageSwapOut(FirmwareState& s, MutableByteSpan buf) {
   if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
   SnpGuest* g = GuestAt(s, in.gctx_paddr);
   if (g == nullptr) return FwStatus::kInvalidGuest;
+  if (FwStatus st = CheckSwapPolicy(s, *g); st != FwStatus::kSuccess) return st;
   if (!root) {
     if (FwStatus st = CheckMdataPaddr(s, in, size); st != FwStatus::kSuccess) return st;
   }
@@ -202,6 +217,7 @@ FwStatus SnpPageSwapIn(FirmwareState& s, MutableByteSpan buf) {
   if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
   SnpGuest* g = GuestAt(s, in.gctx_paddr);
   if (g == nullptr) return FwStatus::kInvalidGuest;
+  if (FwStatus st = CheckSwapPolicy(s, *g); st != FwStatus::kSuccess) return st;
   if (!root) {
     if (FwStatus st = CheckMdataPaddr(s, in, size); st != FwStatus::kSuccess) return st;
   }
@@ -295,6 +311,7 @@ FwStatus SnpPageMove(FirmwareState& s, MutableByteSpan buf) {
   if (!s.snp.Accepts(SnpPlatformEvent::kGuestCommand)) return FwStatus::kInvalidPlatformState;
   SnpGuest* g = GuestAt(s, in.gctx_paddr);
   if (g == nullptr) return FwStatus::kInvalidGuest;
+  if (FwStatus st = CheckSwapPolicy(s, *g); st != FwStatus::kSuccess) return st;
   const rmp::RmpEntry src = EntryAt(s, in.src_paddr);
   const rmp::RmpEntry dst = EntryAt(s, in.dst_paddr);
   if (src.page_size_2m() != big || dst.page_size_2m() != big) return FwStatus::kInvalidPageSize;

@@ -23,7 +23,7 @@ int RunProvision(const std::string& name, const Args& args) {
       ("seed", po::value(&seed_hex), "hex seed: same seed, same chip ID, secrets and keys")
       ("stepping", po::value(&stepping), "CPUID stepping (default: the product's)")
       ("tcb", po::value(&tcb_text), "initial TCB, e.g. bl=3,tee=0,snp=8,ucode=115 (fmc=.. on Turin)")
-      ("firmware", po::value(&firmware_text), "firmware it ships with, by ABI: 1.55[.BUILD] | 1.57[.BUILD] | 1.58[.BUILD] (default: the product's, docs/firmware-abi.md)")
+      ("firmware", po::value(&firmware_text), "firmware it ships with, by ABI: 1.55[.BUILD] | 1.57[.BUILD] | 1.58[.BUILD] (default: the newest, 1.58; 1.55 is the product's own build; docs/firmware-abi.md)")
       ("min-sev-asid", po::value(&min_sev_asid), "the BIOS's Minimum SEV non-ES ASID: ASIDs below it are for SNP and SEV-ES guests (default: the product's ASID count / 2, 254 on Milan)")
       ("root", po::value(&root_dir), "manufacture with the AMD root in this directory")
       ("mint-root", po::bool_switch(&mint), "manufacture with a freshly minted AMD root");

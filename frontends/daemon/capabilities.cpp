@@ -7,6 +7,7 @@
 
 #include "daemon_impl.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
 #include "sevemu/emulator/manufacturing/product.h"
 #include "sevemu/hypervisor/faults.h"
 #include "sevemu/uapi/linux_sev.h"
@@ -45,16 +46,27 @@ std::string CapabilitiesJson() {
   for (emulator::Product p :
        {emulator::Product::kMilan, emulator::Product::kGenoa, emulator::Product::kTurin}) {
     const emulator::ProductInfo& i = emulator::Info(p);
-    products.push_back(
-        {{"name", i.name},
-         {"firmware", std::to_string(i.api_major) + "." + std::to_string(i.api_minor) + "." +
-                          std::to_string(i.build)},
-         {"abi", std::to_string(i.api_major) + "." + std::to_string(i.api_minor)},
-         {"max_asid", i.max_asid}});
+    // The firmware a platform provisioned without --firmware runs (DefaultFirmware).
+    const emulator::FirmwareVersion fw = emulator::DefaultFirmware(p);
+    products.push_back({{"name", i.name},
+                        {"firmware", std::to_string(fw.major) + "." + std::to_string(fw.minor) +
+                                         "." + std::to_string(fw.build)},
+                        {"abi", std::to_string(fw.major) + "." + std::to_string(fw.minor)},
+                        {"max_asid", i.max_asid}});
+  }
+  json abis = json::array();
+  for (const emulator::FirmwareAbi& a : emulator::SimulatedAbis()) {
+    abis.push_back(std::to_string(a.major) + "." + std::to_string(a.minor));
   }
   json snp = json::array();
   for (emulator::SnpCmd c : emulator::ImplementedSnpCommands()) {
-    snp.push_back({{"id", Hex(static_cast<std::uint32_t>(c))}, {"name", emulator::SnpCmdName(c)}});
+    json entry = {{"id", Hex(static_cast<std::uint32_t>(c))}, {"name", emulator::SnpCmdName(c)}};
+    // A command not every simulated ABI has names the first that does (SNP_VERIFY_MITIGATION).
+    const emulator::FirmwareVersion since = emulator::SnpCommandSince(c);
+    if (since.major != 0) {
+      entry["since_abi"] = std::to_string(since.major) + "." + std::to_string(since.minor);
+    }
+    snp.push_back(std::move(entry));
   }
   json sev = json::array();
   for (emulator::SevCmd c : emulator::ImplementedSevCommands()) {
@@ -94,6 +106,7 @@ std::string CapabilitiesJson() {
                   {"version", SEVEMU_VERSION},
                   {"protocol", protocol::kVersion},
                   {"products", products},
+                  {"firmware_abis", abis},
                   {"snp_commands", snp},
                   {"sev_commands", sev},
                   {"guest_messages", messages},

@@ -4,12 +4,15 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "../emulator/emulator_fixture.h"
 #include "sevemu/daemon/daemon.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/manufacturing/firmware_abi.h"
 #include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
@@ -39,16 +42,41 @@ TEST_CASE("capabilities list exactly the commands the firmware dispatches") {
   const auto sev = Ids(caps["sev_commands"], "id");
   CHECK(snp.count(static_cast<std::uint32_t>(emulator::SnpCmd::kGuestRequest)) == 1);
   CHECK(sev.count(static_cast<std::uint32_t>(emulator::SevCmd::kLaunchUpdateData)) == 1);
-  auto fw = emulator::Firmware::Boot(test::SeededPlatform(emulator::Product::kMilan), {});
-  REQUIRE(fw.ok());
-  // An empty buffer: a dispatched command answers INVALID_LENGTH (or runs, if it takes none);
-  // only an id the tables lack is INVALID_COMMAND.
-  for (std::uint32_t id = 0x80; id < 0x100; ++id) {
-    const auto st = (*fw)->Execute(static_cast<emulator::SnpCmd>(id), MutableByteSpan{});
-    CHECK_MESSAGE((st == emulator::FwStatus::kInvalidCommand) == (snp.count(id) == 0), id);
+  // A command listed with a since_abi is dispatched only from that ABI on: on every simulated
+  // ABI, a listed command the ABI has answers INVALID_LENGTH (or runs, if it takes no buffer)
+  // to an empty buffer; any other id is INVALID_COMMAND.
+  std::map<std::uint32_t, std::string> since;
+  for (const auto& e : caps["snp_commands"]) {
+    if (e.contains("since_abi")) {
+      since[static_cast<std::uint32_t>(std::stoul(e["id"].get<std::string>(), nullptr, 16))] =
+          e["since_abi"].get<std::string>();
+    }
+  }
+  CHECK(since.at(static_cast<std::uint32_t>(emulator::SnpCmd::kVerifyMitigation)) == "1.58");
+  // The simulated ABIs, and the default firmware (the newest) for each product.
+  CHECK(caps["firmware_abis"] == json::array({"1.55", "1.57", "1.58"}));
+  for (const auto& p : caps["products"]) CHECK(p["firmware"] == "1.58.1");
+  std::unique_ptr<emulator::Firmware> fw;
+  for (const emulator::FirmwareAbi& abi : emulator::SimulatedAbis()) {
+    emulator::ProvisionOptions opts;
+    opts.product = emulator::Product::kMilan;
+    opts.seed = Bytes{1};
+    opts.firmware = emulator::FirmwareVersion{abi.major, abi.minor, 1};
+    auto platform = emulator::Provision(opts, test::TestRoot(emulator::Product::kMilan));
+    REQUIRE(platform.ok());
+    auto booted = emulator::Firmware::Boot(std::move(platform).value(), {});
+    REQUIRE(booted.ok());
+    fw = std::move(booted).value();
+    const std::string name = std::to_string(abi.major) + "." + std::to_string(abi.minor);
+    for (std::uint32_t id = 0x80; id < 0x100; ++id) {
+      const auto st = fw->Execute(static_cast<emulator::SnpCmd>(id), MutableByteSpan{});
+      const bool has =
+          snp.count(id) == 1 && (since.count(id) == 0 || std::stod(since[id]) <= std::stod(name));
+      CHECK_MESSAGE((st == emulator::FwStatus::kInvalidCommand) == !has, name, " ", id);
+    }
   }
   for (std::uint32_t id = 0; id < 0x80; ++id) {
-    const auto st = (*fw)->ExecuteSev(static_cast<emulator::SevCmd>(id), MutableByteSpan{});
+    const auto st = fw->ExecuteSev(static_cast<emulator::SevCmd>(id), MutableByteSpan{});
     CHECK_MESSAGE((st == emulator::FwStatus::kInvalidCommand) == (sev.count(id) == 0), id);
   }
   CHECK(caps["dev_sev_commands"].size() == static_cast<std::size_t>(uapi::SevUserCmd::kMax));

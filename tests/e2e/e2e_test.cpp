@@ -3314,7 +3314,12 @@ TEST_CASE("ctl command fault: SNP_GUEST_REQUEST fails once with the status, the 
 }
 
 TEST_CASE("ctl firmware-update: new firmware, committed, new reported TCB under a running guest") {
-  World w;
+  // From the product's 1.55.21 to 1.55.30 (the default, 1.58.1, would refuse it as a rollback).
+  World w(/*start=*/false);
+  const RunResult p = Run(w.t, {SEVEMU_CLI_PATH, "provision", "--state", w.daemon.state(), "--seed",
+                                "01", "--firmware", "1.55"});
+  REQUIRE_MESSAGE(p.code == 0, p.err);
+  w.daemon.Start();
   w.Launch("vm1");
   const auto before = w.HostStatus();
   const Bytes r1 = GuestReport(w, "vm1", w.t / "r1.bin", Hex64(1));

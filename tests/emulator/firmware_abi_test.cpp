@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "firmware_fixture.h"
+#include "sevemu/emulator/command_fields.h"
 #include "sevemu/emulator/manufacturing/firmware_image.h"
 #include "sevemu/emulator/snp/snp_policy.h"
 #include "sevemu/guestmsg/guest_message.h"
@@ -172,10 +173,14 @@ TEST_CASE("the ABI table: lookup, parsing, provisioning") {
   opts.firmware = FirmwareVersion{1, 56, 0};
   CHECK(Provision(opts, test::TestRoot(Product::kMilan)).error().code() ==
         ErrorCode::kInvalidArgument);
-  // Without --firmware: the product's shipped firmware, ABI 1.55.
+  // Without --firmware: the newest ABI, at the build "1.58" names (DefaultFirmware); the
+  // product's own 1.55 build stays what "1.55" names.
   opts.firmware.reset();
-  CHECK(Provision(opts, test::TestRoot(Product::kMilan))->state.current_fw ==
-        FirmwareVersion{1, 55, 21});
+  for (Product prod : {Product::kMilan, Product::kGenoa, Product::kTurin}) {
+    opts.product = prod;
+    CHECK(Provision(opts, test::TestRoot(prod))->state.current_fw == k158);
+    CHECK(DefaultFirmware(prod) == k158);
+  }
 }
 
 TEST_CASE("guest message versions per ABI: refused ones fail the command and move nothing") {
@@ -300,9 +305,12 @@ TEST_CASE("report version and fields per ABI") {
     CHECK(r[0x1EE] == row.fw.major);              // COMMITTED_MAJOR
     CHECK(r[0x188] == Info(row.product).family);  // CPUID_FAM_ID (v3+)
     CHECK(r[0x189] == Info(row.product).model);
-    CHECK(LoadLe64(r.data() + 0x1F8) == 0);  // LAUNCH_MIT_VECTOR, CURRENT_MIT_VECTOR: nothing
-    CHECK(LoadLe64(r.data() + 0x200) == 0);  // verified (SNP_VERIFY_MITIGATION not modelled)
-    CHECK(LoadLe64(r.data() + 0x40) == 1);   // PLATFORM_INFO: SMT_EN only after SNP_INIT
+    // LAUNCH_MIT_VECTOR, CURRENT_MIT_VECTOR (v5): SNP_INIT applied every mitigation 1.58 knows
+    // (bits 0-1); older ABIs know none. Version 3 has no such fields (zero there).
+    const std::uint64_t mit = row.version == 5 && row.fw == k158 ? 0x3 : 0;
+    CHECK(LoadLe64(r.data() + 0x1F8) == mit);
+    CHECK(LoadLe64(r.data() + 0x200) == mit);
+    CHECK(LoadLe64(r.data() + 0x40) == 1);  // PLATFORM_INFO: SMT_EN only after SNP_INIT
   }
 }
 
@@ -406,7 +414,7 @@ TEST_CASE("SNP_INIT_EX flags, SNP_PLATFORM_STATUS bits, SNP_FEATURE_INFO and PLA
     const auto st = PlatformStatus(f);
     CHECK(st.api_minor == 58);
     CHECK(st.feature_flags == ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6)));
-    CHECK(FeatureInfoEcx(f) == 0x3F);
+    CHECK(FeatureInfoEcx(f) == (0x3Fu | (1u << 13)));  // 13: SNP_VERIFY_MITIGATION
     // A plain SNP_INIT after shutdown forgets both.
     REQUIRE(f.Run(SnpCmd::kShutdown) == FwStatus::kSuccess);
     f.InitPlatform();
@@ -423,7 +431,8 @@ TEST_CASE("SNP_INIT_EX flags, SNP_PLATFORM_STATUS bits, SNP_FEATURE_INFO and PLA
   // Genoa 1.58: AES-256-XTS, no ciphertext hiding.
   {
     test::FirmwareFixture f(PlatformAt(Product::kGenoa, k158));
-    CHECK(FeatureInfoEcx(f) == ((1u << 0) | (1u << 1) | (1u << 2) | (1u << 4) | (1u << 5)));
+    CHECK(FeatureInfoEcx(f) ==
+          ((1u << 0) | (1u << 1) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 13)));
   }
   // The report's PLATFORM_INFO carries RAPL_DIS (bit 3) and CIPHERTEXT_HIDING_EN (bit 4) from
   // 1.57; 1.55 reports SMT_EN only, whatever INIT_EX asked.
@@ -463,6 +472,185 @@ TEST_CASE("a firmware update changes the ABI of a running platform") {
   CHECK(LoadLe32(r.data()) == 5);
   CHECK(r[0x1E9] == 58);
   CHECK(r[0x1ED] == 55);
+}
+
+}  // namespace sevemu::emulator
+
+namespace sevemu::emulator {
+namespace {
+
+constexpr std::uint64_t kMitDst = 0x503000;
+
+// The result, copied out of the packed layout (doctest binds references to what it checks).
+struct MitDst {
+  std::uint64_t mit_verified_vector, mit_supported_vector;
+  std::uint32_t mit_failure_status;
+};
+struct Mit {
+  FwStatus status;
+  MitDst dst;
+};
+
+template <typename T>
+ByteSpan AsBytesOf(const T& v) {
+  return {reinterpret_cast<const std::uint8_t*>(&v), sizeof v};
+}
+
+SnpVerifyMitigationBuf MitBuf(std::uint16_t sub, std::uint64_t vector) {
+  SnpVerifyMitigationBuf b{};
+  b.length = sizeof b;
+  b.subcommand = sub;
+  b.vector = vector;
+  b.flags = kMitDstPaddrEn;
+  b.dst_paddr = kMitDst;
+  return b;
+}
+
+// SNP_VERIFY_MITIGATION as Linux's snp_verify_mitigation issues it (a firmware page for the
+// result, dst_paddr_en); `dst` is what the page holds afterwards (all 0xEE if nothing written).
+Mit Verify(test::FirmwareFixture& f, SnpVerifyMitigationBuf b) {
+  f.MakeFirmwarePage(kMitDst);
+  const Bytes fill(sizeof(SnpVerifyMitigationDst), 0xEE);
+  REQUIRE(f.fw->memory().FirmwareWrite(kMitDst, fill).ok());
+  const FwStatus st = f.Run(SnpCmd::kVerifyMitigation, b);
+  SnpVerifyMitigationDst raw{};
+  REQUIRE(f.fw->memory()
+              .FirmwareRead(kMitDst, {reinterpret_cast<std::uint8_t*>(&raw), sizeof raw})
+              .ok());
+  return {st, {raw.mit_verified_vector, raw.mit_supported_vector, raw.mit_failure_status}};
+}
+
+// A firmware image of `version` for `f`'s Milan, downloaded (not committed).
+void UpdateTo(test::FirmwareFixture& f, FirmwareVersion version) {
+  FirmwareImage img;
+  img.product = Product::kMilan;
+  img.version = version;
+  img.tcb = f.fw->platform_state().current_tcb;
+  img.body = Bytes(64, 0x90);
+  auto bytes = BuildFirmwareImage(img, test::TestRoot(Product::kMilan).ark_key);
+  REQUIRE(bytes.ok());
+  REQUIRE(f.fw->memory().HvWrite(0x700000, *bytes) == rmp::RmpViolation::kNone);
+  REQUIRE(f.Run(SnpCmd::kDownloadFirmwareEx,
+                SnpDownloadFirmwareExBuf{0x18, 0, 0x700000,
+                                         static_cast<std::uint32_t>(bytes->size()), 0}) ==
+          FwStatus::kSuccess);
+}
+
+}  // namespace
+
+TEST_CASE("SNP_VERIFY_MITIGATION: INVALID_COMMAND before 1.58, whatever the buffer") {
+  for (const FirmwareVersion fw : {k155, k157}) {
+    CAPTURE(Name(fw));
+    test::FirmwareFixture f(PlatformAt(Product::kMilan, fw));
+    f.InitPlatform();
+    (void)Verify(f, MitBuf(kMitSubcmdStatus, 0));  // the result page made and filled
+    const Bytes before = f.fw->StateDigest();
+    const Mit m = Verify(f, MitBuf(kMitSubcmdStatus, 0));
+    CHECK(m.status == FwStatus::kInvalidCommand);
+    CHECK(m.dst.mit_verified_vector == 0xEEEEEEEEEEEEEEEEull);  // nothing written
+    CHECK(f.Run(SnpCmd::kVerifyMitigation, MutableByteSpan{}) == FwStatus::kInvalidCommand);
+    CHECK(f.fw->StateDigest() == before);
+  }
+}
+
+TEST_CASE("SNP_VERIFY_MITIGATION on 1.58: STATUS, VERIFY, a live update from 1.55") {
+  SUBCASE("STATUS: SNP_INIT built the RMP and applied both simulated mitigations") {
+    test::FirmwareFixture f(PlatformAt(Product::kMilan, k158));
+    Mit m = Verify(f, MitBuf(kMitSubcmdStatus, 0));  // before SNP_INIT: any page, none verified
+    CHECK(m.status == FwStatus::kSuccess);
+    CHECK(m.dst.mit_supported_vector == 0x3);
+    CHECK(m.dst.mit_verified_vector == 0);
+    CHECK(m.dst.mit_failure_status == 0);
+    CHECK(Verify(f, MitBuf(kMitSubcmdVerify, 1)).status == FwStatus::kInvalidPlatformState);
+    f.InitPlatform();
+    m = Verify(f, MitBuf(kMitSubcmdStatus, 0));
+    CHECK(m.dst.mit_verified_vector == 0x3);
+    CHECK(m.dst.mit_supported_vector == 0x3);
+  }
+  SUBCASE("bad buffers: INVALID_PARAM (or the page's status), nothing changes") {
+    test::FirmwareFixture f(PlatformAt(Product::kMilan, k158));
+    f.InitPlatform();
+    f.MakeFirmwarePage(kMitDst);
+    struct Bad {
+      const char* what;
+      SnpVerifyMitigationBuf buf;
+      FwStatus want;
+    };
+    std::vector<Bad> bad;
+    auto add = [&bad](const char* what, auto edit, FwStatus want = FwStatus::kInvalidParam) {
+      SnpVerifyMitigationBuf b = MitBuf(kMitSubcmdVerify, 1);
+      edit(b);
+      bad.push_back({what, b, want});
+    };
+    add("length", [](auto& b) { b.length = 0x20; });
+    add("sub-command 2", [](auto& b) { b.subcommand = 2; });
+    add("reserved word", [](auto& b) { b.reserved0 = 1; });
+    add("src_paddr_en", [](auto& b) { b.flags |= kMitSrcPaddrEn; });
+    add("reserved flag", [](auto& b) { b.flags |= 1u << 5; });
+    add("reserved tail", [](auto& b) { b.reserved2[23] = 1; });
+    add("no bit", [](auto& b) { b.vector = 0; });
+    add("two bits", [](auto& b) { b.vector = 0x3; });
+    add("STATUS with a vector", [](auto& b) {
+      b.subcommand = kMitSubcmdStatus;
+      b.vector = 1;
+    });
+    add("result crosses a page", [](auto& b) { b.dst_paddr = kMitDst + 4090; });
+    add(
+        "result page not FIRMWARE", [](auto& b) { b.dst_paddr = 0x600000; },
+        FwStatus::kInvalidPageState);
+    for (const Bad& b : bad) {
+      CAPTURE(b.what);
+      const Bytes before = f.fw->StateDigest();
+      CHECK(f.Run(SnpCmd::kVerifyMitigation, b.buf) == b.want);
+      CHECK(f.fw->StateDigest() == before);
+    }
+    // The trace's view of the buffer: every named field, no reserved one.
+    const auto fields =
+        DecodeSnpCommand(SnpCmd::kVerifyMitigation, AsBytesOf(MitBuf(kMitSubcmdVerify, 1ull << 1)));
+    std::string names;
+    for (const auto& fd : fields)
+      names += std::string(fd.name) + "=" + std::to_string(fd.number) + " ";
+    CHECK(names == "length=64 subcommand=1 vector=2 flags=1 src_paddr=0 dst_paddr=" +
+                       std::to_string(kMitDst) + " ");
+    // The buffer is 0x40 bytes (sev_cmd_buffer_len).
+    CHECK(f.Run(SnpCmd::kVerifyMitigation, SnpAddrBuf{kMitDst}) == FwStatus::kInvalidLength);
+  }
+  SUBCASE("a live update from 1.55: the new mitigations wait for VERIFY; reports follow") {
+    AbiGuest g(Product::kMilan, k155);
+    UpdateTo(g.f, {1, 58, 3});
+    Mit m = Verify(g.f, MitBuf(kMitSubcmdStatus, 0));
+    CHECK(m.dst.mit_supported_vector == 0x3);
+    CHECK(m.dst.mit_verified_vector == 0);  // 1.55 applied none; no RMP rebuild since
+    Bytes r = g.Report();
+    CHECK(LoadLe64(r.data() + 0x1F8) == 0);
+    CHECK(LoadLe64(r.data() + 0x200) == 0);
+    // A bit the firmware does not know: the command succeeds, the result says why not.
+    m = Verify(g.f, MitBuf(kMitSubcmdVerify, 1ull << 7));
+    CHECK(m.status == FwStatus::kSuccess);
+    CHECK(m.dst.mit_failure_status == kMitFailureUnsupported);
+    CHECK(m.dst.mit_verified_vector == 0);
+    // The verified vector is firmware state (a REQ_VERIFY without a result page changes it).
+    const Bytes before_verify = g.f.fw->StateDigest();
+    auto no_result = MitBuf(kMitSubcmdVerify, 1ull << 1);
+    no_result.flags = 0;
+    CHECK(g.f.Run(SnpCmd::kVerifyMitigation, no_result) == FwStatus::kSuccess);
+    CHECK(g.f.fw->StateDigest() != before_verify);
+    m = Verify(g.f, MitBuf(kMitSubcmdVerify, 1ull << 1));
+    CHECK(m.status == FwStatus::kSuccess);
+    CHECK(m.dst.mit_failure_status == 0);
+    CHECK(m.dst.mit_verified_vector == 0x2);
+    // The running guest's CURRENT_MIT_VECTOR moves; its LAUNCH_MIT_VECTOR stays.
+    r = g.Report();
+    CHECK(LoadLe64(r.data() + 0x1F8) == 0);
+    CHECK(LoadLe64(r.data() + 0x200) == 0x2);
+    // Verifying it again changes nothing; without dst_paddr_en nothing is written.
+    auto quiet = MitBuf(kMitSubcmdVerify, 1);
+    quiet.flags = 0;
+    m = Verify(g.f, quiet);
+    CHECK(m.status == FwStatus::kSuccess);
+    CHECK(m.dst.mit_verified_vector == 0xEEEEEEEEEEEEEEEEull);
+    CHECK(Verify(g.f, MitBuf(kMitSubcmdStatus, 0)).dst.mit_verified_vector == 0x3);
+  }
 }
 
 }  // namespace sevemu::emulator

@@ -38,7 +38,7 @@ Bytes Pattern(std::uint8_t seed) {
 }  // namespace
 
 TEST_CASE("platform life cycle: INIT, status, DF_FLUSH discipline, SHUTDOWN") {
-  FirmwareFixture f;
+  FirmwareFixture f(test::SeededPlatform155(Product::kMilan));  // 1.55.21's status bytes
   CHECK(f.fw->snp_state() == statemachine::SnpPlatformState::kUninit);
   auto st = PlatformStatus(f);
   CHECK(st.state == 0);
@@ -281,7 +281,7 @@ TEST_CASE("SNP_LAUNCH_START enforces each policy rule and changes nothing when i
   };
   for (const Row& r : rows) {
     CAPTURE(r.rule);
-    FirmwareFixture f;
+    FirmwareFixture f(test::SeededPlatform155(Product::kMilan));  // bit 21 reserved in 1.55
     f.InitPlatform();
     REQUIRE(f.GctxCreate(kGctx) == FwStatus::kSuccess);
     const Bytes before = f.fw->StateDigest();
@@ -654,7 +654,7 @@ TEST_CASE("SNP_ACTIVATE_EX") {
 }
 
 TEST_CASE("SNP_DOWNLOAD_FIRMWARE_EX: signed images raise the TCB; rollback is refused") {
-  FirmwareFixture f;
+  FirmwareFixture f(test::SeededPlatform155(Product::kMilan));  // from 1.55.21 to 1.56.3
   f.InitPlatform();
   const auto root = test::TestRoot(Product::kMilan);
   auto image_at = [&](TcbParts parts, FirmwareVersion v) {
@@ -936,7 +936,8 @@ TEST_CASE("every SNP command in both platform states: status and resulting state
 }
 
 TEST_CASE("SNP_FEATURE_INFO") {
-  FirmwareFixture f;
+  FirmwareFixture f(
+      test::SeededPlatform155(Product::kMilan));  // 1.55's leaf 0 (1.58: firmware_abi_test)
   f.InitPlatform();
   f.MakeFirmwarePage(0x200000);
   auto leaf = [&](std::uint32_t ecx) {

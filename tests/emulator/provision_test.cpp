@@ -38,7 +38,8 @@ TEST_CASE("provisioned platforms carry the product's identity and initial firmwa
   CHECK(milan.state.current_tcb == DefaultTcb(Product::kMilan));
   CHECK(milan.state.committed_tcb == milan.state.current_tcb);
   CHECK(milan.state.reported_tcb == milan.state.current_tcb);
-  CHECK(milan.state.current_fw == FirmwareVersion{1, 55, 21});
+  CHECK(milan.state.current_fw == FirmwareVersion{1, 58, 1});  // the newest ABI (firmware_abi.h)
+  CHECK(milan.state.committed_fw == milan.state.current_fw);
   CHECK(milan.state.current_tcb.raw() == 0x7308000000000003ull);  // ucode@7, snp@6, bl@0
 
   const Platform genoa = test::SeededPlatform(Product::kGenoa);

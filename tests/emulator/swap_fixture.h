@@ -27,9 +27,14 @@ struct SwapFixture : FirmwareFixture {
   static constexpr std::uint64_t kBigOut = 0xA00000;
   static constexpr std::uint64_t kBigIn = 0xC00000;
 
-  explicit SwapFixture(bool with_big = false) {
+  // On `platform` (a seeded Milan at its default firmware unless told), the guest launched with
+  // `policy`.
+  explicit SwapFixture(bool with_big = false,
+                       emulator::Platform platform = SeededPlatform(emulator::Product::kMilan),
+                       std::uint64_t policy = 0x30000)
+      : FirmwareFixture(std::move(platform)) {
     InitPlatform();
-    StartGuest(kGctx, kAsid);
+    StartGuest(kGctx, kAsid, policy);
     for (std::uint64_t i = 0; i < 4; ++i) {
       MakePreGuestPage(kData + i * rmp::kPageSize, kGpa + i * rmp::kPageSize, kAsid,
                        Pattern(static_cast<std::uint8_t>(i + 1)));

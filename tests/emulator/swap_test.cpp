@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "command_recorder.h"
+#include "sevemu/emulator/snp/snp_policy.h"
 #include "swap_fixture.h"
 
 namespace sevemu::test {
@@ -456,6 +457,82 @@ TEST_CASE("two things wrong at once: AMD's order decides") {
     CHECK(f.fw->StateDigest() == before);
   }
   CHECK(f.GuestReads(F::kGpa + rmp::kPageSize, F::kData + rmp::kPageSize) == F::Pattern(2));
+}
+
+// A seeded Milan provisioned with firmware `fw` (docs/firmware-abi.md).
+emulator::Platform MilanAt(emulator::FirmwareVersion fw) {
+  emulator::ProvisionOptions opts;
+  opts.product = emulator::Product::kMilan;
+  opts.seed = Bytes{1};
+  opts.firmware = fw;
+  auto p = emulator::Provision(opts, TestRoot(emulator::Product::kMilan));
+  REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message()));
+  return std::move(p).value();
+}
+
+TEST_CASE("PAGE_SWAP_DISABLE (policy bit 25, ABI 1.58): SWAP_OUT, SWAP_IN, PAGE_MOVE refused") {
+  constexpr std::uint64_t kNoSwap = 0x30000 | emulator::policy::kPageSwapDisable;
+  constexpr emulator::FirmwareVersion k157{1, 57, 1}, k158{1, 58, 1};
+  SUBCASE("1.58, the bit set: POLICY_FAILURE before any page check; nothing changes") {
+    SwapFixture f(false, MilanAt(k158), kNoSwap);  // MD_INIT is not one of the three: it ran
+    f.Freeze(F::kData, F::kGpa);
+    f.MakeFirmwarePage(F::kOut);
+    const rmp::RmpEntry src = f.fw->memory().rmp().Get(F::kData);
+    Bytes out_before(rmp::kPageSize);
+    REQUIRE(f.fw->memory().FirmwareRead(F::kOut, out_before).ok());
+    Refused(f, SnpCmd::kPageSwapOut,
+            F::Buf(F::kGctx, F::kData, F::kOut, F::kMd, SwapFlags(SwapPageType::kData)),
+            FwStatus::kPolicyFailure);
+    // The guest's page is still its own, frozen as it was; no entry, no ciphertext written.
+    CHECK(f.fw->memory().rmp().Get(F::kData).Encode() == src.Encode());
+    CHECK(f.StateOf(F::kData) == PageState::kPreSwap);
+    CHECK((f.EntryAt(F::kMd).entry & emulator::kMdValid) == 0);
+    Bytes out_after(rmp::kPageSize);
+    REQUIRE(f.fw->memory().FirmwareRead(F::kOut, out_after).ok());
+    CHECK(out_after == out_before);
+    // A request that is wrong in other ways too: the policy is checked first, after the
+    // context (reserved bits and an unknown context keep their statuses).
+    Refused(f, SnpCmd::kPageSwapOut,
+            F::Buf(F::kGctx, F::kData, F::kOut, F::kMd + 8, SwapFlags(SwapPageType::kData)),
+            FwStatus::kPolicyFailure);
+    Refused(f, SnpCmd::kPageSwapOut,
+            F::Buf(0x150000, F::kData, F::kOut, F::kMd, SwapFlags(SwapPageType::kData)),
+            FwStatus::kInvalidGuest);
+    Refused(f, SnpCmd::kPageSwapOut,
+            F::Buf(F::kGctx, F::kData, F::kOut, F::kMd, SwapFlags(SwapPageType::kData) | 8),
+            FwStatus::kInvalidParam);
+    // SWAP_IN: refused before its entry (invalid here: INVALID_MDATA_ENTRY otherwise).
+    Refused(f, SnpCmd::kPageSwapIn, f.SwapInBuf(0), FwStatus::kPolicyFailure);
+    // PAGE_MOVE.
+    f.MakeTarget(F::kIn);
+    const Bytes before = f.fw->StateDigest();
+    CHECK(f.Run(SnpCmd::kPageMove, emulator::SnpPageMoveBuf{F::kGctx, 0, 0, F::kData, F::kIn}) ==
+          FwStatus::kPolicyFailure);
+    CHECK(f.fw->StateDigest() == before);
+    CHECK(f.StateOf(F::kIn) == PageState::kPreGuest);
+  }
+  SUBCASE("1.58, the bit clear: the same commands work") {
+    SwapFixture f(false, MilanAt(k158));
+    REQUIRE(f.SwapOutData(0) == FwStatus::kSuccess);
+    CHECK(f.Run(SnpCmd::kPageSwapIn, f.SwapInBuf(0)) == FwStatus::kSuccess);
+    f.Freeze(F::kData + rmp::kPageSize, F::kGpa + rmp::kPageSize);
+    f.MakeTarget(F::kIn + rmp::kPageSize);
+    CHECK(f.Run(SnpCmd::kPageMove,
+                emulator::SnpPageMoveBuf{F::kGctx, 0, 0, F::kData + rmp::kPageSize,
+                                         F::kIn + rmp::kPageSize}) == FwStatus::kSuccess);
+  }
+  SUBCASE("1.55 and 1.57 do not define the bit: LAUNCH_START refuses it as reserved") {
+    for (const emulator::FirmwareVersion fw : {emulator::FirmwareVersion{1, 55, 21}, k157}) {
+      CAPTURE(fw.minor);
+      FirmwareFixture f(MilanAt(fw));
+      f.InitPlatform();
+      REQUIRE(f.GctxCreate(F::kGctx) == FwStatus::kSuccess);
+      const Bytes before = f.fw->StateDigest();
+      CHECK(f.Run(SnpCmd::kLaunchStart, f.LaunchStartBuf(F::kGctx, kNoSwap)) ==
+            FwStatus::kPolicyFailure);
+      CHECK(f.fw->StateDigest() == before);
+    }
+  }
 }
 
 }  // namespace

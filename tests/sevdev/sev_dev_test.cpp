@@ -192,6 +192,52 @@ TEST_CASE("SNP_PLATFORM_STATUS: the firmware's 32-byte status, on a read-only de
   CHECK(d.user.Slice(kData, 32) == direct);
 }
 
+TEST_CASE("VerifyMitigation (sev-dev.c snp_verify_mitigation): 1.58 answers, 1.55 does not") {
+  auto platform_at = [](emulator::FirmwareVersion fw) {
+    emulator::ProvisionOptions opts;
+    opts.product = emulator::Product::kMilan;
+    opts.seed = Bytes{1};
+    opts.firmware = fw;
+    auto p = emulator::Provision(opts, test::TestRoot(emulator::Product::kMilan));
+    REQUIRE(p.ok());
+    return std::move(p).value();
+  };
+  {
+    test::FirmwareFixture f(platform_at({1, 58, 1}));
+    f.InitPlatform();
+    SevDevice dev(*f.fw, kScratch);
+    emulator::SnpVerifyMitigationDst out{};
+    std::uint32_t error = kSentinel;
+    REQUIRE(dev.VerifyMitigation(emulator::kMitSubcmdStatus, 0, &out, &error) == 0);
+    CHECK(error == 0);
+    const std::uint64_t supported = out.mit_supported_vector, verified = out.mit_verified_vector;
+    CHECK(supported == 0x3);
+    CHECK(verified == 0x3);  // SNP_INIT built the RMP with both applied
+    // A bit the firmware does not know: success, with the failure in the result (Linux's
+    // verified_mitigations_store turns it into EINVAL).
+    REQUIRE(dev.VerifyMitigation(emulator::kMitSubcmdVerify, 1ull << 9, &out, &error) == 0);
+    const std::uint32_t failure = out.mit_failure_status;
+    CHECK(failure == emulator::kMitFailureUnsupported);
+    // Two bits at once: the firmware refuses (Linux v5 refuses before asking).
+    CHECK(dev.VerifyMitigation(emulator::kMitSubcmdVerify, 0x3, &out, &error) == -EIO);
+    CHECK(error == St(FwStatus::kInvalidParam));
+    // The scratch page is the hypervisor's again, and zeroed.
+    Bytes page(4096);
+    CHECK(f.fw->memory().rmp().Get(kScratch).State() == rmp::PageState::kHypervisor);
+    REQUIRE(f.fw->memory().HvRead(kScratch, page) == rmp::RmpViolation::kNone);
+    CHECK(page == Bytes(4096, 0));
+  }
+  {
+    test::FirmwareFixture f(platform_at({1, 55, 21}));
+    f.InitPlatform();
+    SevDevice dev(*f.fw, kScratch);
+    emulator::SnpVerifyMitigationDst out{};
+    std::uint32_t error = kSentinel;
+    CHECK(dev.VerifyMitigation(emulator::kMitSubcmdStatus, 0, &out, &error) == -EIO);
+    CHECK(error == St(FwStatus::kInvalidCommand));
+  }
+}
+
 TEST_CASE("SNP_PLATFORM_STATUS refusals") {
   SUBCASE("SNP not initialised") {
     Dev d(false);

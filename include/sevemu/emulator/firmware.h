@@ -78,6 +78,9 @@ class BootKeys {
 // The commands the firmware implements, read from its dispatch tables (firmware.cpp's SNP
 // table, sev/sev_dispatch.cpp's legacy one), in table order: what capabilities report.
 std::vector<SnpCmd> ImplementedSnpCommands();
+// The first ABI (major.minor; build 0) that has SNP command `cmd`: 0.0 for the commands every
+// simulated ABI has (SNP_VERIFY_MITIGATION: 1.58).
+FirmwareVersion SnpCommandSince(SnpCmd cmd);
 std::vector<SevCmd> ImplementedSevCommands();
 // The command-buffer size the dispatcher requires for an implemented command (0: none);
 // nullopt for an id it does not implement.

@@ -15,6 +15,7 @@
 
 #include "sevemu/common/bytes.h"
 #include "sevemu/emulator/firmware.h"
+#include "sevemu/emulator/snp/snp_abi.h"
 #include "sevemu/uapi/linux_sev.h"
 
 namespace sevemu::hypervisor {
@@ -69,6 +70,15 @@ class SevDevice {
   // (the firmware refused; `error` has its status) or -EFAULT (a page could not change state).
   int IssueGuestCmd(emulator::SevCmd cmd, MutableByteSpan buf, std::span<const CmdBuffer> buffers,
                     std::uint32_t* error);
+
+  // snp_verify_mitigation (sev-dev.c, behind /sys/firmware/sev/vulnerabilities): one
+  // SNP_VERIFY_MITIGATION with `subcommand` (emulator::kMitSubcmdStatus / kMitSubcmdVerify) and
+  // `vector`, its result in a firmware page (a scratch page, reclaimed after), copied to `out`
+  // on success. 0, -EIO (the firmware refused: `error` has its status; INVALID_COMMAND before
+  // ABI 1.58) or -EFAULT (the page could not change state). The kernel offers the sysfs files
+  // only where SNP_FEATURE_INFO advertises the command; this entry point does not check.
+  int VerifyMitigation(std::uint16_t subcommand, std::uint64_t vector,
+                       emulator::SnpVerifyMitigationDst* out, std::uint32_t* error);
 
   // Injected faults (faults.h) consulted before every command this driver hands the firmware;
   // null = none. REQUIRES: `faults` outlives the device.

@@ -37,6 +37,9 @@ struct FirmwareAbi {
   // (rapl_dis, ciphertext_hiding_cap/en) and in the report's PLATFORM_INFO, and advertises the
   // policy bits 21-24 in SNP_FEATURE_INFO leaf 0 ECX bits 2-5.
   bool platform_features;
+  // The mitigation vector bits SNP_VERIFY_MITIGATION knows (mit_supported_vector), or 0 where
+  // the ABI has no such command (INVALID_COMMAND). docs/firmware-abi.md "Mitigations".
+  std::uint64_t mitigations;
 };
 
 // The row `v` runs as.
@@ -49,7 +52,8 @@ std::span<const FirmwareAbi> SimulatedAbis();
 // otherwise. kInvalidArgument, listing the simulated ABIs, for anything else.
 Result<FirmwareVersion> ParseSimulatedFirmware(Product product, std::string_view text);
 
-// The firmware a new platform runs when provisioning is not told (`provision --firmware`).
+// The firmware a new platform runs when provisioning is not told (`provision --firmware`): the
+// newest simulated ABI (1.58.1). Tests that assert 1.55 behaviour provision 1.55 explicitly.
 FirmwareVersion DefaultFirmware(Product product);
 
 // The platform facts that depend on the ABI (the product decides the rest).

@@ -35,7 +35,8 @@ struct ProductInfo {
   std::uint32_t root_serial_base;    // ARK serial; ASK and ASVK serials derive from it
   std::uint32_t ask_serial;
   std::uint32_t asvk_serial;
-  // The initial firmware this simulated part ships with.
+  // The part's own ABI 1.55 build (what `--firmware 1.55` names; the default is the newest ABI:
+  // DefaultFirmware, firmware_abi.h).
   std::uint8_t api_major;
   std::uint8_t api_minor;
   std::uint8_t build;

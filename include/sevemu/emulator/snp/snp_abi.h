@@ -30,6 +30,7 @@ enum class SnpCmd : std::uint32_t {
   kLaunchFinish = 0x0A2,
   kDbgDecrypt = 0x0B0,
   kDbgEncrypt = 0x0B1,
+  kVerifyMitigation = 0x0B2,  // ABI 1.58
   kPageSwapOut = 0x0C0,
   kPageSwapIn = 0x0C1,
   kPageMove = 0x0C2,
@@ -193,6 +194,36 @@ struct SnpFeatureInfoBuf {           // SNP_FEATURE_INFO
   std::uint64_t feature_info_paddr;  // receives {u32 eax, ebx, ecx, edx}
 };
 static_assert(sizeof(SnpFeatureInfoBuf) == 0x10);
+
+// SNP_VERIFY_MITIGATION (ABI 1.58; Linux psp-sev.h sev_data_snp_verify_mitigation, added with
+// the /sys/firmware/sev/vulnerabilities interface by "crypto/ccp: Introduce
+// SNP_VERIFY_MITIGATION command", applied to cryptodev-2.6 in July 2026).
+struct SnpVerifyMitigationBuf {
+  std::uint32_t length;      // 0x40
+  std::uint16_t subcommand;  // 0 REQ_STATUS, 1 REQ_VERIFY (SNP_MIT_SUBCMD_REQ_*)
+  std::uint16_t reserved0;
+  std::uint64_t vector;  // REQ_VERIFY: the one mitigation bit to verify
+  std::uint32_t flags;   // bit0 dst_paddr_en, bit1 src_paddr_en; 31:2 reserved
+  std::uint8_t reserved1[4];
+  std::uint64_t src_paddr;  // optional input data (bug-specific)
+  std::uint64_t dst_paddr;  // receives SnpVerifyMitigationDst
+  std::uint8_t reserved2[24];
+};
+static_assert(sizeof(SnpVerifyMitigationBuf) == 0x40);
+static_assert(offsetof(SnpVerifyMitigationBuf, flags) == 0x10);
+static_assert(offsetof(SnpVerifyMitigationBuf, dst_paddr) == 0x20);
+constexpr std::uint16_t kMitSubcmdStatus = 0, kMitSubcmdVerify = 1;
+constexpr std::uint32_t kMitDstPaddrEn = 1u << 0, kMitSrcPaddrEn = 1u << 1;
+
+struct SnpVerifyMitigationDst {  // what SNP_VERIFY_MITIGATION writes at dst_paddr
+  std::uint64_t mit_verified_vector;
+  std::uint64_t mit_supported_vector;
+  std::uint32_t mit_failure_status;  // REQ_VERIFY: 0, or why the bit was not verified
+};
+static_assert(sizeof(SnpVerifyMitigationDst) == 20);
+// mit_failure_status for a bit the firmware does not know (sevemu's value: no public source
+// numbers the failures).
+constexpr std::uint32_t kMitFailureUnsupported = 1;
 
 struct SnpVlekLoadBuf {               // SNP_VLEK_LOAD
   std::uint32_t length;               // 16
