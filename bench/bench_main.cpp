@@ -62,6 +62,7 @@ constexpr Pair kPairs[] = {
     {"shim_derived_key", "limit_derived_key", Kind::kRate, ">= 5000/s"},
     {"run_derived_key", "limit_derived_key", Kind::kRate, ">= 5000/s"},
     {"inproc_derived_key", "limit_derived_key", Kind::kRate, ""},
+    {"inproc_derived_key_low_tcb", "limit_derived_key", Kind::kRate, ">= 5000/s"},
     {"snp_launch/16", "limit_snp_pages/16", Kind::kRate, ">= 0.70"},
     {"snp_launch_update/16", "limit_snp_pages/16", Kind::kRate, ">= 0.70"},
     {"snp_launch_update/64", "limit_snp_pages/64", Kind::kRate, ">= 0.70"},

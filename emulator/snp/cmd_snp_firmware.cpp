@@ -47,6 +47,7 @@ FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf) {
   }
   s.sticks = std::move(sticks).value();
   s.vcek = std::move(vcek).value();
+  DropDerivedSeeds(s);
   s.persistent_changed = true;
   return FwStatus::kSuccess;
 }

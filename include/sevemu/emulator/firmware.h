@@ -142,6 +142,10 @@ class Firmware {
   // none), as commands replace it only once they succeed. Holds private keys.
   SevNvStore sev_nv_store() const;
 
+  // How many derive-down results MSG_KEY_REQ has cached (one per TCB asked for since the TCBs
+  // last changed; FirmwareState::derived_seeds). For tests.
+  std::size_t derived_seed_count() const;
+
   // For tests and teaching: a digest of every piece of firmware state, to show that a failed
   // command changed nothing.
   Bytes StateDigest() const;
