@@ -72,6 +72,7 @@ constexpr Pair kPairs[] = {
     {"daemon_start", "exec_sevemu_version", Kind::kSlower, "< 100 ms"},
     {"kds_vcek_cached", "kds_cert_chain", Kind::kRate, ""},
     {"kds_vcek_uncached", "", Kind::kAlone, "< 5 ms"},
+    {"inproc_kds_vcek", "limit_rsa4096_pss_sign", Kind::kSlower, ""},
     {"exec_preload", "exec_plain", Kind::kExtra, "< 2 ms"},
     {"fuzz_command_input", "", Kind::kAlone, ">= 1000/s"},
     {"swap_out_in_256mib", "limit_gcm_seal_open_256mib", Kind::kRate, ">= 0.50"},
