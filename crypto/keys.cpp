@@ -417,12 +417,26 @@ int PrivateKey::bits() const {
 }
 
 PublicKey PrivateKey::Public() const {
-  // Re-encode the public half so the PublicKey never holds the private scalar.
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(impl_->pkey.get(), &der);
-  const unsigned char* p = der;
-  EVP_PKEY* pub = len > 0 ? d2i_PUBKEY(nullptr, &p, len) : nullptr;
-  OPENSSL_free(der);
+  // Copy only the public half so the PublicKey never holds the private scalar: exported as
+  // parameters and imported into a new key of the same type (a DER round trip did the same
+  // through OpenSSL's decoder search, ten times the cost: 10% of issuing a VCEK certificate).
+  EVP_PKEY* pub = nullptr;
+  OSSL_PARAM* params = nullptr;
+  if (EVP_PKEY_todata(impl_->pkey.get(), EVP_PKEY_PUBLIC_KEY, &params) == 1) {
+    internal::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, impl_->pkey.get(), nullptr));
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &pub, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+      pub = nullptr;
+    }
+  }
+  OSSL_PARAM_free(params);
+  if (pub == nullptr) {  // the DER round trip
+    unsigned char* der = nullptr;
+    const int len = i2d_PUBKEY(impl_->pkey.get(), &der);
+    const unsigned char* p = der;
+    pub = len > 0 ? d2i_PUBKEY(nullptr, &p, len) : nullptr;
+    OPENSSL_free(der);
+  }
   auto impl = std::make_shared<PublicKey::Impl>();
   // i2d/d2i of a key we built cannot fail short of memory exhaustion; fall back to sharing the
   // keypair object rather than returning an empty key.
