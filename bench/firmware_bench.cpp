@@ -9,6 +9,7 @@
 
 #include "bench_registry.h"
 #include "firmware_command_harness.h"
+#include "sevemu/emulator/manufacturing/kds.h"
 #include "sevemu/emulator/manufacturing/provision.h"
 #include "sevemu/fixtures/test_root.h"
 #include "sevemu/guest/sev_guest_driver.h"
@@ -172,8 +173,9 @@ void DefaultGuestLaunch(benchmark::State& state) {
 }
 
 // SNP_GET_REPORT or SNP_GET_DERIVED_KEY through guest::SevGuestDriver and Host, as the daemon
-// runs them for a client, minus the socket.
-void DriverRequest(benchmark::State& state, bool key) {
+// runs them for a client, minus the socket. `low_tcb`: the key at TCB 0 (TCB_VERSION selected),
+// the derive-down case (about 1,900 SHA-384s of the hash-stick chain below the current TCB).
+void DriverRequest(benchmark::State& state, bool key, bool low_tcb = false) {
   auto host = BootHost();
   hypervisor::GuestLaunchSpec spec;
   spec.name = "vm";
@@ -185,7 +187,8 @@ void DriverRequest(benchmark::State& state, bool key) {
   uapi::SnpReportReq rreq{};
   uapi::SnpReportResp rresp{};
   uapi::SnpDerivedKeyReq kreq{};
-  kreq.guest_field_select = 1;
+  kreq.guest_field_select = low_tcb ? (1 | (1u << 5)) : 1;  // policy (+ TCB_VERSION)
+  kreq.tcb_version = 0;
   uapi::SnpDerivedKeyResp kresp{};
   for (auto _ : state) {
     uapi::SnpGuestRequestIoctl io{};
@@ -211,6 +214,26 @@ void FuzzCommandInput(benchmark::State& state) {
   for (auto _ : state) {
     input[0] = static_cast<std::uint8_t>(0x1 + (i++ % 0x30));
     sevemu::fuzz::RunFirmwareCommandInput(input, sizeof input);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// What `sevemu kds serve` does for a VCEK not asked for before, minus HTTP: Kds::Vcek at a new
+// TCB each time (hash sticks from the fuses, the VCEK's P-384 key, the certificate signed with
+// RSA-PSS-4096 by the ASK), then its DER.
+void KdsIssueVcek(benchmark::State& state) {
+  const emulator::Platform p = BenchPlatform(emulator::Product::kMilan);
+  const emulator::Kds kds(p.root);
+  unsigned next = 0;
+  for (auto _ : state) {
+    ++next;
+    emulator::TcbParts parts = p.state.reported_tcb.parts();
+    parts.boot_loader = static_cast<std::uint8_t>(next % 256);
+    parts.tee = static_cast<std::uint8_t>((next / 256) % 256);
+    auto tcb = emulator::TcbVersion::FromParts(emulator::Product::kMilan, parts);
+    if (!tcb.ok()) return state.SkipWithError("TCB");
+    auto cert = kds.Vcek(p.state.chip, p.fuses, *tcb, p.state.manufactured_at);
+    if (!cert.ok() || !cert->ToDer().ok()) return state.SkipWithError("VCEK");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
@@ -249,6 +272,15 @@ void RegisterFirmwareBenchmarks() {
                                [](benchmark::State& s) { DriverRequest(s, true); })
       ->Unit(benchmark::kMicrosecond)
       ->MinTime(0.3)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("inproc_derived_key_low_tcb",
+                               [](benchmark::State& s) { DriverRequest(s, true, true); })
+      ->Unit(benchmark::kMicrosecond)
+      ->MinTime(0.3)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("inproc_kds_vcek", KdsIssueVcek)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(0.5)
       ->UseRealTime();
   benchmark::RegisterBenchmark("fuzz_command_input", FuzzCommandInput)
       ->Unit(benchmark::kMicrosecond)

@@ -206,9 +206,12 @@ Result<DirLock> DirLock::Acquire(const std::string& dir) {
     }
     return IoError(path, "flock", err);
   }
+  // Informational only. Written over the previous holder's pid, then cut to length: a
+  // truncation to zero of a file with unwritten data makes ext4 (auto_da_alloc) flush it
+  // first, which cost 12-17 ms of every daemon start.
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) {
-    (void)!::pwrite(fd, pid.data(), pid.size(), 0);  // informational only
+  if (::pwrite(fd, pid.data(), pid.size(), 0) == static_cast<ssize_t>(pid.size())) {
+    (void)!::ftruncate(fd, static_cast<off_t>(pid.size()));
   }
   return DirLock(fd);
 }

@@ -9,9 +9,9 @@ using internal::OsslError;
 
 namespace {
 
-Result<internal::EvpCipherPtr> FetchCipher(const char* name) {
-  internal::EvpCipherPtr c(EVP_CIPHER_fetch(nullptr, name, nullptr));
-  if (!c) return OsslError(std::string("cipher fetch ") + name);
+Result<const EVP_CIPHER*> FetchCipher(const char* name) {
+  const EVP_CIPHER* c = internal::FetchedCipher(name);
+  if (c == nullptr) return OsslError(std::string("cipher fetch ") + name);
   return c;
 }
 
@@ -26,8 +26,8 @@ Result<Bytes> Crypt(const char* cipher_name, ByteSpan key, ByteSpan iv, ByteSpan
   if (data.size() > INT_MAX) return Error(ErrorCode::kInvalidArgument, "data too large");
   SEVEMU_ASSIGN_OR_RETURN(auto cipher, FetchCipher(cipher_name));
   internal::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_CipherInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), encrypt ? 1 : 0,
-                                 nullptr) != 1) {
+  if (!ctx ||
+      EVP_CipherInit_ex2(ctx.get(), cipher, key.data(), iv.data(), encrypt ? 1 : 0, nullptr) != 1) {
     return OsslError(std::string(cipher_name) + " init", ErrorCode::kInvalidKey);
   }
   EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
@@ -78,7 +78,7 @@ Result<GcmSealed> Aes256GcmSeal(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteSpa
   int len = 0;
   GcmSealed out;
   out.ciphertext.resize(plaintext.size() + kAesBlockSize);
-  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), nullptr) != 1 ||
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher, key.data(), iv.data(), nullptr) != 1 ||
       (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(),
                                          static_cast<int>(aad.size())) != 1)) {
     return OsslError("AES-256-GCM init");
@@ -105,7 +105,7 @@ Result<SecretBytes> Aes256GcmOpen(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteS
   SEVEMU_ASSIGN_OR_RETURN(auto cipher, FetchCipher("AES-256-GCM"));
   internal::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(), nullptr) != 1 ||
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), cipher, key.data(), iv.data(), nullptr) != 1 ||
       (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(),
                                          static_cast<int>(aad.size())) != 1)) {
     return OsslError("AES-256-GCM init");

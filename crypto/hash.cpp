@@ -21,9 +21,9 @@ struct Hasher::Impl {
 };
 
 Result<Hasher> Hasher::Create(HashAlg alg) {
-  internal::EvpMdPtr md(EVP_MD_fetch(nullptr, MdName(alg), nullptr));
+  const EVP_MD* md = internal::FetchedMd(MdName(alg));
   internal::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!md || !ctx || EVP_DigestInit_ex2(ctx.get(), md.get(), nullptr) != 1) {
+  if (md == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1) {
     return OsslError("digest init");
   }
   auto impl = std::make_shared<Impl>();
@@ -62,15 +62,24 @@ Result<Hasher> Hasher::Clone() const {
 }
 
 Result<Bytes> Hash(HashAlg alg, ByteSpan data) {
-  SEVEMU_ASSIGN_OR_RETURN(Hasher h, Hasher::Create(alg));
-  SEVEMU_RETURN_IF_ERROR(h.Update(data));
-  return h.Finish();
+  // One shot with the method fetched once (fetched.cpp): the fetch cost more than hashing the
+  // short inputs hashed most (hash sticks, 48 bytes, a thousand per key derivation). OpenSSL
+  // 3.0's SHA384() would fetch by name on every call.
+  const EVP_MD* md = internal::FetchedMd(MdName(alg));
+  if (md == nullptr) return OsslError("digest fetch");
+  Bytes out(DigestSize(alg));
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 ||
+      len != out.size()) {
+    return OsslError("digest");
+  }
+  return out;
 }
 
 Result<SecretBytes> Hmac(HashAlg alg, ByteSpan key, ByteSpan data) {
-  internal::EvpMacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  if (!mac) return OsslError("HMAC fetch");
-  internal::EvpMacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
+  EVP_MAC* mac = internal::FetchedMac("HMAC");
+  if (mac == nullptr) return OsslError("HMAC fetch");
+  internal::EvpMacCtxPtr ctx(EVP_MAC_CTX_new(mac));
   if (!ctx) return OsslError("HMAC context");
   char digest[8];
   std::snprintf(digest, sizeof(digest), "%s", MdName(alg));

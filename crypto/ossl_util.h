@@ -51,6 +51,12 @@ using Asn1OctetPtr = OsslPtr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
 using Asn1IntegerPtr = OsslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
 using BioPtr = OsslPtr<BIO, BIO_free_all>;
 
+// The default provider's algorithm `name`, fetched once per process and shared (fetched.cpp);
+// nullptr if the provider has none. The caller must not free it.
+const EVP_MD* FetchedMd(const char* name);
+const EVP_CIPHER* FetchedCipher(const char* name);
+EVP_MAC* FetchedMac(const char* name);
+
 // An Error carrying `what` and the first queued OpenSSL reason (the queue is then cleared).
 // OpenSSL reasons never contain key material.
 inline Error OsslError(const std::string& what, ErrorCode code = ErrorCode::kCrypto) {

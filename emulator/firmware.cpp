@@ -340,6 +340,9 @@ rmp::MemoryController& Firmware::memory() {
 const PlatformState& Firmware::platform_state() const {
   return s_->platform.state;
 }
+std::size_t Firmware::derived_seed_count() const {
+  return s_->derived_seeds.size();
+}
 statemachine::SnpPlatformState Firmware::snp_state() const {
   return s_->snp.state();
 }

@@ -131,6 +131,15 @@ struct FirmwareState {
   FirmwareConfig config;
   HashSticks sticks;  // from the boot ROM, at platform.state.current_tcb
   std::optional<crypto::PrivateKey> vcek;
+  // MSG_KEY_REQ's chip root at each TCB asked for: the seed of `sticks` derived down to that
+  // TCB (up to 255 SHA-384s per stick byte, then one over all eight), computed once instead of
+  // per request. Keyed by TCB; at most kMaxDerivedSeeds entries (a guest choosing TCBs cannot
+  // grow it). SecretBytes, so every entry is zeroed when dropped. DropDerivedSeeds empties it
+  // wherever a TCB changes (SNP_CONFIG, SNP_COMMIT, SNP_DOWNLOAD_FIRMWARE_EX); a platform reset
+  // boots a new state without it.
+  // mutable: a cache, filled by the guest-message handlers, which see the state as const.
+  mutable std::map<std::uint64_t, SecretBytes> derived_seeds;
+  static constexpr std::size_t kMaxDerivedSeeds = 64;
   // A loaded VLEK (SNP_VLEK_LOAD): its hash sticks (the key-request root) and its key.
   std::optional<HashSticks> vlek_sticks;
   std::optional<crypto::PrivateKey> vlek;
@@ -157,6 +166,12 @@ struct FirmwareState {
   std::uint64_t verified_mitigations = 0;
   FirmwareObserver* observer = nullptr;  // the trace (firmware_observer.h); not owned
 };
+
+// Drops (and so zeroes) every cached derive-down result: called wherever the current, committed
+// or reported TCB, or the sticks, change.
+inline void DropDerivedSeeds(FirmwareState& s) {
+  s.derived_seeds.clear();
+}
 
 // What the running firmware's ABI implements (firmware_abi.h).
 inline const FirmwareAbi& Abi(const FirmwareState& s) {

@@ -160,12 +160,16 @@ Bytes HandleKeyReq(const MsgContext& c, ByteSpan req) {
     auto seed = s.vlek_sticks->Seed();
     if (!seed.ok()) return StatusOnly(kKeyRspSize, FwStatus::kHwErrorPlatform);
     root = std::move(seed).value();
+  } else if (auto cached = s.derived_seeds.find(tcb.raw()); cached != s.derived_seeds.end()) {
+    root = cached->second;  // derived down from the same sticks before (firmware_state.h)
   } else {
     auto sticks = s.sticks.DeriveDown(tcb);
     if (!sticks.ok()) return StatusOnly(kKeyRspSize, FwStatus::kInvalidParam);
     auto seed = sticks->Seed();
     if (!seed.ok()) return StatusOnly(kKeyRspSize, FwStatus::kHwErrorPlatform);
     root = std::move(seed).value();
+    if (s.derived_seeds.size() >= FirmwareState::kMaxDerivedSeeds) s.derived_seeds.clear();
+    s.derived_seeds.emplace(tcb.raw(), root);
   }
   // The mixing context: every selectable field, zero unless selected; always the VMPL, the host
   // data and the launch's key digests (sevemu's own layout: real derived keys cannot be

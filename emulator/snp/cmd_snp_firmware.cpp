@@ -50,6 +50,7 @@ FwStatus SnpDownloadFirmwareEx(FirmwareState& s, MutableByteSpan buf) {
   }
   s.sticks = std::move(sticks).value();
   s.vcek = std::move(vcek).value();
+  DropDerivedSeeds(s);
   s.persistent_changed = true;
   return FwStatus::kSuccess;
 }

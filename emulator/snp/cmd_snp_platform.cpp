@@ -173,6 +173,7 @@ FwStatus SnpConfig(FirmwareState& s, MutableByteSpan buf) {
   p.mask_chip_id = in.flags & 1;
   p.mask_chip_key = in.flags & 2;
   s.vcek = std::move(vcek).value();
+  DropDerivedSeeds(s);
   s.persistent_changed = true;
   return FwStatus::kSuccess;
 }
@@ -187,6 +188,7 @@ FwStatus SnpCommit(FirmwareState& s, MutableByteSpan buf) {
   p.committed_fw = p.current_fw;
   p.reported_tcb = p.current_tcb;
   s.vcek = std::move(vcek).value();
+  DropDerivedSeeds(s);
   s.persistent_changed = true;
   return FwStatus::kSuccess;
 }

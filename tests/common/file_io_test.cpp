@@ -80,4 +80,13 @@ TEST_CASE("DirLock is released with its owner") {
   CHECK(DirLock::Acquire(dir.path()).ok());
 }
 
+TEST_CASE("DirLock records exactly its holder's pid over a longer previous record") {
+  test::TempDir dir;
+  // A previous holder's record, longer than any pid, is replaced, not overwritten in part.
+  test::WriteText(dir / "lock", "12345678901234567890\n");
+  auto lock = DirLock::Acquire(dir.path());
+  REQUIRE(lock.ok());
+  CHECK(test::ReadText(dir / "lock") == std::to_string(getpid()) + "\n");
+}
+
 }  // namespace sevemu

@@ -92,6 +92,13 @@ TEST_CASE("P-384 public points: round trip, and off-curve points are refused") {
   y[47] ^= 1;
   CHECK(PublicKey::FromEcP384Point(point->x, y).error().code() == ErrorCode::kInvalidKey);
   CHECK(PublicKey::FromEcP384Point(Bytes(47), Bytes(48)).error().code() == ErrorCode::kInvalidKey);
+  // The point at infinity has no affine form; (0, 0) is not on the curve (b != 0).
+  CHECK(PublicKey::FromEcP384Point(Bytes(48), Bytes(48)).error().code() == ErrorCode::kInvalidKey);
+  // Coordinates above the field prime p are refused, not reduced (all-ones exceeds p).
+  CHECK(PublicKey::FromEcP384Point(Bytes(48, 0xff), point->y).error().code() ==
+        ErrorCode::kInvalidKey);
+  CHECK(PublicKey::FromEcP384Point(point->x, Bytes(48, 0xff)).error().code() ==
+        ErrorCode::kInvalidKey);
 }
 
 TEST_CASE("ECDH P-384 agrees on both sides") {

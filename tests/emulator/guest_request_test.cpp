@@ -8,6 +8,7 @@
 
 #include "firmware_fixture.h"
 #include "report_verifier.h"
+#include "sevemu/emulator/manufacturing/firmware_image.h"
 #include "sevemu/emulator/manufacturing/kds.h"
 #include "sevemu/guestmsg/guest_message.h"
 #include "test_util.h"
@@ -461,6 +462,70 @@ TEST_CASE("SNP_VLEK_LOAD: a KDS-wrapped VLEK signs reports; bad wraps change not
   CHECK(LoadLe32(k_vlek->data()) == 0);
   CHECK(Bytes(k_vlek->begin() + 0x20, k_vlek->end()) !=
         Bytes(k_vcek->begin() + 0x20, k_vcek->end()));
+}
+
+TEST_CASE("MSG_KEY_REQ: derive-down results are cached per TCB and dropped when a TCB changes") {
+  Guest g;  // seeded, so its keys are known answers (computed before the cache existed)
+  auto key_hex = [&](const Bytes& req) {
+    auto rsp = g.Exchange(GuestMsgType::kKeyReq, req);
+    REQUIRE(rsp.ok());
+    REQUIRE(LoadLe32(rsp->data()) == 0);
+    return HexEncode(ByteSpan(*rsp).subspan(0x20, 32));
+  };
+  const TcbVersion lower = *TcbVersion::FromParts(Product::kMilan, {0, 1, 0, 1, 1});
+  const Bytes at_lower = KeyReq(1u << 5, 0, 0, 0, lower.raw());  // TCB_VERSION selected
+  const std::string kBase = "4f663c9f7d5bc302e63e6a838072dd02fd8485c721c53c69e2cbf9af2a067087";
+  const std::string kLower = "9fca02642275b6d96b0d26811cef109509e01fdadaca499cf9fae366d564d33e";
+  if (std::getenv("SEVEMU_PRINT_GOLDEN") != nullptr) {
+    MESSAGE(key_hex(KeyReq(0)) << " " << key_hex(at_lower));
+  }
+  CHECK(g.f.fw->derived_seed_count() == 0);
+  CHECK(key_hex(KeyReq(0)) == kBase);
+  CHECK(g.f.fw->derived_seed_count() == 1);  // at the reported TCB
+  CHECK(key_hex(at_lower) == kLower);
+  CHECK(g.f.fw->derived_seed_count() == 2);
+  CHECK(key_hex(at_lower) == kLower);  // from the cache: the same key
+  CHECK(key_hex(KeyReq(0)) == kBase);
+  CHECK(g.f.fw->derived_seed_count() == 2);
+
+  // SNP_CONFIG of the reported TCB drops the cache; the keys stay what they were.
+  SnpConfigBuf config{};
+  config.reported_tcb = lower.raw();
+  REQUIRE(g.f.Run(SnpCmd::kConfig, config) == FwStatus::kSuccess);
+  CHECK(g.f.fw->derived_seed_count() == 0);
+  CHECK(key_hex(at_lower) == kLower);
+  CHECK(g.f.fw->derived_seed_count() == 1);
+  // SNP_COMMIT (the reported TCB back to the current one) drops it.
+  REQUIRE(g.f.Run(SnpCmd::kCommit, SnpCommitBuf{4}) == FwStatus::kSuccess);
+  CHECK(g.f.fw->derived_seed_count() == 0);
+  CHECK(key_hex(KeyReq(0)) == kBase);
+  CHECK(key_hex(at_lower) == kLower);
+  CHECK(g.f.fw->derived_seed_count() == 2);
+  // A firmware update drops it: the new sticks (a higher TCB) derive down to the same keys at
+  // TCBs both firmwares reach, and to a new key at the new TCB.
+  FirmwareImage img;
+  img.product = Product::kMilan;
+  img.version = {1, 55, 30};
+  img.tcb = *TcbVersion::FromParts(Product::kMilan, {0, 3, 0, 9, 115});
+  img.body = Bytes(64, 0x90);
+  auto image = BuildFirmwareImage(img, test::TestRoot(Product::kMilan).ark_key);
+  REQUIRE(image.ok());
+  REQUIRE(g.f.fw->memory().HvWrite(0x700000, *image) == rmp::RmpViolation::kNone);
+  REQUIRE(g.f.Run(SnpCmd::kDownloadFirmwareEx,
+                  SnpDownloadFirmwareExBuf{0x18, 0, 0x700000,
+                                           static_cast<std::uint32_t>(image->size()), 1}) ==
+          FwStatus::kSuccess);
+  CHECK(g.f.fw->derived_seed_count() == 0);
+  CHECK(key_hex(at_lower) == kLower);
+  CHECK(key_hex(KeyReq(0)) != kBase);  // the reported TCB is the new one
+  CHECK(g.f.fw->derived_seed_count() == 2);
+  // A guest asking for many TCBs cannot grow it past its bound (64): it starts over.
+  for (std::uint8_t ucode = 2; ucode < 2 + 64; ++ucode) {
+    (void)key_hex(KeyReq(1u << 5, 0, 0, 0,
+                         TcbVersion::FromParts(Product::kMilan, {0, 1, 0, 1, ucode})->raw()));
+  }
+  CHECK(g.f.fw->derived_seed_count() == 2);  // 2 + 62 filled it, 2 more after it was emptied
+  CHECK(key_hex(at_lower) == kLower);
 }
 
 TEST_CASE("seeded platforms give reproducible reports (all but the signature)") {

@@ -155,6 +155,9 @@ class Firmware {
   // the observer: what a fuzzer restores per input instead of booting (docs/fuzzing.md). The
   // two share nothing mutable; the same commands on both give the same results.
   std::unique_ptr<Firmware> Clone() const;
+  // How many derive-down results MSG_KEY_REQ has cached (one per TCB asked for since the TCBs
+  // last changed; FirmwareState::derived_seeds). For tests.
+  std::size_t derived_seed_count() const;
 
   // For tests and teaching: a digest of every piece of firmware state, to show that a failed
   // command changed nothing.
