@@ -13,10 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 extern char** environ;
@@ -32,6 +35,41 @@ const char* PreloadPath() {
 const char* GuestClientPath() {
   return SEVEMU_BENCH_GUEST_CLIENT;
 }
+
+namespace {
+
+// Every child still running, so that those the benchmarks keep for the whole run (their
+// daemons and KDS servers live in leaked statics) die with the bench process instead of
+// loading the machine after it: posix_spawn has no parent-death signal.
+std::mutex live_mutex;
+std::set<pid_t>& LiveChildren() {
+  static auto* live = new std::set<pid_t>();
+  return *live;
+}
+
+void KillLiveChildren() {
+  std::lock_guard lock(live_mutex);
+  for (pid_t pid : LiveChildren()) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  LiveChildren().clear();
+}
+
+void Track(pid_t pid) {
+  static const bool registered = std::atexit(KillLiveChildren) == 0;
+  (void)registered;
+  std::lock_guard lock(live_mutex);
+  LiveChildren().insert(pid);
+}
+
+void Untrack(pid_t pid) {
+  std::lock_guard lock(live_mutex);
+  LiveChildren().erase(pid);
+}
+
+}  // namespace
 
 Child::~Child() {
   if (pid_ > 0) {
@@ -78,6 +116,7 @@ bool Child::Spawn(const std::vector<std::string>& args, const Env& env, bool cap
     out_fd_ = pipe_fds[0];
   }
   if (rc != 0) pid_ = -1;
+  if (rc == 0) Track(pid_);
   return rc == 0;
 }
 
@@ -119,6 +158,7 @@ int Child::Wait() {
   }
   cpu_seconds_ = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  Untrack(pid_);
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -131,6 +171,7 @@ bool Child::Running() {
   if (pid_ <= 0) return false;
   int status = 0;
   if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    Untrack(pid_);
     pid_ = -1;
     return false;
   }

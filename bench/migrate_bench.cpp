@@ -13,8 +13,8 @@
 #include <cstring>
 
 #include "bench_registry.h"
-#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/host.h"
 
 namespace sevemu::bench {

@@ -27,7 +27,8 @@ struct GuestWorld {
 };
 
 GuestWorld& World() {
-  static GuestWorld* w = new GuestWorld();  // torn down at exit by the OS (the daemon with it)
+  static GuestWorld* w =
+      new GuestWorld();  // its daemon is killed at exit (bench_util.cpp, KillLiveChildren)
   return *w;
 }
 
@@ -88,7 +89,8 @@ struct PlatformsWorld {
 // the same processes and load), the control for the default.
 void PlatformsReport(benchmark::State& state, int threads) {
   const int n = static_cast<int>(state.range(0));
-  static std::map<std::pair<int, int>, PlatformsWorld*> worlds;  // torn down at exit by the OS
+  static std::map<std::pair<int, int>, PlatformsWorld*>
+      worlds;  // their daemons are killed at exit (KillLiveChildren)
   const std::pair key{n, threads};
   if (worlds.count(key) == 0) worlds[key] = new PlatformsWorld(n, threads);
   PlatformsWorld& w = *worlds[key];

@@ -29,9 +29,9 @@
 #include "sevemu/crypto/x509.h"
 #include "sevemu/emulator/fw_status.h"
 #include "sevemu/emulator/messages/attestation_report.h"
+#include "sevemu/emulator/messages/migration_context.h"
 #include "sevemu/guestmsg/cert_table.h"
 #include "sevemu/guestmsg/guest_message.h"
-#include "sevemu/emulator/messages/migration_context.h"
 #include "snp_migrate.h"
 
 namespace sevemu::cli {

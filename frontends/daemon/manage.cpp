@@ -189,10 +189,10 @@ Result<protocol::JsonBlob> Dispatch(ServedPlatform& p, bool writable, const json
                      "memory: a multiple of 4096 bytes up to 2 GiB, with the built-in image only");
       }
       // With a direct boot, the built-in image that has the hash table area.
-      spec.image = launch::BuiltinGuestImage(req.contains("direct_boot")
-                                                 ? launch::BuiltinImage::kDirectBoot
-                                                 : launch::BuiltinImage::kPlain,
-                                             memory);
+      spec.image =
+          launch::BuiltinGuestImage(req.contains("direct_boot") ? launch::BuiltinImage::kDirectBoot
+                                                                : launch::BuiltinImage::kPlain,
+                                    memory);
     }
     spec.policy = req.value("policy", std::uint64_t{0x30000});
     spec.vcpus = req.value("vcpus", 1u);

@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "../emulator/emulator_fixture.h"
-#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/emulator/messages/migration_context.h"
+#include "sevemu/guestmsg/guest_message.h"
 #include "sevemu/hypervisor/faults.h"
 #include "sevemu/hypervisor/host.h"
 
